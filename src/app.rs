@@ -1,0 +1,54 @@
+//! The shared application state: one `App` behind an `Arc`, built once at start-up.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::{self, Pool, StatementCounter};
+use crate::http::metrics::Metrics;
+use crate::redis::Redis;
+
+pub struct App {
+    pub config: Config,
+    pub db: Pool,
+    pub redis: Redis,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    pub statements: StatementCounter,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    /// Builds the state without touching the network: the pools connect lazily.
+    pub fn build(config: Config) -> anyhow::Result<AppState> {
+        Self::build_with_clock(config, Arc::new(SystemClock))
+    }
+
+    pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let metrics = Metrics::new();
+        let statements = StatementCounter(metrics.db_statements());
+        let db = db::build_pool(
+            &config.database_url,
+            config.database_pool_size,
+            statements.clone(),
+        )?;
+        let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
+        Ok(Arc::new(Self {
+            metrics,
+            config,
+            db,
+            redis,
+            clock,
+            statements,
+        }))
+    }
+
+    pub async fn db(&self) -> Result<db::Conn, db::PoolError> {
+        self.db.get().await
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,3 @@
+//! Accounts and who may do what.
+
+pub mod password;

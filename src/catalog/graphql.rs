@@ -1,0 +1,377 @@
+//! Catalog types and queries: thin resolvers over `queries` and the dataloaders.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+
+use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
+use super::queries::{self, MovieFilter, PageRequest};
+use crate::error::AppError;
+use crate::graphql::loaders::{
+    MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey,
+};
+use crate::graphql::scalars::{Date, DateTime, MoneyObject};
+use crate::graphql::{app, loaders};
+use crate::ids::parse_uuid;
+use crate::money::Money;
+use crate::seating::graphql::{SeatMapObject, available_seats, seat_map};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "MovieStatus", remote = "crate::db::enums::MovieStatus")]
+pub enum MovieStatusGql {
+    Upcoming,
+    NowShowing,
+    Ended,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "SeatKind", remote = "crate::catalog::layout::SeatKind")]
+pub enum SeatKindGql {
+    Standard,
+    Premium,
+    Accessible,
+    Couple,
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Movies now showing (newest first), then upcoming (soonest first), then ended. `search` matches title, director or cast, ignoring case.
+    #[graphql(complexity = "(limit.unwrap_or(20).clamp(1, 100) as usize) * child_complexity + 1")]
+    async fn movies(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<MovieStatusGql>,
+        genre: Option<String>,
+        search: Option<String>,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 20)] limit: Option<i32>,
+    ) -> Result<MoviePage> {
+        // An explicit null means the default, as for an omitted argument.
+        let page = PageRequest::new(page.unwrap_or(1), limit.unwrap_or(20))?;
+        let filter = MovieFilter::new(status.map(Into::into), genre, search)?;
+        let app = app(ctx)?;
+        let mut conn = app.db().await.map_err(AppError::from)?;
+        let (movies, total) = queries::list_movies(&mut conn, &filter, page).await?;
+        Ok(MoviePage {
+            movies: movies.into_iter().map(|m| MovieNode(Arc::new(m))).collect(),
+            pagination: Pagination {
+                page: page.page(),
+                limit: page.limit(),
+                total: clamp_i32(total),
+                total_pages: clamp_i32(page.total_pages(total)),
+            },
+        })
+    }
+
+    async fn movie(&self, ctx: &Context<'_>, id: ID) -> Result<Option<MovieNode>> {
+        let id = parse_uuid("id", &id)?;
+        Ok(loaders(ctx)?.load_one(MovieKey(id)).await?.map(MovieNode))
+    }
+
+    /// A movie's showtimes in start order. With `date`, those starting on that day in
+    /// the theater's own time zone; without, those that have not ended yet.
+    async fn showtimes(
+        &self,
+        ctx: &Context<'_>,
+        movie_id: ID,
+        date: Option<Date>,
+        theater_id: Option<ID>,
+    ) -> Result<Vec<ShowtimeNode>> {
+        let movie = parse_uuid("movieId", &movie_id)?;
+        showtimes_of(ctx, movie, date, theater_id).await
+    }
+
+    async fn showtime(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ShowtimeNode>> {
+        let id = parse_uuid("id", &id)?;
+        Ok(loaders(ctx)?
+            .load_one(ShowtimeKey(id))
+            .await?
+            .map(ShowtimeNode))
+    }
+
+    async fn theaters(&self, ctx: &Context<'_>) -> Result<Vec<TheaterNode>> {
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        let theaters = queries::all_theaters(&mut conn).await?;
+        Ok(theaters
+            .into_iter()
+            .map(|t| TheaterNode(Arc::new(t)))
+            .collect())
+    }
+
+    /// Every snack, available or not (`available` says which can be ordered).
+    async fn snacks(&self, ctx: &Context<'_>) -> Result<Vec<SnackNode>> {
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        Ok(queries::all_snacks(&mut conn)
+            .await?
+            .into_iter()
+            .map(SnackNode)
+            .collect())
+    }
+}
+
+async fn showtimes_of(
+    ctx: &Context<'_>,
+    movie: uuid::Uuid,
+    date: Option<Date>,
+    theater_id: Option<ID>,
+) -> Result<Vec<ShowtimeNode>> {
+    let theater = theater_id
+        .map(|t| parse_uuid("theaterId", &t))
+        .transpose()?;
+    let key = ShowtimesOfMovie {
+        movie,
+        date: date.map(|d| d.0),
+        theater,
+    };
+    let showtimes = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
+    Ok(showtimes
+        .iter()
+        .map(|s| ShowtimeNode(Arc::new(s.clone())))
+        .collect())
+}
+
+fn clamp_i32(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[derive(SimpleObject)]
+pub struct MoviePage {
+    movies: Vec<MovieNode>,
+    pagination: Pagination,
+}
+
+#[derive(SimpleObject)]
+pub struct Pagination {
+    page: i32,
+    limit: i32,
+    total: i32,
+    total_pages: i32,
+}
+
+pub struct MovieNode(pub Arc<Movie>);
+
+#[Object(name = "Movie")]
+impl MovieNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Running time in minutes.
+    async fn duration(&self) -> i32 {
+        self.0.duration
+    }
+
+    /// Age rating, e.g. `PG-13`.
+    async fn rating(&self) -> Option<&str> {
+        self.0.rating.as_deref()
+    }
+
+    async fn genres(&self) -> Vec<String> {
+        model::texts(&self.0.genres)
+    }
+
+    async fn cast(&self) -> Vec<String> {
+        model::texts(&self.0.cast_members)
+    }
+
+    async fn director(&self) -> Option<&str> {
+        self.0.director.as_deref()
+    }
+
+    async fn poster_url(&self) -> Option<&str> {
+        self.0.poster_url.as_deref()
+    }
+
+    async fn backdrop_url(&self) -> Option<&str> {
+        self.0.backdrop_url.as_deref()
+    }
+
+    async fn trailer_url(&self) -> Option<&str> {
+        self.0.trailer_url.as_deref()
+    }
+
+    async fn release_date(&self) -> Option<Date> {
+        self.0.release_date.map(Date)
+    }
+
+    async fn status(&self) -> MovieStatusGql {
+        self.0.status.into()
+    }
+
+    /// As `Query.showtimes` for this movie.
+    async fn showtimes(
+        &self,
+        ctx: &Context<'_>,
+        date: Option<Date>,
+        theater_id: Option<ID>,
+    ) -> Result<Vec<ShowtimeNode>> {
+        showtimes_of(ctx, self.0.id, date, theater_id).await
+    }
+}
+
+pub struct ShowtimeNode(pub Arc<Showtime>);
+
+#[Object(name = "Showtime")]
+impl ShowtimeNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn movie(&self, ctx: &Context<'_>) -> Result<MovieNode> {
+        let movie = loaders(ctx)?.load_one(MovieKey(self.0.movie_id)).await?;
+        Ok(MovieNode(
+            movie.ok_or_else(|| missing("movie", self.0.movie_id))?,
+        ))
+    }
+
+    async fn screen(&self, ctx: &Context<'_>) -> Result<ScreenNode> {
+        let screen = loaders(ctx)?.load_one(ScreenKey(self.0.screen_id)).await?;
+        Ok(ScreenNode::from(
+            &screen
+                .ok_or_else(|| missing("screen", self.0.screen_id))?
+                .row,
+        ))
+    }
+
+    async fn start_time(&self) -> DateTime {
+        DateTime(self.0.start_time)
+    }
+
+    /// When the film ends.
+    async fn end_time(&self) -> DateTime {
+        DateTime(self.0.end_time)
+    }
+
+    /// The price of a seat with multiplier 1.00.
+    async fn base_price(&self, ctx: &Context<'_>) -> Result<MoneyObject> {
+        Ok(Money::new(self.0.base_price, app(ctx)?.config.currency).into())
+    }
+
+    /// Seats that can still be bought.
+    async fn available_seats(&self, ctx: &Context<'_>) -> Result<i32> {
+        available_seats(ctx, &self.0).await
+    }
+
+    async fn seat_map(&self, ctx: &Context<'_>) -> Result<SeatMapObject> {
+        seat_map(ctx, &self.0).await
+    }
+}
+
+fn missing(what: &str, id: uuid::Uuid) -> AppError {
+    AppError::internal(anyhow::anyhow!("{what} {id} referenced but not found"))
+}
+
+pub struct TheaterNode(pub Arc<Theater>);
+
+#[Object(name = "Theater")]
+impl TheaterNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn location(&self) -> &str {
+        &self.0.location
+    }
+
+    /// IANA time zone of the theater's clock, e.g. `America/Chicago`.
+    async fn timezone(&self) -> &str {
+        &self.0.timezone
+    }
+
+    async fn screens(&self, ctx: &Context<'_>) -> Result<Vec<ScreenNode>> {
+        let screens = loaders(ctx)?.load_one(ScreensOfTheater(self.0.id)).await?;
+        Ok(screens
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(ScreenNode::from)
+            .collect())
+    }
+}
+
+pub struct ScreenNode {
+    id: uuid::Uuid,
+    theater_id: uuid::Uuid,
+    screen_number: i32,
+    total_seats: i32,
+}
+
+impl From<&Screen> for ScreenNode {
+    fn from(s: &Screen) -> Self {
+        Self {
+            id: s.id,
+            theater_id: s.theater_id,
+            screen_number: s.screen_number,
+            total_seats: s.total_seats,
+        }
+    }
+}
+
+#[Object(name = "Screen")]
+impl ScreenNode {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn screen_number(&self) -> i32 {
+        self.screen_number
+    }
+
+    async fn total_seats(&self) -> i32 {
+        self.total_seats
+    }
+
+    async fn theater(&self, ctx: &Context<'_>) -> Result<TheaterNode> {
+        let theater = loaders(ctx)?.load_one(TheaterKey(self.theater_id)).await?;
+        Ok(TheaterNode(
+            theater.ok_or_else(|| missing("theater", self.theater_id))?,
+        ))
+    }
+}
+
+pub struct SnackNode(pub Snack);
+
+#[Object(name = "Snack")]
+impl SnackNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    async fn price(&self, ctx: &Context<'_>) -> Result<MoneyObject> {
+        Ok(Money::new(self.0.price, app(ctx)?.config.currency).into())
+    }
+
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+
+    async fn image_url(&self) -> Option<&str> {
+        self.0.image_url.as_deref()
+    }
+
+    async fn available(&self) -> bool {
+        self.0.available
+    }
+}

@@ -1,0 +1,6 @@
+//! Movies, theaters, screens, showtimes and snacks: what can be browsed.
+
+pub mod graphql;
+pub mod layout;
+pub mod model;
+pub mod queries;

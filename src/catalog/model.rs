@@ -1,0 +1,81 @@
+//! Catalog rows as stored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::enums::MovieStatus;
+use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = movies, check_for_backend(diesel::pg::Pg))]
+pub struct Movie {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub duration: i32,
+    pub rating: Option<String>,
+    pub genres: Vec<Option<String>>,
+    pub cast_members: Vec<Option<String>>,
+    pub director: Option<String>,
+    pub poster_url: Option<String>,
+    pub backdrop_url: Option<String>,
+    pub trailer_url: Option<String>,
+    pub release_date: Option<NaiveDate>,
+    pub status: MovieStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = theaters, check_for_backend(diesel::pg::Pg))]
+pub struct Theater {
+    pub id: Uuid,
+    pub name: String,
+    pub location: String,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = screens, check_for_backend(diesel::pg::Pg))]
+pub struct Screen {
+    pub id: Uuid,
+    pub theater_id: Uuid,
+    pub screen_number: i32,
+    pub total_seats: i32,
+    pub seat_layout: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = showtimes, check_for_backend(diesel::pg::Pg))]
+pub struct Showtime {
+    pub id: Uuid,
+    pub movie_id: Uuid,
+    pub screen_id: Uuid,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub base_price: Decimal,
+    pub blocked_seats: Vec<Option<String>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = snacks, check_for_backend(diesel::pg::Pg))]
+pub struct Snack {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub price: Decimal,
+    pub category: String,
+    pub image_url: Option<String>,
+    pub available: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Postgres arrays may hold NULLs in principle; ours never do, and a NULL is skipped.
+pub fn texts(values: &[Option<String>]) -> Vec<String> {
+    values.iter().flatten().cloned().collect()
+}

@@ -1,0 +1,303 @@
+//! Catalog reads. Every function that serves a nested field takes a list of keys and
+//! runs one statement, so the dataloaders can batch.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Date, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{Movie, Screen, Showtime, Snack, Theater};
+use crate::db::enums::MovieStatus;
+use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
+use crate::error::{AppError, AppResult};
+
+pub const MAX_PAGE_SIZE: i32 = 100;
+const MAX_SEARCH_LEN: usize = 100;
+
+/// A page of a list: `page` from 1, `limit` from 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    page: i32,
+    limit: i32,
+}
+
+impl PageRequest {
+    pub fn new(page: i32, limit: i32) -> AppResult<Self> {
+        if page < 1 {
+            return Err(AppError::bad_input("page", "`page` starts at 1"));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(AppError::bad_input(
+                "limit",
+                format!("`limit` must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        Ok(Self { page, limit })
+    }
+
+    pub fn page(&self) -> i32 {
+        self.page
+    }
+
+    pub fn limit(&self) -> i32 {
+        self.limit
+    }
+
+    fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.limit)
+    }
+
+    pub fn total_pages(&self, total: i64) -> i64 {
+        (total + i64::from(self.limit) - 1) / i64::from(self.limit)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MovieFilter {
+    pub status: Option<MovieStatus>,
+    pub genre: Option<String>,
+    /// Case-insensitive substring of title, director or a cast member.
+    pub search: Option<String>,
+}
+
+impl MovieFilter {
+    pub fn new(
+        status: Option<MovieStatus>,
+        genre: Option<String>,
+        search: Option<String>,
+    ) -> AppResult<Self> {
+        let clean = |field: &str, v: Option<String>| -> AppResult<Option<String>> {
+            match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                Some(s) if s.chars().count() > MAX_SEARCH_LEN => Err(AppError::bad_input(
+                    field,
+                    format!("`{field}` is limited to {MAX_SEARCH_LEN} characters"),
+                )),
+                other => Ok(other),
+            }
+        };
+        Ok(Self {
+            status,
+            genre: clean("genre", genre)?,
+            search: clean("search", search)?,
+        })
+    }
+}
+
+/// `%`, `_` and `\` in user text match themselves, not any character.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn filtered_movies(filter: &MovieFilter) -> movies::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = movies::table.into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(movies::status.eq(status));
+    }
+    if let Some(genre) = &filter.genre {
+        query = query.filter(
+            sql::<Bool>("EXISTS (SELECT 1 FROM unnest(movies.genres) AS g WHERE lower(g) = lower(")
+                .bind::<Text, _>(genre.clone())
+                .sql("))"),
+        );
+    }
+    if let Some(search) = &filter.search {
+        let pattern = like_pattern(search);
+        query = query.filter(
+            movies::title
+                .ilike(pattern.clone())
+                .or(movies::director.ilike(pattern.clone()))
+                .or(
+                    sql::<Bool>("array_to_string(movies.cast_members, ' ') ILIKE ")
+                        .bind::<Text, _>(pattern),
+                ),
+        );
+    }
+    query
+}
+
+pub async fn list_movies(
+    conn: &mut AsyncPgConnection,
+    filter: &MovieFilter,
+    page: PageRequest,
+) -> AppResult<(Vec<Movie>, i64)> {
+    let total: i64 = filtered_movies(filter).count().get_result(conn).await?;
+    let rows = filtered_movies(filter)
+        .select(Movie::as_select())
+        // What is on comes first, newest first; then what is coming, soonest first; then the past.
+        .order((
+            sql::<diesel::sql_types::Integer>(
+                "CASE movies.status WHEN 'now_showing' THEN 0 WHEN 'upcoming' THEN 1 ELSE 2 END",
+            )
+            .asc(),
+            sql::<diesel::sql_types::Nullable<Date>>(
+                "CASE WHEN movies.status = 'upcoming' THEN movies.release_date END",
+            )
+            .asc()
+            .nulls_last(),
+            movies::release_date.desc().nulls_last(),
+            movies::title.asc(),
+            movies::id.asc(),
+        ))
+        .limit(i64::from(page.limit()))
+        .offset(page.offset())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn movies_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> AppResult<Vec<Movie>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(movies::table
+        .filter(movies::id.eq_any(ids))
+        .select(Movie::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// Which showtimes of a movie to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShowtimeFilter {
+    /// The calendar day as the theater's own clock reads it.
+    pub date: Option<NaiveDate>,
+    pub theater_id: Option<Uuid>,
+    /// Without a date, only showtimes that have not ended by then are listed.
+    pub not_ended_at: Option<DateTime<Utc>>,
+}
+
+pub async fn showtimes_for_movies(
+    conn: &mut AsyncPgConnection,
+    movie_ids: &[Uuid],
+    filter: ShowtimeFilter,
+) -> AppResult<Vec<Showtime>> {
+    if movie_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = showtimes::table
+        .inner_join(screens::table.inner_join(theaters::table))
+        .filter(showtimes::movie_id.eq_any(movie_ids))
+        .select(Showtime::as_select())
+        .order((showtimes::start_time.asc(), showtimes::id.asc()))
+        .into_boxed();
+    if let Some(date) = filter.date {
+        query = query.filter(
+            sql::<Date>("(showtimes.start_time AT TIME ZONE theaters.timezone)::date").eq(date),
+        );
+    } else if let Some(now) = filter.not_ended_at {
+        query = query.filter(showtimes::end_time.gt(now));
+    }
+    if let Some(theater_id) = filter.theater_id {
+        query = query.filter(theaters::id.eq(theater_id));
+    }
+    Ok(query.load(conn).await?)
+}
+
+pub async fn showtimes_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> AppResult<Vec<Showtime>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(showtimes::table
+        .filter(showtimes::id.eq_any(ids))
+        .select(Showtime::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn screens_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> AppResult<Vec<Screen>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(screens::table
+        .filter(screens::id.eq_any(ids))
+        .select(Screen::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn screens_of_theaters(
+    conn: &mut AsyncPgConnection,
+    theater_ids: &[Uuid],
+) -> AppResult<Vec<Screen>> {
+    if theater_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(screens::table
+        .filter(screens::theater_id.eq_any(theater_ids))
+        .select(Screen::as_select())
+        .order((screens::theater_id, screens::screen_number))
+        .load(conn)
+        .await?)
+}
+
+pub async fn theaters_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> AppResult<Vec<Theater>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(theaters::table
+        .filter(theaters::id.eq_any(ids))
+        .select(Theater::as_select())
+        .load(conn)
+        .await?)
+}
+
+pub async fn all_theaters(conn: &mut AsyncPgConnection) -> AppResult<Vec<Theater>> {
+    Ok(theaters::table
+        .select(Theater::as_select())
+        .order((theaters::name.asc(), theaters::id.asc()))
+        .load(conn)
+        .await?)
+}
+
+pub async fn all_snacks(conn: &mut AsyncPgConnection) -> AppResult<Vec<Snack>> {
+    Ok(snacks::table
+        .select(Snack::as_select())
+        .order((snacks::category.asc(), snacks::name.asc(), snacks::id.asc()))
+        .load(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_checked_and_counted() {
+        assert!(
+            matches!(PageRequest::new(0, 10), Err(AppError::BadInput { field, .. }) if field == "page")
+        );
+        assert!(
+            matches!(PageRequest::new(1, 0), Err(AppError::BadInput { field, .. }) if field == "limit")
+        );
+        assert!(
+            matches!(PageRequest::new(1, 101), Err(AppError::BadInput { field, .. }) if field == "limit")
+        );
+        let p = PageRequest::new(3, 20).unwrap();
+        assert_eq!(p.offset(), 40);
+        assert_eq!(p.total_pages(0), 0);
+        assert_eq!(p.total_pages(41), 3);
+        assert_eq!(p.total_pages(40), 2);
+    }
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

@@ -1,0 +1,340 @@
+//! Typed configuration, read once from the environment.
+//!
+//! Every variable has a development default so that `screema serve` works on a
+//! laptop; in production the defaults that are secrets are refused.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::money::Currency;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://screema:screema@127.0.0.1:5432/screema";
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+const DEFAULT_JWT_SECRET: &str = "screema-development-jwt-secret-change-me";
+const DEFAULT_WEBHOOK_SECRET: &str = "whsec_screema_development_only";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub env: AppEnv,
+    pub database_url: String,
+    pub database_pool_size: usize,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+    pub bind_addr: SocketAddr,
+    /// Public base URL, used for the links the server prints.
+    pub public_url: Option<String>,
+    pub jwt_secret: String,
+    pub stripe_secret_key: Option<String>,
+    pub stripe_webhook_secret: String,
+    pub stripe_api_base: Option<String>,
+    pub cors_origins: Vec<String>,
+    pub currency: Currency,
+    pub graphql: GraphqlLimits,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_body_bytes: usize,
+    /// How long a dataloader waits to gather keys into one batch.
+    pub batch_delay: Duration,
+    /// How long a health probe waits for Postgres or Redis before calling it down.
+    pub probe_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    // Secrets never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("env", &self.env)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_pool_size", &self.database_pool_size)
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("bind_addr", &self.bind_addr)
+            .field("stripe", &self.stripe_secret_key.is_some())
+            .field("cors_origins", &self.cors_origins)
+            .field("currency", &self.currency)
+            .field("graphql", &self.graphql)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            var,
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds the configuration from any source of variables (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let env = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") | Some("test") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "APP_ENV",
+                    format!("expected `development` or `production`, got `{other}`"),
+                ));
+            }
+        };
+        let parse_num =
+            |var: &'static str, default: usize, min: usize| -> Result<usize, ConfigError> {
+                match get(var) {
+                    None => Ok(default),
+                    Some(v) => match v.trim().parse::<usize>() {
+                        Ok(n) if n >= min => Ok(n),
+                        _ => Err(ConfigError::new(
+                            var,
+                            format!("expected a whole number ≥ {min}, got `{v}`"),
+                        )),
+                    },
+                }
+            };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "expected a postgres:// URL",
+            ));
+        }
+        let redis_url = get("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned());
+        if !(redis_url.starts_with("redis://")
+            || redis_url.starts_with("rediss://")
+            || redis_url.starts_with("redis-cluster://"))
+        {
+            return Err(ConfigError::new("REDIS_URL", "expected a redis:// URL"));
+        }
+        let redis_key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "screema".to_owned());
+        if redis_key_prefix.contains(['{', '}', ' ', '*']) {
+            return Err(ConfigError::new(
+                "REDIS_KEY_PREFIX",
+                "must not contain braces, spaces or `*`",
+            ));
+        }
+        let bind_raw = get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind_addr = bind_raw.parse().map_err(|_| {
+            ConfigError::new("BIND_ADDR", format!("expected host:port, got `{bind_raw}`"))
+        })?;
+        let currency_raw = get("CURRENCY").unwrap_or_else(|| "USD".to_owned());
+        let currency = Currency::parse(&currency_raw).map_err(|_| {
+            ConfigError::new(
+                "CURRENCY",
+                format!("expected an ISO 4217 code, got `{currency_raw}`"),
+            )
+        })?;
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("expected `pretty` or `json`, got `{other}`"),
+                ));
+            }
+        };
+
+        let jwt_secret = get("JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.to_owned());
+        let stripe_webhook_secret =
+            get("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_owned());
+        if env == AppEnv::Production {
+            if jwt_secret == DEFAULT_JWT_SECRET {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "the development default is refused in production",
+                ));
+            }
+            if jwt_secret.len() < 32 {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    "must be at least 32 characters in production",
+                ));
+            }
+            if stripe_webhook_secret == DEFAULT_WEBHOOK_SECRET {
+                return Err(ConfigError::new(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "the development default is refused in production",
+                ));
+            }
+        }
+
+        let cors_origins = get("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_else(|| match env {
+                AppEnv::Development => vec![
+                    "http://localhost:3000".to_owned(),
+                    "http://localhost:5173".to_owned(),
+                ],
+                AppEnv::Production => Vec::new(),
+            });
+        for origin in &cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "CORS_ORIGINS",
+                    format!("`{origin}` is not an http(s) origin"),
+                ));
+            }
+        }
+
+        Ok(Self {
+            env,
+            database_url,
+            database_pool_size: parse_num("DATABASE_POOL_SIZE", 16, 1)?,
+            redis_url,
+            redis_key_prefix,
+            bind_addr,
+            public_url: get("PUBLIC_URL"),
+            jwt_secret,
+            stripe_secret_key: get("STRIPE_SECRET_KEY"),
+            stripe_webhook_secret,
+            stripe_api_base: get("STRIPE_API_BASE"),
+            cors_origins,
+            currency,
+            graphql: GraphqlLimits {
+                max_depth: parse_num("GRAPHQL_MAX_DEPTH", 12, 2)?,
+                max_complexity: parse_num("GRAPHQL_MAX_COMPLEXITY", 500, 10)?,
+                max_body_bytes: parse_num("MAX_BODY_BYTES", 64 * 1024, 1024)?,
+                batch_delay: Duration::from_millis(
+                    parse_num("GRAPHQL_BATCH_DELAY_MS", 2, 0)? as u64
+                ),
+                probe_timeout: Duration::from_millis(
+                    parse_num("HEALTH_PROBE_TIMEOUT_MS", 2000, 10)? as u64,
+                ),
+            },
+            log_format,
+        })
+    }
+
+    /// The address people type into a browser.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind_addr),
+        }
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:password@host → postgres://user:***@host
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_for_development() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.env, AppEnv::Development);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.redis_key_prefix, "screema");
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn production_refuses_default_secrets_naming_them() {
+        let err = config(&[("APP_ENV", "production")]).err().unwrap();
+        assert_eq!(err.var, "JWT_SECRET");
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "x".repeat(40).as_str()),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "STRIPE_WEBHOOK_SECRET");
+        let ok = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "x".repeat(40).as_str()),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_live"),
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("BIND_ADDR", "nowhere"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://x"),
+            ("APP_ENV", "staging"),
+            ("CURRENCY", "dollars"),
+            ("CORS_ORIGINS", "example.com"),
+            ("GRAPHQL_MAX_DEPTH", "deep"),
+        ] {
+            let err = config(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            assert_eq!(err.var, var);
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let c = config(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains(DEFAULT_JWT_SECRET));
+    }
+}

@@ -1,0 +1,88 @@
+//! Postgres: the pool, statement counting, embedded migrations.
+
+pub mod enums;
+pub mod schema;
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+pub type Pool = DeadPool<AsyncPgConnection>;
+pub type Conn = Object<AsyncPgConnection>;
+pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Counts every SQL statement the pool's connections run, so that `/metrics` (and the
+/// tests that prove dataloaders batch) can see N+1 patterns.
+#[derive(Debug, Default, Clone)]
+pub struct StatementCounter(pub prometheus_client::metrics::counter::Counter);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+struct CountingInstrumentation(StatementCounter);
+
+impl Instrumentation for CountingInstrumentation {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.0.inc();
+        }
+    }
+}
+
+pub fn build_pool(url: &str, max_size: usize, counter: StatementCounter) -> anyhow::Result<Pool> {
+    let mut manager_config = ManagerConfig::default();
+    // `Verified` would run an extra `SELECT 1` on every checkout; a broken
+    // connection is detected by the driver and dropped anyway.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(CountingInstrumentation(counter));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
+    DeadPool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(std::time::Duration::from_secs(5)))
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .context("building the database pool")
+}
+
+/// Runs pending migrations; several nodes starting at once serialise on an advisory lock.
+pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        use diesel::{Connection, RunQueryDsl};
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+            .context("connecting to Postgres to run migrations")?;
+        diesel::sql_query("SELECT pg_advisory_lock(7262736501)")
+            .execute(&mut conn)
+            .context("taking the migration lock")?;
+        let result = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|done| done.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+        let _ = diesel::sql_query("SELECT pg_advisory_unlock(7262736501)").execute(&mut conn);
+        result
+    })
+    .await
+    .context("migration task panicked")?
+}

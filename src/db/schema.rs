@@ -1,0 +1,359 @@
+// @generated automatically by Diesel CLI.
+
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "booking_status"))]
+    pub struct BookingStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "movie_status"))]
+    pub struct MovieStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "notification_type"))]
+    pub struct NotificationType;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "payment_status"))]
+    pub struct PaymentStatus;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "user_role"))]
+    pub struct UserRole;
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::BookingStatus;
+
+    booking_seats (booking_id, seat_number) {
+        booking_id -> Uuid,
+        showtime_id -> Uuid,
+        status -> BookingStatus,
+        #[max_length = 8]
+        seat_number -> Varchar,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    booking_snacks (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        snack_id -> Uuid,
+        quantity -> Int4,
+        unit_price -> Numeric,
+        total_price -> Numeric,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::BookingStatus;
+
+    bookings (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        showtime_id -> Uuid,
+        seat_numbers -> Array<Nullable<Text>>,
+        total_amount -> Numeric,
+        discount_amount -> Numeric,
+        final_amount -> Numeric,
+        #[max_length = 3]
+        currency -> Varchar,
+        status -> BookingStatus,
+        #[max_length = 20]
+        booking_reference -> Varchar,
+        #[max_length = 255]
+        payment_intent_id -> Nullable<Varchar>,
+        qr_code -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    check_ins (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        operator_id -> Nullable<Uuid>,
+        checked_in_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::MovieStatus;
+
+    movies (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        title -> Varchar,
+        description -> Nullable<Text>,
+        duration -> Int4,
+        #[max_length = 10]
+        rating -> Nullable<Varchar>,
+        genres -> Array<Nullable<Text>>,
+        cast_members -> Array<Nullable<Text>>,
+        #[max_length = 255]
+        director -> Nullable<Varchar>,
+        #[max_length = 500]
+        poster_url -> Nullable<Varchar>,
+        #[max_length = 500]
+        backdrop_url -> Nullable<Varchar>,
+        #[max_length = 500]
+        trailer_url -> Nullable<Varchar>,
+        release_date -> Nullable<Date>,
+        status -> MovieStatus,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::NotificationType;
+
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[max_length = 255]
+        title -> Varchar,
+        message -> Text,
+        #[sql_name = "type"]
+        type_ -> NotificationType,
+        is_read -> Bool,
+        metadata -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    outbox (id) {
+        id -> Int8,
+        #[max_length = 32]
+        kind -> Varchar,
+        payload -> Jsonb,
+        #[max_length = 255]
+        idempotency_key -> Varchar,
+        attempts -> Int4,
+        available_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::PaymentStatus;
+
+    payments (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        #[max_length = 255]
+        stripe_payment_intent_id -> Nullable<Varchar>,
+        amount -> Numeric,
+        #[max_length = 3]
+        currency -> Varchar,
+        status -> PaymentStatus,
+        #[max_length = 100]
+        payment_method -> Nullable<Varchar>,
+        failure_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    refresh_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        family_id -> Uuid,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    refunds (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        payment_id -> Uuid,
+        #[max_length = 255]
+        stripe_refund_id -> Nullable<Varchar>,
+        amount -> Numeric,
+        #[max_length = 3]
+        currency -> Varchar,
+        #[max_length = 32]
+        status -> Varchar,
+        reason -> Nullable<Text>,
+        requested_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    screens (id) {
+        id -> Uuid,
+        theater_id -> Uuid,
+        screen_number -> Int4,
+        total_seats -> Int4,
+        seat_layout -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    seat_locks (id) {
+        id -> Uuid,
+        showtime_id -> Uuid,
+        seat_numbers -> Array<Nullable<Text>>,
+        user_id -> Uuid,
+        #[max_length = 255]
+        lock_token -> Varchar,
+        expires_at -> Timestamptz,
+        released_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    showtimes (id) {
+        id -> Uuid,
+        movie_id -> Uuid,
+        screen_id -> Uuid,
+        start_time -> Timestamptz,
+        end_time -> Timestamptz,
+        base_price -> Numeric,
+        blocked_seats -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    snacks (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        name -> Varchar,
+        description -> Nullable<Text>,
+        price -> Numeric,
+        #[max_length = 100]
+        category -> Varchar,
+        #[max_length = 500]
+        image_url -> Nullable<Varchar>,
+        available -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    stripe_events (id) {
+        #[max_length = 255]
+        id -> Varchar,
+        #[max_length = 100]
+        event_type -> Varchar,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    theaters (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 255]
+        location -> Varchar,
+        #[max_length = 64]
+        timezone -> Varchar,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::UserRole;
+
+    users (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        email -> Varchar,
+        #[max_length = 255]
+        password_hash -> Varchar,
+        #[max_length = 255]
+        full_name -> Varchar,
+        #[max_length = 20]
+        phone -> Nullable<Varchar>,
+        role -> UserRole,
+        #[max_length = 50]
+        tier -> Varchar,
+        points -> Int4,
+        email_verified -> Bool,
+        phone_verified -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(booking_snacks -> bookings (booking_id));
+diesel::joinable!(booking_snacks -> snacks (snack_id));
+diesel::joinable!(bookings -> showtimes (showtime_id));
+diesel::joinable!(bookings -> users (user_id));
+diesel::joinable!(check_ins -> bookings (booking_id));
+diesel::joinable!(check_ins -> users (operator_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(payments -> bookings (booking_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(refunds -> bookings (booking_id));
+diesel::joinable!(refunds -> payments (payment_id));
+diesel::joinable!(refunds -> users (requested_by));
+diesel::joinable!(screens -> theaters (theater_id));
+diesel::joinable!(seat_locks -> showtimes (showtime_id));
+diesel::joinable!(seat_locks -> users (user_id));
+diesel::joinable!(showtimes -> movies (movie_id));
+diesel::joinable!(showtimes -> screens (screen_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    booking_seats,
+    booking_snacks,
+    bookings,
+    check_ins,
+    movies,
+    notifications,
+    outbox,
+    payments,
+    refresh_tokens,
+    refunds,
+    screens,
+    seat_locks,
+    showtimes,
+    snacks,
+    stripe_events,
+    theaters,
+    users,
+);

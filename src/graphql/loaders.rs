@@ -1,0 +1,254 @@
+//! Dataloaders: nested fields ask for rows by key, and each kind of key is fetched
+//! with one statement per batch, whatever the size of the page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::error::SharedError;
+use crate::app::AppState;
+use crate::catalog::layout::{LayoutError, SeatLayout};
+use crate::catalog::model::{Movie, Screen, Showtime, Theater};
+use crate::catalog::queries::{self, ShowtimeFilter};
+use crate::error::AppError;
+use crate::seating;
+
+/// One per request (or websocket connection): its cache lives as long as the request.
+pub struct AppLoader {
+    app: AppState,
+    /// "Not ended yet" is judged against one instant for the whole request.
+    now: DateTime<Utc>,
+}
+
+pub type Loaders = DataLoader<AppLoader, HashMapCache>;
+
+pub fn new_loaders(app: AppState) -> Loaders {
+    let now = app.now();
+    // Cached for the request: many showtimes share a screen, many screens a theater.
+    let delay = app.config.graphql.batch_delay;
+    DataLoader::with_cache(
+        AppLoader { app, now },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
+    .delay(delay)
+    // Keys go to Postgres as one array parameter, so a big batch is one statement.
+    .max_batch_size(10_000)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MovieKey(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShowtimeKey(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScreenKey(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TheaterKey(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ScreensOfTheater(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShowtimesOfMovie {
+    pub movie: Uuid,
+    pub date: Option<NaiveDate>,
+    pub theater: Option<Uuid>,
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BookedSeatsOf(pub Uuid);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeatVersionOf(pub Uuid);
+
+/// A screen with its layout parsed once per request.
+#[derive(Debug)]
+pub struct LoadedScreen {
+    pub row: Screen,
+    pub layout: Result<SeatLayout, LayoutError>,
+}
+
+impl LoadedScreen {
+    pub fn layout(&self) -> Result<&SeatLayout, AppError> {
+        self.layout.as_ref().map_err(|e| {
+            AppError::internal(anyhow::anyhow!(
+                "stored seat layout of screen {} is invalid at {}: {}",
+                self.row.id,
+                e.field,
+                e.message
+            ))
+        })
+    }
+}
+
+async fn conn(app: &AppState) -> Result<crate::db::Conn, SharedError> {
+    app.db()
+        .await
+        .map_err(|e| SharedError::from(AppError::from(e)))
+}
+
+fn by_id<K, T>(rows: Vec<T>, id: impl Fn(&T) -> Uuid, key: impl Fn(Uuid) -> K) -> HashMap<K, Arc<T>>
+where
+    K: std::hash::Hash + Eq,
+{
+    rows.into_iter()
+        .map(|row| (key(id(&row)), Arc::new(row)))
+        .collect()
+}
+
+impl Loader<MovieKey> for AppLoader {
+    type Value = Arc<Movie>;
+    type Error = SharedError;
+
+    async fn load(&self, keys: &[MovieKey]) -> Result<HashMap<MovieKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = queries::movies_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(by_id(rows, |m| m.id, MovieKey))
+    }
+}
+
+impl Loader<ShowtimeKey> for AppLoader {
+    type Value = Arc<Showtime>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[ShowtimeKey],
+    ) -> Result<HashMap<ShowtimeKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = queries::showtimes_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(by_id(rows, |s| s.id, ShowtimeKey))
+    }
+}
+
+impl Loader<ScreenKey> for AppLoader {
+    type Value = Arc<LoadedScreen>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[ScreenKey],
+    ) -> Result<HashMap<ScreenKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = queries::screens_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let layout = SeatLayout::parse(&row.seat_layout, "seatLayout");
+                (ScreenKey(row.id), Arc::new(LoadedScreen { row, layout }))
+            })
+            .collect())
+    }
+}
+
+impl Loader<TheaterKey> for AppLoader {
+    type Value = Arc<Theater>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[TheaterKey],
+    ) -> Result<HashMap<TheaterKey, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = queries::theaters_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(by_id(rows, |t| t.id, TheaterKey))
+    }
+}
+
+impl Loader<ScreensOfTheater> for AppLoader {
+    type Value = Arc<Vec<Screen>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[ScreensOfTheater],
+    ) -> Result<HashMap<ScreensOfTheater, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = queries::screens_of_theaters(&mut *conn(&self.app).await?, &ids).await?;
+        let mut grouped: HashMap<ScreensOfTheater, Vec<Screen>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for screen in rows {
+            grouped
+                .entry(ScreensOfTheater(screen.theater_id))
+                .or_default()
+                .push(screen);
+        }
+        Ok(grouped.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<ShowtimesOfMovie> for AppLoader {
+    type Value = Arc<Vec<Showtime>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[ShowtimesOfMovie],
+    ) -> Result<HashMap<ShowtimesOfMovie, Self::Value>, Self::Error> {
+        // Keys that share their filter are fetched together; a page asks with one filter.
+        let mut groups: HashMap<(Option<NaiveDate>, Option<Uuid>), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.date, key.theater))
+                .or_default()
+                .push(key.movie);
+        }
+        let mut out: HashMap<ShowtimesOfMovie, Vec<Showtime>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut conn = conn(&self.app).await?;
+        for ((date, theater), movies) in groups {
+            let filter = ShowtimeFilter {
+                date,
+                theater_id: theater,
+                not_ended_at: Some(self.now),
+            };
+            for showtime in queries::showtimes_for_movies(&mut conn, &movies, filter).await? {
+                let key = ShowtimesOfMovie {
+                    movie: showtime.movie_id,
+                    date,
+                    theater,
+                };
+                out.entry(key).or_default().push(showtime);
+            }
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<BookedSeatsOf> for AppLoader {
+    type Value = Arc<Vec<String>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[BookedSeatsOf],
+    ) -> Result<HashMap<BookedSeatsOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut booked = seating::queries::booked_seats(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                (
+                    BookedSeatsOf(id),
+                    Arc::new(booked.remove(&id).unwrap_or_default()),
+                )
+            })
+            .collect())
+    }
+}
+
+impl Loader<SeatVersionOf> for AppLoader {
+    type Value = i64;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[SeatVersionOf],
+    ) -> Result<HashMap<SeatVersionOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let versions = seating::queries::seat_versions(&self.app.redis, &ids).await?;
+        Ok(versions
+            .into_iter()
+            .map(|(id, v)| (SeatVersionOf(id), v))
+            .collect())
+    }
+}

@@ -1,0 +1,69 @@
+//! Assembles the schema from each domain's roots, with limits and extensions.
+
+pub mod error;
+pub mod loaders;
+pub mod observe;
+pub mod scalars;
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder,
+};
+
+use crate::app::AppState;
+use crate::catalog::graphql::CatalogQuery;
+use crate::config::GraphqlLimits;
+use crate::error::AppError;
+use loaders::Loaders;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(CatalogQuery);
+
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(8)
+}
+
+pub fn build_schema(app: AppState) -> AppSchema {
+    builder(&app.config.graphql)
+        .extension(observe::Observe::new(app.metrics.clone()))
+        .data(app)
+        .finish()
+}
+
+/// The SDL that `schema.graphql` holds: sorted, so that diffs are about meaning.
+pub fn sdl() -> String {
+    let limits = GraphqlLimits {
+        max_depth: 1,
+        max_complexity: 1,
+        max_body_bytes: 1,
+        batch_delay: std::time::Duration::ZERO,
+        probe_timeout: std::time::Duration::from_secs(1),
+    };
+    builder(&limits).finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
+/// The application state, for resolvers.
+pub fn app<'a>(ctx: &Context<'a>) -> Result<&'a AppState, AppError> {
+    ctx.data::<AppState>().map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "schema built without the application state"
+        ))
+    })
+}
+
+/// The request's dataloaders.
+pub fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, AppError> {
+    ctx.data::<Loaders>()
+        .map_err(|_| AppError::internal(anyhow::anyhow!("request executed without dataloaders")))
+}

@@ -1,0 +1,21 @@
+//! SCREEMA: a cinema seat-booking backend.
+//!
+//! Domains own their SQL, rules and GraphQL types (`catalog`, `seating`, `auth`, ...);
+//! `graphql` assembles the schema; `http` serves it with health and metrics.
+
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod money;
+pub mod redis;
+pub mod seating;
+pub mod seed;
+pub mod telemetry;

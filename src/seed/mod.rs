@@ -1,0 +1,350 @@
+//! Demo data: something worth browsing on a fresh install. Idempotent: ids are derived
+//! from names (UUID v5) and every insert skips what is already there.
+
+use anyhow::Context;
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int4, Numeric, Text, Timestamp};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::catalog::layout::SeatLayout;
+use crate::config::AppEnv;
+use crate::db::enums::{MovieStatus, Role};
+use crate::db::schema::{movies, screens, snacks, theaters, users};
+
+const DEMO_DATA: &str = include_str!("demo_data.json");
+const NAMESPACE: Uuid = Uuid::from_u128(0x5c4e_e3a0_0d3e_4b8a_9f61_2c7d_1e0f_a001);
+pub const DEMO_PASSWORD: &str = "screema-demo-2026";
+pub const DEMO_USERS: [(&str, &str, Role); 3] = [
+    ("admin@screema.local", "Ada Admin", Role::Admin),
+    ("operator@screema.local", "Otto Operator", Role::Operator),
+    ("customer@screema.local", "Cora Customer", Role::Customer),
+];
+pub const SCHEDULE_DAYS: i64 = 14;
+const CLEANING_MINUTES: i64 = 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoData {
+    theaters: Vec<DemoTheater>,
+    movies: Vec<DemoMovie>,
+    snacks: Vec<DemoSnack>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoTheater {
+    key: String,
+    name: String,
+    location: String,
+    timezone: String,
+    screens: Vec<DemoScreen>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoScreen {
+    screen_number: i32,
+    layout: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoMovie {
+    key: String,
+    title: String,
+    description: String,
+    duration: i32,
+    rating: String,
+    genres: Vec<String>,
+    cast: Vec<String>,
+    director: String,
+    poster_url: String,
+    backdrop_url: String,
+    trailer_url: String,
+    release_offset_days: i64,
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoSnack {
+    key: String,
+    name: String,
+    description: String,
+    price: String,
+    category: String,
+    image_url: String,
+    available: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct SeedReport {
+    pub theaters: usize,
+    pub screens: usize,
+    pub movies: usize,
+    pub showtimes_added: usize,
+    pub snacks: usize,
+    pub users_added: usize,
+    pub users_skipped_in_production: bool,
+}
+
+impl std::fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} theaters, {} screens, {} movies, {} snacks; {} showtimes and {} users added",
+            self.theaters,
+            self.screens,
+            self.movies,
+            self.snacks,
+            self.showtimes_added,
+            self.users_added
+        )?;
+        if self.users_skipped_in_production {
+            write!(f, " (demo users refused in production)")?;
+        }
+        Ok(())
+    }
+}
+
+fn id(kind: &str, key: &str) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("{kind}:{key}").as_bytes())
+}
+
+fn decimal(s: &str) -> anyhow::Result<Decimal> {
+    s.parse().with_context(|| format!("`{s}` is not a decimal"))
+}
+
+/// Seeds the catalog, the next `SCHEDULE_DAYS` days of showtimes from `today`, and
+/// (outside production) the demo users.
+pub async fn run(
+    conn: &mut AsyncPgConnection,
+    env: AppEnv,
+    today: NaiveDate,
+) -> anyhow::Result<SeedReport> {
+    let data: DemoData = serde_json::from_str(DEMO_DATA).context("parsing demo_data.json")?;
+    let mut report = SeedReport::default();
+
+    let mut screen_rows = Vec::new();
+    for theater in &data.theaters {
+        let theater_id = id("theater", &theater.key);
+        diesel::insert_into(theaters::table)
+            .values((
+                theaters::id.eq(theater_id),
+                theaters::name.eq(&theater.name),
+                theaters::location.eq(&theater.location),
+                theaters::timezone.eq(&theater.timezone),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        report.theaters += 1;
+        for screen in &theater.screens {
+            let layout = SeatLayout::parse(&screen.layout, "seatLayout").map_err(|e| {
+                anyhow::anyhow!(
+                    "demo layout of {}/{}: {} at {}",
+                    theater.key,
+                    screen.screen_number,
+                    e.message,
+                    e.field
+                )
+            })?;
+            let screen_id = id(
+                "screen",
+                &format!("{}/{}", theater.key, screen.screen_number),
+            );
+            diesel::insert_into(screens::table)
+                .values((
+                    screens::id.eq(screen_id),
+                    screens::theater_id.eq(theater_id),
+                    screens::screen_number.eq(screen.screen_number),
+                    screens::total_seats.eq(i32::try_from(layout.total_seats())?),
+                    screens::seat_layout.eq(layout.to_json()),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            report.screens += 1;
+            screen_rows.push((screen_id, layout));
+        }
+    }
+
+    let mut now_showing = Vec::new();
+    for movie in &data.movies {
+        let status = match movie.status.as_str() {
+            "NOW_SHOWING" => MovieStatus::NowShowing,
+            "UPCOMING" => MovieStatus::Upcoming,
+            "ENDED" => MovieStatus::Ended,
+            other => anyhow::bail!("demo movie {} has unknown status {other}", movie.key),
+        };
+        let movie_id = id("movie", &movie.key);
+        diesel::insert_into(movies::table)
+            .values((
+                movies::id.eq(movie_id),
+                movies::title.eq(&movie.title),
+                movies::description.eq(&movie.description),
+                movies::duration.eq(movie.duration),
+                movies::rating.eq(&movie.rating),
+                movies::genres.eq(movie.genres.iter().cloned().map(Some).collect::<Vec<_>>()),
+                movies::cast_members.eq(movie.cast.iter().cloned().map(Some).collect::<Vec<_>>()),
+                movies::director.eq(&movie.director),
+                movies::poster_url.eq(&movie.poster_url),
+                movies::backdrop_url.eq(&movie.backdrop_url),
+                movies::trailer_url.eq(&movie.trailer_url),
+                movies::release_date.eq(today + Duration::days(movie.release_offset_days)),
+                movies::status.eq(status),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        report.movies += 1;
+        if status == MovieStatus::NowShowing {
+            now_showing.push((movie_id, movie.duration));
+        }
+    }
+
+    for snack in &data.snacks {
+        diesel::insert_into(snacks::table)
+            .values((
+                snacks::id.eq(id("snack", &snack.key)),
+                snacks::name.eq(&snack.name),
+                snacks::description.eq(&snack.description),
+                snacks::price.eq(decimal(&snack.price)?),
+                snacks::category.eq(&snack.category),
+                snacks::image_url.eq(&snack.image_url),
+                snacks::available.eq(snack.available),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        report.snacks += 1;
+    }
+
+    report.showtimes_added = seed_showtimes(conn, &screen_rows, &now_showing, today).await?;
+
+    if env == AppEnv::Production {
+        report.users_skipped_in_production = true;
+    } else {
+        for (email, name, role) in DEMO_USERS {
+            let exists: bool = diesel::select(diesel::dsl::exists(
+                users::table.filter(users::email.eq(email)),
+            ))
+            .get_result(conn)
+            .await?;
+            if exists {
+                continue;
+            }
+            report.users_added += diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(id("user", email)),
+                    users::email.eq(email),
+                    users::password_hash.eq(password::hash(DEMO_PASSWORD)?),
+                    users::full_name.eq(name),
+                    users::role.eq(role),
+                    users::email_verified.eq(true),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(report)
+}
+
+struct Slot {
+    id: Uuid,
+    movie: Uuid,
+    screen: Uuid,
+    local_start: NaiveDateTime,
+    duration: i32,
+    price: Decimal,
+    blocked: String,
+}
+
+/// A day's programme per screen: from late morning to the last show before 22:30,
+/// each start after the previous film and a cleaning gap, rounded up to 5 minutes.
+async fn seed_showtimes(
+    conn: &mut AsyncPgConnection,
+    screens: &[(Uuid, SeatLayout)],
+    movies: &[(Uuid, i32)],
+    today: NaiveDate,
+) -> anyhow::Result<usize> {
+    if movies.is_empty() {
+        return Ok(0);
+    }
+    let (matinee, evening, weekend) = (decimal("9.50")?, decimal("13.50")?, decimal("2.00")?);
+    let last_start = NaiveTime::from_hms_opt(22, 30, 0).context("time")?;
+    let mut slots = Vec::new();
+    for (s, (screen, layout)) in screens.iter().enumerate() {
+        // The flagship's first seat is under repair: a BLOCKED seat to show in the demo.
+        let blocked = if s == 0 {
+            layout
+                .seats()
+                .next()
+                .map(|seat| seat.number.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        for day in 0..SCHEDULE_DAYS {
+            let date = today + Duration::days(day);
+            let first = NaiveTime::from_hms_opt(10, 0, 0).context("time")?
+                + Duration::minutes(15 * (s as i64 % 4));
+            let mut start = date.and_time(first);
+            let mut n = 0usize;
+            while start.time() <= last_start && start.date() == date {
+                let (movie, duration) = movies[(s * 3 + day as usize + n) % movies.len()];
+                let weekend_extra = if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
+                    weekend
+                } else {
+                    Decimal::ZERO
+                };
+                let price = if start.hour() < 17 { matinee } else { evening } + weekend_extra;
+                slots.push(Slot {
+                    id: id("showtime", &format!("{screen}/{date}/{n}")),
+                    movie,
+                    screen: *screen,
+                    local_start: start,
+                    duration,
+                    price,
+                    blocked: blocked.clone(),
+                });
+                let next = start + Duration::minutes(i64::from(duration) + CLEANING_MINUTES);
+                start = round_up_to_5_minutes(next);
+                n += 1;
+            }
+        }
+    }
+    // One statement: local times become instants in each theater's own zone.
+    let inserted = diesel::sql_query(
+        "INSERT INTO showtimes (id, movie_id, screen_id, start_time, end_time, base_price, blocked_seats) \
+         SELECT v.id, v.movie_id, v.screen_id, v.local_start AT TIME ZONE t.timezone, \
+                (v.local_start AT TIME ZONE t.timezone) + make_interval(mins => v.duration), v.price, \
+                string_to_array(v.blocked, ',') \
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamp[], $5::int4[], $6::numeric[], $7::text[]) \
+              AS v(id, movie_id, screen_id, local_start, duration, price, blocked) \
+         JOIN screens s ON s.id = v.screen_id JOIN theaters t ON t.id = s.theater_id \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(slots.iter().map(|s| s.id).collect::<Vec<_>>())
+    .bind::<Array<diesel::sql_types::Uuid>, _>(slots.iter().map(|s| s.movie).collect::<Vec<_>>())
+    .bind::<Array<diesel::sql_types::Uuid>, _>(slots.iter().map(|s| s.screen).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(slots.iter().map(|s| s.local_start).collect::<Vec<_>>())
+    .bind::<Array<Int4>, _>(slots.iter().map(|s| s.duration).collect::<Vec<_>>())
+    .bind::<Array<Numeric>, _>(slots.iter().map(|s| s.price).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(slots.iter().map(|s| s.blocked.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(inserted)
+}
+
+fn round_up_to_5_minutes(t: NaiveDateTime) -> NaiveDateTime {
+    let extra = (5 - i64::from(t.minute()) % 5) % 5;
+    let t = t + Duration::minutes(extra);
+    t.with_second(0).unwrap_or(t)
+}
