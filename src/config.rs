@@ -229,7 +229,7 @@ impl Config {
             currency,
             graphql: GraphqlLimits {
                 max_depth: parse_num("GRAPHQL_MAX_DEPTH", 12, 2)?,
-                max_complexity: parse_num("GRAPHQL_MAX_COMPLEXITY", 500, 10)?,
+                max_complexity: parse_num("GRAPHQL_MAX_COMPLEXITY", 1000, 10)?,
                 max_body_bytes: parse_num("MAX_BODY_BYTES", 64 * 1024, 1024)?,
                 batch_delay: Duration::from_millis(
                     parse_num("GRAPHQL_BATCH_DELAY_MS", 2, 0)? as u64

@@ -205,13 +205,13 @@ impl SeatLayout {
                     Value::Object(seat) => Some(parse_seat(seat, label, &cell_path)?),
                     _ => return Err(err(cell_path, "a seat is an object, or null for an aisle")),
                 };
-                if let Some(seat) = &seat {
-                    if !numbers.insert(seat.number.number()) {
-                        return Err(err(
-                            format!("{cell_path}.number"),
-                            "duplicate seat in this row",
-                        ));
-                    }
+                if let Some(seat) = &seat
+                    && !numbers.insert(seat.number.number())
+                {
+                    return Err(err(
+                        format!("{cell_path}.number"),
+                        "duplicate seat in this row",
+                    ));
                 }
                 cells.push(seat);
             }
@@ -332,7 +332,7 @@ mod tests {
     }
 
     fn field_of(v: Value) -> String {
-        parse(v).err().expect("layout should be refused").field
+        parse(v).expect_err("layout should be refused").field
     }
 
     #[test]

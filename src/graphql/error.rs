@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ErrorExtensionValues, ServerError, Value};
+use async_graphql::{ErrorExtensionValues, Pos, ServerError, Value};
 
 use crate::error::{AppError, LogDisplay};
 
@@ -69,8 +69,16 @@ fn to_graphql_error(e: &AppError) -> async_graphql::Error {
 /// Gives every error a code. Errors without one come from async-graphql itself: the
 /// request was malformed, failed validation or exceeded a limit, all before any
 /// resolver ran, so they are the client's to fix.
-pub fn label_errors(errors: &mut [ServerError]) {
+/// `arguments` gives where each argument's value stands in the query, so that an
+/// error which only carries a position can still name its field.
+pub fn label_errors(errors: &mut [ServerError], arguments: &[(Pos, String)]) {
     for error in errors {
+        let at_argument = error.locations.iter().find_map(|loc| {
+            arguments
+                .iter()
+                .find(|(pos, _)| pos == loc)
+                .map(|(_, name)| name.clone())
+        });
         let extensions = error
             .extensions
             .get_or_insert_with(ErrorExtensionValues::default);
@@ -82,6 +90,8 @@ pub fn label_errors(errors: &mut [ServerError]) {
             extensions.set("field", argument);
         } else if let Some(variable) = quoted_after(&error.message, "variable \"") {
             extensions.set("field", variable.trim_start_matches('$'));
+        } else if let Some(argument) = at_argument {
+            extensions.set("field", argument);
         }
     }
 }
@@ -113,7 +123,7 @@ mod tests {
             "Invalid value for argument \"limit\", expected type \"Int\"",
             None,
         )];
-        label_errors(&mut errors);
+        label_errors(&mut errors, &[]);
         let ext = errors[0].extensions.as_ref().unwrap();
         assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
         assert_eq!(ext.get("field"), Some(&Value::from("limit")));

@@ -8,8 +8,8 @@ use std::time::Instant;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
-use async_graphql::{Response, ServerResult, Variables};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::{Pos, Positioned, Response, ServerResult, Variables};
 
 use super::error::{code_of, label_errors};
 use crate::http::metrics::Metrics;
@@ -29,6 +29,7 @@ impl ExtensionFactory for Observe {
         Arc::new(ObserveRequest {
             metrics: self.metrics.clone(),
             operation: Mutex::new(None),
+            arguments: Mutex::new(Vec::new()),
         })
     }
 }
@@ -36,6 +37,9 @@ impl ExtensionFactory for Observe {
 struct ObserveRequest {
     metrics: Metrics,
     operation: Mutex<Option<String>>,
+    /// Where each argument's value stands in the query, to name the argument of an
+    /// error that only carries a position (a scalar that failed to parse).
+    arguments: Mutex<Vec<(Pos, String)>>,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -43,7 +47,8 @@ impl Extension for ObserveRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let mut response = next.run(ctx).await;
-        label_errors(&mut response.errors);
+        let arguments = self.arguments.lock().map(|a| a.clone()).unwrap_or_default();
+        label_errors(&mut response.errors, &arguments);
         let operation = self
             .operation
             .lock()
@@ -67,6 +72,9 @@ impl Extension for ObserveRequest {
         if let Ok(mut slot) = self.operation.lock() {
             *slot = operation_label(&document);
         }
+        if let Ok(mut slot) = self.arguments.lock() {
+            *slot = argument_positions(&document);
+        }
         Ok(document)
     }
 }
@@ -89,4 +97,29 @@ fn operation_label(document: &ExecutableDocument) -> Option<String> {
             _ => None,
         })?;
     Some(format!("{kind}.{field}"))
+}
+
+fn argument_positions(document: &ExecutableDocument) -> Vec<(Pos, String)> {
+    fn walk(set: &Positioned<SelectionSet>, out: &mut Vec<(Pos, String)>) {
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    for (name, value) in &field.node.arguments {
+                        out.push((value.pos, name.node.to_string()));
+                    }
+                    walk(&field.node.selection_set, out);
+                }
+                Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set, out),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (_, operation) in document.operations.iter() {
+        walk(&operation.node.selection_set, &mut out);
+    }
+    for fragment in document.fragments.values() {
+        walk(&fragment.node.selection_set, &mut out);
+    }
+    out
 }

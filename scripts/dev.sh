@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The newcomer's command: backing services up, schema migrated, demo data seeded,
+# then the server in the foreground with the GraphiQL URL printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh
+
+bind="${BIND_ADDR:-127.0.0.1:8080}"
+if curl -fsS "http://$bind/health/live" >/dev/null 2>&1; then
+  echo "[dev] a server already answers on $bind: GraphiQL at http://$bind/graphql"
+  exit 0
+fi
+
+echo "[dev] building (the first build takes a few minutes)"
+cargo build --quiet --bin screema
+./target/debug/screema migrate
+./target/debug/screema seed
+echo "[dev] demo users (password screema-demo-2026): admin@screema.local, operator@screema.local, customer@screema.local"
+exec ./target/debug/screema serve

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: starts what the tests need, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh
+
+if cargo nextest --version >/dev/null 2>&1; then
+  profile=default
+  [ "${CI:-}" = "true" ] && profile=ci
+  exec cargo nextest run --workspace --all-targets --profile "$profile" "$@"
+else
+  echo "[test] cargo-nextest not found; using cargo test"
+  exec cargo test --workspace --all-targets "$@"
+fi

@@ -1,0 +1,402 @@
+//! The test harness: every test gets its own Postgres database (cloned from a
+//! migrated template), its own Redis key prefix and its own server on an ephemeral
+//! port, all removed when the `TestApp` is dropped.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fixtures;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use fred::prelude::*;
+use reqwest::StatusCode;
+use screema::app::{App, AppState};
+use screema::clock::{Clock, SystemClock};
+use screema::config::Config;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const DEFAULT_DATABASE_URL: &str = "postgres://screema:screema@127.0.0.1:5432/screema";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+fn base_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned())
+}
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned())
+}
+
+/// The same server URL with another database.
+fn with_database(url: &str, db: &str) -> String {
+    let (head, tail) = url.rsplit_once('/').expect("database URL has a path");
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{head}/{db}{query}")
+}
+
+/// The template is named after a hash of the migrations, so a changed migration
+/// gets a fresh template and old ones are dropped.
+fn template_name() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        path.file_name().hash(&mut hasher);
+        std::fs::read(path.join("up.sql"))
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    format!("screema_tpl_{:016x}", hasher.finish())
+}
+
+async fn create_test_database() -> (String, String) {
+    let base = base_database_url();
+    let admin_url = with_database(&base, "postgres");
+    let mut admin = AsyncPgConnection::establish(&admin_url)
+        .await
+        .expect("Postgres is not reachable: run scripts/services.sh (or scripts/test.sh)");
+    let template = template_name();
+    diesel::sql_query("SELECT pg_advisory_lock(7262736502)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let exists: i64 = count_databases(&mut admin, &template).await;
+    if exists == 0 {
+        let building = format!("{template}_building");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        screema::db::run_migrations(&with_database(&base, &building))
+            .await
+            .unwrap();
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        // Templates of older migrations are of no more use.
+        let stale: Vec<DbName> = diesel::sql_query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'screema\\_tpl\\_%' AND datname <> $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(&template)
+        .load(&mut admin)
+        .await
+        .unwrap();
+        for db in stale {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                db.datname
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock(7262736502)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let name = format!("screema_test_{}", uuid::Uuid::new_v4().simple());
+    diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    (name.clone(), with_database(&base, &name))
+}
+
+#[derive(diesel::QueryableByName)]
+struct DbName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn count_databases(conn: &mut AsyncPgConnection, name: &str) -> i64 {
+    let row: Count = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(conn)
+        .await
+        .unwrap();
+    row.n
+}
+
+pub struct TestAppBuilder {
+    vars: HashMap<String, String>,
+    clock: Arc<dyn Clock>,
+    database: bool,
+}
+
+impl TestAppBuilder {
+    /// Sets a configuration variable as the environment would.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.vars.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Points the server at a Postgres that is not there (for readiness tests).
+    pub fn without_database(mut self) -> Self {
+        self.database = false;
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
+        screema::telemetry::init_for_tests();
+        let (db_name, database_url) = if self.database {
+            let (name, url) = create_test_database().await;
+            (Some(name), url)
+        } else {
+            (
+                None,
+                "postgres://screema:screema@127.0.0.1:1/nowhere".to_owned(),
+            )
+        };
+        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let mut vars = HashMap::from([
+            ("DATABASE_URL".to_owned(), database_url),
+            ("DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+            ("REDIS_URL".to_owned(), redis_url()),
+            ("REDIS_KEY_PREFIX".to_owned(), prefix.clone()),
+            ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+            ("HEALTH_PROBE_TIMEOUT_MS".to_owned(), "1500".to_owned()),
+        ]);
+        vars.extend(self.vars);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
+        let redis_url = config.redis_url.clone();
+        let app = App::build_with_clock(config, self.clock).expect("building the app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server_app = app.clone();
+        tokio::spawn(async move {
+            let _ = screema::http::serve(server_app, listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestApp {
+            app,
+            addr,
+            client: reqwest::Client::new(),
+            db_name,
+            redis_url,
+            prefix,
+            stop: Some(stop),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub app: AppState,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    db_name: Option<String>,
+    redis_url: String,
+    pub prefix: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A GraphQL answer: the HTTP status and the JSON body.
+#[derive(Debug)]
+pub struct Gql {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Gql {
+    /// The data, after checking there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {:#}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    pub fn error(&self) -> &Value {
+        self.body["errors"]
+            .get(0)
+            .unwrap_or_else(|| panic!("expected an error, got {:#}", self.body))
+    }
+
+    pub fn code(&self) -> &str {
+        self.error()["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("error without code: {:#}", self.body))
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.error()["extensions"]["field"].as_str()
+    }
+
+    /// Every error has a code and none leaks internals.
+    pub fn assert_clean_errors(&self) {
+        for e in self.body["errors"].as_array().into_iter().flatten() {
+            assert!(
+                e["extensions"]["code"].is_string(),
+                "error without code: {e:#}"
+            );
+            let text = e.to_string().to_lowercase();
+            for leak in [
+                "select ",
+                "insert ",
+                "diesel",
+                "postgres",
+                "panicked",
+                "backtrace",
+                "src/",
+            ] {
+                assert!(!text.contains(leak), "error leaks `{leak}`: {e:#}");
+            }
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            vars: HashMap::new(),
+            clock: Arc::new(SystemClock),
+            database: true,
+        }
+    }
+
+    pub async fn new() -> Self {
+        Self::builder().build().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON body");
+        let gql = Gql { status, body };
+        gql.assert_clean_errors();
+        gql
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn conn(&self) -> screema::db::Conn {
+        self.app.db().await.expect("database connection")
+    }
+
+    /// A fresh Redis client on the same server, for tests that look at or break keys.
+    pub async fn redis(&self) -> Client {
+        let client =
+            Builder::from_config(fred::types::config::Config::from_url(&self.redis_url).unwrap())
+                .build()
+                .unwrap();
+        client.init().await.unwrap();
+        client
+    }
+
+    /// `screema_db_statements_total` as `/metrics` reports it.
+    pub async fn statements(&self) -> u64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("screema_db_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter in /metrics")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let db_name = self.db_name.take();
+        let prefix = self.prefix.clone();
+        let redis_url = self.redis_url.clone();
+        // Drop runs inside the test's runtime: clean up on a thread of our own.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Some(db) = db_name {
+                    let admin_url = with_database(&base_database_url(), "postgres");
+                    if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                        let _ =
+                            diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
+                    }
+                }
+                if let Ok(config) = fred::types::config::Config::from_url(&redis_url)
+                    && let Ok(client) = Builder::from_config(config).build()
+                    && client.init().await.is_ok()
+                {
+                    delete_prefixed(&client, &prefix).await;
+                    let _ = client.quit().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Deletes every key under `<prefix>:`, a page of SCAN at a time.
+async fn delete_prefixed(client: &Client, prefix: &str) {
+    let mut cursor = "0".to_owned();
+    loop {
+        let page: Result<(String, Vec<String>), _> = client
+            .custom(
+                fred::cmd!("SCAN"),
+                vec![
+                    cursor.clone(),
+                    "MATCH".into(),
+                    format!("{prefix}:*"),
+                    "COUNT".into(),
+                    "1000".into(),
+                ],
+            )
+            .await;
+        let Ok((next, keys)) = page else { break };
+        if !keys.is_empty() {
+            let _: Result<i64, _> = client.del(keys).await;
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+}
