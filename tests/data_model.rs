@@ -42,8 +42,8 @@ async fn a_seat_has_at_most_one_live_booking() {
         "10.00",
     )
     .await;
-    let alice = fx::user(&mut conn, Role::Customer).await;
-    let bob = fx::user(&mut conn, Role::Customer).await;
+    let alice = app.with_user(Role::Customer).await;
+    let bob = app.with_user(Role::Customer).await;
 
     let first = fx::booking(
         &mut conn,

@@ -313,6 +313,11 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("GET")
     }
 
+    /// A user with this role, written directly (sign-in comes with the accounts work).
+    pub async fn with_user(&self, role: screema::db::enums::Role) -> uuid::Uuid {
+        fixtures::user(&mut self.conn().await, role).await
+    }
+
     pub async fn conn(&self) -> screema::db::Conn {
         self.app.db().await.expect("database connection")
     }
