@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Pool, StatementCounter};
@@ -15,6 +16,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     pub statements: StatementCounter,
+    pub passwords: Passwords,
 }
 
 pub type AppState = Arc<App>;
@@ -34,7 +36,9 @@ impl App {
             statements.clone(),
         )?;
         let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
+        let passwords = Passwords::new(&config.auth)?;
         Ok(Arc::new(Self {
+            passwords,
             metrics,
             config,
             db,

@@ -42,7 +42,79 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub currency: Currency,
     pub graphql: GraphqlLimits,
+    pub auth: AuthSettings,
+    pub rate_limits: RateLimits,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers in front of us).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Added to a film's running time to get the showtime's end: the room is cleaned.
+    pub cleaning_gap: Duration,
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSettings {
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// Argon2id memory cost in KiB and passes (OWASP: 19 MiB, 2).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+}
+
+/// `count` requests per `window`; `None` means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub count: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    pub general: Option<RateLimit>,
+    pub booking: Option<RateLimit>,
+    /// Failed sign-ins, per email and per client.
+    pub login: Option<RateLimit>,
+}
+
+impl RateLimit {
+    /// `100/15m`, `5/1m`, `10/30s`, `1000/1h`, or `off`.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let raw = raw.trim();
+        if raw.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let bad = || format!("expected e.g. `100/15m` or `off`, got `{raw}`");
+        let (count, window) = raw.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c| *c > 0)
+            .ok_or_else(bad)?;
+        let window = window.trim();
+        let (digits, unit) = window.split_at(
+            window
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(window.len()),
+        );
+        let n: u64 = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().map_err(|_| bad())?
+        };
+        let seconds = match unit {
+            "s" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            _ => return Err(bad()),
+        };
+        if seconds == 0 {
+            return Err(bad());
+        }
+        Ok(Some(Self {
+            count,
+            window: Duration::from_secs(seconds),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -213,7 +285,44 @@ impl Config {
             }
         }
 
+        let rate = |var: &'static str, default: &str| -> Result<Option<RateLimit>, ConfigError> {
+            RateLimit::parse(&get(var).unwrap_or_else(|| default.to_owned()))
+                .map_err(|m| ConfigError::new(var, m))
+        };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|ip| {
+                    ip.parse().map_err(|_| {
+                        ConfigError::new("TRUSTED_PROXIES", format!("`{ip}` is not an IP address"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let secs =
+            |var: &'static str, default: usize, min: usize| -> Result<Duration, ConfigError> {
+                Ok(Duration::from_secs(parse_num(var, default, min)? as u64))
+            };
+
         Ok(Self {
+            auth: AuthSettings {
+                access_token_ttl: secs("ACCESS_TOKEN_TTL_SECONDS", 15 * 60, 1)?,
+                refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 1)?,
+                argon2_memory_kib: parse_num("ARGON2_MEMORY_KIB", 19 * 1024, 8)? as u32,
+                argon2_iterations: parse_num("ARGON2_ITERATIONS", 2, 1)? as u32,
+            },
+            rate_limits: RateLimits {
+                general: rate("RATE_LIMIT_GENERAL", "100/15m")?,
+                booking: rate("RATE_LIMIT_BOOKING", "5/1m")?,
+                login: rate("RATE_LIMIT_LOGIN", "10/15m")?,
+            },
+            trusted_proxies,
+            cleaning_gap: Duration::from_secs(
+                parse_num("CLEANING_GAP_MINUTES", 20, 0)? as u64 * 60,
+            ),
             env,
             database_url,
             database_pool_size: parse_num("DATABASE_POOL_SIZE", 16, 1)?,
@@ -322,11 +431,36 @@ mod tests {
             ("CURRENCY", "dollars"),
             ("CORS_ORIGINS", "example.com"),
             ("GRAPHQL_MAX_DEPTH", "deep"),
+            ("RATE_LIMIT_GENERAL", "lots"),
+            ("RATE_LIMIT_BOOKING", "5/0m"),
+            ("RATE_LIMIT_LOGIN", "0/1m"),
+            ("TRUSTED_PROXIES", "10.0.0.1,proxy"),
+            ("ACCESS_TOKEN_TTL_SECONDS", "-1"),
         ] {
             let err = config(&[(var, value)])
                 .err()
                 .unwrap_or_else(|| panic!("{var}={value} accepted"));
             assert_eq!(err.var, var);
+        }
+    }
+
+    #[test]
+    fn rate_limits_parse() {
+        assert_eq!(
+            RateLimit::parse("100/15m").unwrap(),
+            Some(RateLimit {
+                count: 100,
+                window: Duration::from_secs(900)
+            })
+        );
+        assert_eq!(
+            RateLimit::parse("5/m").unwrap().unwrap().window,
+            Duration::from_secs(60)
+        );
+        assert_eq!(RateLimit::parse("3/10s").unwrap().unwrap().count, 3);
+        assert_eq!(RateLimit::parse("OFF").unwrap(), None);
+        for bad in ["", "100", "x/1m", "10/1d", "10/", "0/1m", "1/0s"] {
+            assert!(RateLimit::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod money;
+pub mod ratelimit;
 pub mod redis;
 pub mod seating;
 pub mod seed;

@@ -42,8 +42,8 @@ async fn a_seat_has_at_most_one_live_booking() {
         "10.00",
     )
     .await;
-    let alice = app.with_user(Role::Customer).await;
-    let bob = app.with_user(Role::Customer).await;
+    let alice = app.with_user(Role::Customer).await.id;
+    let bob = app.with_user(Role::Customer).await.id;
 
     let first = fx::booking(
         &mut conn,

@@ -1,3 +1,8 @@
-//! Accounts and who may do what.
+//! Accounts, sign-in, tokens, and who may do what.
 
+pub mod graphql;
+pub mod input;
+pub mod model;
 pub mod password;
+pub mod service;
+pub mod tokens;

@@ -1,19 +1,43 @@
 //! `/graphql`: POST and GET execute; a browser's GET gets GraphiQL; an upgrade gets
 //! the websocket (both `graphql-transport-ws` and the legacy `graphql-ws`).
+//!
+//! Before anything executes: the bearer token is verified (a presented token that is
+//! invalid or expired refuses the request, so a client never silently runs as
+//! anonymous) and the general rate limit is counted.
 
-use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, ErrorExtensionValues, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::header;
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use super::ServerState;
+use super::client::{ClientAddr, bearer, client_addr};
 use super::graphiql;
+use crate::app::App;
+use crate::auth::model::Viewer;
+use crate::auth::tokens::verify_access_token;
+use crate::error::AppError;
 use crate::graphql::loaders::new_loaders;
+use crate::ratelimit::{self, Decision};
 
-pub async fn post(State(state): State<ServerState>, request: GraphQLRequest) -> GraphQLResponse {
-    execute(&state, request).await
+pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let caller = match admit(&state.app, &parts).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
+    let request = Request::from_parts(parts, body);
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+        request, &state,
+    )
+    .await
+    {
+        Ok(request) => execute(&state, request, caller).await.into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 pub async fn get(State(state): State<ServerState>, request: Request) -> Response {
@@ -32,7 +56,12 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
             Ok(u) => u,
             Err(rejection) => return rejection.into_response(),
         };
-        return websocket(state, protocol, upgrade);
+        let client = client_addr(
+            &parts.extensions,
+            &parts.headers,
+            &state.app.config.trusted_proxies,
+        );
+        return websocket(state, protocol, upgrade, client);
     }
     let wants_html = parts
         .headers
@@ -43,31 +72,129 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
     if wants_html && !has_query {
         return graphiql::page();
     }
+    let caller = match admit(&state.app, &parts).await {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
     let request = Request::from_parts(parts, body);
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
         request, &state,
     )
     .await
     {
-        Ok(request) => execute(&state, request).await.into_response(),
+        Ok(request) => execute(&state, request, caller).await.into_response(),
         Err(rejection) => rejection.into_response(),
     }
 }
 
-async fn execute(state: &ServerState, request: GraphQLRequest) -> GraphQLResponse {
-    let request = request.into_inner().data(new_loaders(state.app.clone()));
+/// Who is calling, once they are let in.
+struct Caller {
+    viewer: Option<Viewer>,
+    client: ClientAddr,
+}
+
+/// Authenticates and counts the request against the general limit.
+async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
+    let client = client_addr(
+        &parts.extensions,
+        &parts.headers,
+        &app.config.trusted_proxies,
+    );
+    let viewer = match bearer(&parts.headers) {
+        None => None,
+        Some(token) => match verify_access_token(&app.config.jwt_secret, token, app.now()) {
+            Ok(viewer) => Some(viewer),
+            Err(e) => return Err(refusal(StatusCode::OK, &e, None)),
+        },
+    };
+    let subject = match viewer {
+        Some(v) => format!("user:{}", v.user_id),
+        None => format!("ip:{}", client.0),
+    };
+    if let Decision::Limited {
+        retry_after_seconds,
+    } = ratelimit::hit(
+        &app.redis,
+        "general",
+        &subject,
+        app.config.rate_limits.general,
+    )
+    .await
+    {
+        let e = AppError::RateLimited {
+            retry_after_seconds,
+        };
+        return Err(refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            &e,
+            Some(retry_after_seconds),
+        ));
+    }
+    Ok(Caller { viewer, client })
+}
+
+/// A GraphQL-shaped error response for a request refused before execution.
+fn refusal(status: StatusCode, error: &AppError, retry_after: Option<u64>) -> Response {
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", error.code());
+    if let Some(seconds) = retry_after {
+        extensions.set("retryAfterSeconds", seconds);
+    }
+    let mut server_error = ServerError::new(error.public_message(), None);
+    server_error.extensions = Some(extensions);
+    let body = serde_json::json!({ "data": null, "errors": [server_error] });
+    let mut response = (status, Json(body)).into_response();
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -> GraphQLResponse {
+    let mut request = request
+        .into_inner()
+        .data(new_loaders(state.app.clone()))
+        .data(caller.client);
+    if let Some(viewer) = caller.viewer {
+        request = request.data(viewer);
+    }
     state.schema.execute(request).await.into()
 }
 
-fn websocket(state: ServerState, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+/// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).
+/// No token: an anonymous connection. A bad token: the connection is refused with the
+/// protocol's close code (4403 for graphql-transport-ws).
+fn websocket(
+    state: ServerState,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+    client: ClientAddr,
+) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
             let app = state.app.clone();
             GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
-                .on_connection_init(move |_payload| async move {
+                .on_connection_init(move |payload| async move {
                     let mut data = Data::default();
-                    data.insert(new_loaders(app));
+                    data.insert(new_loaders(app.clone()));
+                    data.insert(client);
+                    let header = ["authorization", "Authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_owned));
+                    if let Some(header) = header {
+                        let token = header
+                            .trim()
+                            .split_once(' ')
+                            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                            .map(|(_, token)| token.trim().to_owned())
+                            .unwrap_or_default();
+                        let viewer = verify_access_token(&app.config.jwt_secret, &token, app.now())
+                            .map_err(|e| async_graphql::Error::new(e.public_message()))?;
+                        data.insert(viewer);
+                    }
                     Ok(data)
                 })
                 .serve()

@@ -1,5 +1,6 @@
 //! The HTTP surface: GraphQL (POST, GET, GraphiQL, websocket), health, metrics.
 
+pub mod client;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

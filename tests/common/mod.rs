@@ -183,6 +183,11 @@ impl TestAppBuilder {
             ("REDIS_KEY_PREFIX".to_owned(), prefix.clone()),
             ("BIND_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
             ("HEALTH_PROBE_TIMEOUT_MS".to_owned(), "1500".to_owned()),
+            // Cheap hashing; the production cost is covered by the seed's test.
+            ("ARGON2_MEMORY_KIB".to_owned(), "256".to_owned()),
+            ("ARGON2_ITERATIONS".to_owned(), "1".to_owned()),
+            // Tests that are about rate limits turn them on.
+            ("RATE_LIMIT_GENERAL".to_owned(), "off".to_owned()),
         ]);
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
@@ -208,6 +213,13 @@ impl TestAppBuilder {
             stop: Some(stop),
         }
     }
+}
+
+/// A signed-in user of a test.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: uuid::Uuid,
+    pub token: String,
 }
 
 pub struct TestApp {
@@ -313,9 +325,36 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("GET")
     }
 
-    /// A user with this role, written directly (sign-in comes with the accounts work).
-    pub async fn with_user(&self, role: screema::db::enums::Role) -> uuid::Uuid {
-        fixtures::user(&mut self.conn().await, role).await
+    /// A user with this role, written directly, and an access token for them.
+    pub async fn with_user(&self, role: screema::db::enums::Role) -> TestUser {
+        let mut conn = self.conn().await;
+        let id = fixtures::user(&mut conn, role).await;
+        let viewer = screema::auth::model::Viewer { user_id: id, role };
+        let token = screema::auth::tokens::issue_access_token(
+            &self.app.config.jwt_secret,
+            viewer,
+            self.app.now(),
+            self.app.config.auth.access_token_ttl,
+        )
+        .unwrap();
+        TestUser { id, token }
+    }
+
+    /// A GraphQL call with `Authorization: Bearer <token>`.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Gql {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON body");
+        let gql = Gql { status, body };
+        gql.assert_clean_errors();
+        gql
     }
 
     pub async fn conn(&self) -> screema::db::Conn {

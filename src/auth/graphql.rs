@@ -1,0 +1,182 @@
+//! Accounts over GraphQL: thin resolvers over `service`.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+
+use super::input::{Email, FullName, Password, Phone};
+use super::model::User;
+use super::service::{self, Registration, Session, TokenPair};
+use crate::db::enums::Role;
+use crate::error::AppError;
+use crate::graphql::app;
+use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
+use crate::http::client::ClientAddr;
+use crate::ids::parse_uuid;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Role", remote = "crate::db::enums::Role")]
+pub enum RoleGql {
+    Customer,
+    Admin,
+    Operator,
+}
+
+pub struct UserObject(pub User);
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
+    }
+
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    async fn role(&self) -> RoleGql {
+        self.0.role.into()
+    }
+
+    /// Loyalty tier: bronze, silver, gold or platinum.
+    async fn tier(&self) -> &str {
+        &self.0.tier
+    }
+
+    async fn points(&self) -> i32 {
+        self.0.points
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    user: UserObject,
+    access_token: String,
+    refresh_token: String,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "TokenPair")]
+pub struct TokenPairObject {
+    access_token: String,
+    refresh_token: String,
+}
+
+impl From<TokenPair> for TokenPairObject {
+    fn from(t: TokenPair) -> Self {
+        Self {
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+        }
+    }
+}
+
+impl From<Session> for AuthPayload {
+    fn from(s: Session) -> Self {
+        Self {
+            user: UserObject(s.user),
+            access_token: s.tokens.access_token,
+            refresh_token: s.tokens.refresh_token,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    email: String,
+    /// 8 to 128 characters.
+    password: String,
+    full_name: String,
+    /// International form, e.g. `+14155550123`.
+    phone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LoginInput {
+    email: String,
+    password: String,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user.
+    #[graphql(guard = "SignedIn")]
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let viewer = viewer(ctx)?;
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        Ok(service::user_by_id(&mut conn, viewer.user_id)
+            .await?
+            .map(UserObject))
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let registration = Registration {
+            email: Email::parse(&input.email)?,
+            password: Password::parse(&input.password)?,
+            full_name: FullName::parse(&input.full_name)?,
+            phone: input
+                .phone
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| Phone::parse(&p))
+                .transpose()?,
+        };
+        Ok(service::register(app(ctx)?, registration).await?.into())
+    }
+
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+        let client = ctx
+            .data_opt::<ClientAddr>()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        Ok(
+            service::login(app(ctx)?, &input.email, &input.password, &client)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Trades a refresh token for a new pair; the old one stops working.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<TokenPairObject> {
+        Ok(service::refresh(app(ctx)?, &refresh_token).await?.into())
+    }
+
+    /// Ends the sign-in the refresh token belongs to (all its rotations).
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+        Ok(service::logout(app(ctx)?, &refresh_token).await?)
+    }
+
+    /// Admins only. The user is signed out everywhere; the new role applies at their
+    /// next sign-in.
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        role: RoleGql,
+    ) -> Result<UserObject> {
+        let admin = viewer(ctx)?;
+        let user_id = parse_uuid("userId", &user_id)?;
+        Ok(UserObject(
+            service::set_role(app(ctx)?, admin, user_id, role.into()).await?,
+        ))
+    }
+}

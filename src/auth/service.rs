@@ -1,0 +1,320 @@
+//! Registration, sign-in, token rotation, sign-out and roles.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::input::{Email, FullName, Password, Phone};
+use super::model::{User, Viewer};
+use super::tokens;
+use crate::app::App;
+use crate::db::enums::Role;
+use crate::db::schema::{refresh_tokens, users};
+use crate::error::{AppError, AppResult};
+use crate::ratelimit::{self, Decision};
+
+pub struct Registration {
+    pub email: Email,
+    pub password: Password,
+    pub full_name: FullName,
+    pub phone: Option<Phone>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub struct Session {
+    pub user: User,
+    pub tokens: TokenPair,
+}
+
+fn wrong_credentials() -> AppError {
+    AppError::Unauthenticated {
+        message: "wrong email or password".to_owned(),
+    }
+}
+
+fn refused_refresh() -> AppError {
+    AppError::Unauthenticated {
+        message: "refresh token is invalid, expired or revoked; sign in again".to_owned(),
+    }
+}
+
+pub async fn register(app: &App, registration: Registration) -> AppResult<Session> {
+    let hash = app.passwords.hash(registration.password.expose()).await?;
+    let mut conn = app.db().await?;
+    let inserted = diesel::insert_into(users::table)
+        .values((
+            users::email.eq(registration.email.as_str()),
+            users::password_hash.eq(hash),
+            users::full_name.eq(registration.full_name.as_str()),
+            users::phone.eq(registration.phone.as_ref().map(Phone::as_str)),
+        ))
+        .returning(User::as_returning())
+        .get_result(&mut conn)
+        .await;
+    let user = match inserted {
+        Ok(user) => user,
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            return Err(AppError::Conflict {
+                message: "an account with this email already exists".to_owned(),
+                field: Some("email".to_owned()),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
+    Ok(Session { user, tokens })
+}
+
+/// Signs in. Failures are counted per email and per client, and both limits are
+/// checked before the password is, so guessing gets slow whichever way it spreads.
+pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppResult<Session> {
+    if email.trim().is_empty() {
+        return Err(AppError::bad_input("email", "enter your email address"));
+    }
+    if password.is_empty() {
+        return Err(AppError::bad_input("password", "enter your password"));
+    }
+    let limit = app.config.rate_limits.login;
+    let email_key = email.trim().to_lowercase();
+    for (bucket, subject) in [
+        ("login-email", email_key.as_str()),
+        ("login-client", client),
+    ] {
+        if let Decision::Limited {
+            retry_after_seconds,
+        } = ratelimit::exhausted(&app.redis, bucket, subject, limit).await
+        {
+            return Err(AppError::RateLimited {
+                retry_after_seconds,
+            });
+        }
+    }
+    let mut conn = app.db().await?;
+    let user: Option<User> = match Email::parse(email) {
+        Ok(email) => users::table
+            .filter(users::email.eq(email.as_str()))
+            .select(User::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?,
+        Err(_) => None,
+    };
+    let ok = app
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await;
+    let Some(user) = user.filter(|_| ok) else {
+        ratelimit::hit(&app.redis, "login-email", &email_key, limit).await;
+        ratelimit::hit(&app.redis, "login-client", client, limit).await;
+        return Err(wrong_credentials());
+    };
+    ratelimit::clear(&app.redis, "login-email", &email_key).await;
+    let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
+    Ok(Session { user, tokens })
+}
+
+async fn start_session(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    user: &User,
+    family: Uuid,
+) -> AppResult<TokenPair> {
+    let now = app.now();
+    let refresh_token = insert_refresh_token(app, conn, user.id, family, now).await?;
+    let access_token = access_token(app, user, now)?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+    })
+}
+
+fn access_token(app: &App, user: &User, now: DateTime<Utc>) -> AppResult<String> {
+    let viewer = Viewer {
+        user_id: user.id,
+        role: user.role,
+    };
+    tokens::issue_access_token(
+        &app.config.jwt_secret,
+        viewer,
+        now,
+        app.config.auth.access_token_ttl,
+    )
+}
+
+async fn insert_refresh_token(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let (token, hash) = tokens::new_refresh_token();
+    let ttl = chrono::Duration::from_std(app.config.auth.refresh_token_ttl)
+        .map_err(AppError::internal)?;
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::user_id.eq(user),
+            refresh_tokens::family_id.eq(family),
+            refresh_tokens::token_hash.eq(hash),
+            refresh_tokens::expires_at.eq(now + ttl),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+enum Rotation {
+    Rotated(TokenPair),
+    Refused,
+    /// A token already rotated was presented again: someone holds a copy.
+    Reused,
+}
+
+/// Trades a refresh token for a new pair. The old token stops working; presenting it
+/// again revokes its whole family, the thief's newer tokens and the owner's alike.
+pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<TokenPair> {
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let now = app.now();
+    let mut conn = app.db().await?;
+    let outcome = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let row: Option<(
+                Uuid,
+                Uuid,
+                Uuid,
+                DateTime<Utc>,
+                Option<DateTime<Utc>>,
+                Option<DateTime<Utc>>,
+            )> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select((
+                    refresh_tokens::id,
+                    refresh_tokens::user_id,
+                    refresh_tokens::family_id,
+                    refresh_tokens::expires_at,
+                    refresh_tokens::rotated_at,
+                    refresh_tokens::revoked_at,
+                ))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((id, user_id, family, expires_at, rotated_at, revoked_at)) = row else {
+                return Ok(Rotation::Refused);
+            };
+            if revoked_at.is_some() {
+                return Ok(Rotation::Refused);
+            }
+            if rotated_at.is_some() {
+                revoke_family(conn, family, now).await?;
+                return Ok(Rotation::Reused);
+            }
+            if expires_at <= now {
+                return Ok(Rotation::Refused);
+            }
+            diesel::update(refresh_tokens::table.find(id))
+                .set(refresh_tokens::rotated_at.eq(now))
+                .execute(conn)
+                .await?;
+            let user: User = users::table
+                .find(user_id)
+                .select(User::as_select())
+                .first(conn)
+                .await?;
+            let refresh_token = insert_refresh_token(app, conn, user.id, family, now).await?;
+            let access_token = access_token(app, &user, now)?;
+            Ok(Rotation::Rotated(TokenPair {
+                access_token,
+                refresh_token,
+            }))
+        })
+        .await?;
+    match outcome {
+        Rotation::Rotated(pair) => Ok(pair),
+        Rotation::Refused => Err(refused_refresh()),
+        Rotation::Reused => {
+            tracing::warn!("refresh token reused: its family is revoked");
+            Err(refused_refresh())
+        }
+    }
+}
+
+async fn revoke_family(
+    conn: &mut AsyncPgConnection,
+    family: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .await?)
+}
+
+/// Revokes the sign-in the token belongs to. True if there was one to revoke.
+pub async fn logout(app: &App, refresh_token: &str) -> AppResult<bool> {
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let mut conn = app.db().await?;
+    let family: Option<Uuid> = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(refresh_tokens::family_id)
+        .first(&mut conn)
+        .await
+        .optional()?;
+    match family {
+        Some(family) => Ok(revoke_family(&mut conn, family, app.now()).await? > 0),
+        None => Ok(false),
+    }
+}
+
+pub async fn user_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Option<User>> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Changes a user's role and signs them out everywhere, so the new role applies at
+/// their next sign-in (access tokens already issued live out their short lifetime).
+pub async fn set_role(app: &App, by: Viewer, user_id: Uuid, role: Role) -> AppResult<User> {
+    if by.user_id == user_id && role != Role::Admin {
+        return Err(AppError::bad_input(
+            "userId",
+            "an admin cannot demote themselves",
+        ));
+    }
+    let now = app.now();
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let user: Option<User> = diesel::update(users::table.find(user_id))
+            .set(users::role.eq(role))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let user = user.ok_or_else(|| AppError::bad_input("userId", "no such user"))?;
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(user_id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(conn)
+        .await?;
+        Ok(user)
+    })
+    .await
+}
