@@ -5,13 +5,18 @@
 //! invalid or expired refuses the request, so a client never silently runs as
 //! anonymous) and the general rate limit is counted.
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql::{Data, ErrorExtensionValues, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
 
 use super::ServerState;
 use super::client::{ClientAddr, bearer, client_addr};
@@ -61,7 +66,8 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
             &parts.headers,
             &state.app.config.trusted_proxies,
         );
-        return websocket(state, protocol, upgrade, client);
+        let kind = negotiated(&parts.headers);
+        return websocket(state, protocol, kind, upgrade, client);
     }
     let wants_html = parts
         .headers
@@ -164,40 +170,83 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).
-/// No token: an anonymous connection. A bad token: the connection is refused with the
-/// protocol's close code (4403 for graphql-transport-ws).
+/// No token: an anonymous connection. A bad token: refused, on `graphql-transport-ws`
+/// by closing with 4403 as that protocol asks, on the legacy protocol with
+/// `connection_error`.
 fn websocket(
     state: ServerState,
     protocol: GraphQLProtocol,
+    kind: Option<WebSocketProtocols>,
     upgrade: WebSocketUpgrade,
     client: ClientAddr,
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
+        .on_upgrade(move |socket| async move {
+            let (mut sink, mut stream) = socket.split();
+            // The client speaks first; one that says nothing is not kept.
+            let first = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+                Ok(Some(Ok(message))) => message,
+                _ => return,
+            };
+            if let (Message::Text(text), Some(WebSocketProtocols::GraphQLWS)) = (&first, kind)
+                && let Ok(init) = serde_json::from_str::<serde_json::Value>(text.as_str())
+                && init["type"] == "connection_init"
+                && viewer_from_init(&state.app, &init["payload"]).is_err()
+            {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 4403,
+                        reason: "Forbidden".into(),
+                    })))
+                    .await;
+                return;
+            }
             let app = state.app.clone();
-            GraphQLWebSocket::new(stream, state.schema.clone(), protocol)
+            let replayed = futures_util::stream::once(async move { Ok(first) }).chain(stream);
+            GraphQLWebSocket::new_with_pair(sink, replayed, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let mut data = Data::default();
                     data.insert(new_loaders(app.clone()));
                     data.insert(client);
-                    let header = ["authorization", "Authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()).map(str::to_owned));
-                    if let Some(header) = header {
-                        let token = header
-                            .trim()
-                            .split_once(' ')
-                            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                            .map(|(_, token)| token.trim().to_owned())
-                            .unwrap_or_default();
-                        let viewer = verify_access_token(&app.config.jwt_secret, &token, app.now())
-                            .map_err(|e| async_graphql::Error::new(e.public_message()))?;
+                    if let Some(viewer) = viewer_from_init(&app, &payload)
+                        .map_err(|e| async_graphql::Error::new(e.public_message()))?
+                    {
                         data.insert(viewer);
                     }
                     Ok(data)
                 })
                 .serve()
+                .await
         })
         .into_response()
+}
+
+/// The viewer a `connection_init` payload proves, `None` for an anonymous one.
+fn viewer_from_init(app: &App, payload: &serde_json::Value) -> Result<Option<Viewer>, AppError> {
+    let Some(header) = ["authorization", "Authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+    else {
+        return Ok(None);
+    };
+    let token = header
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    verify_access_token(&app.config.jwt_secret, token, app.now()).map(Some)
+}
+
+/// The sub-protocol the upgrade will speak: the first one offered that we know,
+/// as async-graphql chooses it.
+fn negotiated(headers: &axum::http::HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|list| {
+            list.split(',')
+                .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+        })
 }
