@@ -38,7 +38,13 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
             migrate(&config).await?;
             let app = App::build(config)?;
             let mut conn = app.db().await.context("connecting to Postgres")?;
-            let report = seed::run(&mut conn, app.config.env, app.now().date_naive()).await?;
+            let report = seed::run(
+                &mut conn,
+                app.config.env,
+                app.now().date_naive(),
+                app.config.cleaning_gap,
+            )
+            .await?;
             println!("seeded: {report}");
             Ok(())
         }

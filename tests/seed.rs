@@ -173,6 +173,7 @@ async fn production_gets_the_catalog_but_no_demo_users() {
         &mut conn,
         AppEnv::Production,
         chrono::Utc::now().date_naive(),
+        app.app.config.cleaning_gap,
     )
     .await
     .unwrap();

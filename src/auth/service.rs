@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::input::{Email, FullName, Password, Phone};
-use super::model::{User, Viewer};
+use super::model::{RefreshToken, User, Viewer};
 use super::tokens;
 use crate::app::App;
 use crate::db::enums::Role;
@@ -186,28 +186,23 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<TokenPair> {
     let mut conn = app.db().await?;
     let outcome = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let row: Option<(
-                Uuid,
-                Uuid,
-                Uuid,
-                DateTime<Utc>,
-                Option<DateTime<Utc>>,
-                Option<DateTime<Utc>>,
-            )> = refresh_tokens::table
+            let row: Option<RefreshToken> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash))
-                .select((
-                    refresh_tokens::id,
-                    refresh_tokens::user_id,
-                    refresh_tokens::family_id,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::rotated_at,
-                    refresh_tokens::revoked_at,
-                ))
+                .select(RefreshToken::as_select())
                 .for_update()
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((id, user_id, family, expires_at, rotated_at, revoked_at)) = row else {
+            let Some(RefreshToken {
+                id,
+                user_id,
+                family_id: family,
+                expires_at,
+                rotated_at,
+                revoked_at,
+                ..
+            }) = row
+            else {
                 return Ok(Rotation::Refused);
             };
             if revoked_at.is_some() {

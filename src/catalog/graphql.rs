@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+};
 
+use super::manage::{self, MoviePatch, NewMovie, NewShowtime, NewSnack, Patch};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
-use crate::error::AppError;
+use crate::db::enums::{MovieStatus, Role};
+use crate::error::{AppError, AppResult};
+use crate::graphql::guards::RoleGuard;
 use crate::graphql::loaders::{
     MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey,
 };
-use crate::graphql::scalars::{Date, DateTime, MoneyObject};
+use crate::graphql::scalars::{Date, DateTime, Decimal, MoneyObject};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
@@ -248,7 +253,7 @@ impl ShowtimeNode {
         DateTime(self.0.start_time)
     }
 
-    /// When the film ends.
+    /// When the screen is free again: the film's running time plus the cleaning gap.
     async fn end_time(&self) -> DateTime {
         DateTime(self.0.end_time)
     }
@@ -373,5 +378,234 @@ impl SnackNode {
 
     async fn available(&self) -> bool {
         self.0.available
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateMovieInput {
+    title: String,
+    description: Option<String>,
+    /// Running time in minutes, 1 to 600.
+    duration: i32,
+    rating: Option<String>,
+    #[graphql(default)]
+    genres: Vec<String>,
+    #[graphql(default)]
+    cast: Vec<String>,
+    director: Option<String>,
+    release_date: Option<Date>,
+    poster_url: Option<String>,
+    backdrop_url: Option<String>,
+    trailer_url: Option<String>,
+    /// UPCOMING when not given.
+    status: Option<MovieStatusGql>,
+}
+
+/// Only the fields given change; `null` clears a nullable field.
+#[derive(InputObject)]
+pub struct UpdateMovieInput {
+    title: Option<String>,
+    description: MaybeUndefined<String>,
+    duration: Option<i32>,
+    rating: MaybeUndefined<String>,
+    genres: Option<Vec<String>>,
+    cast: Option<Vec<String>>,
+    director: MaybeUndefined<String>,
+    release_date: MaybeUndefined<Date>,
+    poster_url: MaybeUndefined<String>,
+    backdrop_url: MaybeUndefined<String>,
+    trailer_url: MaybeUndefined<String>,
+    status: Option<MovieStatusGql>,
+}
+
+#[derive(InputObject)]
+pub struct CreateTheaterInput {
+    name: String,
+    location: String,
+    /// IANA time zone, e.g. `America/New_York`; UTC when not given.
+    timezone: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateScreenInput {
+    theater_id: ID,
+    screen_number: i32,
+    /// `{"rows": [{"label": "A", "seats": [{"number": 1, "kind": "STANDARD"}, null, …]}]}`;
+    /// `null` is an aisle gap, `priceMultiplier` (e.g. `"1.50"`) is optional.
+    seat_layout: Json<serde_json::Value>,
+}
+
+#[derive(InputObject)]
+pub struct CreateShowtimeInput {
+    movie_id: ID,
+    screen_id: ID,
+    start_time: DateTime,
+    base_price: Decimal,
+}
+
+#[derive(InputObject)]
+pub struct CreateSnackInput {
+    name: String,
+    description: Option<String>,
+    price: Decimal,
+    category: String,
+    image_url: Option<String>,
+    #[graphql(default = true)]
+    available: bool,
+}
+
+fn patch<T, U>(
+    field: &str,
+    value: MaybeUndefined<T>,
+    check: impl FnOnce(&str, T) -> AppResult<Option<U>>,
+) -> AppResult<Patch<U>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(Patch::Keep),
+        MaybeUndefined::Null => Ok(Patch::Clear),
+        MaybeUndefined::Value(v) => Ok(check(field, v)?.map_or(Patch::Clear, Patch::Set)),
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn create_movie(&self, ctx: &Context<'_>, input: CreateMovieInput) -> Result<MovieNode> {
+        let movie = NewMovie {
+            title: manage::text("title", &input.title, 255)?,
+            description: manage::description(input.description)?,
+            duration: manage::duration(input.duration)?,
+            rating: manage::optional_text("rating", input.rating, 10)?,
+            genres: manage::names("genres", input.genres)?,
+            cast: manage::names("cast", input.cast)?,
+            director: manage::optional_text("director", input.director, 255)?,
+            poster_url: manage::url("posterUrl", input.poster_url)?,
+            backdrop_url: manage::url("backdropUrl", input.backdrop_url)?,
+            trailer_url: manage::url("trailerUrl", input.trailer_url)?,
+            release_date: input.release_date.map(|d| d.0),
+            status: input
+                .status
+                .map(Into::into)
+                .unwrap_or(MovieStatus::Upcoming),
+        };
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        Ok(MovieNode(Arc::new(
+            manage::create_movie(&mut conn, movie).await?,
+        )))
+    }
+
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn update_movie(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateMovieInput,
+    ) -> Result<MovieNode> {
+        let id = parse_uuid("id", &id)?;
+        let changes = MoviePatch {
+            title: input
+                .title
+                .map(|t| manage::text("title", &t, 255))
+                .transpose()?,
+            description: patch("description", input.description, |_, v| {
+                manage::description(Some(v))
+            })?,
+            duration: input.duration.map(manage::duration).transpose()?,
+            rating: patch("rating", input.rating, |f, v| {
+                manage::optional_text(f, Some(v), 10)
+            })?,
+            genres: input
+                .genres
+                .map(|g| manage::names("genres", g))
+                .transpose()?,
+            cast: input.cast.map(|c| manage::names("cast", c)).transpose()?,
+            director: patch("director", input.director, |f, v| {
+                manage::optional_text(f, Some(v), 255)
+            })?,
+            release_date: patch("releaseDate", input.release_date, |_, d| Ok(Some(d.0)))?,
+            poster_url: patch("posterUrl", input.poster_url, |f, v| {
+                manage::url(f, Some(v))
+            })?,
+            backdrop_url: patch("backdropUrl", input.backdrop_url, |f, v| {
+                manage::url(f, Some(v))
+            })?,
+            trailer_url: patch("trailerUrl", input.trailer_url, |f, v| {
+                manage::url(f, Some(v))
+            })?,
+            status: input.status.map(Into::into),
+        };
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        Ok(MovieNode(Arc::new(
+            manage::update_movie(&mut conn, id, changes).await?,
+        )))
+    }
+
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn create_theater(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTheaterInput,
+    ) -> Result<TheaterNode> {
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        let timezone = input.timezone.unwrap_or_else(|| "UTC".to_owned());
+        let theater =
+            manage::create_theater(&mut conn, &input.name, &input.location, &timezone).await?;
+        Ok(TheaterNode(Arc::new(theater)))
+    }
+
+    /// `totalSeats` is counted from the layout.
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn create_screen(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateScreenInput,
+    ) -> Result<ScreenNode> {
+        let theater = parse_uuid("theaterId", &input.theater_id)?;
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        let screen = manage::create_screen(
+            &mut conn,
+            theater,
+            input.screen_number,
+            &input.seat_layout.0,
+        )
+        .await?;
+        Ok(ScreenNode::from(&screen))
+    }
+
+    /// Ends after the film's running time plus the cleaning gap.
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn create_showtime(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateShowtimeInput,
+    ) -> Result<ShowtimeNode> {
+        let showtime = NewShowtime {
+            movie_id: parse_uuid("movieId", &input.movie_id)?,
+            screen_id: parse_uuid("screenId", &input.screen_id)?,
+            start_time: input.start_time.0,
+            base_price: input.base_price.0,
+        };
+        let app = app(ctx)?;
+        let mut conn = app.db().await.map_err(AppError::from)?;
+        let created =
+            manage::create_showtime(&mut conn, showtime, app.now(), app.config.cleaning_gap)
+                .await?;
+        Ok(ShowtimeNode(Arc::new(created)))
+    }
+
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn create_snack(&self, ctx: &Context<'_>, input: CreateSnackInput) -> Result<SnackNode> {
+        let snack = NewSnack {
+            name: manage::text("name", &input.name, 255)?,
+            description: manage::description(input.description)?,
+            price: manage::price("price", input.price.0)?,
+            category: manage::text("category", &input.category, 100)?,
+            image_url: manage::url("imageUrl", input.image_url)?,
+            available: input.available,
+        };
+        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
+        Ok(SnackNode(manage::create_snack(&mut conn, snack).await?))
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod graphql;
 pub mod layout;
+pub mod manage;
 pub mod model;
 pub mod queries;

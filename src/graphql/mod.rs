@@ -10,7 +10,7 @@ use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuil
 
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
-use crate::catalog::graphql::CatalogQuery;
+use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
 use loaders::Loaders;
@@ -21,7 +21,7 @@ pub struct QueryRoot(CatalogQuery, AuthQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation);
+pub struct MutationRoot(AuthMutation, CatalogMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

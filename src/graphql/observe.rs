@@ -9,6 +9,7 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{Pos, Positioned, Response, ServerResult, Variables};
 
 use super::error::{code_of, label_errors};
@@ -47,6 +48,20 @@ impl Extension for ObserveRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            if error
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.get("code").is_some())
+            {
+                continue;
+            }
+            if let Some(field) = failed_input_field(&ctx.schema_env.registry, &error.message) {
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                extensions.set("code", "BAD_USER_INPUT");
+                extensions.set("field", field);
+            }
+        }
         let arguments = self.arguments.lock().map(|a| a.clone()).unwrap_or_default();
         label_errors(&mut response.errors, &arguments);
         let operation = self
@@ -122,4 +137,28 @@ fn argument_positions(document: &ExecutableDocument) -> Vec<(Pos, String)> {
         walk(&fragment.node.selection_set, &mut out);
     }
     out
+}
+
+/// `Failed to parse "Date": … (occurred while parsing "CreateMovieInput")` names the
+/// scalar and the input type but not the field; when exactly one field of that input
+/// type has that scalar type, that is the field.
+fn failed_input_field(registry: &Registry, message: &str) -> Option<String> {
+    let scalar = between(message, "Failed to parse \"", "\"")?;
+    let input = between(message, "occurred while parsing \"", "\"")?;
+    let MetaType::InputObject { input_fields, .. } = registry.types.get(input)? else {
+        return None;
+    };
+    let mut candidates = input_fields
+        .values()
+        .filter(|f| f.ty.trim_matches(|c| matches!(c, '[' | ']' | '!')) == scalar);
+    match (candidates.next(), candidates.next()) {
+        (Some(only), None) => Some(only.name.clone()),
+        _ => None,
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
 }

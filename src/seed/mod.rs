@@ -25,7 +25,6 @@ pub const DEMO_USERS: [(&str, &str, Role); 3] = [
     ("customer@screema.local", "Cora Customer", Role::Customer),
 ];
 pub const SCHEDULE_DAYS: i64 = 14;
-const CLEANING_MINUTES: i64 = 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -126,6 +125,7 @@ pub async fn run(
     conn: &mut AsyncPgConnection,
     env: AppEnv,
     today: NaiveDate,
+    cleaning_gap: std::time::Duration,
 ) -> anyhow::Result<SeedReport> {
     let data: DemoData = serde_json::from_str(DEMO_DATA).context("parsing demo_data.json")?;
     let mut report = SeedReport::default();
@@ -225,7 +225,9 @@ pub async fn run(
         report.snacks += 1;
     }
 
-    report.showtimes_added = seed_showtimes(conn, &screen_rows, &now_showing, today).await?;
+    let gap_minutes = i64::try_from(cleaning_gap.as_secs() / 60)?;
+    report.showtimes_added =
+        seed_showtimes(conn, &screen_rows, &now_showing, today, gap_minutes).await?;
 
     if env == AppEnv::Production {
         report.users_skipped_in_production = true;
@@ -273,6 +275,7 @@ async fn seed_showtimes(
     screens: &[(Uuid, SeatLayout)],
     movies: &[(Uuid, i32)],
     today: NaiveDate,
+    gap_minutes: i64,
 ) -> anyhow::Result<usize> {
     if movies.is_empty() {
         return Ok(0);
@@ -310,11 +313,12 @@ async fn seed_showtimes(
                     movie,
                     screen: *screen,
                     local_start: start,
-                    duration,
+                    // A showtime ends when the room is clean again, as createShowtime has it.
+                    duration: duration + i32::try_from(gap_minutes)?,
                     price,
                     blocked: blocked.clone(),
                 });
-                let next = start + Duration::minutes(i64::from(duration) + CLEANING_MINUTES);
+                let next = start + Duration::minutes(i64::from(duration) + gap_minutes);
                 start = round_up_to_5_minutes(next);
                 n += 1;
             }
