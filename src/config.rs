@@ -48,7 +48,17 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Added to a film's running time to get the showtime's end: the room is cleaned.
     pub cleaning_gap: Duration,
+    pub holds: HoldSettings,
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HoldSettings {
+    /// How long a hold lasts, and what each extension adds.
+    pub ttl: Duration,
+    /// No hold lasts longer than this from when it was made.
+    pub max_hold: Duration,
+    pub max_seats_per_user: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -323,6 +333,11 @@ impl Config {
             cleaning_gap: Duration::from_secs(
                 parse_num("CLEANING_GAP_MINUTES", 20, 0)? as u64 * 60,
             ),
+            holds: HoldSettings {
+                ttl: secs("HOLD_TTL_SECONDS", 600, 1)?,
+                max_hold: secs("HOLD_MAX_SECONDS", 1800, 1)?,
+                max_seats_per_user: parse_num("MAX_SEATS_PER_USER", 10, 1)?,
+            },
             env,
             database_url,
             database_pool_size: parse_num("DATABASE_POOL_SIZE", 16, 1)?,

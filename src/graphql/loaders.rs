@@ -15,6 +15,7 @@ use crate::catalog::model::{Movie, Screen, Showtime, Theater};
 use crate::catalog::queries::{self, ShowtimeFilter};
 use crate::error::AppError;
 use crate::seating;
+use crate::seating::holds::Holds;
 
 /// One per request (or websocket connection): its cache lives as long as the request.
 pub struct AppLoader {
@@ -58,7 +59,7 @@ pub struct ShowtimesOfMovie {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookedSeatsOf(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SeatVersionOf(pub Uuid);
+pub struct HoldsOf(pub Uuid);
 
 /// A screen with its layout parsed once per request.
 #[derive(Debug)]
@@ -236,19 +237,16 @@ impl Loader<BookedSeatsOf> for AppLoader {
     }
 }
 
-impl Loader<SeatVersionOf> for AppLoader {
-    type Value = i64;
+impl Loader<HoldsOf> for AppLoader {
+    type Value = Arc<Holds>;
     type Error = SharedError;
 
-    async fn load(
-        &self,
-        keys: &[SeatVersionOf],
-    ) -> Result<HashMap<SeatVersionOf, Self::Value>, Self::Error> {
+    async fn load(&self, keys: &[HoldsOf]) -> Result<HashMap<HoldsOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let versions = seating::queries::seat_versions(&self.app.redis, &ids).await?;
-        Ok(versions
+        let holds = seating::holds::read_holds(&self.app.redis, &ids, self.app.now()).await?;
+        Ok(holds
             .into_iter()
-            .map(|(id, v)| (SeatVersionOf(id), v))
+            .map(|(id, h)| (HoldsOf(id), Arc::new(h)))
             .collect())
     }
 }

@@ -13,6 +13,7 @@ use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
+use crate::seating::graphql::SeatingMutation;
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
@@ -21,7 +22,7 @@ pub struct QueryRoot(CatalogQuery, AuthQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation, CatalogMutation);
+pub struct MutationRoot(AuthMutation, CatalogMutation, SeatingMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

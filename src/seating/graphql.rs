@@ -1,15 +1,22 @@
 //! Seat map types, and the resolvers behind `Showtime.seatMap` and `availableSeats`.
 
-use async_graphql::{Context, Enum, Result, SimpleObject};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::seat_map::{self, SeatStates};
+use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
 use crate::catalog::model::Showtime;
 use crate::error::AppError;
-use crate::graphql::loaders::{BookedSeatsOf, LoadedScreen, ScreenKey, SeatVersionOf};
+use crate::graphql::guards::{SignedIn, viewer};
+use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, LoadedScreen, ScreenKey};
+use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::MoneyObject;
 use crate::graphql::{app, loaders};
+use crate::ids::parse_uuid;
 use crate::money::Money;
+use crate::seating::holds::{self, Holds, SeatLock};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "SeatState", remote = "crate::seating::seat_map::SeatState")]
@@ -50,15 +57,17 @@ pub struct SeatObject {
 }
 
 struct SeatInputs {
-    screen: std::sync::Arc<LoadedScreen>,
-    booked: std::sync::Arc<Vec<String>>,
+    screen: Arc<LoadedScreen>,
+    booked: Arc<Vec<String>>,
+    holds: Arc<Holds>,
 }
 
 async fn load_inputs(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatInputs> {
     let loaders = loaders(ctx)?;
-    let (screen, booked) = futures_util::future::try_join(
+    let (screen, booked, holds) = futures_util::future::try_join3(
         loaders.load_one(ScreenKey(showtime.screen_id)),
         loaders.load_one(BookedSeatsOf(showtime.id)),
+        loaders.load_one(HoldsOf(showtime.id)),
     )
     .await?;
     let screen = screen.ok_or_else(|| {
@@ -71,32 +80,39 @@ async fn load_inputs(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatInput
     Ok(SeatInputs {
         screen,
         booked: booked.unwrap_or_default(),
+        holds: holds.unwrap_or_default(),
     })
 }
 
-fn states<'a>(showtime: &'a Showtime, booked: &'a [String]) -> SeatStates<'a> {
+fn states<'a>(ctx: &Context<'_>, showtime: &'a Showtime, inputs: &'a SeatInputs) -> SeatStates<'a> {
+    let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
     SeatStates {
-        booked: booked.iter().map(String::as_str).collect(),
+        booked: inputs.booked.iter().map(String::as_str).collect(),
         blocked: showtime
             .blocked_seats
             .iter()
             .flatten()
             .map(String::as_str)
             .collect(),
+        held: inputs
+            .holds
+            .held
+            .iter()
+            .map(|(seat, user)| (seat.as_str(), Some(*user) == me))
+            .collect(),
     }
 }
 
 pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapObject> {
-    let (inputs, version) = futures_util::future::try_join(load_inputs(ctx, showtime), async {
-        Ok(loaders(ctx)?
-            .load_one(SeatVersionOf(showtime.id))
-            .await?
-            .unwrap_or(0))
-    })
-    .await?;
+    let inputs = load_inputs(ctx, showtime).await?;
     let layout = inputs.screen.layout()?;
     let base = Money::new(showtime.base_price, app(ctx)?.config.currency);
-    let map = seat_map::build(layout, base, &states(showtime, &inputs.booked), version);
+    let map = seat_map::build(
+        layout,
+        base,
+        &states(ctx, showtime, &inputs),
+        inputs.holds.version,
+    );
     Ok(SeatMapObject {
         version: i32::try_from(map.version).unwrap_or(i32::MAX),
         rows: map
@@ -124,6 +140,68 @@ pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapO
 pub async fn available_seats(ctx: &Context<'_>, showtime: &Showtime) -> Result<i32> {
     let inputs = load_inputs(ctx, showtime).await?;
     let layout = inputs.screen.layout()?;
-    let count = seat_map::available_count(layout, &states(showtime, &inputs.booked));
+    let count = seat_map::available_count(layout, &states(ctx, showtime, &inputs));
     Ok(i32::try_from(count).unwrap_or(i32::MAX))
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "SeatLock")]
+pub struct SeatLockObject {
+    /// Pass it to `createBooking`, `extendSeatLock` or `releaseSeats`.
+    lock_token: String,
+    expires_at: DateTime,
+    locked_seats: Vec<String>,
+}
+
+impl From<SeatLock> for SeatLockObject {
+    fn from(l: SeatLock) -> Self {
+        Self {
+            lock_token: l.token,
+            expires_at: DateTime(l.expires_at),
+            locked_seats: l.seats,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct LockSeatsInput {
+    showtime_id: ID,
+    /// Row label and number, e.g. `["C7", "C8"]`.
+    seat_numbers: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct SeatingMutation;
+
+#[Object]
+impl SeatingMutation {
+    /// Holds every seat asked for, or none: SEATS_UNAVAILABLE lists exactly the seats
+    /// someone else holds, has bought, or the house has blocked.
+    #[graphql(guard = "SignedIn")]
+    async fn lock_seats(&self, ctx: &Context<'_>, input: LockSeatsInput) -> Result<SeatLockObject> {
+        let viewer = viewer(ctx)?;
+        let showtime = parse_uuid("showtimeId", &input.showtime_id)?;
+        Ok(
+            holds::lock_seats(app(ctx)?, viewer, showtime, &input.seat_numbers)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Another hold period from now, never past 30 minutes (configurable) from the hold.
+    #[graphql(guard = "SignedIn")]
+    async fn extend_seat_lock(
+        &self,
+        ctx: &Context<'_>,
+        lock_token: String,
+    ) -> Result<SeatLockObject> {
+        let viewer = viewer(ctx)?;
+        Ok(holds::extend(app(ctx)?, viewer, &lock_token).await?.into())
+    }
+
+    #[graphql(guard = "SignedIn")]
+    async fn release_seats(&self, ctx: &Context<'_>, lock_token: String) -> Result<bool> {
+        let viewer = viewer(ctx)?;
+        Ok(holds::release(app(ctx)?, viewer, &lock_token).await?)
+    }
 }

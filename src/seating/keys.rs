@@ -9,3 +9,8 @@ use crate::redis::Redis;
 pub fn version_key(redis: &Redis, showtime: Uuid) -> String {
     redis.key(&format!("seat:{{{showtime}}}:version"))
 }
+
+/// Where a showtime's seat changes are published.
+pub fn channel(redis: &Redis, showtime: Uuid) -> String {
+    redis.key(&format!("seatmap:{{{showtime}}}"))
+}

@@ -1,6 +1,8 @@
 //! Seat maps (and, with the holds work, holds and the live feed).
 
 pub mod graphql;
+pub mod holds;
 pub mod keys;
 pub mod queries;
+pub mod scripts;
 pub mod seat_map;

@@ -1,6 +1,6 @@
 //! A showtime's seat map: its screen's layout with each seat's state and price.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::catalog::layout::{SeatKind, SeatLayout};
 use crate::money::Money;
@@ -41,18 +41,27 @@ pub struct SeatMap {
 pub struct SeatStates<'a> {
     pub booked: HashSet<&'a str>,
     pub blocked: HashSet<&'a str>,
+    /// Held seats, and whether the caller holds them.
+    pub held: HashMap<&'a str, bool>,
 }
 
 impl SeatStates<'_> {
     fn state_of(&self, seat: &str) -> SeatState {
-        // Booked wins over blocked: a seat sold before it was blocked is still sold.
+        // Booked wins over blocked (a seat sold before it was blocked is still sold),
+        // and both over held.
         if self.booked.contains(seat) {
             SeatState::Booked
         } else if self.blocked.contains(seat) {
             SeatState::Blocked
+        } else if self.held.contains_key(seat) {
+            SeatState::Held
         } else {
             SeatState::Available
         }
+    }
+
+    fn held_by_me(&self, seat: &str) -> bool {
+        self.held.get(seat).copied().unwrap_or(false)
     }
 }
 
@@ -74,12 +83,13 @@ pub fn build(
                 .filter_map(|(column, cell)| cell.as_ref().map(|seat| (column, seat)))
                 .map(|(column, seat)| {
                     let number = seat.number.to_string();
+                    let state = states.state_of(&number);
                     SeatView {
-                        state: states.state_of(&number),
+                        held_by_me: state == SeatState::Held && states.held_by_me(&number),
+                        state,
                         number,
                         column,
                         kind: seat.kind,
-                        held_by_me: false,
                         price: base_price.times(seat.multiplier),
                     }
                 })
@@ -118,6 +128,7 @@ mod tests {
         let states = SeatStates {
             booked: ["A2"].into_iter().collect(),
             blocked: ["A3", "A2"].into_iter().collect(),
+            held: HashMap::new(),
         };
         let base = Money::new(Decimal::from_str("12.99").unwrap(), Currency::USD);
         let map = build(&layout, base, &states, 7);

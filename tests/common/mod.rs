@@ -188,6 +188,7 @@ impl TestAppBuilder {
             ("ARGON2_ITERATIONS".to_owned(), "1".to_owned()),
             // Tests that are about rate limits turn them on.
             ("RATE_LIMIT_GENERAL".to_owned(), "off".to_owned()),
+            ("RATE_LIMIT_BOOKING".to_owned(), "off".to_owned()),
         ]);
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");

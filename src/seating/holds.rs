@@ -1,0 +1,407 @@
+//! Seat holds: all-or-nothing, atomic in Redis, capped per user, expiring.
+//! Postgres stays the final word on sales; these holds keep people from paying for
+//! seats someone else is already paying for.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use rand::RngCore;
+use uuid::Uuid;
+
+use super::keys;
+use super::queries::booked_seats;
+use super::scripts::{EXTEND, LOAD_BOOKED, LOCK, READ, RELEASE, SWEEP};
+use crate::app::App;
+use crate::auth::model::Viewer;
+use crate::catalog::layout::{SeatLayout, SeatNumber};
+use crate::catalog::model::{Screen, Showtime};
+use crate::db::schema::{screens, seat_locks, showtimes};
+use crate::error::{AppError, AppResult};
+use crate::ratelimit::{self, Decision};
+use crate::redis::Redis;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatLock {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub seats: Vec<String>,
+}
+
+/// The live holds of a showtime, read together with the version they belong to.
+#[derive(Debug, Clone, Default)]
+pub struct Holds {
+    pub version: i64,
+    /// Seat → the user holding it.
+    pub held: HashMap<String, Uuid>,
+}
+
+/// A script's status word. (A plain `.first()` would be taken for diesel's.)
+fn head(reply: &[String]) -> Option<&str> {
+    <[String]>::first(reply).map(String::as_str)
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> AppResult<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad expiry {ms} from Redis")))
+}
+
+/// `<showtimeId>.<128 random bits>`: the showtime travels with the token.
+fn new_token(showtime: Uuid) -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{}.{}", showtime.simple(), URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn showtime_of(token: &str) -> AppResult<Uuid> {
+    token
+        .split_once('.')
+        .and_then(|(id, rest)| (rest.len() == 22).then_some(id))
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| AppError::bad_input("lockToken", "not a seat lock token"))
+}
+
+/// Checks a seat list: present, no repeats, real seat names.
+pub fn parse_seats(raw: &[String]) -> AppResult<Vec<SeatNumber>> {
+    if raw.is_empty() {
+        return Err(AppError::bad_input(
+            "seatNumbers",
+            "choose at least one seat",
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut seats = Vec::with_capacity(raw.len());
+    for s in raw {
+        let seat: SeatNumber = s.parse().map_err(|_| {
+            AppError::bad_input(
+                "seatNumbers",
+                format!("`{s}` is not a seat number such as C7"),
+            )
+        })?;
+        if !seen.insert(seat.clone()) {
+            return Err(AppError::bad_input(
+                "seatNumbers",
+                format!("seat {seat} is listed twice"),
+            ));
+        }
+        seats.push(seat);
+    }
+    Ok(seats)
+}
+
+async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, Screen)> {
+    let mut conn = app.db().await?;
+    let row: Option<(Showtime, Screen)> = showtimes::table
+        .inner_join(screens::table)
+        .filter(showtimes::id.eq(id))
+        .select((Showtime::as_select(), Screen::as_select()))
+        .first(&mut conn)
+        .await
+        .optional()?;
+    row.ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))
+}
+
+fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
+    ["holds", "locks", "expiry", "booked"]
+        .iter()
+        .map(|k| redis.key(&format!("seat:{{{showtime}}}:{k}")))
+        .chain(std::iter::once(keys::version_key(redis, showtime)))
+        .collect()
+}
+
+/// Makes sure Redis knows the showtime's booked seats (after a flush it does not):
+/// Postgres's seats are copied in once, marked complete.
+pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
+    let mut conn = app.db().await?;
+    let booked = booked_seats(&mut conn, &[showtime])
+        .await?
+        .remove(&showtime)
+        .unwrap_or_default();
+    let key = redis_booked_key(&app.redis, showtime);
+    let _: i64 = LOAD_BOOKED
+        .evalsha_with_reload(app.redis.pool().next(), key, booked)
+        .await?;
+    Ok(())
+}
+
+fn redis_booked_key(redis: &Redis, showtime: Uuid) -> String {
+    redis.key(&format!("seat:{{{showtime}}}:booked"))
+}
+
+async fn run(
+    app: &App,
+    script: &fred::types::scripts::Script,
+    showtime: Uuid,
+    args: Vec<String>,
+) -> AppResult<Vec<String>> {
+    let mut argv = vec![
+        keys::channel(&app.redis, showtime),
+        millis(app.now()).to_string(),
+    ];
+    argv.extend(args);
+    Ok(script
+        .evalsha_with_reload(
+            app.redis.pool().next(),
+            script_keys(&app.redis, showtime),
+            argv,
+        )
+        .await?)
+}
+
+pub async fn lock_seats(
+    app: &App,
+    viewer: Viewer,
+    showtime_id: Uuid,
+    raw_seats: &[String],
+) -> AppResult<SeatLock> {
+    let user = viewer.user_id.to_string();
+    if let Decision::Limited {
+        retry_after_seconds,
+    } = ratelimit::hit(&app.redis, "booking", &user, app.config.rate_limits.booking).await
+    {
+        return Err(AppError::RateLimited {
+            retry_after_seconds,
+        });
+    }
+    let seats = parse_seats(raw_seats)?;
+    let settings = app.config.holds;
+    if seats.len() > settings.max_seats_per_user {
+        return Err(AppError::bad_input(
+            "seatNumbers",
+            format!("at most {} seats per showtime", settings.max_seats_per_user),
+        ));
+    }
+    let (showtime, screen) = showtime_with_screen(app, showtime_id).await?;
+    let now = app.now();
+    if showtime.start_time <= now {
+        return Err(AppError::bad_input(
+            "showtimeId",
+            "this showtime has already started",
+        ));
+    }
+    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
+    let unknown: Vec<String> = seats
+        .iter()
+        .filter(|s| !layout.contains(s))
+        .map(ToString::to_string)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::bad_input(
+            "seatNumbers",
+            format!("no such seat in this room: {}", unknown.join(", ")),
+        ));
+    }
+    let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
+    let blocked: Vec<String> = names
+        .iter()
+        .filter(|s| showtime.blocked_seats.iter().flatten().any(|b| b == *s))
+        .cloned()
+        .collect();
+    if !blocked.is_empty() {
+        return Err(AppError::SeatsUnavailable { seats: blocked });
+    }
+
+    let token = new_token(showtime_id);
+    let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
+    let cap = now + chrono::Duration::from_std(settings.max_hold).map_err(AppError::internal)?;
+    let mut args = vec![
+        token.clone(),
+        user,
+        millis(expires_at).to_string(),
+        millis(cap).to_string(),
+        settings.max_seats_per_user.to_string(),
+    ];
+    args.extend(names.iter().cloned());
+    let mut reply = run(app, &LOCK, showtime_id, args.clone()).await?;
+    if head(&reply) == Some("NEED_BOOKED") {
+        ensure_booked(app, showtime_id).await?;
+        reply = run(app, &LOCK, showtime_id, args).await?;
+    }
+    match head(&reply) {
+        Some("OK") => {
+            record(app, viewer, showtime_id, &token, &names, expires_at).await;
+            Ok(SeatLock {
+                token,
+                expires_at,
+                seats: names,
+            })
+        }
+        Some("UNAVAILABLE") => Err(AppError::SeatsUnavailable {
+            seats: reply[1..].to_vec(),
+        }),
+        Some("TOO_MANY") => Err(AppError::bad_input(
+            "seatNumbers",
+            format!(
+                "at most {} seats per showtime; you already hold {}",
+                settings.max_seats_per_user,
+                reply.get(1).map(String::as_str).unwrap_or("some")
+            ),
+        )),
+        other => Err(AppError::internal(anyhow::anyhow!(
+            "lock script answered {other:?}"
+        ))),
+    }
+}
+
+/// Keeps a record for support and analytics; no rule depends on it.
+async fn record(
+    app: &App,
+    viewer: Viewer,
+    showtime: Uuid,
+    token: &str,
+    seats: &[String],
+    expires_at: DateTime<Utc>,
+) {
+    let written = async {
+        let mut conn = app.db().await?;
+        diesel::insert_into(seat_locks::table)
+            .values((
+                seat_locks::showtime_id.eq(showtime),
+                seat_locks::seat_numbers.eq(seats.iter().cloned().map(Some).collect::<Vec<_>>()),
+                seat_locks::user_id.eq(viewer.user_id),
+                seat_locks::lock_token.eq(token),
+                seat_locks::expires_at.eq(expires_at),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::warn!(error = %crate::error::LogDisplay(&e), "seat lock record not written");
+    }
+}
+
+fn outcome(reply: &[String]) -> AppResult<()> {
+    match head(reply) {
+        Some("OK") => Ok(()),
+        Some("EXPIRED") => Err(AppError::LockExpired),
+        Some("FORBIDDEN") => Err(AppError::Forbidden {
+            message: "this seat lock belongs to someone else".to_owned(),
+        }),
+        other => Err(AppError::internal(anyhow::anyhow!(
+            "seat script answered {other:?}"
+        ))),
+    }
+}
+
+/// Adds another hold period, never past the cap counted from the first hold.
+pub async fn extend(app: &App, viewer: Viewer, token: &str) -> AppResult<SeatLock> {
+    let showtime = showtime_of(token)?;
+    let ttl = app.config.holds.ttl.as_millis().to_string();
+    let reply = run(
+        app,
+        &EXTEND,
+        showtime,
+        vec![token.to_owned(), viewer.user_id.to_string(), ttl],
+    )
+    .await?;
+    outcome(&reply)?;
+    let expires = reply.get(1).and_then(|e| e.parse().ok()).unwrap_or(0);
+    Ok(SeatLock {
+        token: token.to_owned(),
+        expires_at: from_millis(expires)?,
+        seats: reply[2..].to_vec(),
+    })
+}
+
+pub async fn release(app: &App, viewer: Viewer, token: &str) -> AppResult<bool> {
+    let showtime = showtime_of(token)?;
+    let reply = run(
+        app,
+        &RELEASE,
+        showtime,
+        vec![token.to_owned(), viewer.user_id.to_string()],
+    )
+    .await?;
+    outcome(&reply)?;
+    let mut conn = app.db().await?;
+    diesel::update(seat_locks::table.filter(seat_locks::lock_token.eq(token)))
+        .set(seat_locks::released_at.eq(app.now()))
+        .execute(&mut conn)
+        .await?;
+    Ok(true)
+}
+
+/// Releases the lapsed holds of a showtime, publishing their seats. Returns how many.
+pub async fn sweep(app: &App, showtime: Uuid) -> AppResult<i64> {
+    let reply: i64 = SWEEP
+        .evalsha_with_reload(
+            app.redis.pool().next(),
+            script_keys(&app.redis, showtime),
+            vec![
+                keys::channel(&app.redis, showtime),
+                millis(app.now()).to_string(),
+            ],
+        )
+        .await?;
+    Ok(reply)
+}
+
+/// The live holds of several showtimes, each read atomically with its version.
+pub async fn read_holds(
+    redis: &Redis,
+    showtimes: &[Uuid],
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, Holds>> {
+    // Scripts do not pipeline in fred; concurrent calls share the connections anyway.
+    let replies = futures_util::future::join_all(showtimes.iter().map(|id| {
+        let argv = vec![keys::channel(redis, *id), millis(now).to_string()];
+        READ.evalsha_with_reload::<Vec<String>, _, _>(
+            redis.pool().next(),
+            script_keys(redis, *id),
+            argv,
+        )
+    }))
+    .await;
+    let mut out = HashMap::with_capacity(showtimes.len());
+    for (id, reply) in showtimes.iter().zip(replies) {
+        let reply = reply?;
+        let version = head(&reply).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let held = reply[1.min(reply.len())..]
+            .chunks_exact(2)
+            .filter_map(|pair| {
+                Uuid::parse_str(&pair[1])
+                    .ok()
+                    .map(|user| (pair[0].clone(), user))
+            })
+            .collect();
+        out.insert(*id, Holds { version, held });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_lists_are_checked() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(parse_seats(&s(&["A1", "B12"])).unwrap().len(), 2);
+        for bad in [s(&[]), s(&["A1", "A1"]), s(&["A0"]), s(&["1A"]), s(&[""])] {
+            assert!(
+                matches!(parse_seats(&bad), Err(AppError::BadInput { field, .. }) if field == "seatNumbers")
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_carry_their_showtime() {
+        let id = Uuid::new_v4();
+        let token = new_token(id);
+        assert_eq!(showtime_of(&token).unwrap(), id);
+        assert_ne!(new_token(id), token);
+        for bad in ["", "abc", "nope.nope", &format!("{}.short", id.simple())] {
+            assert!(showtime_of(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The Lua scripts that change seats. Each runs atomically on the Redis node that owns
+//! the showtime's hash slot: every key of one call names the same `{showtimeId}`.
+//!
+//! Keys, for one showtime `S` (prefix `P`):
+//! - `P:seat:{S}:holds`   hash seat → lock token (the seats held now)
+//! - `P:seat:{S}:locks`   hash lock token → `user|expiresMs|capMs|seat,seat,…`
+//! - `P:seat:{S}:expiry`  sorted set lock token by expiry (for sweeping)
+//! - `P:seat:{S}:booked`  set of booked seats (mirrors Postgres; see `ensure_booked`)
+//! - `P:seat:{S}:version` the change counter; every change to a seat increments it
+//!
+//! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`,
+//! from inside the script that made it, so the channel's order is the versions' order.
+
+use std::sync::LazyLock;
+
+use fred::types::scripts::Script;
+
+/// Shared by every script: parse a lock, and release the locks that have lapsed
+/// (publishing their seats as AVAILABLE).
+const PRELUDE: &str = r#"
+local holds, locks, expiry, booked, version, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1]
+local now = tonumber(ARGV[2])
+
+local function parse(meta)
+  local user, exp, cap, seats = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local list = {}
+  for s in string.gmatch(seats, '[^,]+') do list[#list + 1] = s end
+  return user, tonumber(exp), tonumber(cap), list
+end
+
+local function release(token, meta)
+  local _, _, _, seats = parse(meta)
+  local changes = {}
+  for _, s in ipairs(seats) do
+    if redis.call('HGET', holds, s) == token then
+      redis.call('HDEL', holds, s)
+      if redis.call('SISMEMBER', booked, s) == 0 then
+        changes[#changes + 1] = {s, 'AVAILABLE'}
+      end
+    end
+  end
+  redis.call('HDEL', locks, token)
+  redis.call('ZREM', expiry, token)
+  if #changes > 0 then
+    local v = redis.call('INCR', version)
+    redis.call('PUBLISH', channel, cjson.encode({v = v, c = changes}))
+  end
+end
+
+local function sweep()
+  local lapsed = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+  for _, token in ipairs(lapsed) do
+    local meta = redis.call('HGET', locks, token)
+    if meta then release(token, meta) else redis.call('ZREM', expiry, token) end
+  end
+  return #lapsed
+end
+"#;
+
+fn script(body: &str) -> Script {
+    Script::from_lua(format!("{PRELUDE}\n{body}"))
+}
+
+/// ARGV: channel, now, token, user, expiresMs, capMs, maxPerUser, seats…
+/// Returns `{'OK', version}`, `{'NEED_BOOKED'}`, `{'UNAVAILABLE', seat…}` or
+/// `{'TOO_MANY', alreadyHeld}`. All seats are held, or none.
+pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if redis.call('EXISTS', booked) == 0 then return {'NEED_BOOKED'} end
+sweep()
+local token, user, exp, cap, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local seats = {}
+for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
+local taken = {}
+for _, s in ipairs(seats) do
+  if redis.call('SISMEMBER', booked, s) == 1 or redis.call('HEXISTS', holds, s) == 1 then
+    taken[#taken + 1] = s
+  end
+end
+if #taken > 0 then
+  table.insert(taken, 1, 'UNAVAILABLE')
+  return taken
+end
+local mine = 0
+for _, meta in ipairs(redis.call('HVALS', locks)) do
+  local u, _, _, held = parse(meta)
+  if u == user then mine = mine + #held end
+end
+if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
+local changes = {}
+for _, s in ipairs(seats) do
+  redis.call('HSET', holds, s, token)
+  changes[#changes + 1] = {s, 'HELD'}
+end
+redis.call('HSET', locks, token, user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
+redis.call('ZADD', expiry, exp, token)
+local v = redis.call('INCR', version)
+redis.call('PUBLISH', channel, cjson.encode({v = v, c = changes}))
+return {'OK', tostring(v)}
+"#,
+    )
+});
+
+/// ARGV: channel, now, token, user, ttlMs. Returns `{'OK', expiresMs, seat…}`,
+/// `{'EXPIRED'}` or `{'FORBIDDEN'}`. Never past the lock's cap.
+pub static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+sweep()
+local token, user, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local meta = redis.call('HGET', locks, token)
+if not meta then return {'EXPIRED'} end
+local owner, exp, cap, seats = parse(meta)
+if owner ~= user then return {'FORBIDDEN'} end
+local new_exp = math.min(now + ttl, cap)
+if new_exp < exp then new_exp = exp end
+redis.call('HSET', locks, token, owner .. '|' .. new_exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
+redis.call('ZADD', expiry, new_exp, token)
+local out = {'OK', tostring(new_exp)}
+for _, s in ipairs(seats) do out[#out + 1] = s end
+return out
+"#,
+    )
+});
+
+/// ARGV: channel, now, token, user. Returns `{'OK'}`, `{'EXPIRED'}` or `{'FORBIDDEN'}`.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+sweep()
+local token, user = ARGV[3], ARGV[4]
+local meta = redis.call('HGET', locks, token)
+if not meta then return {'EXPIRED'} end
+local owner = parse(meta)
+if owner ~= user then return {'FORBIDDEN'} end
+release(token, meta)
+return {'OK'}
+"#,
+    )
+});
+
+/// ARGV: channel, now. Releases lapsed locks; returns how many.
+pub static SWEEP: LazyLock<Script> = LazyLock::new(|| script("return sweep()"));
+
+/// ARGV: channel, now. Returns `{version, seat, holderUser, seat, holderUser, …}`
+/// for the live holds, read in one step with the version they belong to.
+pub static READ: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local out = {tostring(tonumber(redis.call('GET', version) or '0'))}
+local pairs_ = redis.call('HGETALL', holds)
+for i = 1, #pairs_, 2 do
+  local meta = redis.call('HGET', locks, pairs_[i + 1])
+  if meta then
+    local user, exp = parse(meta)
+    if exp > now then
+      out[#out + 1] = pairs_[i]
+      out[#out + 1] = user
+    end
+  end
+end
+return out
+"#,
+    )
+});
+
+/// Fills the booked set from Postgres's seats, once: a marker member records that it
+/// is complete. ARGV: seats…
+pub static LOAD_BOOKED: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SADD', KEYS[1], '~loaded')
+for i = 1, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+return 1
+"#,
+    )
+});
