@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::{self, Pool, StatementCounter};
 use crate::http::metrics::Metrics;
 use crate::redis::Redis;
+use crate::seating::live::LiveHub;
 
 pub struct App {
     pub config: Config,
@@ -17,6 +18,7 @@ pub struct App {
     pub metrics: Metrics,
     pub statements: StatementCounter,
     pub passwords: Passwords,
+    pub live: LiveHub,
 }
 
 pub type AppState = Arc<App>;
@@ -37,7 +39,9 @@ impl App {
         )?;
         let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
         let passwords = Passwords::new(&config.auth)?;
-        Ok(Arc::new(Self {
+        let live = LiveHub::new(&config.redis_url)?;
+        let app = Arc::new(Self {
+            live,
             passwords,
             metrics,
             config,
@@ -45,7 +49,9 @@ impl App {
             redis,
             clock,
             statements,
-        }))
+        });
+        app.live.start(&app);
+        Ok(app)
     }
 
     pub async fn db(&self) -> Result<db::Conn, db::PoolError> {

@@ -59,6 +59,8 @@ pub struct HoldSettings {
     /// No hold lasts longer than this from when it was made.
     pub max_hold: Duration,
     pub max_seats_per_user: usize,
+    /// How often lapsed holds are looked for.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -337,6 +339,9 @@ impl Config {
                 ttl: secs("HOLD_TTL_SECONDS", 600, 1)?,
                 max_hold: secs("HOLD_MAX_SECONDS", 1800, 1)?,
                 max_seats_per_user: parse_num("MAX_SEATS_PER_USER", 10, 1)?,
+                sweep_interval: Duration::from_millis(
+                    parse_num("SWEEP_INTERVAL_MS", 500, 10)? as u64
+                ),
             },
             env,
             database_url,

@@ -20,3 +20,4 @@ pub mod redis;
 pub mod seating;
 pub mod seed;
 pub mod telemetry;
+pub mod worker;

@@ -401,11 +401,13 @@ async fn each_change_is_versioned_and_published_in_order() {
         let text: String = message.value.convert().unwrap();
         seen.push(serde_json::from_str::<Value>(&text).unwrap());
     }
+    // A HELD change names its holder, for `heldByMe` in live snapshots.
+    let me = alice.id.to_string();
     assert_eq!(
         seen[0],
-        json!({"v": 1, "c": [["A1", "HELD"], ["A2", "HELD"]]})
+        json!({"v": 1, "c": [["A1", "HELD", me], ["A2", "HELD", me]]})
     );
-    assert_eq!(seen[1], json!({"v": 2, "c": [["A3", "HELD"]]}));
+    assert_eq!(seen[1], json!({"v": 2, "c": [["A3", "HELD", me]]}));
     assert_eq!(
         seen[2],
         json!({"v": 3, "c": [["A1", "AVAILABLE"], ["A2", "AVAILABLE"]]})

@@ -6,14 +6,14 @@ pub mod loaders;
 pub mod observe;
 pub mod scalars;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
-use crate::seating::graphql::SeatingMutation;
+use crate::seating::graphql::{SeatingMutation, SeatingSubscription};
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
@@ -24,13 +24,17 @@ pub struct QueryRoot(CatalogQuery, AuthQuery);
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(AuthMutation, CatalogMutation, SeatingMutation);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(SeatingSubscription);
 
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
@@ -17,6 +17,7 @@ use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
 use crate::seating::holds::{self, Holds, SeatLock};
+use crate::seating::live::{LiveEvent, Membership};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "SeatState", remote = "crate::seating::seat_map::SeatState")]
@@ -113,7 +114,11 @@ pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapO
         &states(ctx, showtime, &inputs),
         inputs.holds.version,
     );
-    Ok(SeatMapObject {
+    Ok(map_object(map))
+}
+
+fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
+    SeatMapObject {
         version: i32::try_from(map.version).unwrap_or(i32::MAX),
         rows: map
             .rows
@@ -134,7 +139,7 @@ pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapO
                     .collect(),
             })
             .collect(),
-    })
+    }
 }
 
 pub async fn available_seats(ctx: &Context<'_>, showtime: &Showtime) -> Result<i32> {
@@ -203,5 +208,135 @@ impl SeatingMutation {
     async fn release_seats(&self, ctx: &Context<'_>, lock_token: String) -> Result<bool> {
         let viewer = viewer(ctx)?;
         Ok(holds::release(app(ctx)?, viewer, &lock_token).await?)
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "SeatChange")]
+pub struct SeatChangeObject {
+    number: String,
+    state: SeatStateGql,
+}
+
+/// One step of a live seat map. The first event has `snapshot` and no `changes`; each
+/// event without a snapshot has the version one more than the event before it.
+#[derive(SimpleObject)]
+#[graphql(name = "SeatMapEvent")]
+pub struct SeatMapEventObject {
+    showtime_id: ID,
+    version: i32,
+    /// Replaces all the client knew, when present.
+    snapshot: Option<SeatMapObject>,
+    changes: Vec<SeatChangeObject>,
+    available_seats: i32,
+}
+
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn snapshot_event(
+    showtime: uuid::Uuid,
+    (map, available): (seat_map::SeatMap, usize),
+) -> SeatMapEventObject {
+    SeatMapEventObject {
+        showtime_id: ID(showtime.to_string()),
+        version: clamp(map.version),
+        snapshot: Some(map_object(map)),
+        changes: Vec::new(),
+        available_seats: clamp(available as i64),
+    }
+}
+
+struct Follower {
+    membership: Membership,
+    events: tokio::sync::broadcast::Receiver<Arc<LiveEvent>>,
+    first: Option<SeatMapEventObject>,
+    me: Option<uuid::Uuid>,
+    showtime: uuid::Uuid,
+    version: i64,
+}
+
+impl Follower {
+    async fn resnapshot(&mut self) -> Option<SeatMapEventObject> {
+        let snapshot = self.membership.snapshot(self.me).await?;
+        self.version = snapshot.0.version;
+        Some(snapshot_event(self.showtime, snapshot))
+    }
+
+    async fn next(mut self) -> Option<(SeatMapEventObject, Self)> {
+        if let Some(first) = self.first.take() {
+            return Some((first, self));
+        }
+        loop {
+            let event = match self.events.recv().await {
+                Ok(event) => event,
+                // Fell behind: a fresh snapshot, never an unbounded queue.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    let event = self.resnapshot().await?;
+                    return Some((event, self));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            match &*event {
+                LiveEvent::Changes { version, .. } if *version <= self.version => continue,
+                LiveEvent::Changes {
+                    version,
+                    changes,
+                    available,
+                } if *version == self.version + 1 => {
+                    self.version = *version;
+                    let out = SeatMapEventObject {
+                        showtime_id: ID(self.showtime.to_string()),
+                        version: clamp(*version),
+                        snapshot: None,
+                        changes: changes
+                            .iter()
+                            .map(|(number, state)| SeatChangeObject {
+                                number: number.clone(),
+                                state: (*state).into(),
+                            })
+                            .collect(),
+                        available_seats: clamp(*available as i64),
+                    };
+                    return Some((out, self));
+                }
+                _ => {
+                    let event = self.resnapshot().await?;
+                    return Some((event, self));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct SeatingSubscription;
+
+#[Subscription]
+impl SeatingSubscription {
+    /// The showtime's seat map, live: first the whole map, then every change.
+    async fn seat_map(
+        &self,
+        ctx: &Context<'_>,
+        showtime_id: ID,
+    ) -> Result<impl futures_util::Stream<Item = SeatMapEventObject> + use<>> {
+        let showtime = parse_uuid("showtimeId", &showtime_id)?;
+        let app = app(ctx)?.clone();
+        let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
+        let membership = app.live.join(&app, showtime).await?;
+        let (snapshot, events) = membership
+            .snapshot_and_events(me)
+            .await
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("live room without a snapshot")))?;
+        let follower = Follower {
+            version: snapshot.0.version,
+            first: Some(snapshot_event(showtime, snapshot)),
+            membership,
+            events,
+            me,
+            showtime,
+        };
+        Ok(futures_util::stream::unfold(follower, Follower::next))
     }
 }

@@ -12,6 +12,8 @@ use diesel_async::RunQueryDsl;
 use rand::RngCore;
 use uuid::Uuid;
 
+use fred::prelude::*;
+
 use super::keys;
 use super::queries::booked_seats;
 use super::scripts::{EXTEND, LOAD_BOOKED, LOCK, READ, RELEASE, SWEEP};
@@ -227,6 +229,7 @@ pub async fn lock_seats(
     }
     match head(&reply) {
         Some("OK") => {
+            track(app, showtime_id).await?;
             record(app, viewer, showtime_id, &token, &names, expires_at).await;
             Ok(SeatLock {
                 token,
@@ -331,7 +334,25 @@ pub async fn release(app: &App, viewer: Viewer, token: &str) -> AppResult<bool> 
     Ok(true)
 }
 
-/// Releases the lapsed holds of a showtime, publishing their seats. Returns how many.
+/// Puts the showtime on the sweeper's list.
+async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
+    let _: i64 = app
+        .redis
+        .pool()
+        .next()
+        .sadd(crate::worker::sweeper::index_key(app), showtime.to_string())
+        .await?;
+    Ok(())
+}
+
+/// How many holds a showtime has, lapsed or not.
+pub async fn lock_count(app: &App, showtime: Uuid) -> AppResult<i64> {
+    let key = app.redis.key(&format!("seat:{{{showtime}}}:locks"));
+    Ok(app.redis.pool().next().hlen(key).await?)
+}
+
+/// Releases the lapsed holds of a showtime, publishing their seats. Returns how many
+/// holds remain.
 pub async fn sweep(app: &App, showtime: Uuid) -> AppResult<i64> {
     let reply: i64 = SWEEP
         .evalsha_with_reload(

@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod holds;
 pub mod keys;
+pub mod live;
 pub mod queries;
 pub mod scripts;
 pub mod seat_map;

@@ -8,7 +8,8 @@
 //! - `P:seat:{S}:booked`  set of booked seats (mirrors Postgres; see `ensure_booked`)
 //! - `P:seat:{S}:version` the change counter; every change to a seat increments it
 //!
-//! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`,
+//! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`
+//! (a HELD seat also names its holder: `[seat, "HELD", userId]`),
 //! from inside the script that made it, so the channel's order is the versions' order.
 
 use std::sync::LazyLock;
@@ -91,7 +92,7 @@ if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
 local changes = {}
 for _, s in ipairs(seats) do
   redis.call('HSET', holds, s, token)
-  changes[#changes + 1] = {s, 'HELD'}
+  changes[#changes + 1] = {s, 'HELD', user}
 end
 redis.call('HSET', locks, token, user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
 redis.call('ZADD', expiry, exp, token)
@@ -140,8 +141,9 @@ return {'OK'}
     )
 });
 
-/// ARGV: channel, now. Releases lapsed locks; returns how many.
-pub static SWEEP: LazyLock<Script> = LazyLock::new(|| script("return sweep()"));
+/// ARGV: channel, now. Releases lapsed locks; returns how many locks remain.
+pub static SWEEP: LazyLock<Script> =
+    LazyLock::new(|| script("sweep() return redis.call('HLEN', locks)"));
 
 /// ARGV: channel, now. Returns `{version, seat, holderUser, seat, holderUser, …}`
 /// for the live holds, read in one step with the version they belong to.

@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -144,6 +145,8 @@ pub struct TestAppBuilder {
     vars: HashMap<String, String>,
     clock: Arc<dyn Clock>,
     database: bool,
+    /// Another node of an existing app: its database and Redis prefix, not owned.
+    node_of: Option<(String, String)>,
 }
 
 impl TestAppBuilder {
@@ -166,16 +169,22 @@ impl TestAppBuilder {
 
     pub async fn build(self) -> TestApp {
         screema::telemetry::init_for_tests();
-        let (db_name, database_url) = if self.database {
-            let (name, url) = create_test_database().await;
-            (Some(name), url)
-        } else {
-            (
+        let (db_name, database_url, prefix) = match (&self.node_of, self.database) {
+            (Some((url, prefix)), _) => (None, url.clone(), prefix.clone()),
+            (None, true) => {
+                let (name, url) = create_test_database().await;
+                (
+                    Some(name),
+                    url,
+                    format!("test-{}", uuid::Uuid::new_v4().simple()),
+                )
+            }
+            (None, false) => (
                 None,
                 "postgres://screema:screema@127.0.0.1:1/nowhere".to_owned(),
-            )
+                format!("test-{}", uuid::Uuid::new_v4().simple()),
+            ),
         };
-        let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
         let mut vars = HashMap::from([
             ("DATABASE_URL".to_owned(), database_url),
             ("DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
@@ -296,7 +305,16 @@ impl TestApp {
             vars: HashMap::new(),
             clock: Arc::new(SystemClock),
             database: true,
+            node_of: None,
         }
+    }
+
+    /// A second server over the same Postgres database and Redis prefix, as another
+    /// node behind a load balancer would be. The first app keeps ownership of both.
+    pub fn another_node(&self) -> TestAppBuilder {
+        let mut builder = Self::builder();
+        builder.node_of = Some((self.app.config.database_url.clone(), self.prefix.clone()));
+        builder
     }
 
     pub async fn new() -> Self {

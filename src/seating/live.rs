@@ -1,0 +1,393 @@
+//! Live seat maps. One Redis subscriber connection per process; per showtime, a room
+//! opened with its first local subscriber and closed with its last. A room keeps the
+//! showtime's seat states, applies the published changes in version order, and hands
+//! each change to its local subscribers once, as one shared event.
+//!
+//! A room subscribes to Redis first and reads its snapshot second; changes that were
+//! buffered meanwhile are applied only above the snapshot's version, so nothing is
+//! missed and nothing doubled. A gap in the versions, a version going backwards (Redis
+//! lost its data) or a reconnection makes the room reload and tell its subscribers to
+//! start again from a snapshot.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::holds::read_holds;
+use super::keys;
+use super::queries::booked_seats;
+use super::seat_map::{self, SeatMap, SeatState, SeatStates};
+use crate::app::App;
+use crate::catalog::layout::SeatLayout;
+use crate::catalog::model::{Screen, Showtime};
+use crate::db::schema::{screens, showtimes};
+use crate::error::{AppError, AppResult};
+use crate::money::Money;
+
+/// How many events a slow subscriber may fall behind before it gets a snapshot instead.
+const BACKLOG: usize = 64;
+
+#[derive(Debug, Clone)]
+pub enum LiveEvent {
+    Changes {
+        version: i64,
+        changes: Vec<(String, SeatState)>,
+        available: usize,
+    },
+    /// Start again from a snapshot: the room could not prove it missed nothing.
+    Resync,
+}
+
+/// The seats of one showtime as the room knows them.
+pub struct RoomState {
+    pub version: i64,
+    layout: Arc<SeatLayout>,
+    base_price: Money,
+    blocked: HashSet<String>,
+    booked: HashSet<String>,
+    held: HashMap<String, Uuid>,
+}
+
+impl RoomState {
+    fn states(&self, me: Option<Uuid>) -> SeatStates<'_> {
+        SeatStates {
+            booked: self.booked.iter().map(String::as_str).collect(),
+            blocked: self.blocked.iter().map(String::as_str).collect(),
+            held: self
+                .held
+                .iter()
+                .map(|(s, u)| (s.as_str(), Some(*u) == me))
+                .collect(),
+        }
+    }
+
+    pub fn snapshot(&self, me: Option<Uuid>) -> (SeatMap, usize) {
+        let states = self.states(me);
+        (
+            seat_map::build(&self.layout, self.base_price, &states, self.version),
+            seat_map::available_count(&self.layout, &states),
+        )
+    }
+
+    fn available(&self) -> usize {
+        seat_map::available_count(&self.layout, &self.states(None))
+    }
+
+    fn apply(&mut self, change: &[String]) -> Option<(String, SeatState)> {
+        let (seat, state) = (change.first()?.clone(), change.get(1)?.as_str());
+        self.held.remove(&seat);
+        let state = match state {
+            "HELD" => {
+                let holder = change
+                    .get(2)
+                    .and_then(|u| Uuid::parse_str(u).ok())
+                    .unwrap_or_default();
+                self.held.insert(seat.clone(), holder);
+                SeatState::Held
+            }
+            "BOOKED" => {
+                self.booked.insert(seat.clone());
+                SeatState::Booked
+            }
+            "BLOCKED" => {
+                self.blocked.insert(seat.clone());
+                SeatState::Blocked
+            }
+            _ => {
+                self.booked.remove(&seat);
+                self.blocked.remove(&seat);
+                SeatState::Available
+            }
+        };
+        Some((seat, state))
+    }
+}
+
+#[derive(Deserialize)]
+struct Published {
+    v: i64,
+    c: Vec<Vec<String>>,
+}
+
+struct Room {
+    /// `None` until the first snapshot is read; changes wait in `pending` until then.
+    state: tokio::sync::Mutex<(Option<RoomState>, Vec<Published>)>,
+    events: broadcast::Sender<Arc<LiveEvent>>,
+    subscribers: Mutex<usize>,
+}
+
+#[derive(Clone)]
+pub struct LiveHub(Arc<Hub>);
+
+struct Hub {
+    subscriber: SubscriberClient,
+    rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
+}
+
+impl LiveHub {
+    pub fn new(redis_url: &str) -> anyhow::Result<Self> {
+        let config = Config::from_url(redis_url)?;
+        let subscriber = Builder::from_config(config)
+            .with_connection_config(|c| c.connection_timeout = std::time::Duration::from_secs(2))
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build_subscriber_client()?;
+        Ok(Self(Arc::new(Hub {
+            subscriber,
+            rooms: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    /// Connects and starts delivering. Called once the `App` exists.
+    pub fn start(&self, app: &Arc<App>) {
+        let hub = self.0.clone();
+        hub.subscriber.connect();
+        // Re-subscribe to every channel after a reconnection.
+        // Detached: it lives as long as the subscriber client.
+        drop(hub.subscriber.manage_subscriptions());
+        let weak = Arc::downgrade(app);
+        let mut messages = hub.subscriber.message_rx();
+        let mut reconnects = hub.subscriber.reconnect_rx();
+        let prefix = app.redis.key("seatmap:");
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    message = messages.recv() => match message {
+                        Ok(message) => {
+                            let Some(app) = weak.upgrade() else { break };
+                            let channel = message.channel.to_string();
+                            let Some(showtime) = channel
+                                .strip_prefix(&prefix)
+                                .map(|rest| rest.trim_matches(|c| c == '{' || c == '}'))
+                                .and_then(|id| Uuid::parse_str(id).ok())
+                            else {
+                                continue;
+                            };
+                            let Ok(text) = message.value.convert::<String>() else { continue };
+                            let Ok(published) = serde_json::from_str::<Published>(&text) else {
+                                tracing::warn!(%channel, "unreadable seat change");
+                                continue;
+                            };
+                            let room = hub.rooms.lock().ok().and_then(|r| r.get(&showtime).cloned());
+                            if let Some(room) = room {
+                                deliver(&app, showtime, &room, published).await;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            // We cannot know what was lost: every room starts again.
+                            tracing::warn!(lost = n, "seat change stream lagged; resynchronising");
+                            let Some(app) = weak.upgrade() else { break };
+                            resync_all(&app, &hub).await;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    reconnect = reconnects.recv() => match reconnect {
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            tracing::info!("Redis subscriber reconnected; resynchronising live seat maps");
+                            let Some(app) = weak.upgrade() else { break };
+                            resync_all(&app, &hub).await;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        });
+    }
+
+    /// Joins a showtime's room: its current snapshot (for `me`) and its events.
+    pub async fn join(&self, app: &App, showtime: Uuid) -> AppResult<Membership> {
+        let (room, first) = {
+            let mut rooms = self.0.rooms.lock().map_err(|_| poisoned())?;
+            let first = !rooms.contains_key(&showtime);
+            let room = rooms
+                .entry(showtime)
+                .or_insert_with(|| {
+                    Arc::new(Room {
+                        state: tokio::sync::Mutex::new((None, Vec::new())),
+                        events: broadcast::channel(BACKLOG).0,
+                        subscribers: Mutex::new(0),
+                    })
+                })
+                .clone();
+            *room.subscribers.lock().map_err(|_| poisoned())? += 1;
+            (room, first)
+        };
+        let channel = keys::channel(&app.redis, showtime);
+        let membership = Membership {
+            hub: self.clone(),
+            showtime,
+            channel: channel.clone(),
+            room: room.clone(),
+        };
+        if first {
+            self.0.subscriber.subscribe(channel).await?;
+        }
+        let mut guard = room.state.lock().await;
+        if guard.0.is_none() {
+            let mut state = load(app, showtime).await?;
+            // Changes published while the snapshot was read: keep those above it.
+            let pending = std::mem::take(&mut guard.1);
+            for published in pending {
+                if published.v <= state.version {
+                    continue;
+                }
+                if published.v == state.version + 1 {
+                    for change in &published.c {
+                        state.apply(change);
+                    }
+                    state.version = published.v;
+                } else {
+                    state = load(app, showtime).await?;
+                }
+            }
+            guard.0 = Some(state);
+        }
+        Ok(membership)
+    }
+}
+
+fn poisoned() -> AppError {
+    AppError::internal(anyhow::anyhow!("live seat map lock poisoned"))
+}
+
+/// A subscriber's place in a room; leaving the last place closes the room.
+pub struct Membership {
+    hub: LiveHub,
+    showtime: Uuid,
+    channel: String,
+    room: Arc<Room>,
+}
+
+impl Membership {
+    /// The room's seats now, and its events from this point on, taken together so
+    /// that no change falls between them.
+    pub async fn snapshot_and_events(
+        &self,
+        me: Option<Uuid>,
+    ) -> Option<((SeatMap, usize), broadcast::Receiver<Arc<LiveEvent>>)> {
+        let guard = self.room.state.lock().await;
+        let receiver = self.room.events.subscribe();
+        guard.0.as_ref().map(|state| (state.snapshot(me), receiver))
+    }
+
+    pub async fn snapshot(&self, me: Option<Uuid>) -> Option<(SeatMap, usize)> {
+        let guard = self.room.state.lock().await;
+        guard.0.as_ref().map(|state| state.snapshot(me))
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let Ok(mut rooms) = self.hub.0.rooms.lock() else {
+            return;
+        };
+        let Ok(mut count) = self.room.subscribers.lock() else {
+            return;
+        };
+        *count = count.saturating_sub(1);
+        if *count > 0 {
+            return;
+        }
+        rooms.remove(&self.showtime);
+        let subscriber = self.hub.0.subscriber.clone();
+        let channel = self.channel.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = subscriber.unsubscribe(channel).await;
+            });
+        }
+    }
+}
+
+async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
+    let mut guard = room.state.lock().await;
+    let Some(state) = guard.0.as_mut() else {
+        guard.1.push(published);
+        return;
+    };
+    if published.v == state.version + 1 {
+        let changes: Vec<(String, SeatState)> =
+            published.c.iter().filter_map(|c| state.apply(c)).collect();
+        state.version = published.v;
+        let event = LiveEvent::Changes {
+            version: published.v,
+            changes,
+            available: state.available(),
+        };
+        let _ = room.events.send(Arc::new(event));
+        return;
+    }
+    if published.v == state.version {
+        // Already applied (a snapshot read after it was published).
+        return;
+    }
+    // A gap, or versions that went backwards (Redis lost its data): reload.
+    match load(app, showtime).await {
+        Ok(fresh) => {
+            *state = fresh;
+            let _ = room.events.send(Arc::new(LiveEvent::Resync));
+        }
+        Err(e) => {
+            tracing::error!(error = %crate::error::LogDisplay(&e), %showtime, "seat map reload failed")
+        }
+    }
+}
+
+async fn resync_all(app: &App, hub: &Hub) {
+    let rooms: Vec<(Uuid, Arc<Room>)> = match hub.rooms.lock() {
+        Ok(rooms) => rooms.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        Err(_) => return,
+    };
+    for (showtime, room) in rooms {
+        let mut guard = room.state.lock().await;
+        if guard.0.is_some() {
+            match load(app, showtime).await {
+                Ok(fresh) => {
+                    guard.0 = Some(fresh);
+                    let _ = room.events.send(Arc::new(LiveEvent::Resync));
+                }
+                Err(e) => {
+                    tracing::error!(error = %crate::error::LogDisplay(&e), %showtime, "seat map reload failed")
+                }
+            }
+        }
+    }
+}
+
+/// Reads a showtime's seats: holds and version from Redis first, then what Postgres
+/// has sold (a sale is published after its commit, so anything up to the version read
+/// is already in Postgres).
+async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
+    let holds = read_holds(&app.redis, &[showtime], app.now())
+        .await?
+        .remove(&showtime)
+        .unwrap_or_default();
+    let mut conn = app.db().await?;
+    let (row, screen): (Showtime, Screen) = showtimes::table
+        .inner_join(screens::table)
+        .filter(showtimes::id.eq(showtime))
+        .select((Showtime::as_select(), Screen::as_select()))
+        .first(&mut conn)
+        .await
+        .optional()?
+        .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
+    let booked = booked_seats(&mut conn, &[showtime])
+        .await?
+        .remove(&showtime)
+        .unwrap_or_default();
+    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
+    Ok(RoomState {
+        version: holds.version,
+        layout: Arc::new(layout),
+        base_price: Money::new(row.base_price, app.config.currency),
+        blocked: row.blocked_seats.into_iter().flatten().collect(),
+        booked: booked.into_iter().collect(),
+        held: holds.held,
+    })
+}

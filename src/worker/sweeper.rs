@@ -1,0 +1,52 @@
+//! Expiry is pushed, not discovered: lapsed holds are released (and their seats
+//! published as AVAILABLE) within one sweep interval. Every node may run a sweeper;
+//! the sweep script is idempotent, so several at once do no harm.
+
+use std::sync::Arc;
+
+use fred::prelude::*;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::seating::holds;
+
+/// Showtimes that have holds, the sweeper's to-do list.
+pub fn index_key(app: &App) -> String {
+    app.redis.key("seating:active")
+}
+
+/// Runs until the returned task is aborted.
+pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(app.config.holds.sweep_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep_once(&app).await {
+                tracing::warn!(error = %crate::error::LogDisplay(&e), "sweep failed; retrying next tick");
+            }
+        }
+    })
+}
+
+pub async fn sweep_once(app: &App) -> crate::error::AppResult<()> {
+    let client = app.redis.pool().next();
+    let index = index_key(app);
+    let active: Vec<String> = client.smembers(&index).await?;
+    for member in active {
+        let Ok(showtime) = Uuid::parse_str(&member) else {
+            let _: i64 = client.srem(&index, &member).await?;
+            continue;
+        };
+        let remaining = holds::sweep(app, showtime).await?;
+        if remaining == 0 {
+            // A hold made meanwhile re-adds itself; check again after removing so that
+            // one made between the sweep and the removal is not forgotten.
+            let _: i64 = client.srem(&index, &member).await?;
+            if holds::lock_count(app, showtime).await? > 0 {
+                let _: i64 = client.sadd(&index, &member).await?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Live seat maps over websockets: a snapshot, then every change with versions one
+//! apart, across server nodes, with expiry pushed by the sweeper.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use common::fixtures::{self as fx, MovieSpec};
+use common::ws::WsClient;
+use common::{TestApp, TestUser};
+use screema::clock::ManualClock;
+use screema::db::enums::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SUBSCRIPTION: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { showtimeId version availableSeats
+    changes { number state } snapshot { version rows { label seats { number state heldByMe } } } } }";
+const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken } }";
+const RELEASE: &str = "mutation($t: String!) { releaseSeats(lockToken: $t) }";
+
+async fn showtime(app: &TestApp) -> Uuid {
+    let mut conn = app.conn().await;
+    let seats: Vec<Value> = (1..=6)
+        .map(|n| json!({"number": n, "kind": "STANDARD"}))
+        .collect();
+    let theater = fx::theater(&mut conn, "Live", "UTC").await;
+    let screen = fx::screen(
+        &mut conn,
+        theater,
+        1,
+        json!({"rows": [{"label": "A", "seats": seats}]}),
+    )
+    .await;
+    let movie = fx::movie(&mut conn, MovieSpec::default()).await;
+    fx::showtime(
+        &mut conn,
+        movie,
+        screen,
+        app.app.now() + Duration::days(1),
+        "9.00",
+    )
+    .await
+}
+
+async fn lock(app: &TestApp, user: &TestUser, st: Uuid, seats: &[&str]) -> String {
+    let r = app
+        .gql_as(
+            &user.token,
+            LOCK,
+            json!({"s": st.to_string(), "seats": seats}),
+        )
+        .await;
+    r.data()["lockSeats"]["lockToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn changes(event: &Value) -> Vec<(String, String)> {
+    event["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["number"].as_str().unwrap().to_owned(),
+                c["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(seat: &str, state: &str) -> (String, String) {
+    (seat.to_owned(), state.to_owned())
+}
+
+async fn snapshot_then_changes(legacy: bool) {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    lock(&app, &alice, st, &["A6"]).await;
+
+    let mut ws = WsClient::connect(app.addr, legacy, Some(&alice.token)).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    let first = ws.next_data().await["seatMap"].clone();
+    assert_eq!(first["showtimeId"], st.to_string());
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["availableSeats"], 5);
+    assert_eq!(first["changes"], json!([]));
+    assert_eq!(first["snapshot"]["version"], 1);
+    assert_eq!(
+        first["snapshot"]["rows"][0]["seats"][5],
+        json!({"number": "A6", "state": "HELD", "heldByMe": true})
+    );
+
+    let bob = app.with_user(Role::Customer).await;
+    let t = lock(&app, &bob, st, &["A1", "A2"]).await;
+    let second = ws.next_data().await["seatMap"].clone();
+    assert_eq!(second["version"], 2);
+    assert!(second["snapshot"].is_null());
+    assert_eq!(changes(&second), [pair("A1", "HELD"), pair("A2", "HELD")]);
+    assert_eq!(second["availableSeats"], 3);
+
+    app.gql_as(&bob.token, RELEASE, json!({"t": t}))
+        .await
+        .data();
+    let third = ws.next_data().await["seatMap"].clone();
+    assert_eq!(third["version"], 3);
+    assert_eq!(
+        changes(&third),
+        [pair("A1", "AVAILABLE"), pair("A2", "AVAILABLE")]
+    );
+    assert_eq!(third["availableSeats"], 5);
+}
+
+#[tokio::test]
+async fn graphql_transport_ws_gets_a_snapshot_then_each_change() {
+    snapshot_then_changes(false).await;
+}
+
+#[tokio::test]
+async fn the_legacy_protocol_gets_the_same() {
+    snapshot_then_changes(true).await;
+}
+
+#[tokio::test]
+async fn changes_made_on_two_nodes_reach_a_subscriber_on_either_in_order() {
+    let node_a = TestApp::new().await;
+    let node_b = node_a.another_node().build().await;
+    let st = showtime(&node_a).await;
+    let alice = node_a.with_user(Role::Customer).await;
+
+    let mut on_b = WsClient::connect(node_b.addr, false, None).await;
+    on_b.subscribe("s", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    let mut on_a = WsClient::connect(node_a.addr, true, None).await;
+    on_a.subscribe("s", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    assert_eq!(on_b.next_data().await["seatMap"]["version"], 0);
+    assert_eq!(on_a.next_data().await["seatMap"]["version"], 0);
+
+    // Alternate nodes, as a load balancer would.
+    let t1 = lock(&node_a, &alice, st, &["A1"]).await;
+    let t2 = lock(&node_b, &alice, st, &["A2"]).await;
+    node_a
+        .gql_as(&alice.token, RELEASE, json!({"t": t2}))
+        .await
+        .data();
+    node_b
+        .gql_as(&alice.token, RELEASE, json!({"t": t1}))
+        .await
+        .data();
+    for subscriber in [&mut on_b, &mut on_a] {
+        let mut seen = Vec::new();
+        for expected in 1..=4 {
+            let event = subscriber.next_data().await["seatMap"].clone();
+            assert_eq!(event["version"], expected, "{event}");
+            assert!(event["snapshot"].is_null());
+            seen.extend(changes(&event));
+        }
+        assert_eq!(
+            seen,
+            [
+                pair("A1", "HELD"),
+                pair("A2", "HELD"),
+                pair("A2", "AVAILABLE"),
+                pair("A1", "AVAILABLE")
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn lapsed_holds_are_pushed_to_subscribers_by_the_sweeper() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder()
+        .clock(clock.clone())
+        .env("SWEEP_INTERVAL_MS", "100")
+        .env("ACCESS_TOKEN_TTL_SECONDS", "7200")
+        .build()
+        .await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    lock(&app, &alice, st, &["A3", "A4"]).await;
+
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    assert_eq!(ws.next_data().await["seatMap"]["availableSeats"], 4);
+    assert!(
+        ws.maybe_next(300).await.is_none(),
+        "nothing lapses before its time"
+    );
+
+    clock.advance(Duration::minutes(10) + Duration::seconds(1));
+    // Nobody touches the showtime: only the sweeper can tell the subscriber.
+    let started = std::time::Instant::now();
+    let event = ws.next_data().await["seatMap"].clone();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "pushed within 2 s"
+    );
+    assert_eq!(event["version"], 2);
+    assert_eq!(
+        changes(&event),
+        [pair("A3", "AVAILABLE"), pair("A4", "AVAILABLE")]
+    );
+    assert_eq!(event["availableSeats"], 6);
+}
+
+#[tokio::test]
+async fn a_subscription_to_a_missing_or_malformed_showtime_is_refused() {
+    let app = TestApp::new().await;
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": "nope"})).await;
+    let message = ws.maybe_next(5000).await.unwrap();
+    assert_eq!(message["type"], "next");
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["field"],
+        "showtimeId"
+    );
+    ws.subscribe("2", SUBSCRIPTION, json!({"s": Uuid::new_v4().to_string()}))
+        .await;
+    // The first subscription ends with `complete`; look for the second's answer.
+    let message = loop {
+        let message = ws.maybe_next(5000).await.unwrap();
+        if message["id"] == "2" && message["type"] == "next" {
+            break message;
+        }
+    };
+    assert_eq!(
+        message["payload"]["errors"][0]["extensions"]["field"],
+        "showtimeId"
+    );
+}
