@@ -403,14 +403,20 @@ async fn each_change_is_versioned_and_published_in_order() {
     }
     // A HELD change names its holder, for `heldByMe` in live snapshots.
     let me = alice.id.to_string();
+    // Every message carries the showtime's epoch.
+    let epoch = seen[0]["e"].as_str().unwrap().to_owned();
+    assert_eq!(epoch.len(), 32);
     assert_eq!(
         seen[0],
-        json!({"v": 1, "c": [["A1", "HELD", me], ["A2", "HELD", me]]})
+        json!({"v": 1, "e": epoch, "c": [["A1", "HELD", me], ["A2", "HELD", me]]})
     );
-    assert_eq!(seen[1], json!({"v": 2, "c": [["A3", "HELD", me]]}));
+    assert_eq!(
+        seen[1],
+        json!({"v": 2, "e": epoch, "c": [["A3", "HELD", me]]})
+    );
     assert_eq!(
         seen[2],
-        json!({"v": 3, "c": [["A1", "AVAILABLE"], ["A2", "AVAILABLE"]]})
+        json!({"v": 3, "e": epoch, "c": [["A1", "AVAILABLE"], ["A2", "AVAILABLE"]]})
     );
     // Extending changes no seat, so it publishes nothing and keeps the version.
     assert!(

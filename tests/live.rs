@@ -241,3 +241,53 @@ async fn a_subscription_to_a_missing_or_malformed_showtime_is_refused() {
         "showtimeId"
     );
 }
+
+#[tokio::test]
+async fn subscribers_get_a_fresh_snapshot_after_redis_loses_the_showtime() {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    let bob = app.with_user(Role::Customer).await;
+    lock(&app, &alice, st, &["A1"]).await;
+    let mut ws = WsClient::connect(app.addr, false, Some(&bob.token)).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    assert_eq!(ws.next_data().await["seatMap"]["version"], 1);
+
+    // As FLUSHALL would, but only this test's keys: other tests share the server.
+    let redis = app.redis().await;
+    let keys: Vec<String> = fred::interfaces::ClientLike::custom(
+        &redis,
+        fred::cmd!("KEYS"),
+        vec![format!("{}:*", app.prefix)],
+    )
+    .await
+    .unwrap();
+    let _: i64 = fred::interfaces::KeysInterface::del(&redis, keys)
+        .await
+        .unwrap();
+
+    // Versions start again at 1 in a new epoch: the subscriber cannot apply that as a
+    // change, so it gets the whole map again, with Alice's lost hold gone.
+    lock(&app, &bob, st, &["A2"]).await;
+    let event = ws.next_data().await["seatMap"].clone();
+    assert!(event["snapshot"].is_object(), "{event}");
+    assert_eq!(event["changes"], json!([]));
+    assert_eq!(event["version"], 1);
+    let seats = &event["snapshot"]["rows"][0]["seats"];
+    assert_eq!(
+        seats[0],
+        json!({"number": "A1", "state": "AVAILABLE", "heldByMe": false})
+    );
+    assert_eq!(
+        seats[1],
+        json!({"number": "A2", "state": "HELD", "heldByMe": true})
+    );
+    assert_eq!(event["availableSeats"], 5);
+
+    // And it follows the new epoch's changes from there.
+    lock(&app, &alice, st, &["A3"]).await;
+    let next = ws.next_data().await["seatMap"].clone();
+    assert_eq!(next["version"], 2);
+    assert_eq!(changes(&next), [pair("A3", "HELD")]);
+}

@@ -37,6 +37,8 @@ pub struct SeatLock {
 #[derive(Debug, Clone, Default)]
 pub struct Holds {
     pub version: i64,
+    /// Changes when Redis has lost the showtime's data and versions start again.
+    pub epoch: String,
     /// Seat → the user holding it.
     pub held: HashMap<String, Uuid>,
 }
@@ -116,6 +118,9 @@ fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
         .iter()
         .map(|k| redis.key(&format!("seat:{{{showtime}}}:{k}")))
         .chain(std::iter::once(keys::version_key(redis, showtime)))
+        .chain(std::iter::once(
+            redis.key(&format!("seat:{{{showtime}}}:epoch")),
+        ))
         .collect()
 }
 
@@ -127,9 +132,14 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
         .await?
         .remove(&showtime)
         .unwrap_or_default();
-    let key = redis_booked_key(&app.redis, showtime);
+    let keys = vec![
+        redis_booked_key(&app.redis, showtime),
+        app.redis.key(&format!("seat:{{{showtime}}}:epoch")),
+    ];
+    let mut args = vec![Uuid::new_v4().simple().to_string()];
+    args.extend(booked);
     let _: i64 = LOAD_BOOKED
-        .evalsha_with_reload(app.redis.pool().next(), key, booked)
+        .evalsha_with_reload(app.redis.pool().next(), keys, args)
         .await?;
     Ok(())
 }
@@ -387,7 +397,8 @@ pub async fn read_holds(
     for (id, reply) in showtimes.iter().zip(replies) {
         let reply = reply?;
         let version = head(&reply).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let held = reply[1.min(reply.len())..]
+        let epoch = reply.get(1).cloned().unwrap_or_default();
+        let held = reply[2.min(reply.len())..]
             .chunks_exact(2)
             .filter_map(|pair| {
                 Uuid::parse_str(&pair[1])
@@ -395,7 +406,14 @@ pub async fn read_holds(
                     .map(|user| (pair[0].clone(), user))
             })
             .collect();
-        out.insert(*id, Holds { version, held });
+        out.insert(
+            *id,
+            Holds {
+                version,
+                epoch,
+                held,
+            },
+        );
     }
     Ok(out)
 }

@@ -48,6 +48,7 @@ pub enum LiveEvent {
 /// The seats of one showtime as the room knows them.
 pub struct RoomState {
     pub version: i64,
+    epoch: String,
     layout: Arc<SeatLayout>,
     base_price: Money,
     blocked: HashSet<String>,
@@ -113,6 +114,8 @@ impl RoomState {
 #[derive(Deserialize)]
 struct Published {
     v: i64,
+    #[serde(default)]
+    e: String,
     c: Vec<Vec<String>>,
 }
 
@@ -234,10 +237,11 @@ impl LiveHub {
             // Changes published while the snapshot was read: keep those above it.
             let pending = std::mem::take(&mut guard.1);
             for published in pending {
-                if published.v <= state.version {
+                let same_epoch = published.e == state.epoch;
+                if same_epoch && published.v <= state.version {
                     continue;
                 }
-                if published.v == state.version + 1 {
+                if same_epoch && published.v == state.version + 1 {
                     for change in &published.c {
                         state.apply(change);
                     }
@@ -311,7 +315,8 @@ async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
         guard.1.push(published);
         return;
     };
-    if published.v == state.version + 1 {
+    let same_epoch = published.e == state.epoch;
+    if same_epoch && published.v == state.version + 1 {
         let changes: Vec<(String, SeatState)> =
             published.c.iter().filter_map(|c| state.apply(c)).collect();
         state.version = published.v;
@@ -323,11 +328,12 @@ async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
         let _ = room.events.send(Arc::new(event));
         return;
     }
-    if published.v == state.version {
-        // Already applied (a snapshot read after it was published).
+    if same_epoch && published.v <= state.version {
+        // Published before the snapshot was read, which already has it.
         return;
     }
-    // A gap, or versions that went backwards (Redis lost its data): reload.
+    // A gap, or another epoch (Redis lost the showtime's data and versions started
+    // again): reload, and every subscriber starts again from a snapshot.
     match load(app, showtime).await {
         Ok(fresh) => {
             *state = fresh;
@@ -364,10 +370,19 @@ async fn resync_all(app: &App, hub: &Hub) {
 /// has sold (a sale is published after its commit, so anything up to the version read
 /// is already in Postgres).
 async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
-    let holds = read_holds(&app.redis, &[showtime], app.now())
+    let mut holds = read_holds(&app.redis, &[showtime], app.now())
         .await?
         .remove(&showtime)
         .unwrap_or_default();
+    if holds.epoch.is_empty() {
+        // Never used since Redis started: begin its epoch now, so that the first hold
+        // does not look like lost data to this room.
+        super::holds::ensure_booked(app, showtime).await?;
+        holds = read_holds(&app.redis, &[showtime], app.now())
+            .await?
+            .remove(&showtime)
+            .unwrap_or_default();
+    }
     let mut conn = app.db().await?;
     let (row, screen): (Showtime, Screen) = showtimes::table
         .inner_join(screens::table)
@@ -384,6 +399,7 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
     let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
     Ok(RoomState {
         version: holds.version,
+        epoch: holds.epoch,
         layout: Arc::new(layout),
         base_price: Money::new(row.base_price, app.config.currency),
         blocked: row.blocked_seats.into_iter().flatten().collect(),

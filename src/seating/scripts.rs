@@ -7,6 +7,8 @@
 //! - `P:seat:{S}:expiry`  sorted set lock token by expiry (for sweeping)
 //! - `P:seat:{S}:booked`  set of booked seats (mirrors Postgres; see `ensure_booked`)
 //! - `P:seat:{S}:version` the change counter; every change to a seat increments it
+//! - `P:seat:{S}:epoch`   a random id set with the booked set: it changes when Redis
+//!   has lost the showtime's data, so readers know that versions started again
 //!
 //! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`
 //! (a HELD seat also names its holder: `[seat, "HELD", userId]`),
@@ -19,7 +21,7 @@ use fred::types::scripts::Script;
 /// Shared by every script: parse a lock, and release the locks that have lapsed
 /// (publishing their seats as AVAILABLE).
 const PRELUDE: &str = r#"
-local holds, locks, expiry, booked, version, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1]
+local holds, locks, expiry, booked, version, epoch, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1]
 local now = tonumber(ARGV[2])
 
 local function parse(meta)
@@ -44,7 +46,7 @@ local function release(token, meta)
   redis.call('ZREM', expiry, token)
   if #changes > 0 then
     local v = redis.call('INCR', version)
-    redis.call('PUBLISH', channel, cjson.encode({v = v, c = changes}))
+    redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
   end
 end
 
@@ -97,7 +99,7 @@ end
 redis.call('HSET', locks, token, user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
 redis.call('ZADD', expiry, exp, token)
 local v = redis.call('INCR', version)
-redis.call('PUBLISH', channel, cjson.encode({v = v, c = changes}))
+redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
 return {'OK', tostring(v)}
 "#,
     )
@@ -145,12 +147,12 @@ return {'OK'}
 pub static SWEEP: LazyLock<Script> =
     LazyLock::new(|| script("sweep() return redis.call('HLEN', locks)"));
 
-/// ARGV: channel, now. Returns `{version, seat, holderUser, seat, holderUser, …}`
+/// ARGV: channel, now. Returns `{version, epoch, seat, holderUser, seat, holderUser, …}`
 /// for the live holds, read in one step with the version they belong to.
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local out = {tostring(tonumber(redis.call('GET', version) or '0'))}
+local out = {tostring(tonumber(redis.call('GET', version) or '0')), redis.call('GET', epoch) or ''}
 local pairs_ = redis.call('HGETALL', holds)
 for i = 1, #pairs_, 2 do
   local meta = redis.call('HGET', locks, pairs_[i + 1])
@@ -168,13 +170,15 @@ return out
 });
 
 /// Fills the booked set from Postgres's seats, once: a marker member records that it
-/// is complete. ARGV: seats…
+/// is complete, and a new epoch that the showtime's data starts afresh.
+/// KEYS: booked, epoch. ARGV: new epoch, seats…
 pub static LOAD_BOOKED: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SADD', KEYS[1], '~loaded')
-for i = 1, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+redis.call('SET', KEYS[2], ARGV[1])
+for i = 2, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
 return 1
 "#,
     )
