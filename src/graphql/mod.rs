@@ -13,12 +13,12 @@ use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
-use crate::seating::graphql::{SeatingMutation, SeatingSubscription};
+use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(CatalogQuery, AuthQuery);
+pub struct QueryRoot(CatalogQuery, AuthQuery, SeatingQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
 
+use super::best;
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
 use crate::catalog::model::Showtime;
 use crate::error::AppError;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, LoadedScreen, ScreenKey};
+use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, LoadedScreen, ScreenKey, ShowtimeKey};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::MoneyObject;
 use crate::graphql::{app, loaders};
@@ -338,5 +339,49 @@ impl SeatingSubscription {
             showtime,
         };
         Ok(futures_util::stream::unfold(follower, Follower::next))
+    }
+}
+
+#[derive(Default)]
+pub struct SeatingQuery;
+
+#[Object]
+impl SeatingQuery {
+    /// The best `count` adjacent free seats in one row (optionally of one kind): nearest
+    /// the centre of the room, then the middle row, never stranding a single seat when
+    /// another choice exists. SEATS_UNAVAILABLE when no such block exists.
+    async fn best_available_seats(
+        &self,
+        ctx: &Context<'_>,
+        showtime_id: ID,
+        count: i32,
+        kind: Option<SeatKindGql>,
+    ) -> Result<Vec<SeatObject>> {
+        let id = parse_uuid("showtimeId", &showtime_id)?;
+        let max = app(ctx)?.config.holds.max_seats_per_user;
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|c| (1..=max).contains(c))
+            .ok_or_else(|| AppError::bad_input("count", format!("`count` is 1 to {max}")))?;
+        let showtime = loaders(ctx)?
+            .load_one(ShowtimeKey(id))
+            .await?
+            .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
+        let inputs = load_inputs(ctx, &showtime).await?;
+        let layout = inputs.screen.layout()?;
+        let states = states(ctx, &showtime, &inputs);
+        let chosen = best::choose(layout, count, kind.map(Into::into), |seat| {
+            states.is_available(&seat.to_string())
+        })
+        .ok_or(AppError::SeatsUnavailable { seats: Vec::new() })?;
+        let chosen: Vec<String> = chosen.iter().map(ToString::to_string).collect();
+        let base = Money::new(showtime.base_price, app(ctx)?.config.currency);
+        let map = map_object(seat_map::build(layout, base, &states, inputs.holds.version));
+        Ok(map
+            .rows
+            .into_iter()
+            .flat_map(|row| row.seats)
+            .filter(|seat| chosen.contains(&seat.number))
+            .collect())
     }
 }

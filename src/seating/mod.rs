@@ -1,5 +1,6 @@
 //! Seat maps (and, with the holds work, holds and the live feed).
 
+pub mod best;
 pub mod graphql;
 pub mod holds;
 pub mod keys;

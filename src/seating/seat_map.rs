@@ -60,6 +60,10 @@ impl SeatStates<'_> {
         }
     }
 
+    pub fn is_available(&self, seat: &str) -> bool {
+        self.state_of(seat) == SeatState::Available
+    }
+
     fn held_by_me(&self, seat: &str) -> bool {
         self.held.get(seat).copied().unwrap_or(false)
     }
