@@ -39,7 +39,7 @@ impl App {
         )?;
         let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
         let passwords = Passwords::new(&config.auth)?;
-        let live = LiveHub::new(&config.redis_url)?;
+        let live = LiveHub::new(&config.redis_url, config.holds.live_backlog)?;
         let app = Arc::new(Self {
             live,
             passwords,

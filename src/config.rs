@@ -61,6 +61,9 @@ pub struct HoldSettings {
     pub max_seats_per_user: usize,
     /// How often lapsed holds are looked for.
     pub sweep_interval: Duration,
+    /// How many seat-map events a live subscriber may fall behind before it is sent a
+    /// snapshot instead.
+    pub live_backlog: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -342,6 +345,7 @@ impl Config {
                 sweep_interval: Duration::from_millis(
                     parse_num("SWEEP_INTERVAL_MS", 500, 10)? as u64
                 ),
+                live_backlog: parse_num("LIVE_BACKLOG", 64, 1)?,
             },
             env,
             database_url,

@@ -291,3 +291,87 @@ async fn subscribers_get_a_fresh_snapshot_after_redis_loses_the_showtime() {
     assert_eq!(next["version"], 2);
     assert_eq!(changes(&next), [pair("A3", "HELD")]);
 }
+
+#[tokio::test]
+async fn subscribers_get_a_fresh_snapshot_when_the_redis_connection_comes_back() {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    assert_eq!(ws.next_data().await["seatMap"]["version"], 0);
+    lock(&app, &alice, st, &["A1"]).await;
+    assert_eq!(ws.next_data().await["seatMap"]["version"], 1);
+
+    // Cut this server's subscriber connection, and only it: Redis is shared.
+    let redis = app.redis().await;
+    let name = app.app.live.connection_name();
+    let clients: String =
+        fred::interfaces::ClientLike::custom(&redis, fred::cmd!("CLIENT"), vec!["LIST"])
+            .await
+            .unwrap();
+    let id = clients
+        .lines()
+        .find(|l| l.split(' ').any(|f| f == format!("name={name}")))
+        .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .expect("the subscriber's connection")
+        .to_owned();
+    let _: String = fred::interfaces::ClientLike::custom(
+        &redis,
+        fred::cmd!("CLIENT"),
+        vec!["KILL", "ID", id.as_str()],
+    )
+    .await
+    .unwrap();
+
+    // It cannot prove it missed nothing: a snapshot comes.
+    let event = ws.next_data().await["seatMap"].clone();
+    assert!(event["snapshot"].is_object(), "{event}");
+    assert_eq!(event["version"], 1);
+    // And changes flow again over the new connection.
+    lock(&app, &alice, st, &["A2"]).await;
+    let next = ws.next_data().await["seatMap"].clone();
+    assert_eq!(next["version"], 2);
+    assert_eq!(changes(&next), [pair("A2", "HELD")]);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_gets_a_snapshot_not_a_queue() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder()
+        .clock(clock.clone())
+        .env("LIVE_BACKLOG", "2")
+        .env("SWEEP_INTERVAL_MS", "100")
+        .env("ACCESS_TOKEN_TTL_SECONDS", "7200")
+        .build()
+        .await;
+    let st = showtime(&app).await;
+    for seat in ["A1", "A2", "A3", "A4", "A5", "A6"] {
+        let user = app.with_user(Role::Customer).await;
+        lock(&app, &user, st, &[seat]).await;
+    }
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    let first = ws.next_data().await["seatMap"].clone();
+    assert_eq!(
+        (first["version"].as_i64(), first["availableSeats"].as_i64()),
+        (Some(6), Some(0))
+    );
+
+    // One sweep releases all six holds: six changes published back to back, more than
+    // the subscriber's backlog of two.
+    clock.advance(Duration::minutes(11));
+    let event = ws.next_data().await["seatMap"].clone();
+    assert!(
+        event["snapshot"].is_object(),
+        "a snapshot, not a queue: {event}"
+    );
+    assert_eq!(event["version"], 12);
+    assert_eq!(event["availableSeats"], 6);
+    assert!(
+        ws.maybe_next(300).await.is_none(),
+        "and no stale changes after it"
+    );
+}

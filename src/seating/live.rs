@@ -31,9 +31,6 @@ use crate::db::schema::{screens, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
 
-/// How many events a slow subscriber may fall behind before it gets a snapshot instead.
-const BACKLOG: usize = 64;
-
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
     Changes {
@@ -131,18 +128,25 @@ pub struct LiveHub(Arc<Hub>);
 
 struct Hub {
     subscriber: SubscriberClient,
+    /// How many events a slow subscriber may fall behind before it gets a snapshot.
+    backlog: usize,
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
 }
 
 impl LiveHub {
-    pub fn new(redis_url: &str) -> anyhow::Result<Self> {
+    pub fn new(redis_url: &str, backlog: usize) -> anyhow::Result<Self> {
         let config = Config::from_url(redis_url)?;
         let subscriber = Builder::from_config(config)
-            .with_connection_config(|c| c.connection_timeout = std::time::Duration::from_secs(2))
+            .with_connection_config(|c| {
+                c.connection_timeout = std::time::Duration::from_secs(2);
+                // Named, so that operators (and tests) can find this connection.
+                c.auto_client_setname = true;
+            })
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build_subscriber_client()?;
         Ok(Self(Arc::new(Hub {
             subscriber,
+            backlog,
             rooms: Mutex::new(HashMap::new()),
         })))
     }
@@ -151,9 +155,6 @@ impl LiveHub {
     pub fn start(&self, app: &Arc<App>) {
         let hub = self.0.clone();
         hub.subscriber.connect();
-        // Re-subscribe to every channel after a reconnection.
-        // Detached: it lives as long as the subscriber client.
-        drop(hub.subscriber.manage_subscriptions());
         let weak = Arc::downgrade(app);
         let mut messages = hub.subscriber.message_rx();
         let mut reconnects = hub.subscriber.reconnect_rx();
@@ -193,6 +194,11 @@ impl LiveHub {
                     reconnect = reconnects.recv() => match reconnect {
                         Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                             tracing::info!("Redis subscriber reconnected; resynchronising live seat maps");
+                            // Subscribe again first, then read: a change published in
+                            // between is then either in the snapshot or delivered.
+                            if let Err(e) = hub.subscriber.resubscribe_all().await {
+                                tracing::error!(error = %e, "re-subscribing after a reconnect failed");
+                            }
                             let Some(app) = weak.upgrade() else { break };
                             resync_all(&app, &hub).await;
                         }
@@ -201,6 +207,11 @@ impl LiveHub {
                 }
             }
         });
+    }
+
+    /// The name of the subscriber connection (`CLIENT LIST` shows it).
+    pub fn connection_name(&self) -> String {
+        self.0.subscriber.id().to_owned()
     }
 
     /// Joins a showtime's room: its current snapshot (for `me`) and its events.
@@ -213,7 +224,7 @@ impl LiveHub {
                 .or_insert_with(|| {
                     Arc::new(Room {
                         state: tokio::sync::Mutex::new((None, Vec::new())),
-                        events: broadcast::channel(BACKLOG).0,
+                        events: broadcast::channel(self.0.backlog).0,
                         subscribers: Mutex::new(0),
                     })
                 })
