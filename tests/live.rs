@@ -384,3 +384,25 @@ async fn a_subscriber_that_falls_behind_gets_a_snapshot_not_a_queue() {
         "and no stale changes after it"
     );
 }
+
+#[tokio::test]
+async fn a_room_reopened_right_after_it_closed_still_hears_changes() {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    for round in 0..5 {
+        let mut first = WsClient::connect(app.addr, false, None).await;
+        first.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()})).await;
+        first.next_data().await;
+        // The last subscriber leaves (closing the room), and another arrives at once.
+        drop(first);
+        let mut second = WsClient::connect(app.addr, round % 2 == 1, None).await;
+        second.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()})).await;
+        let snapshot = second.next_data().await["seatMap"].clone();
+        let seat = format!("A{}", round + 1);
+        lock(&app, &alice, st, &[seat.as_str()]).await;
+        let event = second.next_data().await["seatMap"].clone();
+        assert_eq!(event["version"], snapshot["version"].as_i64().unwrap() + 1, "round {round}");
+        assert_eq!(changes(&event), [pair(&seat, "HELD")]);
+    }
+}

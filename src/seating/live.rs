@@ -128,6 +128,9 @@ pub struct LiveHub(Arc<Hub>);
 
 struct Hub {
     subscriber: SubscriberClient,
+    /// Held around SUBSCRIBE and UNSUBSCRIBE, so that a room closing and one reopening
+    /// for the same showtime cannot leave the channel unsubscribed.
+    channel_ops: tokio::sync::Mutex<()>,
     /// How many events a slow subscriber may fall behind before it gets a snapshot.
     backlog: usize,
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
@@ -146,6 +149,7 @@ impl LiveHub {
             .build_subscriber_client()?;
         Ok(Self(Arc::new(Hub {
             subscriber,
+            channel_ops: tokio::sync::Mutex::new(()),
             backlog,
             rooms: Mutex::new(HashMap::new()),
         })))
@@ -240,6 +244,7 @@ impl LiveHub {
             room: room.clone(),
         };
         if first {
+            let _ops = self.0.channel_ops.lock().await;
             self.0.subscriber.subscribe(channel).await?;
         }
         let mut guard = room.state.lock().await;
@@ -310,11 +315,16 @@ impl Drop for Membership {
             return;
         }
         rooms.remove(&self.showtime);
-        let subscriber = self.hub.0.subscriber.clone();
-        let channel = self.channel.clone();
+        let hub = self.hub.0.clone();
+        let (showtime, channel) = (self.showtime, self.channel.clone());
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let _ = subscriber.unsubscribe(channel).await;
+                let _ops = hub.channel_ops.lock().await;
+                // A subscriber may have reopened the room meanwhile: keep its channel.
+                let reopened = hub.rooms.lock().map(|r| r.contains_key(&showtime)).unwrap_or(true);
+                if !reopened {
+                    let _ = hub.subscriber.unsubscribe(channel).await;
+                }
             });
         }
     }
