@@ -392,17 +392,48 @@ async fn a_room_reopened_right_after_it_closed_still_hears_changes() {
     let alice = app.with_user(Role::Customer).await;
     for round in 0..5 {
         let mut first = WsClient::connect(app.addr, false, None).await;
-        first.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()})).await;
+        first
+            .subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+            .await;
         first.next_data().await;
         // The last subscriber leaves (closing the room), and another arrives at once.
         drop(first);
         let mut second = WsClient::connect(app.addr, round % 2 == 1, None).await;
-        second.subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()})).await;
+        second
+            .subscribe("1", SUBSCRIPTION, json!({"s": st.to_string()}))
+            .await;
         let snapshot = second.next_data().await["seatMap"].clone();
         let seat = format!("A{}", round + 1);
         lock(&app, &alice, st, &[seat.as_str()]).await;
         let event = second.next_data().await["seatMap"].clone();
-        assert_eq!(event["version"], snapshot["version"].as_i64().unwrap() + 1, "round {round}");
+        assert_eq!(
+            event["version"],
+            snapshot["version"].as_i64().unwrap() + 1,
+            "round {round}"
+        );
         assert_eq!(changes(&event), [pair(&seat, "HELD")]);
     }
+}
+
+#[tokio::test]
+async fn queries_over_a_long_lived_websocket_see_fresh_data() {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    let query = "query($s: ID!) { showtime(id: $s) { availableSeats } }";
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe("q1", query, json!({"s": st.to_string()}))
+        .await;
+    assert_eq!(ws.next_data().await["showtime"]["availableSeats"], 6);
+    lock(&app, &alice, st, &["A1"]).await;
+    ws.subscribe("q2", query, json!({"s": st.to_string()}))
+        .await;
+    // Skip the first query's `complete`.
+    let answer = loop {
+        let message = ws.maybe_next(5000).await.unwrap();
+        if message["id"] == "q2" && message["type"] == "next" {
+            break message;
+        }
+    };
+    assert_eq!(answer["payload"]["data"]["showtime"]["availableSeats"], 5);
 }

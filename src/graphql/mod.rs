@@ -45,6 +45,7 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
 pub fn build_schema(app: AppState) -> AppSchema {
     builder(&app.config.graphql)
         .extension(observe::Observe::new(app.metrics.clone()))
+        .extension(loaders::FreshLoaders)
         .data(app)
         .finish()
 }

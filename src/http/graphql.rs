@@ -25,7 +25,6 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::auth::tokens::verify_access_token;
 use crate::error::AppError;
-use crate::graphql::loaders::new_loaders;
 use crate::ratelimit::{self, Decision};
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
@@ -159,10 +158,7 @@ fn refusal(status: StatusCode, error: &AppError, retry_after: Option<u64>) -> Re
 }
 
 async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -> GraphQLResponse {
-    let mut request = request
-        .into_inner()
-        .data(new_loaders(state.app.clone()))
-        .data(caller.client);
+    let mut request = request.into_inner().data(caller.client);
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
     }
@@ -207,7 +203,6 @@ fn websocket(
             GraphQLWebSocket::new_with_pair(sink, replayed, state.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let mut data = Data::default();
-                    data.insert(new_loaders(app.clone()));
                     data.insert(client);
                     if let Some(viewer) = viewer_from_init(&app, &payload)
                         .map_err(|e| async_graphql::Error::new(e.public_message()))?

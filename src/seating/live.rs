@@ -321,7 +321,11 @@ impl Drop for Membership {
             handle.spawn(async move {
                 let _ops = hub.channel_ops.lock().await;
                 // A subscriber may have reopened the room meanwhile: keep its channel.
-                let reopened = hub.rooms.lock().map(|r| r.contains_key(&showtime)).unwrap_or(true);
+                let reopened = hub
+                    .rooms
+                    .lock()
+                    .map(|r| r.contains_key(&showtime))
+                    .unwrap_or(true);
                 if !reopened {
                     let _ = hub.subscriber.unsubscribe(channel).await;
                 }
