@@ -176,3 +176,43 @@ async fn websocket_connections_authenticate_in_connection_init() {
     .await;
     assert_eq!(first.unwrap()["type"], "connection_error");
 }
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_client_across_emails() {
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_LOGIN", "3/1m")
+        .build()
+        .await;
+    let login = "mutation($e: String!) { login(input: {email: $e, password: \"guess-guess\"}) { accessToken } }";
+    for n in 0..3 {
+        let r = app
+            .gql(login, json!({"e": format!("victim{n}@example.com")}))
+            .await;
+        assert_eq!(r.code(), "UNAUTHENTICATED");
+    }
+    // A fourth address from the same client: the stuffing is slowed all the same.
+    let r = app.gql(login, json!({"e": "victim9@example.com"})).await;
+    assert_eq!(r.code(), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn query_limits_hold_for_every_role() {
+    let app = TestApp::new().await;
+    let deep = format!(
+        "{{ movies {{ movies {{ {} id {} }} }} }}",
+        "showtimes { movie { ".repeat(6),
+        "} } ".repeat(6)
+    );
+    let flood: String = (0..400)
+        .map(|i| format!("a{i}: snacks {{ id name }} "))
+        .collect();
+    for role in [Role::Customer, Role::Operator, Role::Admin] {
+        let user = app.with_user(role).await;
+        let r = app.gql_as(&user.token, &deep, json!({})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{role:?}");
+        let r = app
+            .gql_as(&user.token, &format!("{{ {flood} }}"), json!({}))
+            .await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{role:?}");
+    }
+}
