@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::fixtures::{self as fx, MovieSpec};
+use common::fixtures as fx;
 use common::{Gql, TestApp, TestUser};
 use fred::prelude::*;
 use screema::clock::{Clock, ManualClock};
@@ -25,28 +25,9 @@ const MAP: &str = "query($s: ID!) { showtime(id: $s) { availableSeats seatMap { 
 
 /// A row of 20 seats, A1..A20, and a showtime tomorrow.
 async fn showtime(app: &TestApp) -> Uuid {
+    let start = app.app.now() + Duration::days(1);
     let mut conn = app.conn().await;
-    let seats: Vec<Value> = (1..=20)
-        .map(|n| json!({"number": n, "kind": "STANDARD"}))
-        .collect();
-    let theater = fx::theater(&mut conn, "Holdings", "UTC").await;
-    let screen = fx::screen(
-        &mut conn,
-        theater,
-        1,
-        json!({"rows": [{"label": "A", "seats": seats}]}),
-    )
-    .await;
-    let movie = fx::movie(&mut conn, MovieSpec::default()).await;
-    fx::showtime_blocking(
-        &mut conn,
-        movie,
-        screen,
-        app.app.now() + Duration::days(1),
-        "10.00",
-        &["A20"],
-    )
-    .await
+    fx::one_row_showtime(&mut conn, 20, &["A20"], start).await
 }
 
 async fn lock(app: &TestApp, user: &TestUser, showtime: Uuid, seats: &[&str]) -> Gql {

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use common::fixtures::{self as fx, MovieSpec};
+use common::fixtures as fx;
 use common::ws::WsClient;
 use common::{TestApp, TestUser};
 use screema::clock::ManualClock;
@@ -22,27 +22,9 @@ const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {sh
 const RELEASE: &str = "mutation($t: String!) { releaseSeats(lockToken: $t) }";
 
 async fn showtime(app: &TestApp) -> Uuid {
+    let start = app.app.now() + Duration::days(1);
     let mut conn = app.conn().await;
-    let seats: Vec<Value> = (1..=6)
-        .map(|n| json!({"number": n, "kind": "STANDARD"}))
-        .collect();
-    let theater = fx::theater(&mut conn, "Live", "UTC").await;
-    let screen = fx::screen(
-        &mut conn,
-        theater,
-        1,
-        json!({"rows": [{"label": "A", "seats": seats}]}),
-    )
-    .await;
-    let movie = fx::movie(&mut conn, MovieSpec::default()).await;
-    fx::showtime(
-        &mut conn,
-        movie,
-        screen,
-        app.app.now() + Duration::days(1),
-        "9.00",
-    )
-    .await
+    fx::one_row_showtime(&mut conn, 6, &[], start).await
 }
 
 async fn lock(app: &TestApp, user: &TestUser, st: Uuid, seats: &[&str]) -> String {

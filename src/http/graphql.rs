@@ -29,17 +29,22 @@ use crate::ratelimit::{self, Decision};
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    run(&state, parts, body).await
+}
+
+/// Lets the caller in (or not), reads the GraphQL request and executes it.
+async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Response {
     let caller = match admit(&state.app, &parts).await {
         Ok(caller) => caller,
         Err(refusal) => return refusal,
     };
     let request = Request::from_parts(parts, body);
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-        request, &state,
+        request, state,
     )
     .await
     {
-        Ok(request) => execute(&state, request, caller).await.into_response(),
+        Ok(request) => execute(state, request, caller).await.into_response(),
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -77,19 +82,7 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
     if wants_html && !has_query {
         return graphiql::page();
     }
-    let caller = match admit(&state.app, &parts).await {
-        Ok(caller) => caller,
-        Err(refusal) => return refusal,
-    };
-    let request = Request::from_parts(parts, body);
-    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-        request, &state,
-    )
-    .await
-    {
-        Ok(request) => execute(&state, request, caller).await.into_response(),
-        Err(rejection) => rejection.into_response(),
-    }
+    run(&state, parts, body).await
 }
 
 /// Who is calling, once they are let in.

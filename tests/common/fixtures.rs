@@ -208,3 +208,25 @@ pub async fn snack(
         .await
         .unwrap()
 }
+
+/// A room of one row, A1..A`seats`, all STANDARD, and a showtime in it at 10.00.
+pub async fn one_row_showtime(
+    conn: &mut AsyncPgConnection,
+    seats: u16,
+    blocked: &[&str],
+    start: DateTime<Utc>,
+) -> Uuid {
+    let row: Vec<Value> = (1..=seats)
+        .map(|n| json!({"number": n, "kind": "STANDARD"}))
+        .collect();
+    let theater = theater(conn, "One Row", "UTC").await;
+    let screen = screen(
+        conn,
+        theater,
+        1,
+        json!({"rows": [{"label": "A", "seats": row}]}),
+    )
+    .await;
+    let movie = movie(conn, MovieSpec::default()).await;
+    showtime_blocking(conn, movie, screen, start, "10.00", blocked).await
+}

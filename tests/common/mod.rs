@@ -326,18 +326,7 @@ impl TestApp {
     }
 
     pub async fn gql(&self, query: &str, variables: Value) -> Gql {
-        let response = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("POST /graphql");
-        let status = response.status();
-        let body: Value = response.json().await.expect("JSON body");
-        let gql = Gql { status, body };
-        gql.assert_clean_errors();
-        gql
+        self.post_graphql(None, query, variables).await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -361,10 +350,15 @@ impl TestApp {
 
     /// A GraphQL call with `Authorization: Bearer <token>`.
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Gql {
-        let response = self
-            .client
-            .post(self.url("/graphql"))
-            .bearer_auth(token)
+        self.post_graphql(Some(token), query, variables).await
+    }
+
+    async fn post_graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut request = self.client.post(self.url("/graphql"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
