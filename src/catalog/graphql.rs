@@ -15,7 +15,7 @@ use crate::graphql::guards::RoleGuard;
 use crate::graphql::loaders::{
     MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey,
 };
-use crate::graphql::scalars::{Date, DateTime, Decimal, MoneyObject};
+use crate::graphql::scalars::{Date, DateTime, Decimal, MoneyObject, int};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
@@ -65,8 +65,8 @@ impl CatalogQuery {
             pagination: Pagination {
                 page: page.page(),
                 limit: page.limit(),
-                total: clamp_i32(total),
-                total_pages: clamp_i32(page.total_pages(total)),
+                total: int(total),
+                total_pages: int(page.total_pages(total)),
             },
         })
     }
@@ -136,10 +136,6 @@ async fn showtimes_of(
         .iter()
         .map(|s| ShowtimeNode(Arc::new(s.clone())))
         .collect())
-}
-
-fn clamp_i32(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 #[derive(SimpleObject)]

@@ -98,12 +98,15 @@ pub fn label_errors(errors: &mut [ServerError], arguments: &[(Pos, String)]) {
 
 /// `Invalid value for argument "limit", …` → `limit`.
 fn quoted_after<'a>(message: &'a str, marker: &str) -> Option<&'a str> {
-    let start = message.find(marker)? + marker.len();
-    let rest = &message[start..];
-    let end = rest.find('"')?;
-    let name = &rest[..end];
     // The message may quote a path such as `input.seatNumbers`; the field is all of it.
-    (!name.is_empty()).then_some(name)
+    between(message, marker, "\"").filter(|name| !name.is_empty())
+}
+
+/// The text between the first `start` and the `end` after it.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
 }
 
 pub fn code_of(error: &ServerError) -> &str {

@@ -12,7 +12,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection,
 use async_graphql::registry::{MetaType, Registry};
 use async_graphql::{Pos, Positioned, Response, ServerResult, Variables};
 
-use super::error::{code_of, label_errors};
+use super::error::{between, code_of, label_errors};
 use crate::http::metrics::Metrics;
 
 pub struct Observe {
@@ -155,10 +155,4 @@ fn failed_input_field(registry: &Registry, message: &str) -> Option<String> {
         (Some(only), None) => Some(only.name.clone()),
         _ => None,
     }
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let len = text[from..].find(end)?;
-    Some(&text[from..from + len])
 }

@@ -75,6 +75,11 @@ impl ScalarType for Decimal {
     }
 }
 
+/// A count or position as a GraphQL `Int`, saturating rather than wrapping.
+pub fn int(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
 /// An amount and its ISO 4217 currency.
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(name = "Money")]

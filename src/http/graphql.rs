@@ -8,8 +8,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
-use async_graphql::{Data, ErrorExtensionValues, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message};
@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 
 use super::ServerState;
-use super::client::{ClientAddr, bearer, client_addr};
+use super::client::{ClientAddr, bearer, bearer_token, client_addr};
 use super::graphiql;
 use crate::app::App;
 use crate::auth::model::Viewer;
@@ -102,7 +102,7 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
         None => None,
         Some(token) => match verify_access_token(&app.config.jwt_secret, token, app.now()) {
             Ok(viewer) => Some(viewer),
-            Err(e) => return Err(refusal(StatusCode::OK, &e, None)),
+            Err(e) => return Err(refusal(e)),
         },
     };
     let subject = match viewer {
@@ -119,28 +119,31 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
     )
     .await
     {
-        let e = AppError::RateLimited {
+        return Err(refusal(AppError::RateLimited {
             retry_after_seconds,
-        };
-        return Err(refusal(
-            StatusCode::TOO_MANY_REQUESTS,
-            &e,
-            Some(retry_after_seconds),
-        ));
+        }));
     }
     Ok(Caller { viewer, client })
 }
 
-/// A GraphQL-shaped error response for a request refused before execution.
-fn refusal(status: StatusCode, error: &AppError, retry_after: Option<u64>) -> Response {
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", error.code());
-    if let Some(seconds) = retry_after {
-        extensions.set("retryAfterSeconds", seconds);
-    }
-    let mut server_error = ServerError::new(error.public_message(), None);
-    server_error.extensions = Some(extensions);
+/// A GraphQL-shaped error response for a request refused before execution, built by
+/// the same error boundary as every other error.
+fn refusal(error: AppError) -> Response {
+    let retry_after = match &error {
+        AppError::RateLimited {
+            retry_after_seconds,
+        } => Some(*retry_after_seconds),
+        _ => None,
+    };
+    let mut server_error = async_graphql::Error::from(error).into_server_error(Default::default());
+    // Refused before the query was read: there is no position to point at.
+    server_error.locations.clear();
     let body = serde_json::json!({ "data": null, "errors": [server_error] });
+    let status = if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::OK
+    };
     let mut response = (status, Json(body)).into_response();
     if let Some(seconds) = retry_after
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
@@ -218,12 +221,8 @@ fn viewer_from_init(app: &App, payload: &serde_json::Value) -> Result<Option<Vie
     else {
         return Ok(None);
     };
-    let token = header
-        .trim()
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or_default();
+    // Another scheme is no token at all: refused like a bad one.
+    let token = bearer_token(header).unwrap_or_default();
     verify_access_token(&app.config.jwt_secret, token, app.now()).map(Some)
 }
 

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::graphql::guards::{SignedIn, viewer};
 use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, LoadedScreen, ScreenKey, ShowtimeKey};
 use crate::graphql::scalars::DateTime;
-use crate::graphql::scalars::MoneyObject;
+use crate::graphql::scalars::{MoneyObject, int};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
@@ -120,7 +120,7 @@ pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapO
 
 fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
     SeatMapObject {
-        version: i32::try_from(map.version).unwrap_or(i32::MAX),
+        version: int(map.version),
         rows: map
             .rows
             .into_iter()
@@ -131,7 +131,7 @@ fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
                     .into_iter()
                     .map(|seat| SeatObject {
                         number: seat.number,
-                        column: i32::try_from(seat.column).unwrap_or(i32::MAX),
+                        column: int(seat.column),
                         kind: seat.kind.into(),
                         state: seat.state.into(),
                         held_by_me: seat.held_by_me,
@@ -147,7 +147,7 @@ pub async fn available_seats(ctx: &Context<'_>, showtime: &Showtime) -> Result<i
     let inputs = load_inputs(ctx, showtime).await?;
     let layout = inputs.screen.layout()?;
     let count = seat_map::available_count(layout, &states(ctx, showtime, &inputs));
-    Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    Ok(int(count))
 }
 
 #[derive(SimpleObject)]
@@ -232,20 +232,16 @@ pub struct SeatMapEventObject {
     available_seats: i32,
 }
 
-fn clamp(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 fn snapshot_event(
     showtime: uuid::Uuid,
     (map, available): (seat_map::SeatMap, usize),
 ) -> SeatMapEventObject {
     SeatMapEventObject {
         showtime_id: ID(showtime.to_string()),
-        version: clamp(map.version),
+        version: int(map.version),
         snapshot: Some(map_object(map)),
         changes: Vec::new(),
-        available_seats: clamp(available as i64),
+        available_seats: int(available),
     }
 }
 
@@ -289,7 +285,7 @@ impl Follower {
                     self.version = *version;
                     let out = SeatMapEventObject {
                         showtime_id: ID(self.showtime.to_string()),
-                        version: clamp(*version),
+                        version: int(*version),
                         snapshot: None,
                         changes: changes
                             .iter()
@@ -298,7 +294,7 @@ impl Follower {
                                 state: (*state).into(),
                             })
                             .collect(),
-                        available_seats: clamp(*available as i64),
+                        available_seats: int(*available),
                     };
                     return Some((out, self));
                 }

@@ -101,7 +101,7 @@ pub fn parse_seats(raw: &[String]) -> AppResult<Vec<SeatNumber>> {
     Ok(seats)
 }
 
-async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, Screen)> {
+pub async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, Screen)> {
     let mut conn = app.db().await?;
     let row: Option<(Showtime, Screen)> = showtimes::table
         .inner_join(screens::table)
@@ -113,14 +113,11 @@ async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, Scree
     row.ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))
 }
 
+/// The keys every seat script declares, in the order `scripts::PRELUDE` names them.
 fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
-    ["holds", "locks", "expiry", "booked"]
+    ["holds", "locks", "expiry", "booked", "version", "epoch"]
         .iter()
-        .map(|k| redis.key(&format!("seat:{{{showtime}}}:{k}")))
-        .chain(std::iter::once(keys::version_key(redis, showtime)))
-        .chain(std::iter::once(
-            redis.key(&format!("seat:{{{showtime}}}:epoch")),
-        ))
+        .map(|part| keys::seat_key(redis, showtime, part))
         .collect()
 }
 
@@ -133,8 +130,8 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
         .remove(&showtime)
         .unwrap_or_default();
     let keys = vec![
-        redis_booked_key(&app.redis, showtime),
-        app.redis.key(&format!("seat:{{{showtime}}}:epoch")),
+        keys::seat_key(&app.redis, showtime, "booked"),
+        keys::seat_key(&app.redis, showtime, "epoch"),
     ];
     let mut args = vec![Uuid::new_v4().simple().to_string()];
     args.extend(booked);
@@ -142,10 +139,6 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
         .evalsha_with_reload(app.redis.pool().next(), keys, args)
         .await?;
     Ok(())
-}
-
-fn redis_booked_key(redis: &Redis, showtime: Uuid) -> String {
-    redis.key(&format!("seat:{{{showtime}}}:booked"))
 }
 
 async fn run(
@@ -357,7 +350,7 @@ async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
 
 /// How many holds a showtime has, lapsed or not.
 pub async fn lock_count(app: &App, showtime: Uuid) -> AppResult<i64> {
-    let key = app.redis.key(&format!("seat:{{{showtime}}}:locks"));
+    let key = keys::seat_key(&app.redis, showtime, "locks");
     Ok(app.redis.pool().next().hlen(key).await?)
 }
 

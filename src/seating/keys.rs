@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use crate::redis::Redis;
 
-/// The showtime's seat-change counter: every change to its seats increments it.
-pub fn version_key(redis: &Redis, showtime: Uuid) -> String {
-    redis.key(&format!("seat:{{{showtime}}}:version"))
+/// `<prefix>:seat:{<showtime>}:<part>`: one of the showtime's seating keys.
+pub fn seat_key(redis: &Redis, showtime: Uuid, part: &str) -> String {
+    redis.key(&format!("seat:{{{showtime}}}:{part}"))
 }
 
 /// Where a showtime's seat changes are published.

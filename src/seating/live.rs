@@ -12,8 +12,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use serde::Deserialize;
@@ -26,8 +24,6 @@ use super::queries::booked_seats;
 use super::seat_map::{self, SeatMap, SeatState, SeatStates};
 use crate::app::App;
 use crate::catalog::layout::SeatLayout;
-use crate::catalog::model::{Screen, Showtime};
-use crate::db::schema::{screens, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
 
@@ -359,6 +355,12 @@ async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
     }
     // A gap, or another epoch (Redis lost the showtime's data and versions started
     // again): reload, and every subscriber starts again from a snapshot.
+    reload(app, showtime, room, state).await;
+}
+
+/// Reads the room's seats afresh and tells its subscribers to start again from a
+/// snapshot. On failure the room keeps what it had; the next change tries again.
+async fn reload(app: &App, showtime: Uuid, room: &Room, state: &mut RoomState) {
     match load(app, showtime).await {
         Ok(fresh) => {
             *state = fresh;
@@ -377,16 +379,8 @@ async fn resync_all(app: &App, hub: &Hub) {
     };
     for (showtime, room) in rooms {
         let mut guard = room.state.lock().await;
-        if guard.0.is_some() {
-            match load(app, showtime).await {
-                Ok(fresh) => {
-                    guard.0 = Some(fresh);
-                    let _ = room.events.send(Arc::new(LiveEvent::Resync));
-                }
-                Err(e) => {
-                    tracing::error!(error = %crate::error::LogDisplay(&e), %showtime, "seat map reload failed")
-                }
-            }
+        if let Some(state) = guard.0.as_mut() {
+            reload(app, showtime, &room, state).await;
         }
     }
 }
@@ -408,15 +402,8 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .remove(&showtime)
             .unwrap_or_default();
     }
+    let (row, screen) = super::holds::showtime_with_screen(app, showtime).await?;
     let mut conn = app.db().await?;
-    let (row, screen): (Showtime, Screen) = showtimes::table
-        .inner_join(screens::table)
-        .filter(showtimes::id.eq(showtime))
-        .select((Showtime::as_select(), Screen::as_select()))
-        .first(&mut conn)
-        .await
-        .optional()?
-        .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
     let booked = booked_seats(&mut conn, &[showtime])
         .await?
         .remove(&showtime)
