@@ -27,7 +27,8 @@ impl WsClient {
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocol.parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
         let mut client = Self { socket, legacy };
         let payload = match token {
             Some(t) => json!({"authorization": format!("Bearer {t}")}),
