@@ -1,12 +1,15 @@
 //! The shared application state: one `App` behind an `Arc`, built once at start-up.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::auth::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Pool, StatementCounter};
 use crate::http::metrics::Metrics;
+use crate::payments::gateway::PaymentGateway;
+use crate::payments::simulated::SimulatedGateway;
+use crate::payments::stripe::StripeGateway;
 use crate::redis::Redis;
 use crate::seating::live::LiveHub;
 
@@ -19,6 +22,10 @@ pub struct App {
     pub statements: StatementCounter,
     pub passwords: Passwords,
     pub live: LiveHub,
+    pub payments: Arc<dyn PaymentGateway>,
+    /// Where this node's server listens, once it does (the simulated gateway posts
+    /// its webhooks there).
+    pub base_url: Arc<OnceLock<String>>,
 }
 
 pub type AppState = Arc<App>;
@@ -40,8 +47,20 @@ impl App {
         let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
         let passwords = Passwords::new(&config.auth)?;
         let live = LiveHub::new(&config.redis_url, config.holds.live_backlog)?;
+        let base_url = Arc::new(OnceLock::new());
+        let payments: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
+            Some(key) => Arc::new(StripeGateway::new(key, config.stripe_api_base.as_deref())?),
+            None => Arc::new(SimulatedGateway::new(
+                &config.stripe_webhook_secret,
+                config.payments.simulated_delay,
+                clock.clone(),
+                base_url.clone(),
+            )),
+        };
         let app = Arc::new(Self {
             live,
+            payments,
+            base_url,
             passwords,
             metrics,
             config,

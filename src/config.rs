@@ -49,7 +49,20 @@ pub struct Config {
     /// Added to a film's running time to get the showtime's end: the room is cleaned.
     pub cleaning_gap: Duration,
     pub holds: HoldSettings,
+    pub payments: PaymentSettings,
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentSettings {
+    /// Customers may refund until this long before the showtime starts.
+    pub refund_cutoff: Duration,
+    /// How far a webhook signature's timestamp may be from our clock.
+    pub webhook_tolerance: Duration,
+    /// How long the simulated gateway waits before confirming a payment.
+    pub simulated_delay: Duration,
+    /// How often each node looks for outbox rows to deliver.
+    pub outbox_poll: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -346,6 +359,18 @@ impl Config {
                     parse_num("SWEEP_INTERVAL_MS", 500, 10)? as u64
                 ),
                 live_backlog: parse_num("LIVE_BACKLOG", 64, 1)?,
+            },
+            payments: PaymentSettings {
+                refund_cutoff: Duration::from_secs(
+                    parse_num("REFUND_CUTOFF_MINUTES", 120, 0)? as u64 * 60,
+                ),
+                webhook_tolerance: secs("WEBHOOK_TOLERANCE_SECONDS", 300, 1)?,
+                simulated_delay: Duration::from_millis(parse_num(
+                    "SIMULATED_PAYMENT_DELAY_MS",
+                    1500,
+                    0,
+                )? as u64),
+                outbox_poll: Duration::from_millis(parse_num("OUTBOX_POLL_MS", 500, 10)? as u64),
             },
             env,
             database_url,

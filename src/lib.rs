@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod booking;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
@@ -15,9 +16,13 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod money;
+pub mod notifications;
+pub mod outbox;
+pub mod payments;
 pub mod ratelimit;
 pub mod redis;
 pub mod seating;
 pub mod seed;
 pub mod telemetry;
+pub mod tickets;
 pub mod worker;

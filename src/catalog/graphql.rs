@@ -269,7 +269,7 @@ impl ShowtimeNode {
     }
 }
 
-fn missing(what: &str, id: uuid::Uuid) -> AppError {
+pub fn missing(what: &str, id: uuid::Uuid) -> AppError {
     AppError::internal(anyhow::anyhow!("{what} {id} referenced but not found"))
 }
 

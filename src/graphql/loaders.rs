@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::error::SharedError;
 use crate::app::AppState;
+use crate::booking::model::BookingSnack;
 use crate::catalog::layout::{LayoutError, SeatLayout};
-use crate::catalog::model::{Movie, Screen, Showtime, Theater};
+use crate::catalog::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::catalog::queries::{self, ShowtimeFilter};
 use crate::error::AppError;
 use crate::seating;
@@ -58,6 +59,9 @@ pub struct ShowtimesOfMovie {
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookedSeatsOf(pub Uuid);
+/// A booking's snack lines, each with its snack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SnacksOfBooking(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HoldsOf(pub Uuid);
 
@@ -234,6 +238,40 @@ impl Loader<BookedSeatsOf> for AppLoader {
                 )
             })
             .collect())
+    }
+}
+
+impl Loader<SnacksOfBooking> for AppLoader {
+    type Value = Arc<Vec<(BookingSnack, Snack)>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[SnacksOfBooking],
+    ) -> Result<HashMap<SnacksOfBooking, Self::Value>, Self::Error> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+
+        use crate::db::schema::{booking_snacks, snacks};
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows: Vec<(BookingSnack, Snack)> = booking_snacks::table
+            .inner_join(snacks::table)
+            .filter(booking_snacks::booking_id.eq_any(&ids))
+            .order((booking_snacks::booking_id, snacks::name))
+            .select((BookingSnack::as_select(), Snack::as_select()))
+            .load(&mut *conn(&self.app).await?)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<SnacksOfBooking, Vec<(BookingSnack, Snack)>> = ids
+            .iter()
+            .map(|id| (SnacksOfBooking(*id), Vec::new()))
+            .collect();
+        for row in rows {
+            out.entry(SnacksOfBooking(row.0.booking_id))
+                .or_default()
+                .push(row);
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
 }
 

@@ -10,19 +10,27 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
+use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
+use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(CatalogQuery, AuthQuery, SeatingQuery);
+pub struct QueryRoot(CatalogQuery, AuthQuery, SeatingQuery, BookingQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation, CatalogMutation, SeatingMutation);
+pub struct MutationRoot(
+    AuthMutation,
+    CatalogMutation,
+    SeatingMutation,
+    BookingMutation,
+    PaymentsMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]

@@ -37,6 +37,10 @@ pub fn router(app: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
+        .route(
+            "/api/payments/webhook",
+            axum::routing::post(crate::payments::webhook::receive),
+        )
         .layer(RequestBodyLimitLayer::new(
             app.config.graphql.max_body_bytes,
         ))
@@ -66,12 +70,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Expiry is pushed by every node's sweeper while it serves.
-    let sweeper = crate::worker::sweeper::spawn(app.clone());
+    if let Ok(addr) = listener.local_addr() {
+        let _ = app.base_url.set(format!("http://{addr}"));
+    }
+    // Expiry is pushed, and the outbox delivered, by every node while it serves.
+    let workers = crate::worker::spawn_all(app.clone());
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
-    sweeper.abort();
+    for worker in workers {
+        worker.abort();
+    }
     served
 }

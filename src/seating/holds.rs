@@ -15,8 +15,8 @@ use uuid::Uuid;
 use fred::prelude::*;
 
 use super::keys;
-use super::queries::booked_seats;
-use super::scripts::{EXTEND, LOAD_BOOKED, LOCK, READ, RELEASE, SWEEP};
+use super::scripts::{CHECK, EXTEND, LOCK, READ, RELEASE, SWEEP};
+use super::sync::ensure_booked;
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::catalog::layout::{SeatLayout, SeatNumber};
@@ -114,31 +114,11 @@ pub async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, S
 }
 
 /// The keys every seat script declares, in the order `scripts::PRELUDE` names them.
-fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
+pub(super) fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
     ["holds", "locks", "expiry", "booked", "version", "epoch"]
         .iter()
         .map(|part| keys::seat_key(redis, showtime, part))
         .collect()
-}
-
-/// Makes sure Redis knows the showtime's booked seats (after a flush it does not):
-/// Postgres's seats are copied in once, marked complete.
-pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
-    let mut conn = app.db().await?;
-    let booked = booked_seats(&mut conn, &[showtime])
-        .await?
-        .remove(&showtime)
-        .unwrap_or_default();
-    let keys = vec![
-        keys::seat_key(&app.redis, showtime, "booked"),
-        keys::seat_key(&app.redis, showtime, "epoch"),
-    ];
-    let mut args = vec![Uuid::new_v4().simple().to_string()];
-    args.extend(booked);
-    let _: i64 = LOAD_BOOKED
-        .evalsha_with_reload(app.redis.pool().next(), keys, args)
-        .await?;
-    Ok(())
 }
 
 async fn run(
@@ -147,6 +127,16 @@ async fn run(
     showtime: Uuid,
     args: Vec<String>,
 ) -> AppResult<Vec<String>> {
+    run_script(app, script, showtime, args).await
+}
+
+/// Runs one of the seat scripts for a showtime with `channel, now, args…` as ARGV.
+pub(super) async fn run_script<R: fred::types::FromValue>(
+    app: &App,
+    script: &fred::types::scripts::Script,
+    showtime: Uuid,
+    args: Vec<String>,
+) -> AppResult<R> {
     let mut argv = vec![
         keys::channel(&app.redis, showtime),
         millis(app.now()).to_string(),
@@ -296,6 +286,45 @@ fn outcome(reply: &[String]) -> AppResult<()> {
         other => Err(AppError::internal(anyhow::anyhow!(
             "seat script answered {other:?}"
         ))),
+    }
+}
+
+/// A hold that a booking may be made from: the caller's, alive, for exactly `seats`.
+pub async fn check_for_booking(
+    app: &App,
+    viewer: Viewer,
+    showtime: Uuid,
+    token: &str,
+    seats: &[String],
+) -> AppResult<DateTime<Utc>> {
+    if showtime_of(token)? != showtime {
+        return Err(AppError::bad_input(
+            "lockToken",
+            "this seat lock is for another showtime",
+        ));
+    }
+    let mut args = vec![token.to_owned(), viewer.user_id.to_string()];
+    args.extend(seats.iter().cloned());
+    let reply: Vec<String> = run(app, &CHECK, showtime, args).await?;
+    match head(&reply) {
+        Some("OK") => from_millis(reply.get(1).and_then(|e| e.parse().ok()).unwrap_or(0)),
+        Some("MISMATCH") => Err(AppError::bad_input(
+            "seatNumbers",
+            format!(
+                "the seat lock holds {}, not these seats",
+                reply[1..].join(", ")
+            ),
+        )),
+        Some("UNAVAILABLE") => Err(AppError::SeatsUnavailable {
+            seats: reply[1..].to_vec(),
+        }),
+        // EXPIRED and FORBIDDEN are errors; anything else is a script we do not know.
+        other => {
+            outcome(&reply)?;
+            Err(AppError::internal(anyhow::anyhow!(
+                "check script answered {other:?}"
+            )))
+        }
     }
 }
 

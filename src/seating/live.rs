@@ -396,7 +396,7 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
     if holds.epoch.is_empty() {
         // Never used since Redis started: begin its epoch now, so that the first hold
         // does not look like lost data to this room.
-        super::holds::ensure_booked(app, showtime).await?;
+        super::sync::ensure_booked(app, showtime).await?;
         holds = read_holds(&app.redis, &[showtime], app.now())
             .await?
             .remove(&showtime)

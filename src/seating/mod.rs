@@ -8,3 +8,4 @@ pub mod live;
 pub mod queries;
 pub mod scripts;
 pub mod seat_map;
+pub mod sync;

@@ -183,3 +183,101 @@ return 1
 "#,
     )
 });
+
+/// ARGV: channel, now, token, user, seats…. Checks that a lock is the caller's, alive,
+/// and holds exactly these seats. Returns `{'OK', expiresMs}`, `{'EXPIRED'}`,
+/// `{'FORBIDDEN'}`, `{'MISMATCH', lockedSeat…}` or `{'UNAVAILABLE', seat…}` (seats a
+/// payment took from under the lock). Changes nothing but lapsed holds.
+pub static CHECK: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+sweep()
+local token, user = ARGV[3], ARGV[4]
+local meta = redis.call('HGET', locks, token)
+if not meta then return {'EXPIRED'} end
+local owner, exp, _, held = parse(meta)
+if owner ~= user then return {'FORBIDDEN'} end
+local wanted = {}
+for i = 5, #ARGV do wanted[ARGV[i]] = true end
+local same = #held == #ARGV - 4
+for _, s in ipairs(held) do if not wanted[s] then same = false end end
+if not same then
+  table.insert(held, 1, 'MISMATCH')
+  return held
+end
+local lost = {}
+for _, s in ipairs(held) do
+  if redis.call('HGET', holds, s) ~= token then lost[#lost + 1] = s end
+end
+if #lost > 0 then
+  table.insert(lost, 1, 'UNAVAILABLE')
+  return lost
+end
+return {'OK', tostring(exp)}
+"#,
+    )
+});
+
+/// Brings seats in line with Postgres after a booking changed there, and publishes
+/// what changed as one versioned event. ARGV: channel, now, token, then pairs of
+/// `seat, '1'|'0'` (booked in Postgres or not). `token`, when not empty, names a hold
+/// that the booking used up: it is removed without releasing its seats first.
+/// Idempotent: a second run with the same arguments changes and publishes nothing.
+pub static SYNC: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+sweep()
+local token = ARGV[3]
+local freed = {}
+if token ~= '' then
+  local meta = redis.call('HGET', locks, token)
+  if meta then
+    local _, _, _, seats = parse(meta)
+    for _, s in ipairs(seats) do
+      if redis.call('HGET', holds, s) == token then
+        redis.call('HDEL', holds, s)
+        freed[s] = true
+      end
+    end
+    redis.call('HDEL', locks, token)
+    redis.call('ZREM', expiry, token)
+  end
+end
+local loaded = redis.call('EXISTS', booked) == 1
+local changes = {}
+local listed = {}
+for i = 4, #ARGV - 1, 2 do
+  local s, want = ARGV[i], ARGV[i + 1] == '1'
+  listed[s] = true
+  local was = redis.call('SISMEMBER', booked, s) == 1
+  if want then
+    if loaded and not was then redis.call('SADD', booked, s) end
+    -- A payment wins over a hold made after its booking lapsed.
+    local holder = redis.call('HGET', holds, s)
+    if holder then redis.call('HDEL', holds, s) end
+    if not was or freed[s] or holder then changes[#changes + 1] = {s, 'BOOKED'} end
+  elseif was or freed[s] then
+    if was then redis.call('SREM', booked, s) end
+    local holder = redis.call('HGET', holds, s)
+    local meta = holder and redis.call('HGET', locks, holder)
+    if meta then
+      local user = parse(meta)
+      changes[#changes + 1] = {s, 'HELD', user}
+    else
+      changes[#changes + 1] = {s, 'AVAILABLE'}
+    end
+  end
+end
+for s, _ in pairs(freed) do
+  if not listed[s] and redis.call('SISMEMBER', booked, s) == 0 then
+    changes[#changes + 1] = {s, 'AVAILABLE'}
+  end
+end
+if #changes > 0 then
+  local v = redis.call('INCR', version)
+  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
+end
+return #changes
+"#,
+    )
+});

@@ -1,3 +1,51 @@
-//! Background work that runs beside the server.
+//! Background work that runs beside the server, on every node: lapsed holds and
+//! bookings are released, and the outbox is delivered. Each piece is safe to run on
+//! several nodes at once.
 
 pub mod sweeper;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::error::{AppResult, LogDisplay};
+
+/// Runs `step` every `period` until aborted; a failed step is logged and retried on
+/// the next tick.
+fn every<F, Fut>(app: Arc<App>, period: Duration, what: &'static str, step: F) -> JoinHandle<()>
+where
+    F: Fn(Arc<App>) -> Fut + Send + 'static,
+    Fut: Future<Output = AppResult<()>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = step(app.clone()).await {
+                tracing::warn!(error = %LogDisplay(&e), "{what} failed; retrying next tick");
+            }
+        }
+    })
+}
+
+pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
+    let sweep = app.config.holds.sweep_interval;
+    let poll = app.config.payments.outbox_poll;
+    vec![
+        every(app.clone(), sweep, "hold sweep", async |app| {
+            sweeper::sweep_once(&app).await
+        }),
+        every(app.clone(), sweep, "booking expiry", async |app| {
+            crate::booking::expiry::expire_due(&app, 100)
+                .await
+                .map(drop)
+        }),
+        every(app, poll, "outbox delivery", async |app| {
+            crate::outbox::deliver_due(&app, 100).await.map(drop)
+        }),
+    ]
+}

@@ -2,8 +2,6 @@
 //! published as AVAILABLE) within one sweep interval. Every node may run a sweeper;
 //! the sweep script is idempotent, so several at once do no harm.
 
-use std::sync::Arc;
-
 use fred::prelude::*;
 use uuid::Uuid;
 
@@ -13,20 +11,6 @@ use crate::seating::holds;
 /// Showtimes that have holds, the sweeper's to-do list.
 pub fn index_key(app: &App) -> String {
     app.redis.key("seating:active")
-}
-
-/// Runs until the returned task is aborted.
-pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(app.config.holds.sweep_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = sweep_once(&app).await {
-                tracing::warn!(error = %crate::error::LogDisplay(&e), "sweep failed; retrying next tick");
-            }
-        }
-    })
 }
 
 pub async fn sweep_once(app: &App) -> crate::error::AppResult<()> {

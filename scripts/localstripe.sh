@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs localstripe (a fake Stripe server from PyPI) on loopback for the payment tests.
+# Idempotent: installs it into a virtualenv once, starts it when it is not answering.
+set -euo pipefail
+
+PORT="${SCREEMA_LOCALSTRIPE_PORT:-8420}"
+VERSION="1.15.10"
+VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/localstripe-$VERSION"
+URL="http://127.0.0.1:$PORT"
+
+say() { printf '[localstripe] %s\n' "$*"; }
+
+# python3 rather than curl: it is on every machine this runs on.
+answers() {
+  python3 - "$URL" <<'PY' >/dev/null 2>&1
+import base64, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/v1/customers?limit=1")
+req.add_header("Authorization", "Basic " + base64.b64encode(b"sk_test_screema:").decode())
+urllib.request.urlopen(req, timeout=2).read()
+PY
+}
+
+if answers; then
+  say "already running at $URL"
+  exit 0
+fi
+
+if [ ! -x "$VENV/bin/localstripe" ]; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    say "installing python3-venv"
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  say "installing localstripe $VERSION into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "localstripe==$VERSION"
+fi
+
+say "starting on $URL"
+log="/tmp/screema-localstripe-$PORT.log"
+nohup setsid "$VENV/bin/localstripe" --port "$PORT" >"$log" 2>&1 </dev/null &
+for _ in $(seq 1 100); do
+  answers && { say "ready at $URL"; exit 0; }
+  sleep 0.1
+done
+say "did not start; see $log"
+tail -n 20 "$log" >&2
+exit 1

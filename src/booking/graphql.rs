@@ -1,0 +1,233 @@
+//! Booking types and resolvers: `myBookings`, `booking`, `createBooking`,
+//! `cancelBooking`.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+
+use super::model::{Booking, BookingSnack};
+use super::service::{self, NewBooking};
+use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
+use crate::catalog::model::Snack;
+use crate::graphql::guards::{SignedIn, viewer};
+use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking};
+use crate::graphql::scalars::{DateTime, MoneyObject};
+use crate::graphql::{app, loaders};
+use crate::ids::parse_uuid;
+use crate::money::{Currency, Money};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "BookingStatus", remote = "crate::db::enums::BookingStatus")]
+pub enum BookingStatusGql {
+    Pending,
+    Confirmed,
+    Cancelled,
+    Expired,
+    Used,
+}
+
+pub struct BookingNode(pub Arc<Booking>);
+
+impl BookingNode {
+    fn money(&self, amount: rust_decimal::Decimal) -> MoneyObject {
+        Money::new(
+            amount,
+            Currency::parse(&self.0.currency).unwrap_or(Currency::USD),
+        )
+        .into()
+    }
+}
+
+#[Object(name = "Booking")]
+impl BookingNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Eight characters to read out at the counter, e.g. `7KQ2M9XD`.
+    async fn booking_reference(&self) -> &str {
+        &self.0.booking_reference
+    }
+
+    async fn status(&self) -> BookingStatusGql {
+        self.0.status.into()
+    }
+
+    async fn seat_numbers(&self) -> Vec<String> {
+        self.0.seats()
+    }
+
+    /// Seats and snacks before any discount.
+    async fn total_amount(&self) -> MoneyObject {
+        self.money(self.0.total_amount)
+    }
+
+    async fn discount_amount(&self) -> MoneyObject {
+        self.money(self.0.discount_amount)
+    }
+
+    /// What is charged: total less discount.
+    async fn final_amount(&self) -> MoneyObject {
+        self.money(self.0.final_amount)
+    }
+
+    async fn snacks(&self, ctx: &Context<'_>) -> Result<Vec<BookingSnackObject>> {
+        let lines = loaders(ctx)?
+            .load_one(SnacksOfBooking(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(lines
+            .iter()
+            .map(|(line, snack)| BookingSnackObject {
+                line: line.clone(),
+                snack: snack.clone(),
+                currency: Currency::parse(&self.0.currency).unwrap_or(Currency::USD),
+            })
+            .collect())
+    }
+
+    async fn showtime(&self, ctx: &Context<'_>) -> Result<ShowtimeNode> {
+        let showtime = loaders(ctx)?
+            .load_one(ShowtimeKey(self.0.showtime_id))
+            .await?;
+        Ok(ShowtimeNode(
+            showtime.ok_or_else(|| missing("showtime", self.0.showtime_id))?,
+        ))
+    }
+
+    /// When an unpaid booking lapses and its seats are released.
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.0.expires_at.map(DateTime)
+    }
+
+    /// The ticket code for the QR image; set once the booking is paid.
+    async fn qr_code(&self) -> Option<&str> {
+        self.0.qr_code.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+pub struct BookingSnackObject {
+    line: BookingSnack,
+    snack: Snack,
+    currency: Currency,
+}
+
+#[Object(name = "BookingSnack")]
+impl BookingSnackObject {
+    async fn snack(&self) -> SnackNode {
+        SnackNode(self.snack.clone())
+    }
+
+    async fn quantity(&self) -> i32 {
+        self.line.quantity
+    }
+
+    /// The price when the booking was made.
+    async fn unit_price(&self) -> MoneyObject {
+        Money::new(self.line.unit_price, self.currency).into()
+    }
+
+    async fn total_price(&self) -> MoneyObject {
+        Money::new(self.line.total_price, self.currency).into()
+    }
+}
+
+#[derive(InputObject)]
+pub struct SnackOrderInput {
+    snack_id: ID,
+    /// 1 to 20.
+    quantity: i32,
+}
+
+#[derive(InputObject)]
+pub struct CreateBookingInput {
+    showtime_id: ID,
+    /// Exactly the seats of the lock.
+    seat_numbers: Vec<String>,
+    #[graphql(default)]
+    snacks: Vec<SnackOrderInput>,
+    lock_token: String,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "CreateBookingPayload")]
+pub struct CreateBookingPayload {
+    booking: BookingNode,
+    /// For Stripe.js (`confirmCardPayment`); the booking is confirmed by the webhook.
+    payment_client_secret: String,
+}
+
+#[derive(Default)]
+pub struct BookingQuery;
+
+#[Object]
+impl BookingQuery {
+    /// The caller's bookings, newest first.
+    #[graphql(guard = "SignedIn")]
+    async fn my_bookings(&self, ctx: &Context<'_>) -> Result<Vec<BookingNode>> {
+        let bookings = service::mine(app(ctx)?, viewer(ctx)?).await?;
+        Ok(bookings
+            .into_iter()
+            .map(|b| BookingNode(Arc::new(b)))
+            .collect())
+    }
+
+    /// A booking, for its owner, an operator or an admin. Anyone else gets `null`,
+    /// exactly as for an id that does not exist, so ids cannot be probed.
+    #[graphql(guard = "SignedIn")]
+    async fn booking(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BookingNode>> {
+        let id = parse_uuid("id", &id)?;
+        let found = service::find_visible(app(ctx)?, viewer(ctx)?, id).await?;
+        Ok(found.map(|b| BookingNode(Arc::new(b))))
+    }
+}
+
+#[derive(Default)]
+pub struct BookingMutation;
+
+#[Object]
+impl BookingMutation {
+    /// Books the seats of the caller's lock, with snacks: a PENDING booking until the
+    /// payment is confirmed, lapsing when the hold would have.
+    #[graphql(guard = "SignedIn")]
+    async fn create_booking(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateBookingInput,
+    ) -> Result<CreateBookingPayload> {
+        let viewer = viewer(ctx)?;
+        let showtime = parse_uuid("showtimeId", &input.showtime_id)?;
+        let snacks = input
+            .snacks
+            .iter()
+            .map(|s| Ok((parse_uuid("snacks", &s.snack_id)?, s.quantity)))
+            .collect::<Result<Vec<_>, crate::error::AppError>>()?;
+        let created = service::create(
+            app(ctx)?,
+            viewer,
+            NewBooking {
+                showtime,
+                seats: input.seat_numbers,
+                snacks,
+                lock_token: input.lock_token,
+            },
+        )
+        .await?;
+        Ok(CreateBookingPayload {
+            booking: BookingNode(Arc::new(created.booking)),
+            payment_client_secret: created.client_secret,
+        })
+    }
+
+    /// Cancels a pending (unpaid) booking: its seats are released at once.
+    #[graphql(guard = "SignedIn")]
+    async fn cancel_booking(&self, ctx: &Context<'_>, id: ID) -> Result<BookingNode> {
+        let id = parse_uuid("id", &id)?;
+        let booking = service::cancel(app(ctx)?, viewer(ctx)?, id).await?;
+        Ok(BookingNode(Arc::new(booking)))
+    }
+}

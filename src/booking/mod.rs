@@ -1,0 +1,10 @@
+//! Bookings: made from a seat hold with snacks, paid through `payments`, cancelled by
+//! their owner or expired by the sweeper when unpaid. Postgres's partial unique index
+//! on live booked seats is the last word on who has a seat.
+
+pub mod expiry;
+pub mod graphql;
+pub mod model;
+pub mod pricing;
+pub mod reference;
+pub mod service;

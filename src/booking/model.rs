@@ -1,0 +1,47 @@
+//! Booking rows as stored.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::catalog::model::texts;
+use crate::db::enums::BookingStatus;
+use crate::db::schema::{booking_snacks, bookings};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
+pub struct Booking {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub showtime_id: Uuid,
+    pub seat_numbers: Vec<Option<String>>,
+    pub total_amount: Decimal,
+    pub discount_amount: Decimal,
+    pub final_amount: Decimal,
+    pub currency: String,
+    pub status: BookingStatus,
+    pub booking_reference: String,
+    pub payment_intent_id: Option<String>,
+    pub qr_code: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Booking {
+    pub fn seats(&self) -> Vec<String> {
+        texts(&self.seat_numbers)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = booking_snacks, check_for_backend(diesel::pg::Pg))]
+pub struct BookingSnack {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub snack_id: Uuid,
+    pub quantity: i32,
+    pub unit_price: Decimal,
+    pub total_price: Decimal,
+}

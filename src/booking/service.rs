@@ -1,0 +1,460 @@
+//! Making, reading and cancelling bookings.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::Booking;
+use super::pricing::{Quote, quote};
+use super::reference::new_reference;
+use crate::app::App;
+use crate::auth::model::Viewer;
+use crate::catalog::layout::SeatLayout;
+use crate::catalog::model::Snack;
+use crate::db::enums::{BookingStatus, PaymentStatus, Role};
+use crate::db::schema::{booking_seats, booking_snacks, bookings, payments, snacks};
+use crate::error::{AppError, AppResult};
+use crate::outbox::{self, Effect};
+use crate::payments::gateway::GatewayError;
+use crate::ratelimit::{self, Decision};
+use crate::seating::holds::{self, parse_seats, showtime_with_screen};
+
+pub const MAX_SNACK_QUANTITY: i32 = 20;
+
+pub struct NewBooking {
+    pub showtime: Uuid,
+    pub seats: Vec<String>,
+    pub snacks: Vec<(Uuid, i32)>,
+    pub lock_token: String,
+}
+
+pub struct Created {
+    pub booking: Booking,
+    pub client_secret: String,
+}
+
+fn check_snack_lines(lines: &[(Uuid, i32)]) -> AppResult<()> {
+    let mut seen = HashSet::new();
+    for (id, quantity) in lines {
+        if !(1..=MAX_SNACK_QUANTITY).contains(quantity) {
+            return Err(AppError::bad_input(
+                "snacks",
+                format!("quantity must be between 1 and {MAX_SNACK_QUANTITY}, got {quantity}"),
+            ));
+        }
+        if !seen.insert(*id) {
+            return Err(AppError::bad_input(
+                "snacks",
+                format!("snack {id} is listed twice; give one line with its quantity"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The snacks ordered, at their current price; each must exist and be on sale.
+async fn priced_snacks(
+    conn: &mut AsyncPgConnection,
+    lines: &[(Uuid, i32)],
+) -> AppResult<Vec<(Uuid, rust_decimal::Decimal, i32)>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
+    let found: Vec<Snack> = snacks::table
+        .filter(snacks::id.eq_any(&ids))
+        .select(Snack::as_select())
+        .load(conn)
+        .await?;
+    lines
+        .iter()
+        .map(|(id, quantity)| {
+            let snack = found
+                .iter()
+                .find(|s| s.id == *id)
+                .ok_or_else(|| AppError::bad_input("snacks", format!("no such snack: {id}")))?;
+            if !snack.available {
+                return Err(AppError::bad_input(
+                    "snacks",
+                    format!("{} is not available", snack.name),
+                ));
+            }
+            Ok((*id, snack.price, *quantity))
+        })
+        .collect()
+}
+
+pub fn is_unique_violation(e: &DieselError, constraint: &str) -> bool {
+    matches!(e, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some(constraint))
+}
+
+/// Seats among `seats` that a live booking already has.
+pub async fn taken_seats(
+    conn: &mut AsyncPgConnection,
+    showtime: Uuid,
+    seats: &[String],
+) -> AppResult<Vec<String>> {
+    Ok(booking_seats::table
+        .filter(booking_seats::showtime_id.eq(showtime))
+        .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
+        .filter(booking_seats::seat_number.eq_any(seats))
+        .select(booking_seats::seat_number)
+        .load(conn)
+        .await?)
+}
+
+pub fn payment_error(e: GatewayError) -> AppError {
+    match e {
+        GatewayError::Declined(message) => AppError::PaymentFailed { message },
+        GatewayError::Unavailable(cause) => {
+            tracing::warn!(%cause, "payment provider unavailable");
+            AppError::PaymentFailed {
+                message: "the payment provider is unavailable; please try again".to_owned(),
+            }
+        }
+    }
+}
+
+pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<Created> {
+    if let Decision::Limited {
+        retry_after_seconds,
+    } = ratelimit::hit(
+        &app.redis,
+        "booking",
+        &viewer.user_id.to_string(),
+        app.config.rate_limits.booking,
+    )
+    .await
+    {
+        return Err(AppError::RateLimited {
+            retry_after_seconds,
+        });
+    }
+    let seats: Vec<String> = parse_seats(&input.seats)?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    check_snack_lines(&input.snacks)?;
+    if input.lock_token.trim().is_empty() {
+        return Err(AppError::bad_input(
+            "lockToken",
+            "give the token of your seat lock",
+        ));
+    }
+    let (showtime, screen) = showtime_with_screen(app, input.showtime).await?;
+    if showtime.start_time <= app.now() {
+        return Err(AppError::bad_input(
+            "showtimeId",
+            "this showtime has already started",
+        ));
+    }
+    let snack_prices = {
+        let mut conn = app.db().await?;
+        priced_snacks(&mut conn, &input.snacks).await?
+    };
+    let expires_at =
+        holds::check_for_booking(app, viewer, input.showtime, &input.lock_token, &seats).await?;
+    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
+    let quote = quote(
+        &layout,
+        showtime.base_price,
+        app.config.currency,
+        &seats,
+        &snack_prices,
+    );
+
+    let booking_id = Uuid::new_v4();
+    let intent = app
+        .payments
+        .create_intent(booking_id, quote.final_amount)
+        .await
+        .map_err(payment_error)?;
+
+    let mut conn = app.db().await?;
+    let written = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let booking = insert_booking(
+                conn,
+                BookingRow {
+                    id: booking_id,
+                    user: viewer.user_id,
+                    showtime: input.showtime,
+                    seats: &seats,
+                    quote: &quote,
+                    intent: &intent.id,
+                    expires_at,
+                },
+            )
+            .await?;
+            let outbox_id = outbox::enqueue(
+                conn,
+                app.now(),
+                format!("booking-made-{booking_id}"),
+                &Effect::Seats {
+                    showtime: input.showtime,
+                    seats: seats.clone(),
+                    used_lock: Some(input.lock_token.clone()),
+                },
+            )
+            .await?;
+            Ok((booking, outbox_id))
+        })
+        .await;
+    match written {
+        Ok((booking, outbox_id)) => {
+            outbox::deliver_now(app, &outbox_id.into_iter().collect::<Vec<_>>()).await;
+            Ok(Created {
+                booking,
+                client_secret: intent.client_secret,
+            })
+        }
+        Err(e) => {
+            // Nobody will pay this intent: cancel it, without making the caller wait.
+            let gateway = app.payments.clone();
+            let intent_id = intent.id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = gateway.cancel_intent(&intent_id).await {
+                    tracing::info!(intent = %intent_id, error = %e, "unused intent not cancelled");
+                }
+            });
+            if let AppError::SeatsUnavailable { .. } = e {
+                let taken = taken_seats(&mut conn, input.showtime, &seats).await?;
+                return Err(AppError::SeatsUnavailable {
+                    seats: if taken.is_empty() { seats } else { taken },
+                });
+            }
+            Err(e)
+        }
+    }
+}
+
+struct BookingRow<'a> {
+    id: Uuid,
+    user: Uuid,
+    showtime: Uuid,
+    seats: &'a [String],
+    quote: &'a Quote,
+    intent: &'a str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Writes the booking, its seats, snacks and payment row. A seat that another live
+/// booking has is refused by the partial unique index: `SEATS_UNAVAILABLE`.
+async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> AppResult<Booking> {
+    let currency = row.quote.final_amount.currency().as_str().to_owned();
+    let mut attempts = 0;
+    let booking: Booking = loop {
+        attempts += 1;
+        // A savepoint, so that a repeated reference can be drawn again.
+        let inserted = conn
+            .transaction::<Booking, DieselError, _>(async |conn| {
+                diesel::insert_into(bookings::table)
+                    .values((
+                        bookings::id.eq(row.id),
+                        bookings::user_id.eq(row.user),
+                        bookings::showtime_id.eq(row.showtime),
+                        bookings::seat_numbers.eq(row
+                            .seats
+                            .iter()
+                            .cloned()
+                            .map(Some)
+                            .collect::<Vec<_>>()),
+                        bookings::total_amount.eq(row.quote.total.amount()),
+                        bookings::discount_amount.eq(row.quote.discount.amount()),
+                        bookings::final_amount.eq(row.quote.final_amount.amount()),
+                        bookings::currency.eq(&currency),
+                        bookings::status.eq(BookingStatus::Pending),
+                        bookings::booking_reference.eq(new_reference()),
+                        bookings::payment_intent_id.eq(Some(row.intent)),
+                        bookings::expires_at.eq(Some(row.expires_at)),
+                    ))
+                    .returning(Booking::as_returning())
+                    .get_result(conn)
+                    .await
+            })
+            .await;
+        match inserted {
+            Ok(b) => break b,
+            Err(e) if attempts < 5 && is_unique_violation(&e, "bookings_booking_reference_key") => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let seat_rows: Vec<_> = row
+        .seats
+        .iter()
+        .map(|seat| {
+            (
+                booking_seats::booking_id.eq(row.id),
+                booking_seats::showtime_id.eq(row.showtime),
+                booking_seats::status.eq(BookingStatus::Pending),
+                booking_seats::seat_number.eq(seat),
+            )
+        })
+        .collect();
+    match diesel::insert_into(booking_seats::table)
+        .values(&seat_rows)
+        .execute(conn)
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "booking_seats_live_seat") => {
+            return Err(AppError::SeatsUnavailable {
+                seats: row.seats.to_vec(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let snack_rows: Vec<_> = row
+        .quote
+        .snacks
+        .iter()
+        .map(|line| {
+            (
+                booking_snacks::booking_id.eq(row.id),
+                booking_snacks::snack_id.eq(line.snack_id),
+                booking_snacks::quantity.eq(line.quantity),
+                booking_snacks::unit_price.eq(line.unit_price.amount()),
+                booking_snacks::total_price.eq(line.total_price.amount()),
+            )
+        })
+        .collect();
+    if !snack_rows.is_empty() {
+        diesel::insert_into(booking_snacks::table)
+            .values(&snack_rows)
+            .execute(conn)
+            .await?;
+    }
+    diesel::insert_into(payments::table)
+        .values((
+            payments::booking_id.eq(row.id),
+            payments::stripe_payment_intent_id.eq(Some(row.intent)),
+            payments::amount.eq(row.quote.final_amount.amount()),
+            payments::currency.eq(&currency),
+            payments::status.eq(PaymentStatus::Pending),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(booking)
+}
+
+/// A booking, locked for the rest of the caller's transaction.
+pub async fn lock_booking(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Booking> {
+    bookings::table
+        .find(id)
+        .select(Booking::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound { what: "booking" })
+}
+
+/// Owners see their bookings; operators and admins see all. To anyone else a booking
+/// does not exist: `None`, so that ids cannot be probed.
+pub async fn find_visible(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Option<Booking>> {
+    let mut conn = app.db().await?;
+    let booking: Option<Booking> = bookings::table
+        .find(id)
+        .select(Booking::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    Ok(booking.filter(|b| {
+        b.user_id == viewer.user_id || matches!(viewer.role, Role::Admin | Role::Operator)
+    }))
+}
+
+pub async fn mine(app: &App, viewer: Viewer) -> AppResult<Vec<Booking>> {
+    let mut conn = app.db().await?;
+    Ok(bookings::table
+        .filter(bookings::user_id.eq(viewer.user_id))
+        .order((bookings::created_at.desc(), bookings::id.desc()))
+        .select(Booking::as_select())
+        .load(&mut conn)
+        .await?)
+}
+
+/// Ends a pending booking (its owner's, or any by an admin): CANCELLED, its payment
+/// intent cancelled and its seats released, both after commit.
+pub async fn cancel(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Booking> {
+    let mut conn = app.db().await?;
+    let (booking, effects) = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let booking = lock_booking(conn, id).await?;
+            if booking.user_id != viewer.user_id && viewer.role != Role::Admin {
+                return Err(AppError::Forbidden {
+                    message: "this booking belongs to someone else".to_owned(),
+                });
+            }
+            if booking.status != BookingStatus::Pending {
+                return Err(AppError::conflict(match booking.status {
+                    BookingStatus::Confirmed => {
+                        "this booking is paid; ask for a refund instead".to_owned()
+                    }
+                    other => format!("this booking is already {}", other.as_db_str()),
+                }));
+            }
+            end_pending(conn, app, &booking, BookingStatus::Cancelled).await
+        })
+        .await?;
+    outbox::deliver_now(app, &effects).await;
+    Ok(booking)
+}
+
+/// Moves a pending booking to `status` (cancelled or expired) inside the caller's
+/// transaction, with its payment cancelled and the seat release and intent
+/// cancellation queued. Returns the booking and the outbox rows to deliver.
+pub async fn end_pending(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+    status: BookingStatus,
+) -> AppResult<(Booking, Vec<i64>)> {
+    let updated: Booking = diesel::update(bookings::table.find(booking.id))
+        .set(bookings::status.eq(status))
+        .returning(Booking::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::update(
+        payments::table
+            .filter(payments::booking_id.eq(booking.id))
+            .filter(payments::status.eq_any([PaymentStatus::Pending, PaymentStatus::Failed])),
+    )
+    .set(payments::status.eq(PaymentStatus::Cancelled))
+    .execute(conn)
+    .await?;
+    let mut effects = Vec::new();
+    effects.extend(
+        outbox::enqueue(
+            conn,
+            app.now(),
+            format!("booking-{}-{}", status.as_db_str(), booking.id),
+            &Effect::Seats {
+                showtime: booking.showtime_id,
+                seats: booking.seats(),
+                used_lock: None,
+            },
+        )
+        .await?,
+    );
+    if let Some(intent) = &booking.payment_intent_id {
+        effects.extend(
+            outbox::enqueue(
+                conn,
+                app.now(),
+                format!("cancel-intent-{intent}"),
+                &Effect::CancelIntent {
+                    intent: intent.clone(),
+                },
+            )
+            .await?,
+        );
+    }
+    Ok((updated, effects))
+}

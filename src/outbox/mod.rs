@@ -1,0 +1,215 @@
+//! The outbox. A side effect of a database change (a seat-map publish, cancelling or
+//! refunding a payment, an email) is written as a row in the same transaction as the
+//! change, and delivered after commit: at once by the request that made it, and
+//! otherwise by every node's worker, which claims rows with `FOR UPDATE SKIP LOCKED`
+//! and retries failures with back-off. A crash between commit and delivery loses
+//! nothing, and a failed delivery never undoes the change. Every effect is idempotent,
+//! so delivering one twice does no harm.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::schema::outbox;
+use crate::error::{AppError, AppResult, LogDisplay};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Bring Redis and the live seat maps in line with Postgres for these seats;
+    /// `used_lock` is the hold a new booking was made from.
+    Seats {
+        showtime: Uuid,
+        seats: Vec<String>,
+        used_lock: Option<String>,
+    },
+    /// Cancel a payment intent that nobody will pay any more.
+    CancelIntent {
+        intent: String,
+    },
+    /// Give back a payment that arrived for a booking that could not be honoured.
+    Refund {
+        booking: Uuid,
+    },
+    /// A message to the customer about a booking (`template` names which).
+    Email {
+        booking: Uuid,
+        template: String,
+    },
+    Sms {
+        booking: Uuid,
+        template: String,
+    },
+}
+
+impl Effect {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Seats { .. } => "seats",
+            Self::CancelIntent { .. } => "cancel_intent",
+            Self::Refund { .. } => "refund",
+            Self::Email { .. } => "email",
+            Self::Sms { .. } => "sms",
+        }
+    }
+}
+
+/// The kinds this build delivers. Email and SMS rows wait, safely queued, for the
+/// notification senders.
+const DELIVERED: [&str; 3] = ["seats", "cancel_intent", "refund"];
+
+/// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
+/// second effect with the same key is not written. Returns the new row's id.
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    key: String,
+    effect: &Effect,
+) -> AppResult<Option<i64>> {
+    let payload = serde_json::to_value(effect).map_err(AppError::internal)?;
+    Ok(diesel::insert_into(outbox::table)
+        .values((
+            outbox::kind.eq(effect.kind()),
+            outbox::payload.eq(payload),
+            outbox::idempotency_key.eq(key),
+            outbox::available_at.eq(now),
+        ))
+        .on_conflict(outbox::idempotency_key)
+        .do_nothing()
+        .returning(outbox::id)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// Delivers these rows now, after their transaction committed. Failures are left to
+/// the worker's retries; the caller's request has already succeeded.
+pub async fn deliver_now(app: &App, ids: &[i64]) {
+    for id in ids {
+        if let Err(e) = deliver_one(app, Some(*id)).await {
+            tracing::warn!(outbox = id, error = %LogDisplay(&e), "outbox delivery deferred");
+        }
+    }
+}
+
+/// Delivers due rows, oldest first, until none is left or `max` were tried.
+pub async fn deliver_due(app: &App, max: usize) -> AppResult<usize> {
+    let mut tried = 0;
+    while tried < max && deliver_one(app, None).await? {
+        tried += 1;
+    }
+    Ok(tried)
+}
+
+/// 2, 4, 8 … seconds, at most an hour.
+fn backoff(attempts: i32) -> chrono::Duration {
+    chrono::Duration::seconds(1i64 << attempts.clamp(1, 11)).min(chrono::Duration::hours(1))
+}
+
+/// Claims one due row (this one, or the oldest), delivers it, and records the outcome.
+/// Returns whether a row was claimed.
+async fn deliver_one(app: &App, only: Option<i64>) -> AppResult<bool> {
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let now = app.now();
+        let (from, to) = only.map_or((i64::MIN, i64::MAX), |id| (id, id));
+        let query = outbox::table
+            .filter(outbox::id.between(from, to))
+            .filter(outbox::delivered_at.is_null())
+            .filter(outbox::available_at.le(now))
+            .filter(outbox::kind.eq_any(DELIVERED))
+            .select((outbox::id, outbox::payload, outbox::attempts))
+            .order(outbox::id)
+            .for_update()
+            .skip_locked();
+        let row: Option<(i64, serde_json::Value, i32)> = query.first(conn).await.optional()?;
+        let Some((id, payload, attempts)) = row else {
+            return Ok(false);
+        };
+        let outcome = match serde_json::from_value::<Effect>(payload) {
+            Ok(effect) => deliver(app, &effect).await,
+            Err(e) => Err(AppError::internal(anyhow::anyhow!("unreadable effect: {e}"))),
+        };
+        let attempts = attempts + 1;
+        let target = outbox::table.find(id);
+        match outcome {
+            Ok(()) => {
+                diesel::update(target)
+                    .set((
+                        outbox::delivered_at.eq(Some(app.now())),
+                        outbox::attempts.eq(attempts),
+                        outbox::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            Err(e) => {
+                let message = LogDisplay(&e).to_string();
+                tracing::warn!(outbox = id, attempts, error = %message, "outbox delivery failed; will retry");
+                diesel::update(target)
+                    .set((
+                        outbox::attempts.eq(attempts),
+                        outbox::last_error.eq(Some(message)),
+                        outbox::available_at.eq(app.now() + backoff(attempts)),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(true)
+    })
+    .await
+}
+
+/// Boxed: delivering a refund may itself deliver the effects it causes, and the
+/// recursion needs a future of known size.
+fn deliver<'a>(
+    app: &'a App,
+    effect: &'a Effect,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send + 'a>> {
+    Box::pin(async move { deliver_effect(app, effect).await })
+}
+
+async fn deliver_effect(app: &App, effect: &Effect) -> AppResult<()> {
+    match effect {
+        Effect::Seats {
+            showtime,
+            seats,
+            used_lock,
+        } => crate::seating::sync::sync_seats(app, *showtime, seats, used_lock.as_deref()).await,
+        Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
+        Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
+        Effect::Email { .. } | Effect::Sms { .. } => Err(AppError::internal(anyhow::anyhow!(
+            "no sender for {}",
+            effect.kind()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effects_round_trip_with_their_kind() {
+        let effect = Effect::Seats {
+            showtime: Uuid::nil(),
+            seats: vec!["A1".into()],
+            used_lock: None,
+        };
+        let json = serde_json::to_value(&effect).unwrap();
+        assert_eq!(json["kind"], "seats");
+        assert_eq!(serde_json::from_value::<Effect>(json).unwrap(), effect);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1).num_seconds(), 2);
+        assert_eq!(backoff(2).num_seconds(), 4);
+        assert_eq!(backoff(30).num_seconds(), 2048);
+        assert!(backoff(30) <= chrono::Duration::hours(1));
+    }
+}

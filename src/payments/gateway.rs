@@ -1,0 +1,100 @@
+//! What the booking flow needs from a payment provider. Two implementations: Stripe
+//! (`stripe.rs`) and, when no Stripe key is configured, a simulated provider
+//! (`simulated.rs`) that confirms every payment through our own signed webhook.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::money::Money;
+
+/// A payment intent as the client needs it to pay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    Succeeded,
+    Pending,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "succeeded" => Self::Succeeded,
+            "failed" | "canceled" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRefund {
+    pub id: String,
+    pub status: RefundStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The provider refused the request; the message may be shown to the customer.
+    #[error("{0}")]
+    Declined(String),
+    /// The provider could not be reached or answered nonsense; worth retrying.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Creates the intent for a booking; the booking id is the idempotency key, so
+    /// asking twice gives the same intent.
+    async fn create_intent(&self, booking: Uuid, amount: Money) -> Result<Intent, GatewayError>;
+
+    async fn retrieve_intent(&self, id: &str) -> Result<Intent, GatewayError>;
+
+    /// Cancels an intent nobody will pay any more. An intent already paid or cancelled
+    /// is `Declined`: there is nothing left to cancel.
+    async fn cancel_intent(&self, id: &str) -> Result<(), GatewayError>;
+
+    /// Refunds `amount` of a paid intent; `key` makes a retry return the same refund.
+    async fn refund(
+        &self,
+        intent: &str,
+        amount: Money,
+        key: &str,
+    ) -> Result<GatewayRefund, GatewayError>;
+}
+
+/// Stripe counts in the currency's minor unit (cents for the two-decimal currencies
+/// the configuration accepts).
+pub fn minor_units(amount: Money) -> Result<i64, GatewayError> {
+    let cents = amount.amount() * rust_decimal::Decimal::ONE_HUNDRED;
+    i64::try_from(cents.trunc())
+        .map_err(|_| GatewayError::Declined(format!("amount {} is out of range", cents)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use std::str::FromStr;
+
+    #[test]
+    fn amounts_go_out_in_cents() {
+        let m = |s: &str| Money::new(rust_decimal::Decimal::from_str(s).unwrap(), Currency::USD);
+        assert_eq!(minor_units(m("12.50")).unwrap(), 1250);
+        assert_eq!(minor_units(m("0.01")).unwrap(), 1);
+        assert_eq!(minor_units(m("1234.99")).unwrap(), 123_499);
+    }
+}

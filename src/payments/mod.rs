@@ -1,0 +1,12 @@
+//! Payments: the gateway (Stripe or simulated), intents for bookings, the signed
+//! webhook that confirms them, and refunds.
+
+pub mod events;
+pub mod gateway;
+pub mod graphql;
+pub mod intents;
+pub mod refunds;
+pub mod signature;
+pub mod simulated;
+pub mod stripe;
+pub mod webhook;

@@ -1,0 +1,63 @@
+//! `POST /api/payments/webhook`: Stripe's events, on the raw body so that the
+//! signature is checked over exactly the bytes Stripe signed. A missing, bad or stale
+//! signature is a 400 that changes nothing; an event that cannot be applied now is a
+//! 500, which Stripe retries.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::events::{self, Event};
+use super::signature;
+use crate::error::LogDisplay;
+use crate::http::ServerState;
+
+pub async fn receive(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let app = &state.app;
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = signature::verify(
+        header,
+        &body,
+        &app.config.stripe_webhook_secret,
+        app.now(),
+        app.config.payments.webhook_tolerance.as_secs() as i64,
+    ) {
+        tracing::warn!(reason = %e, "webhook refused");
+        return refuse(&e.to_string());
+    }
+    let event: Event = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(_) => return refuse("the body is not a Stripe event"),
+    };
+    let (id, kind) = (event.id.clone(), event.kind.clone());
+    match events::handle(app, event).await {
+        Ok(handled) => {
+            tracing::info!(event = %id, kind = %kind, ?handled, "webhook");
+            (StatusCode::OK, axum::Json(json!({"received": true}))).into_response()
+        }
+        Err(e) => {
+            tracing::error!(event = %id, kind = %kind, error = %LogDisplay(&e), "webhook failed; Stripe will retry");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": "internal error"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn refuse(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": message})),
+    )
+        .into_response()
+}

@@ -1,0 +1,94 @@
+//! Redis follows Postgres for sold seats. After a booking changes in Postgres (made,
+//! confirmed, cancelled, expired, refunded), its seats are re-read from Postgres and
+//! Redis is set to match, publishing one versioned change. Reading the truth again,
+//! rather than replaying "book"/"unbook" commands, makes the step idempotent and
+//! indifferent to the order in which the outbox delivers it; the advisory lock makes
+//! two syncs of one showtime take turns, so an older read never lands after a newer.
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::holds::run_script;
+use super::keys;
+use super::scripts::{LOAD_BOOKED, SYNC};
+use crate::app::App;
+use crate::db::enums::BookingStatus;
+use crate::db::schema::booking_seats;
+use crate::error::{AppError, AppResult};
+
+/// The advisory-lock key of a showtime's seat syncs.
+fn lock_key(showtime: Uuid) -> i64 {
+    let (high, low) = showtime.as_u64_pair();
+    (high ^ low ^ 0x5ca7_5eed) as i64
+}
+
+async fn take_turn(conn: &mut AsyncPgConnection, showtime: Uuid) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(lock_key(showtime))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn live_seats(
+    conn: &mut AsyncPgConnection,
+    showtime: Uuid,
+    among: Option<&[String]>,
+) -> AppResult<Vec<String>> {
+    let mut query = booking_seats::table
+        .filter(booking_seats::showtime_id.eq(showtime))
+        .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
+        .select(booking_seats::seat_number)
+        .into_boxed();
+    if let Some(seats) = among {
+        query = query.filter(booking_seats::seat_number.eq_any(seats));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Sets Redis's view of `seats` to Postgres's, removing `used_lock` (the hold a new
+/// booking was made from) on the way, and publishes what changed.
+pub async fn sync_seats(
+    app: &App,
+    showtime: Uuid,
+    seats: &[String],
+    used_lock: Option<&str>,
+) -> AppResult<()> {
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        take_turn(conn, showtime).await?;
+        let booked = live_seats(conn, showtime, Some(seats)).await?;
+        let mut args = vec![used_lock.unwrap_or_default().to_owned()];
+        for seat in seats {
+            args.push(seat.clone());
+            args.push(if booked.contains(seat) { "1" } else { "0" }.to_owned());
+        }
+        let _: i64 = run_script(app, &SYNC, showtime, args).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Makes sure Redis knows the showtime's booked seats (after a flush it does not):
+/// Postgres's seats are copied in once, marked complete. Takes the same turn as
+/// `sync_seats`, so a booking committed meanwhile is either in the copy or synced after.
+pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        take_turn(conn, showtime).await?;
+        let booked = live_seats(conn, showtime, None).await?;
+        let keys = vec![
+            keys::seat_key(&app.redis, showtime, "booked"),
+            keys::seat_key(&app.redis, showtime, "epoch"),
+        ];
+        let mut args = vec![Uuid::new_v4().simple().to_string()];
+        args.extend(booked);
+        let _: i64 = LOAD_BOOKED
+            .evalsha_with_reload(app.redis.pool().next(), keys, args)
+            .await?;
+        Ok(())
+    })
+    .await
+}
