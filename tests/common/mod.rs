@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixtures;
+pub mod flow;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -314,6 +315,17 @@ impl TestApp {
     pub fn another_node(&self) -> TestAppBuilder {
         let mut builder = Self::builder();
         builder.node_of = Some((self.app.config.database_url.clone(), self.prefix.clone()));
+        builder
+    }
+
+    /// A second server over the same Postgres database but its own Redis prefix: as if
+    /// Redis had lost everything between the two, so only Postgres keeps them honest.
+    pub fn node_with_own_redis(&self) -> TestAppBuilder {
+        let mut builder = Self::builder();
+        builder.node_of = Some((
+            self.app.config.database_url.clone(),
+            format!("test-{}", uuid::Uuid::new_v4().simple()),
+        ));
         builder
     }
 

@@ -1,0 +1,138 @@
+//! The booking flow as a client drives it, and Stripe's side of the webhook.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::{Gql, TestApp, TestUser};
+
+pub const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken expiresAt lockedSeats } }";
+
+pub const BOOKING_FIELDS: &str = "id bookingReference status seatNumbers expiresAt qrCode createdAt \
+    totalAmount { amount currency } discountAmount { amount currency } finalAmount { amount currency } \
+    snacks { quantity unitPrice { amount } totalPrice { amount } snack { id name } } showtime { id }";
+
+pub fn create_booking_query() -> String {
+    format!(
+        "mutation($s: ID!, $seats: [String!]!, $t: String!, $snacks: [SnackOrderInput!]) {{ \
+         createBooking(input: {{showtimeId: $s, seatNumbers: $seats, lockToken: $t, snacks: $snacks}}) \
+         {{ paymentClientSecret booking {{ {BOOKING_FIELDS} }} }} }}"
+    )
+}
+
+pub fn booking_query() -> String {
+    format!("query($id: ID!) {{ booking(id: $id) {{ {BOOKING_FIELDS} }} }}")
+}
+
+pub async fn lock(app: &TestApp, user: &TestUser, showtime: Uuid, seats: &[&str]) -> String {
+    let r = app
+        .gql_as(
+            &user.token,
+            LOCK,
+            json!({"s": showtime.to_string(), "seats": seats}),
+        )
+        .await;
+    r.data()["lockSeats"]["lockToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn create_booking(
+    app: &TestApp,
+    user: &TestUser,
+    showtime: Uuid,
+    seats: &[&str],
+    token: &str,
+    snacks: Value,
+) -> Gql {
+    app.gql_as(
+        &user.token,
+        &create_booking_query(),
+        json!({"s": showtime.to_string(), "seats": seats, "t": token, "snacks": snacks}),
+    )
+    .await
+}
+
+/// Holds and books `seats`; returns the booking as `createBooking` answered.
+pub async fn book(app: &TestApp, user: &TestUser, showtime: Uuid, seats: &[&str]) -> Value {
+    let token = lock(app, user, showtime, seats).await;
+    let r = create_booking(app, user, showtime, seats, &token, json!([])).await;
+    r.data()["createBooking"].clone()
+}
+
+pub async fn booking(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    app.gql_as(&user.token, &booking_query(), json!({"id": id}))
+        .await
+        .data()["booking"]
+        .clone()
+}
+
+/// Polls until `check` holds (a background step such as a webhook or a sweep), for
+/// at most ten seconds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub async fn status_of(app: &TestApp, user: &TestUser, id: &str) -> String {
+    booking(app, user, id).await["status"]
+        .as_str()
+        .unwrap_or("null")
+        .to_owned()
+}
+
+/// The `Stripe-Signature` header Stripe would send, computed here independently.
+pub fn stripe_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+pub fn event(id: &str, kind: &str, object: Value) -> String {
+    json!({"id": id, "object": "event", "type": kind, "created": 0, "data": {"object": object}})
+        .to_string()
+}
+
+/// Posts a webhook body with a given `Stripe-Signature` (or none); returns the status.
+pub async fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) -> u16 {
+    let mut request = app
+        .client
+        .post(app.url("/api/payments/webhook"))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
+    if let Some(sig) = signature {
+        request = request.header("Stripe-Signature", sig);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Posts an event signed with the app's webhook secret at the app's clock time.
+pub async fn send_event(app: &TestApp, body: &str) -> u16 {
+    let sig = stripe_signature(
+        &app.app.config.stripe_webhook_secret,
+        app.app.now().timestamp(),
+        body,
+    );
+    post_webhook(app, body, Some(&sig)).await
+}
+
+pub fn intent_object(intent: &str, booking: &str) -> Value {
+    json!({"id": intent, "object": "payment_intent", "status": "succeeded",
+           "payment_method": "pm_test", "metadata": {"booking_id": booking}})
+}
