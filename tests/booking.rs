@@ -250,7 +250,17 @@ async fn every_bad_booking_request_is_refused_and_writes_nothing() {
     let later_token = lock(&app, &user, later, &["A1"]).await;
     let snack = |id: Uuid, q: i32| json!([{"snackId": id.to_string(), "quantity": q}]);
 
-    let cases: Vec<(&str, Uuid, Vec<&str>, String, Value, &str, Option<&str>)> = vec![
+    /// What is tried, on which showtime, seats, lock and snacks; the code and field.
+    type Case<'a> = (
+        &'a str,
+        Uuid,
+        Vec<&'a str>,
+        String,
+        Value,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "fewer seats than the lock",
             showtime,

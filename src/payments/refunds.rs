@@ -171,6 +171,9 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
     };
     let effects = conn
         .transaction::<_, AppError, _>(async |conn| {
+            // The booking first, as every refund transaction does: one lock order, no
+            // deadlock with a concurrent request inserting its own refund row.
+            let booking = lock_booking(conn, booking_id).await?;
             diesel::update(refunds::table.find(pending.refund_row))
                 .set((
                     refunds::stripe_refund_id.eq(Some(&refund.id)),
@@ -179,7 +182,6 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
                 .execute(conn)
                 .await?;
             if refund.status == RefundStatus::Succeeded {
-                let booking = lock_booking(conn, booking_id).await?;
                 refunded(conn, app, &booking).await
             } else {
                 Ok(Vec::new())

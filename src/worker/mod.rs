@@ -21,7 +21,9 @@ where
     Fut: Future<Output = AppResult<()>> + Send,
 {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
+        // The first step one period after start, not at once: a node that is starting
+        // has other things to do.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -1,0 +1,699 @@
+//! Payments through the public API: the signed webhook (bad signatures, replays,
+//! events in any order), refunds and their cut-off, the outbox's retries, and the
+//! whole flow against localstripe, a fake Stripe server on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::fixtures as fx;
+use common::flow::{
+    self, book, event, eventually, intent_object, post_webhook, send_event, status_of,
+    stripe_signature,
+};
+use common::ws::WsClient;
+use common::{TestApp, TestUser};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use fred::prelude::*;
+use rust_decimal::Decimal;
+use screema::clock::{Clock, ManualClock};
+use screema::db::enums::{PaymentStatus, Role};
+use screema::db::schema::{notifications, outbox, payments, refunds};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const NEVER: &str = "600000";
+
+async fn app() -> TestApp {
+    TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+        .build()
+        .await
+}
+
+async fn showtime_at(app: &TestApp, start: DateTime<Utc>) -> Uuid {
+    let mut conn = app.conn().await;
+    fx::one_row_showtime(&mut conn, 10, &[], start).await
+}
+
+/// A pending booking of `seats`; returns its id and payment intent.
+async fn pending(
+    app: &TestApp,
+    user: &TestUser,
+    showtime: Uuid,
+    seats: &[&str],
+) -> (String, String) {
+    let created = book(app, user, showtime, seats).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
+    (id, intent)
+}
+
+async fn succeeded(app: &TestApp, event_id: &str, intent: &str, booking: &str) -> u16 {
+    send_event(
+        app,
+        &event(
+            event_id,
+            "payment_intent.succeeded",
+            intent_object(intent, booking),
+        ),
+    )
+    .await
+}
+
+async fn titles(app: &TestApp, user: &TestUser) -> Vec<String> {
+    notifications::table
+        .filter(notifications::user_id.eq(user.id))
+        .order(notifications::created_at)
+        .select(notifications::title)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
+async fn payment_of(app: &TestApp, booking: &str) -> (PaymentStatus, Option<String>) {
+    payments::table
+        .filter(payments::booking_id.eq(Uuid::parse_str(booking).unwrap()))
+        .select((payments::status, payments::failure_reason))
+        .first(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
+async fn seat_state(app: &TestApp, showtime: Uuid, seat: &str) -> String {
+    let r = app
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number state } } } } }",
+            json!({"s": showtime.to_string()}),
+        )
+        .await;
+    r.data()["showtime"]["seatMap"]["rows"][0]["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["number"] == seat)
+        .unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[derive(QueryableByName)]
+struct Rows {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many rows `table` has.
+async fn count(app: &TestApp, table: &str) -> i64 {
+    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Rows>(&mut app.conn().await)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn missing_bad_and_stale_signatures_are_refused_and_change_nothing() {
+    let app = app().await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    let (id, intent) = pending(&app, &user, showtime, &["A1"]).await;
+    let body = event(
+        "evt_sig",
+        "payment_intent.succeeded",
+        intent_object(&intent, &id),
+    );
+    let secret = app.app.config.stripe_webhook_secret.clone();
+    let now = app.app.now().timestamp();
+    let good = stripe_signature(&secret, now, &body);
+
+    let refused = [
+        ("no header", None),
+        (
+            "another secret",
+            Some(stripe_signature("whsec_someone_else", now, &body)),
+        ),
+        (
+            "another body",
+            Some(stripe_signature(
+                &secret,
+                now,
+                &body.replace("evt_sig", "evt_sig2"),
+            )),
+        ),
+        (
+            "six minutes old",
+            Some(stripe_signature(&secret, now - 301, &body)),
+        ),
+        (
+            "six minutes ahead",
+            Some(stripe_signature(&secret, now + 301, &body)),
+        ),
+        (
+            "no timestamp",
+            Some(good.split_once(',').unwrap().1.to_owned()),
+        ),
+        ("no v1", Some(format!("t={now},v0=abc"))),
+        ("not hex", Some(format!("t={now},v1=zz"))),
+    ];
+    for (what, header) in refused {
+        assert_eq!(
+            post_webhook(&app, &body, header.as_deref()).await,
+            400,
+            "{what}"
+        );
+    }
+    // A correctly signed body that is not an event is refused too.
+    let junk = "not json";
+    assert_eq!(
+        post_webhook(&app, junk, Some(&stripe_signature(&secret, now, junk))).await,
+        400
+    );
+    assert_eq!(status_of(&app, &user, &id).await, "PENDING");
+    assert_eq!(count(&app, "stripe_events").await, 0);
+    assert_eq!(titles(&app, &user).await, Vec::<String>::new());
+
+    // Stripe sends one v1 per secret while a secret is rolled: any match will do.
+    let v1 = good.split_once(",v1=").unwrap().1;
+    let rolled = format!("t={now},v1={},v1={v1}", "0".repeat(64));
+    assert_eq!(post_webhook(&app, &body, Some(&rolled)).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+}
+
+#[tokio::test]
+async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
+    let app = app().await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    let (id, intent) = pending(&app, &user, showtime, &["A1", "A2"]).await;
+    assert_eq!(succeeded(&app, "evt_1", &intent, &id).await, 200);
+    let first = flow::booking(&app, &user, &id).await;
+    assert_eq!(first["status"], "CONFIRMED");
+    let outbox_rows = count(&app, "outbox").await;
+
+    // The same delivery again, the same id with another body, and a second
+    // "succeeded" event for the same payment: all acknowledged, none does anything.
+    assert_eq!(succeeded(&app, "evt_1", &intent, &id).await, 200);
+    let failed = event(
+        "evt_1",
+        "payment_intent.payment_failed",
+        json!({"id": intent, "last_payment_error": {"message": "declined"}}),
+    );
+    assert_eq!(send_event(&app, &failed).await, 200);
+    assert_eq!(succeeded(&app, "evt_2", &intent, &id).await, 200);
+
+    assert_eq!(flow::booking(&app, &user, &id).await, first);
+    assert_eq!(titles(&app, &user).await, ["Booking confirmed"]);
+    assert_eq!(count(&app, "outbox").await, outbox_rows);
+    assert_eq!(
+        payment_of(&app, &id).await,
+        (PaymentStatus::Succeeded, None)
+    );
+    assert_eq!(count(&app, "stripe_events").await, 2);
+
+    // Events for intents that are not ours, and types we do not handle, are
+    // acknowledged so that Stripe stops sending them.
+    assert_eq!(
+        succeeded(&app, "evt_3", "pi_unknown", &Uuid::new_v4().to_string()).await,
+        200
+    );
+    let other = event("evt_4", "customer.created", json!({"id": "cus_1"}));
+    assert_eq!(send_event(&app, &other).await, 200);
+}
+
+#[tokio::test]
+async fn a_payment_after_expiry_confirms_if_the_seats_are_free_and_is_refunded_if_not() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder()
+        .clock(clock.clone())
+        .env("HOLD_TTL_SECONDS", "60")
+        .env("SWEEP_INTERVAL_MS", "20")
+        .env("OUTBOX_POLL_MS", "20")
+        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
+        .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+        .build()
+        .await;
+    let showtime = showtime_at(&app, clock.now() + Duration::days(1)).await;
+    let alice = app.with_user(Role::Customer).await;
+    let bob = app.with_user(Role::Customer).await;
+    let (taken, taken_intent) = pending(&app, &alice, showtime, &["A1"]).await;
+    let (free, free_intent) = pending(&app, &alice, showtime, &["A2"]).await;
+    clock.advance(Duration::seconds(61));
+    eventually("expiry", || async {
+        status_of(&app, &alice, &taken).await == "EXPIRED"
+            && status_of(&app, &alice, &free).await == "EXPIRED"
+    })
+    .await;
+    // Bob takes A1 meanwhile.
+    pending(&app, &bob, showtime, &["A1"]).await;
+
+    assert_eq!(
+        succeeded(&app, "evt_late_1", &taken_intent, &taken).await,
+        200
+    );
+    assert_eq!(status_of(&app, &alice, &taken).await, "EXPIRED");
+    eventually("the automatic refund", || async {
+        payment_of(&app, &taken).await.0 == PaymentStatus::Refunded
+    })
+    .await;
+    let refund: (Decimal, String, Option<String>) = refunds::table
+        .filter(refunds::booking_id.eq(Uuid::parse_str(&taken).unwrap()))
+        .select((refunds::amount, refunds::status, refunds::stripe_refund_id))
+        .first(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(refund.0, fx::dec("10.00"));
+    assert_eq!(refund.1, "succeeded");
+    assert!(refund.2.unwrap().starts_with("re_"));
+    assert!(
+        titles(&app, &alice)
+            .await
+            .contains(&"Payment refunded".to_owned())
+    );
+
+    // A2 is still free: the late payment confirms its booking.
+    assert_eq!(
+        succeeded(&app, "evt_late_2", &free_intent, &free).await,
+        200
+    );
+    assert_eq!(status_of(&app, &alice, &free).await, "CONFIRMED");
+    eventually("A2 shown booked", || async {
+        seat_state(&app, showtime, "A2").await == "BOOKED"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failures_cancellations_and_refunds_from_stripe_apply_in_any_order() {
+    let app = app().await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+
+    // A failed attempt leaves the booking payable; the next attempt confirms it.
+    let (id, intent) = pending(&app, &user, showtime, &["A1"]).await;
+    let failed = event(
+        "evt_f1",
+        "payment_intent.payment_failed",
+        json!({"id": intent, "last_payment_error": {"message": "Your card was declined."}}),
+    );
+    assert_eq!(send_event(&app, &failed).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "PENDING");
+    assert_eq!(
+        payment_of(&app, &id).await,
+        (
+            PaymentStatus::Failed,
+            Some("Your card was declined.".to_owned())
+        )
+    );
+    assert_eq!(titles(&app, &user).await, ["Payment failed"]);
+    assert_eq!(succeeded(&app, "evt_s1", &intent, &id).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+
+    // "canceled" after "succeeded" does not undo a paid booking.
+    let canceled = event("evt_c1", "payment_intent.canceled", json!({"id": intent}));
+    assert_eq!(send_event(&app, &canceled).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+
+    // A refund made at Stripe (its dashboard) cancels it and frees the seat.
+    let refunded = event(
+        "evt_r1",
+        "charge.refunded",
+        json!({"id": "ch_1", "object": "charge", "payment_intent": intent, "amount_refunded": 1000,
+               "refunds": {"data": [{"id": "re_dashboard", "status": "succeeded"}]}}),
+    );
+    assert_eq!(send_event(&app, &refunded).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "CANCELLED");
+    assert_eq!(payment_of(&app, &id).await.0, PaymentStatus::Refunded);
+    assert_eq!(seat_state(&app, showtime, "A1").await, "AVAILABLE");
+    let recorded: (String, Decimal) = refunds::table
+        .select((refunds::status, refunds::amount))
+        .first(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(recorded, ("succeeded".to_owned(), fx::dec("10.00")));
+
+    // "canceled" on a pending booking cancels it.
+    let (other, other_intent) = pending(&app, &user, showtime, &["A2"]).await;
+    let canceled = event(
+        "evt_c2",
+        "payment_intent.canceled",
+        json!({"id": other_intent}),
+    );
+    assert_eq!(send_event(&app, &canceled).await, 200);
+    assert_eq!(status_of(&app, &user, &other).await, "CANCELLED");
+    assert_eq!(seat_state(&app, showtime, "A2").await, "AVAILABLE");
+    // And money arriving for it after all goes back.
+    assert_eq!(succeeded(&app, "evt_s2", &other_intent, &other).await, 200);
+    assert_eq!(status_of(&app, &user, &other).await, "CANCELLED");
+    eventually("refund of a cancelled booking's payment", || async {
+        payment_of(&app, &other).await.0 == PaymentStatus::Refunded
+    })
+    .await;
+}
+
+const REFUND: &str = "mutation($id: ID!, $r: String) { refundBooking(input: {bookingId: $id, reason: $r}) { refundId amount { amount currency } status } }";
+
+#[tokio::test]
+async fn owners_refund_until_the_cutoff_admins_any_time_and_only_once() {
+    let app = app().await;
+    let now = app.app.now();
+    let tomorrow = showtime_at(&app, now + Duration::days(1)).await;
+    let soon = showtime_at(&app, now + Duration::minutes(90)).await;
+    let owner = app.with_user(Role::Customer).await;
+    let stranger = app.with_user(Role::Customer).await;
+    let admin = app.with_user(Role::Admin).await;
+    let (early, early_intent) = pending(&app, &owner, tomorrow, &["A1", "A2"]).await;
+    let (late, late_intent) = pending(&app, &owner, soon, &["A1"]).await;
+    let (unpaid, _) = pending(&app, &owner, tomorrow, &["A3"]).await;
+    succeeded(&app, "evt_a", &early_intent, &early).await;
+    succeeded(&app, "evt_b", &late_intent, &late).await;
+
+    let refund = |user: &TestUser, id: &str, reason: Option<String>| {
+        let token = user.token.clone();
+        let vars = json!({"id": id, "r": reason});
+        let app = &app;
+        async move { app.gql_as(&token, REFUND, vars).await }
+    };
+    assert_eq!(refund(&stranger, &early, None).await.code(), "FORBIDDEN");
+    assert_eq!(refund(&owner, &unpaid, None).await.code(), "CONFLICT");
+    let r = refund(&owner, &early, Some("x".repeat(501))).await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("reason")));
+    let r = refund(&owner, "not-an-id", None).await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("bookingId")));
+    assert_eq!(
+        refund(&owner, &Uuid::new_v4().to_string(), None)
+            .await
+            .code(),
+        "NOT_FOUND"
+    );
+    assert_eq!(count(&app, "refunds").await, 0);
+
+    let r = refund(&owner, &early, Some("cannot make it".into())).await;
+    let given = &r.data()["refundBooking"];
+    assert!(given["refundId"].as_str().unwrap().starts_with("re_"));
+    assert_eq!(
+        given["amount"],
+        json!({"amount": "20.00", "currency": "USD"})
+    );
+    assert_eq!(given["status"], "succeeded");
+    assert_eq!(status_of(&app, &owner, &early).await, "CANCELLED");
+    assert_eq!(seat_state(&app, tomorrow, "A1").await, "AVAILABLE");
+    assert_eq!(payment_of(&app, &early).await.0, PaymentStatus::Refunded);
+    assert_eq!(refund(&owner, &early, None).await.code(), "CONFLICT");
+    assert!(
+        titles(&app, &owner)
+            .await
+            .contains(&"Refund issued".to_owned())
+    );
+
+    // 90 minutes before the start is inside the 2-hour cut-off: only an admin may.
+    let r = refund(&owner, &late, None).await;
+    assert_eq!(r.code(), "CONFLICT");
+    assert!(
+        r.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("120 minutes")
+    );
+    let r = refund(&admin, &late, Some("projector broke".into())).await;
+    assert_eq!(r.data()["refundBooking"]["status"], "succeeded");
+    assert_eq!(status_of(&app, &owner, &late).await, "CANCELLED");
+    assert_eq!(count(&app, "refunds").await, 2);
+}
+
+#[tokio::test]
+async fn two_refunds_at_once_give_back_the_money_once() {
+    let app = app().await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let owner = app.with_user(Role::Customer).await;
+    let (id, intent) = pending(&app, &owner, showtime, &["A5"]).await;
+    succeeded(&app, "evt_x", &intent, &id).await;
+    let vars = json!({"id": id, "r": null});
+    let (a, b) = tokio::join!(
+        app.gql_as(&owner.token, REFUND, vars.clone()),
+        app.gql_as(&owner.token, REFUND, vars.clone()),
+    );
+    let ok = [&a, &b]
+        .iter()
+        .filter(|r| r.body.get("errors").is_none())
+        .count();
+    assert_eq!(ok, 1, "{:#} {:#}", a.body, b.body);
+    for r in [&a, &b] {
+        if r.body.get("errors").is_some() {
+            assert_eq!(r.code(), "CONFLICT");
+        }
+    }
+    assert_eq!(count(&app, "refunds").await, 1);
+}
+
+#[tokio::test]
+async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder()
+        .clock(clock.clone())
+        .env("OUTBOX_POLL_MS", "20")
+        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
+        .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+        .build()
+        .await;
+    let showtime = showtime_at(&app, clock.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    let (id, _) = pending(&app, &user, showtime, &["A1"]).await;
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.subscribe(
+        "m",
+        "subscription($s: ID!) { seatMap(showtimeId: $s) { version changes { number state } } }",
+        json!({"s": showtime.to_string()}),
+    )
+    .await;
+    let first = ws.next_data().await;
+
+    // Break Redis for this showtime: its booked-seats set becomes a string.
+    let redis = app.redis().await;
+    let booked_key = format!("{}:seat:{{{showtime}}}:booked", app.prefix);
+    // The booking's own seat change may still be on its way (the worker can beat the
+    // request to it).
+    eventually("A1 in the booked set", || async {
+        let members: Vec<String> = redis.smembers(&booked_key).await.unwrap();
+        members.contains(&"A1".to_owned())
+    })
+    .await;
+    let members: Vec<String> = redis.smembers(&booked_key).await.unwrap();
+    let _: i64 = redis.del(&booked_key).await.unwrap();
+    let _: () = redis
+        .set(&booked_key, "broken", None, None, false)
+        .await
+        .unwrap();
+
+    // The cancellation itself succeeds; publishing its seat change does not, yet.
+    let r = app
+        .gql_as(
+            &user.token,
+            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
+    let key = format!("booking-cancelled-{id}");
+    let row = || async {
+        outbox::table
+            .filter(outbox::idempotency_key.eq(&key))
+            .select((outbox::attempts, outbox::delivered_at, outbox::last_error))
+            .first::<(i32, Option<DateTime<Utc>>, Option<String>)>(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    let (attempts, delivered, error) = row().await;
+    assert_eq!((attempts, delivered), (1, None));
+    assert!(error.unwrap().contains("WRONGTYPE"));
+    // Not due again until its back-off (2 s on the app's clock) has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(row().await.0, 1);
+    assert!(ws.maybe_next(100).await.is_none());
+
+    // Redis is mended; after the back-off the worker delivers it.
+    let _: i64 = redis.del(&booked_key).await.unwrap();
+    let _: i64 = redis.sadd(&booked_key, members).await.unwrap();
+    clock.advance(Duration::seconds(3));
+    eventually("the retried delivery", || async { row().await.1.is_some() }).await;
+    let (attempts, _, error) = row().await;
+    assert_eq!((attempts, error), (2, None));
+    let freed = ws.next_data().await;
+    assert_eq!(
+        freed["seatMap"]["changes"],
+        json!([{"number": "A1", "state": "AVAILABLE"}])
+    );
+    assert_eq!(
+        freed["seatMap"]["version"].as_i64().unwrap(),
+        first["seatMap"]["version"].as_i64().unwrap() + 1
+    );
+}
+
+fn localstripe_url() -> String {
+    std::env::var("LOCALSTRIPE_URL").unwrap_or_else(|_| "http://127.0.0.1:8420".to_owned())
+}
+
+/// Stripe's API as the client (Stripe.js) and the dashboard use it.
+async fn stripe(client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = client
+        .post(format!("{}{path}", localstripe_url()))
+        .basic_auth("sk_test_screema", Some(""))
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("localstripe unreachable ({e}); run scripts/localstripe.sh"));
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+async fn pay_with_card(client: &reqwest::Client, intent: &str, card: &str) -> u16 {
+    let (_, pm) = stripe(
+        client,
+        "/v1/payment_methods",
+        &[
+            ("type", "card"),
+            ("card[number]", card),
+            ("card[exp_month]", "12"),
+            ("card[exp_year]", "2034"),
+            ("card[cvc]", "123"),
+        ],
+    )
+    .await;
+    let pm = pm["id"].as_str().unwrap();
+    let (status, _) = stripe(
+        client,
+        &format!("/v1/payment_intents/{intent}"),
+        &[("payment_method", pm)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    stripe(
+        client,
+        &format!("/v1/payment_intents/{intent}/confirm"),
+        &[],
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn the_whole_flow_against_localstripe() {
+    let secret = format!("whsec_{}", Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .env("STRIPE_SECRET_KEY", "sk_test_screema")
+        .env("STRIPE_API_BASE", &localstripe_url())
+        .env("STRIPE_WEBHOOK_SECRET", &secret)
+        .build()
+        .await;
+    let client = reqwest::Client::new();
+    // localstripe signs its webhooks for this test's server with this test's secret.
+    let (status, _) = stripe(
+        &client,
+        &format!("/_config/webhooks/{}", app.prefix),
+        &[
+            ("url", &app.url("/api/payments/webhook")),
+            ("secret", &secret),
+            ("events[0]", "payment_intent.succeeded"),
+            ("events[1]", "payment_intent.payment_failed"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+
+    let created = book(&app, &user, showtime, &["A1", "A2"]).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let client_secret = created["paymentClientSecret"].as_str().unwrap();
+    let (intent, _) = client_secret.split_once("_secret_").unwrap();
+    assert!(intent.starts_with("pi_") && !intent.starts_with("pi_sim_"));
+    // The intent, as localstripe has it: our amount in cents, our booking id.
+    let shown = client
+        .get(format!("{}/v1/payment_intents/{intent}", localstripe_url()))
+        .basic_auth("sk_test_screema", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(shown["amount"], 2000);
+    assert_eq!(shown["currency"], "usd");
+    assert_eq!(shown["metadata"]["booking_id"], id);
+    let again = app
+        .gql_as(
+            &user.token,
+            "mutation($id: ID!) { createPaymentIntent(bookingId: $id) { clientSecret paymentIntentId } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        again.data()["createPaymentIntent"]["clientSecret"],
+        client_secret
+    );
+    assert_eq!(
+        again.data()["createPaymentIntent"]["paymentIntentId"],
+        intent
+    );
+
+    assert_eq!(
+        pay_with_card(&client, intent, "4242424242424242").await,
+        200
+    );
+    eventually("localstripe's webhook", || async {
+        status_of(&app, &user, &id).await == "CONFIRMED"
+    })
+    .await;
+
+    let r = app
+        .gql_as(&user.token, REFUND, json!({"id": id, "r": "plans changed"}))
+        .await;
+    let refund = &r.data()["refundBooking"];
+    assert_eq!(refund["status"], "succeeded");
+    assert_eq!(refund["amount"]["amount"], "20.00");
+    let listed = client
+        .get(format!(
+            "{}/v1/refunds?payment_intent={intent}",
+            localstripe_url()
+        ))
+        .basic_auth("sk_test_screema", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["id"], refund["refundId"]);
+    assert_eq!(listed["data"][0]["amount"], 2000);
+    assert_eq!(status_of(&app, &user, &id).await, "CANCELLED");
+
+    // A card that attaches but is declined when charged: the payment fails and the
+    // booking waits for another try.
+    let created = book(&app, &user, showtime, &["A3"]).await;
+    let other = created["booking"]["id"].as_str().unwrap().to_owned();
+    let (intent, _) = created["paymentClientSecret"]
+        .as_str()
+        .unwrap()
+        .split_once("_secret_")
+        .unwrap();
+    assert_eq!(
+        pay_with_card(&client, intent, "4000000000000341").await,
+        402
+    );
+    eventually("the failure webhook", || async {
+        payment_of(&app, &other).await.0 == PaymentStatus::Failed
+    })
+    .await;
+    assert_eq!(status_of(&app, &user, &other).await, "PENDING");
+    assert!(
+        titles(&app, &user)
+            .await
+            .contains(&"Payment failed".to_owned())
+    );
+}
