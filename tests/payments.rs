@@ -218,12 +218,19 @@ async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
 
     // Events for intents that are not ours, and types we do not handle, are
     // acknowledged so that Stripe stops sending them.
-    assert_eq!(
-        succeeded(&app, "evt_3", "pi_unknown", &Uuid::new_v4().to_string()).await,
-        200
+    let foreign = event(
+        "evt_3",
+        "payment_intent.succeeded",
+        json!({"id": "pi_foreign", "metadata": {}}),
     );
+    assert_eq!(send_event(&app, &foreign).await, 200);
     let other = event("evt_4", "customer.created", json!({"id": "cus_1"}));
     assert_eq!(send_event(&app, &other).await, 200);
+    // One that names a booking of ours not yet committed is refused, so that Stripe
+    // sends it again later, and it is not recorded as seen.
+    let early = Uuid::new_v4().to_string();
+    assert_eq!(succeeded(&app, "evt_5", "pi_early", &early).await, 503);
+    assert_eq!(count(&app, "stripe_events").await, 2);
 }
 
 #[tokio::test]

@@ -40,6 +40,9 @@ pub enum Handled {
     Duplicate,
     /// Not one of ours, or a type we do not handle: acknowledged, nothing done.
     Ignored,
+    /// For a booking of ours that is not committed yet (the intent is made just
+    /// before the booking's transaction): refused, so that Stripe sends it again.
+    NotYet,
 }
 
 /// What the event's transaction did; `Applied` carries the outbox rows to deliver.
@@ -47,6 +50,7 @@ enum Outcome {
     Applied(Vec<i64>),
     Duplicate,
     Ignored,
+    NotYet,
 }
 
 const HANDLED: [&str; 4] = [
@@ -74,7 +78,10 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
     let outcome = conn
         .transaction::<_, AppError, _>(async |conn| {
             let Some(booking) = find_booking(conn, &intent, metadata_booking).await? else {
-                return Ok(Outcome::Ignored);
+                return Ok(match metadata_booking {
+                    Some(_) => Outcome::NotYet,
+                    None => Outcome::Ignored,
+                });
             };
             let fresh = diesel::insert_into(stripe_events::table)
                 .values((
@@ -101,6 +108,7 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
     Ok(match outcome {
         Outcome::Ignored => Handled::Ignored,
         Outcome::Duplicate => Handled::Duplicate,
+        Outcome::NotYet => Handled::NotYet,
         Outcome::Applied(effects) => {
             outbox::deliver_now(app, &effects).await;
             Handled::Applied

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::events::{self, Event};
+use super::events::{self, Event, Handled};
 use super::signature;
 use crate::error::LogDisplay;
 use crate::http::ServerState;
@@ -39,6 +39,14 @@ pub async fn receive(
     };
     let (id, kind) = (event.id.clone(), event.kind.clone());
     match events::handle(app, event).await {
+        Ok(Handled::NotYet) => {
+            tracing::info!(event = %id, kind = %kind, "webhook for a booking not yet committed; Stripe will retry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": "booking not ready; retry"})),
+            )
+                .into_response()
+        }
         Ok(handled) => {
             tracing::info!(event = %id, kind = %kind, ?handled, "webhook");
             (StatusCode::OK, axum::Json(json!({"received": true}))).into_response()
