@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chrono::Duration;
 use common::fixtures as fx;
 use common::flow::{self, book, create_booking, eventually, lock, status_of};
@@ -15,7 +13,7 @@ use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use fred::prelude::*;
-use screema::clock::{Clock, ManualClock};
+use screema::clock::Clock;
 use screema::db::enums::Role;
 use screema::db::schema::{bookings, notifications, outbox};
 use serde_json::{Value, json};
@@ -208,6 +206,10 @@ async fn a_booking_costs_exactly_its_seats_and_snacks_and_is_confirmed_by_paymen
     .await;
     let confirmed = flow::booking(&app, &user, &id).await;
     assert!(confirmed["qrCode"].as_str().unwrap().starts_with("SCR1."));
+    assert!(
+        confirmed["expiresAt"].is_null(),
+        "a paid booking does not lapse"
+    );
     // Confirming changed no seat, so no event was published for it.
     assert!(ws.maybe_next(300).await.is_none());
 
@@ -428,11 +430,9 @@ async fn every_bad_booking_request_is_refused_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_lapsed_hold_cannot_be_booked() {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = TestApp::builder()
-        .clock(clock.clone())
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
         .env("HOLD_TTL_SECONDS", "60")
-        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
         .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
         .build()
         .await;
@@ -518,26 +518,17 @@ async fn the_owner_cancels_a_pending_booking_and_its_seats_come_back() {
     let created = book(&app, &user, showtime, &["A1", "A2"]).await;
     let id = created["booking"]["id"].as_str().unwrap().to_owned();
     assert_eq!(state_of(&app, showtime, "A1").await, "BOOKED");
-    const CANCEL: &str = "mutation($id: ID!) { cancelBooking(id: $id) { id status } }";
 
-    let r = app.gql_as(&other.token, CANCEL, json!({"id": id})).await;
-    assert_eq!(r.code(), "FORBIDDEN");
-    let r = app
-        .gql_as(
-            &user.token,
-            CANCEL,
-            json!({"id": Uuid::new_v4().to_string()}),
-        )
-        .await;
-    assert_eq!(r.code(), "NOT_FOUND");
-    let r = app.gql_as(&user.token, CANCEL, json!({"id": "x"})).await;
+    assert_eq!(flow::cancel(&app, &other, &id).await.code(), "FORBIDDEN");
+    let nobody = Uuid::new_v4().to_string();
+    assert_eq!(flow::cancel(&app, &user, &nobody).await.code(), "NOT_FOUND");
+    let r = flow::cancel(&app, &user, "x").await;
     assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("id")));
-    let r = app.gql_as(&user.token, CANCEL, json!({"id": id})).await;
+    let r = flow::cancel(&app, &user, &id).await;
     assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
     assert_eq!(state_of(&app, showtime, "A1").await, "AVAILABLE");
     assert_eq!(state_of(&app, showtime, "A2").await, "AVAILABLE");
-    let r = app.gql_as(&user.token, CANCEL, json!({"id": id})).await;
-    assert_eq!(r.code(), "CONFLICT");
+    assert_eq!(flow::cancel(&app, &user, &id).await.code(), "CONFLICT");
     // The seats can be held and booked again.
     let again = book(&app, &other, showtime, &["A1"]).await;
     assert_eq!(again["booking"]["status"], "PENDING");
@@ -545,12 +536,10 @@ async fn the_owner_cancels_a_pending_booking_and_its_seats_come_back() {
 
 #[tokio::test]
 async fn an_unpaid_booking_expires_with_its_hold_and_frees_its_seats() {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = TestApp::builder()
-        .clock(clock.clone())
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
         .env("HOLD_TTL_SECONDS", "120")
         .env("SWEEP_INTERVAL_MS", "20")
-        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
         .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
         .build()
         .await;
@@ -672,13 +661,7 @@ async fn the_payment_intent_of_a_booking_is_asked_for_again_and_stays_the_same()
     );
     let r = app.gql_as(&user.token, INTENT, json!({"id": "nope"})).await;
     assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("bookingId")));
-    app.gql_as(
-        &user.token,
-        "mutation($id: ID!) { cancelBooking(id: $id) { id } }",
-        json!({"id": id}),
-    )
-    .await
-    .data();
+    flow::cancel(&app, &user, &id).await.data();
     assert_eq!(
         app.gql_as(&user.token, INTENT, json!({"id": id}))
             .await
@@ -709,4 +692,31 @@ async fn booking_is_rate_limited_with_holds() {
             .unwrap()
             > 0
     );
+}
+
+#[tokio::test]
+async fn a_booking_cancelled_before_the_simulated_payment_is_never_paid() {
+    let app = app_with_payment_delay("300").await;
+    let showtime = small_showtime(&app).await;
+    let user = app.with_user(Role::Customer).await;
+    let created = book(&app, &user, showtime, &["A1"]).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let r = flow::cancel(&app, &user, &id).await;
+    assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
+    // Past the simulated gateway's delay: its confirmation was withheld, as Stripe
+    // never pays a cancelled intent, so nothing had to be refunded either.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(status_of(&app, &user, &id).await, "CANCELLED");
+    let refunds: i64 = screema::db::schema::refunds::table
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(refunds, 0);
+    let titles: Vec<String> = notifications::table
+        .select(notifications::title)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(titles, Vec::<String>::new());
 }

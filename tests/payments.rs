@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use common::fixtures as fx;
 use common::flow::{
@@ -20,7 +18,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use fred::prelude::*;
 use rust_decimal::Decimal;
-use screema::clock::{Clock, ManualClock};
+use screema::clock::Clock;
 use screema::db::enums::{PaymentStatus, Role};
 use screema::db::schema::{notifications, outbox, payments, refunds};
 use serde_json::{Value, json};
@@ -235,13 +233,11 @@ async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
 
 #[tokio::test]
 async fn a_payment_after_expiry_confirms_if_the_seats_are_free_and_is_refunded_if_not() {
-    let clock = Arc::new(ManualClock::new(Utc::now()));
-    let app = TestApp::builder()
-        .clock(clock.clone())
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
         .env("HOLD_TTL_SECONDS", "60")
         .env("SWEEP_INTERVAL_MS", "20")
         .env("OUTBOX_POLL_MS", "20")
-        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
         .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
         .build()
         .await;
@@ -460,11 +456,9 @@ async fn two_refunds_at_once_give_back_the_money_once() {
 
 #[tokio::test]
 async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
-    let clock = Arc::new(ManualClock::new(Utc::now()));
-    let app = TestApp::builder()
-        .clock(clock.clone())
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
         .env("OUTBOX_POLL_MS", "20")
-        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
         .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
         .build()
         .await;
@@ -498,13 +492,7 @@ async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
         .unwrap();
 
     // The cancellation itself succeeds; publishing its seat change does not, yet.
-    let r = app
-        .gql_as(
-            &user.token,
-            "mutation($id: ID!) { cancelBooking(id: $id) { status } }",
-            json!({"id": id}),
-        )
-        .await;
+    let r = flow::cancel(&app, &user, &id).await;
     assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
     let key = format!("booking-cancelled-{id}");
     let row = || async {
@@ -703,4 +691,69 @@ async fn the_whole_flow_against_localstripe() {
             .await
             .contains(&"Payment failed".to_owned())
     );
+}
+
+#[tokio::test]
+async fn a_payment_provider_that_is_down_fails_cleanly_and_writes_nothing() {
+    let app = app().await;
+    // Another node of the same deployment whose Stripe cannot be reached.
+    let cut_off = app
+        .another_node()
+        .env("STRIPE_SECRET_KEY", "sk_test_screema")
+        .env("STRIPE_API_BASE", "http://127.0.0.1:9")
+        .build()
+        .await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+
+    let token = flow::lock(&cut_off, &user, showtime, &["A1"]).await;
+    let r = flow::create_booking(&cut_off, &user, showtime, &["A1"], &token, json!([])).await;
+    assert_eq!(r.code(), "PAYMENT_FAILED");
+    assert!(r.error()["message"].as_str().unwrap().contains("try again"));
+    assert_eq!(count(&app, "bookings").await, 0);
+    assert_eq!(count(&app, "payments").await, 0);
+    // The hold survived: the customer books with it once payments work again.
+    let r = flow::create_booking(&app, &user, showtime, &["A1"], &token, json!([])).await;
+    let id = r.data()["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
+    succeeded(&app, "evt_ok", &intent, &id).await;
+
+    let r = cut_off
+        .gql_as(&user.token, REFUND, json!({"id": id, "r": null}))
+        .await;
+    assert_eq!(r.code(), "PAYMENT_FAILED");
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+    // The failed attempt does not count as the booking's one refund.
+    let r = app
+        .gql_as(&user.token, REFUND, json!({"id": id, "r": null}))
+        .await;
+    assert_eq!(r.data()["refundBooking"]["status"], "succeeded");
+    assert_eq!(status_of(&app, &user, &id).await, "CANCELLED");
+}
+
+#[tokio::test]
+async fn booking_and_payment_mutations_need_a_signed_in_caller() {
+    let app = app().await;
+    let id = Uuid::new_v4().to_string();
+    for (query, vars) in [
+        (
+            "mutation($id: ID!) { cancelBooking(id: $id) { id } }",
+            json!({"id": id}),
+        ),
+        (
+            "mutation($id: ID!) { createPaymentIntent(bookingId: $id) { clientSecret } }",
+            json!({"id": id}),
+        ),
+        (REFUND, json!({"id": id, "r": null})),
+        ("{ myBookings { id } }", json!({})),
+    ] {
+        assert_eq!(
+            app.gql(query, vars).await.code(),
+            "UNAUTHENTICATED",
+            "{query}"
+        );
+    }
 }

@@ -36,16 +36,15 @@ pub async fn expire_due(app: &App, max: i64) -> AppResult<usize> {
                 effects.extend(queued);
                 notifications::record(
                     conn,
-                    NewNotification {
-                        user: booking.user_id,
-                        kind: NotificationType::Booking,
-                        title: "Booking expired",
-                        message: format!(
+                    NewNotification::about(
+                        booking,
+                        NotificationType::Booking,
+                        "Booking expired",
+                        format!(
                             "Booking {} was not paid in time and has expired; its seats are free again.",
                             booking.booking_reference
                         ),
-                        metadata: serde_json::json!({"bookingId": booking.id}),
-                    },
+                    ),
                 )
                 .await?;
             }

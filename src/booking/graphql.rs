@@ -9,6 +9,7 @@ use super::model::{Booking, BookingSnack};
 use super::service::{self, NewBooking};
 use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
 use crate::catalog::model::Snack;
+use crate::db::enums::BookingStatus;
 use crate::graphql::guards::{SignedIn, viewer};
 use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking};
 use crate::graphql::scalars::{DateTime, MoneyObject};
@@ -95,9 +96,16 @@ impl BookingNode {
         ))
     }
 
-    /// When an unpaid booking lapses and its seats are released.
+    /// When an unpaid booking lapses (or lapsed) and its seats are released; null once
+    /// it is paid or cancelled.
     async fn expires_at(&self) -> Option<DateTime> {
-        self.0.expires_at.map(DateTime)
+        matches!(
+            self.0.status,
+            BookingStatus::Pending | BookingStatus::Expired
+        )
+        .then_some(self.0.expires_at)
+        .flatten()
+        .map(DateTime)
     }
 
     /// The ticket code for the QR image; set once the booking is paid.

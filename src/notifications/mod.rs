@@ -17,6 +17,24 @@ pub struct NewNotification<'a> {
     pub metadata: serde_json::Value,
 }
 
+impl<'a> NewNotification<'a> {
+    /// A notification to a booking's owner about that booking.
+    pub fn about(
+        booking: &crate::booking::model::Booking,
+        kind: NotificationType,
+        title: &'a str,
+        message: String,
+    ) -> Self {
+        Self {
+            user: booking.user_id,
+            kind,
+            title,
+            message,
+            metadata: serde_json::json!({"bookingId": booking.id}),
+        }
+    }
+}
+
 pub async fn record(conn: &mut AsyncPgConnection, n: NewNotification<'_>) -> AppResult<Uuid> {
     Ok(diesel::insert_into(notifications::table)
         .values((

@@ -222,17 +222,16 @@ async fn confirm(
     }
     notifications::record(
         conn,
-        NewNotification {
-            user: booking.user_id,
-            kind: NotificationType::Booking,
-            title: "Booking confirmed",
-            message: format!(
+        NewNotification::about(
+            booking,
+            NotificationType::Booking,
+            "Booking confirmed",
+            format!(
                 "Booking {} is confirmed: seats {}. Show your ticket's QR code at the door.",
                 booking.booking_reference,
                 booking.seats().join(", ")
             ),
-            metadata: serde_json::json!({"bookingId": booking.id}),
-        },
+        ),
     )
     .await?;
     let now = app.now();
@@ -276,16 +275,15 @@ async fn refund_late(
 ) -> AppResult<Vec<i64>> {
     notifications::record(
         conn,
-        NewNotification {
-            user: booking.user_id,
-            kind: NotificationType::Payment,
-            title: "Payment refunded",
-            message: format!(
+        NewNotification::about(
+            booking,
+            NotificationType::Payment,
+            "Payment refunded",
+            format!(
                 "Your payment for booking {} arrived after {why}, so it is being refunded in full.",
                 booking.booking_reference
             ),
-            metadata: serde_json::json!({"bookingId": booking.id}),
-        },
+        ),
     )
     .await?;
     Ok(outbox::enqueue(
@@ -327,16 +325,15 @@ async fn failed(
         .unwrap_or_default();
     notifications::record(
         conn,
-        NewNotification {
-            user: booking.user_id,
-            kind: NotificationType::Payment,
-            title: "Payment failed",
-            message: format!(
+        NewNotification::about(
+            booking,
+            NotificationType::Payment,
+            "Payment failed",
+            format!(
                 "The payment for booking {} failed: {reason}. You can try again{until}.",
                 booking.booking_reference
             ),
-            metadata: serde_json::json!({"bookingId": booking.id}),
-        },
+        ),
     )
     .await?;
     Ok(Vec::new())

@@ -236,16 +236,15 @@ pub async fn refunded(
         );
         notifications::record(
             conn,
-            NewNotification {
-                user: booking.user_id,
-                kind: NotificationType::Payment,
-                title: "Refund issued",
-                message: format!(
+            NewNotification::about(
+                booking,
+                NotificationType::Payment,
+                "Refund issued",
+                format!(
                     "Booking {} is cancelled and {} {} is on its way back to you.",
                     booking.booking_reference, booking.final_amount, booking.currency
                 ),
-                metadata: serde_json::json!({"bookingId": booking.id}),
-            },
+            ),
         )
         .await?;
     }

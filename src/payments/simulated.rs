@@ -74,10 +74,12 @@ impl SimulatedGateway {
 }
 
 impl Inner {
-    fn is_cancelled(&self, intent: &str) -> bool {
+    /// Whether the intent was cancelled before its confirmation went out; asked once
+    /// per intent, so the answer is forgotten as it is given.
+    fn take_cancelled(&self, intent: &str) -> bool {
         self.cancelled
             .lock()
-            .map(|set| set.contains(intent))
+            .map(|mut set| set.remove(intent))
             .unwrap_or(false)
     }
 
@@ -88,7 +90,7 @@ impl Inner {
         tokio::spawn(async move {
             tokio::time::sleep(inner.delay).await;
             let intent = object["id"].as_str().unwrap_or_default().to_owned();
-            if kind == "payment_intent.succeeded" && inner.is_cancelled(&intent) {
+            if kind == "payment_intent.succeeded" && inner.take_cancelled(&intent) {
                 return;
             }
             let Some(base) = inner.base_url.get() else {
@@ -165,6 +167,11 @@ impl PaymentGateway for SimulatedGateway {
 
     async fn cancel_intent(&self, id: &str) -> Result<(), GatewayError> {
         if let Ok(mut set) = self.inner.cancelled.lock() {
+            // Cancellations after the confirmation went out are never asked about; a
+            // bound keeps a long-running demo server from collecting them forever.
+            if set.len() >= 10_000 {
+                set.clear();
+            }
             set.insert(id.to_owned());
         }
         self.inner.send_later(

@@ -71,6 +71,12 @@ pub async fn booking(app: &TestApp, user: &TestUser, id: &str) -> Value {
         .clone()
 }
 
+pub const CANCEL: &str = "mutation($id: ID!) { cancelBooking(id: $id) { id status } }";
+
+pub async fn cancel(app: &TestApp, user: &TestUser, id: &str) -> Gql {
+    app.gql_as(&user.token, CANCEL, json!({"id": id})).await
+}
+
 /// Polls until `check` holds (a background step such as a webhook or a sweep), for
 /// at most ten seconds.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)

@@ -16,7 +16,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use fred::prelude::*;
 use reqwest::StatusCode;
 use screema::app::{App, AppState};
-use screema::clock::{Clock, SystemClock};
+use screema::clock::{Clock, ManualClock, SystemClock};
 use screema::config::Config;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -327,6 +327,16 @@ impl TestApp {
             format!("test-{}", uuid::Uuid::new_v4().simple()),
         ));
         builder
+    }
+
+    /// A builder for an app on a clock the test moves, and that clock. Access tokens
+    /// last a day, so that moving the clock does not sign the test's users out.
+    pub fn clocked() -> (TestAppBuilder, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let builder = Self::builder()
+            .clock(clock.clone())
+            .env("ACCESS_TOKEN_TTL_SECONDS", "86400");
+        (builder, clock)
     }
 
     pub async fn new() -> Self {
