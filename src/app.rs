@@ -12,6 +12,7 @@ use crate::payments::simulated::SimulatedGateway;
 use crate::payments::stripe::StripeGateway;
 use crate::redis::Redis;
 use crate::seating::live::LiveHub;
+use crate::tickets::code::TicketSigner;
 
 pub struct App {
     pub config: Config,
@@ -26,6 +27,7 @@ pub struct App {
     /// Where this node's server listens, once it does (the simulated gateway posts
     /// its webhooks there).
     pub base_url: Arc<OnceLock<String>>,
+    pub tickets: TicketSigner,
 }
 
 pub type AppState = Arc<App>;
@@ -61,6 +63,7 @@ impl App {
             live,
             payments,
             base_url,
+            tickets: TicketSigner::from_seed(&config.tickets.signing_seed),
             passwords,
             metrics,
             config,

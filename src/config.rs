@@ -12,6 +12,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://screema:screema@127.0.0.1:543
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEFAULT_JWT_SECRET: &str = "screema-development-jwt-secret-change-me";
 const DEFAULT_WEBHOOK_SECRET: &str = "whsec_screema_development_only";
+/// The development ticket-signing key (64 hex digits, an Ed25519 seed).
+const DEFAULT_TICKET_KEY: &str = "5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7e";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -50,7 +52,25 @@ pub struct Config {
     pub cleaning_gap: Duration,
     pub holds: HoldSettings,
     pub payments: PaymentSettings,
+    pub tickets: TicketSettings,
     pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy)]
+pub struct TicketSettings {
+    /// The Ed25519 seed that signs ticket codes.
+    pub signing_seed: [u8; 32],
+    /// Check-in opens this long before a showtime starts (and closes when it ends).
+    pub check_in_opens: Duration,
+}
+
+impl std::fmt::Debug for TicketSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketSettings")
+            .field("signing_seed", &"***")
+            .field("check_in_opens", &self.check_in_opens)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -269,6 +289,16 @@ impl Config {
         let jwt_secret = get("JWT_SECRET").unwrap_or_else(|| DEFAULT_JWT_SECRET.to_owned());
         let stripe_webhook_secret =
             get("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|| DEFAULT_WEBHOOK_SECRET.to_owned());
+        let ticket_key = get("TICKET_SIGNING_KEY").unwrap_or_else(|| DEFAULT_TICKET_KEY.to_owned());
+        let signing_seed: [u8; 32] = hex::decode(ticket_key.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "TICKET_SIGNING_KEY",
+                    "expected 64 hex digits (an Ed25519 seed)",
+                )
+            })?;
         if env == AppEnv::Production {
             if jwt_secret == DEFAULT_JWT_SECRET {
                 return Err(ConfigError::new(
@@ -285,6 +315,12 @@ impl Config {
             if stripe_webhook_secret == DEFAULT_WEBHOOK_SECRET {
                 return Err(ConfigError::new(
                     "STRIPE_WEBHOOK_SECRET",
+                    "the development default is refused in production",
+                ));
+            }
+            if ticket_key.trim() == DEFAULT_TICKET_KEY {
+                return Err(ConfigError::new(
+                    "TICKET_SIGNING_KEY",
                     "the development default is refused in production",
                 ));
             }
@@ -371,6 +407,12 @@ impl Config {
                     0,
                 )? as u64),
                 outbox_poll: Duration::from_millis(parse_num("OUTBOX_POLL_MS", 500, 10)? as u64),
+            },
+            tickets: TicketSettings {
+                signing_seed,
+                check_in_opens: Duration::from_secs(
+                    parse_num("CHECK_IN_OPENS_MINUTES", 60, 0)? as u64 * 60,
+                ),
             },
             env,
             database_url,
@@ -461,10 +503,19 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(err.var, "STRIPE_WEBHOOK_SECRET");
+        let err = config(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "x".repeat(40).as_str()),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_live"),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(err.var, "TICKET_SIGNING_KEY");
         let ok = config(&[
             ("APP_ENV", "production"),
             ("JWT_SECRET", "x".repeat(40).as_str()),
             ("STRIPE_WEBHOOK_SECRET", "whsec_live"),
+            ("TICKET_SIGNING_KEY", "ab".repeat(32).as_str()),
         ]);
         assert!(ok.is_ok());
     }

@@ -205,7 +205,7 @@ async fn a_booking_costs_exactly_its_seats_and_snacks_and_is_confirmed_by_paymen
     })
     .await;
     let confirmed = flow::booking(&app, &user, &id).await;
-    assert!(confirmed["qrCode"].as_str().unwrap().starts_with("SCR1."));
+    assert!(confirmed["qrCode"].as_str().unwrap().starts_with("T1."));
     assert!(
         confirmed["expiresAt"].is_null(),
         "a paid booking does not lapse"

@@ -16,6 +16,7 @@ use crate::config::GraphqlLimits;
 use crate::error::AppError;
 use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
+use crate::tickets::graphql::TicketsMutation;
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
@@ -30,6 +31,7 @@ pub struct MutationRoot(
     SeatingMutation,
     BookingMutation,
     PaymentsMutation,
+    TicketsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

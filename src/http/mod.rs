@@ -38,6 +38,10 @@ pub fn router(app: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
         .route(
+            "/api/tickets/public-key",
+            get(crate::tickets::http::public_key),
+        )
+        .route(
             "/api/payments/webhook",
             axum::routing::post(crate::payments::webhook::receive),
         )

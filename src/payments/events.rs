@@ -18,7 +18,7 @@ use crate::db::schema::{bookings, payments, refunds, stripe_events};
 use crate::error::{AppError, AppResult};
 use crate::notifications::{self, NewNotification};
 use crate::outbox::{self, Effect};
-use crate::tickets::new_ticket_code;
+use crate::tickets::code::TicketClaims;
 
 #[derive(Debug, Deserialize)]
 pub struct Event {
@@ -207,7 +207,12 @@ async fn confirm(
     let updated = diesel::update(bookings::table.find(booking.id))
         .set((
             bookings::status.eq(BookingStatus::Confirmed),
-            bookings::qr_code.eq(Some(new_ticket_code())),
+            bookings::qr_code.eq(Some(app.tickets.issue(&TicketClaims {
+                booking: booking.id,
+                showtime: booking.showtime_id,
+                issued_at: app.now(),
+                seats: booking.seats(),
+            }))),
         ))
         .execute(conn)
         .await;

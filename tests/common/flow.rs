@@ -142,3 +142,26 @@ pub fn intent_object(intent: &str, booking: &str) -> Value {
     json!({"id": intent, "object": "payment_intent", "status": "succeeded",
            "payment_method": "pm_test", "metadata": {"booking_id": booking}})
 }
+
+/// A booking confirmed by a signed `payment_intent.succeeded`; its id and ticket code.
+pub async fn confirmed(
+    app: &TestApp,
+    user: &TestUser,
+    showtime: Uuid,
+    seats: &[&str],
+) -> (String, String) {
+    let created = book(app, user, showtime, seats).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
+    let body = event(
+        &format!("evt_{}", Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        intent_object(&intent, &id),
+    );
+    assert_eq!(send_event(app, &body).await, 200);
+    let code = booking(app, user, &id).await["qrCode"]
+        .as_str()
+        .expect("a confirmed booking has a ticket code")
+        .to_owned();
+    (id, code)
+}
