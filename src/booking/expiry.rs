@@ -34,8 +34,9 @@ pub async fn expire_due(app: &App, max: i64) -> AppResult<usize> {
             for booking in &due {
                 let (_, queued) = end_pending(conn, app, booking, BookingStatus::Expired).await?;
                 effects.extend(queued);
-                notifications::record(
+                let notice = notifications::record(
                     conn,
+                    now,
                     NewNotification::about(
                         booking,
                         NotificationType::Booking,
@@ -47,6 +48,7 @@ pub async fn expire_due(app: &App, max: i64) -> AppResult<usize> {
                     ),
                 )
                 .await?;
+                effects.extend(notice);
             }
             Ok((due.len(), effects))
         })

@@ -14,6 +14,9 @@ use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::error::AppError;
+use crate::notifications::graphql::{
+    NotificationsMutation, NotificationsQuery, NotificationsSubscription,
+};
 use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
 use crate::tickets::graphql::TicketsMutation;
@@ -21,7 +24,13 @@ use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(CatalogQuery, AuthQuery, SeatingQuery, BookingQuery);
+pub struct QueryRoot(
+    CatalogQuery,
+    AuthQuery,
+    SeatingQuery,
+    BookingQuery,
+    NotificationsQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -32,11 +41,12 @@ pub struct MutationRoot(
     BookingMutation,
     PaymentsMutation,
     TicketsMutation,
+    NotificationsMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(SeatingSubscription);
+pub struct SubscriptionRoot(SeatingSubscription, NotificationsSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

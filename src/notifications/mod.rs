@@ -1,13 +1,34 @@
 //! In-app notifications: rows written in the same transaction as the change they tell
-//! of, so a customer is never told of something that did not happen.
+//! of, so a customer is never told of something that did not happen, and pushed live
+//! (through the outbox and Redis) to whichever node holds the customer's websocket.
 
+pub mod graphql;
+pub mod live;
+
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::db::enums::NotificationType;
 use crate::db::schema::notifications;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::outbox::{self, Effect};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notifications, check_for_backend(diesel::pg::Pg))]
+pub struct Notification {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub message: String,
+    #[diesel(column_name = type_)]
+    pub kind: NotificationType,
+    pub is_read: bool,
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
 
 pub struct NewNotification<'a> {
     pub user: Uuid,
@@ -35,16 +56,79 @@ impl<'a> NewNotification<'a> {
     }
 }
 
-pub async fn record(conn: &mut AsyncPgConnection, n: NewNotification<'_>) -> AppResult<Uuid> {
-    Ok(diesel::insert_into(notifications::table)
+/// Writes a notification inside the caller's transaction and queues its live push;
+/// returns the outbox row to deliver after commit.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    n: NewNotification<'_>,
+) -> AppResult<Option<i64>> {
+    let id: Uuid = diesel::insert_into(notifications::table)
         .values((
             notifications::user_id.eq(n.user),
             notifications::type_.eq(n.kind),
             notifications::title.eq(n.title),
             notifications::message.eq(n.message),
             notifications::metadata.eq(Some(n.metadata)),
+            notifications::created_at.eq(now),
         ))
         .returning(notifications::id)
         .get_result(conn)
-        .await?)
+        .await?;
+    outbox::enqueue(
+        conn,
+        now,
+        format!("notify-{id}"),
+        &Effect::Notify { notification: id },
+    )
+    .await
+}
+
+/// The caller's notifications, newest first.
+pub async fn list(app: &App, user: Uuid, unread_only: bool) -> AppResult<Vec<Notification>> {
+    let mut conn = app.db().await?;
+    let mut query = notifications::table
+        .filter(notifications::user_id.eq(user))
+        .order((notifications::created_at.desc(), notifications::id.desc()))
+        .select(Notification::as_select())
+        .limit(200)
+        .into_boxed();
+    if unread_only {
+        query = query.filter(notifications::is_read.eq(false));
+    }
+    Ok(query.load(&mut conn).await?)
+}
+
+/// Marks one of the caller's notifications read. Another's is NOT_FOUND, exactly as
+/// one that does not exist.
+pub async fn mark_read(app: &App, user: Uuid, id: Uuid) -> AppResult<Notification> {
+    let mut conn = app.db().await?;
+    diesel::update(
+        notifications::table
+            .find(id)
+            .filter(notifications::user_id.eq(user)),
+    )
+    .set(notifications::is_read.eq(true))
+    .returning(Notification::as_returning())
+    .get_result(&mut conn)
+    .await
+    .optional()?
+    .ok_or(AppError::NotFound {
+        what: "notification",
+    })
+}
+
+/// The outbox's `notify`: publishes a written notification to its user's channel.
+pub async fn push(app: &App, id: Uuid) -> AppResult<()> {
+    let mut conn = app.db().await?;
+    let found: Option<Notification> = notifications::table
+        .find(id)
+        .select(Notification::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    let Some(notification) = found else {
+        return Ok(());
+    };
+    live::publish(app, &notification).await
 }

@@ -43,6 +43,10 @@ pub enum Effect {
         booking: Uuid,
         template: String,
     },
+    /// Push a written notification to its user's live subscriptions.
+    Notify {
+        notification: Uuid,
+    },
 }
 
 impl Effect {
@@ -53,13 +57,14 @@ impl Effect {
             Self::Refund { .. } => "refund",
             Self::Email { .. } => "email",
             Self::Sms { .. } => "sms",
+            Self::Notify { .. } => "notify",
         }
     }
 }
 
 /// The kinds this build delivers. Email and SMS rows wait, safely queued, for the
 /// notification senders.
-const DELIVERED: [&str; 3] = ["seats", "cancel_intent", "refund"];
+const DELIVERED: [&str; 4] = ["seats", "cancel_intent", "refund", "notify"];
 
 /// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
 /// second effect with the same key is not written. Returns the new row's id.
@@ -182,6 +187,7 @@ async fn deliver_effect(app: &App, effect: &Effect) -> AppResult<()> {
         } => crate::seating::sync::sync_seats(app, *showtime, seats, used_lock.as_deref()).await,
         Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
         Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
+        Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
         Effect::Email { .. } | Effect::Sms { .. } => Err(AppError::internal(anyhow::anyhow!(
             "no sender for {}",
             effect.kind()

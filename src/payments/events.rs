@@ -98,7 +98,9 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
                 "payment_intent.succeeded" => {
                     succeeded(conn, app, &booking, &intent, object).await?
                 }
-                "payment_intent.payment_failed" => failed(conn, &booking, &intent, object).await?,
+                "payment_intent.payment_failed" => {
+                    failed(conn, app, &booking, &intent, object).await?
+                }
                 "payment_intent.canceled" => canceled(conn, app, &booking).await?,
                 _ => charge_refunded(conn, app, &booking, &intent, object).await?,
             };
@@ -225,22 +227,25 @@ async fn confirm(
         }
         Err(e) => return Err(e.into()),
     }
-    notifications::record(
-        conn,
-        NewNotification::about(
-            booking,
-            NotificationType::Booking,
-            "Booking confirmed",
-            format!(
-                "Booking {} is confirmed: seats {}. Show your ticket's QR code at the door.",
-                booking.booking_reference,
-                booking.seats().join(", ")
-            ),
-        ),
-    )
-    .await?;
     let now = app.now();
     let mut effects = Vec::new();
+    effects.extend(
+        notifications::record(
+            conn,
+            now,
+            NewNotification::about(
+                booking,
+                NotificationType::Booking,
+                "Booking confirmed",
+                format!(
+                    "Booking {} is confirmed: seats {}. Show your ticket's QR code at the door.",
+                    booking.booking_reference,
+                    booking.seats().join(", ")
+                ),
+            ),
+        )
+        .await?,
+    );
     for (key, effect) in [
         (
             format!("booking-confirmed-{}", booking.id),
@@ -278,8 +283,9 @@ async fn refund_late(
     booking: &Booking,
     why: &str,
 ) -> AppResult<Vec<i64>> {
-    notifications::record(
+    let notice = notifications::record(
         conn,
+        app.now(),
         NewNotification::about(
             booking,
             NotificationType::Payment,
@@ -291,7 +297,7 @@ async fn refund_late(
         ),
     )
     .await?;
-    Ok(outbox::enqueue(
+    let refund = outbox::enqueue(
         conn,
         app.now(),
         format!("auto-refund-{}", booking.id),
@@ -299,13 +305,13 @@ async fn refund_late(
             booking: booking.id,
         },
     )
-    .await?
-    .into_iter()
-    .collect())
+    .await?;
+    Ok(notice.into_iter().chain(refund).collect())
 }
 
 async fn failed(
     conn: &mut AsyncPgConnection,
+    app: &App,
     booking: &Booking,
     intent: &str,
     object: &Value,
@@ -328,8 +334,9 @@ async fn failed(
         .expires_at
         .map(|t| format!(" until {}", t.format("%H:%M UTC")))
         .unwrap_or_default();
-    notifications::record(
+    let notice = notifications::record(
         conn,
+        app.now(),
         NewNotification::about(
             booking,
             NotificationType::Payment,
@@ -341,7 +348,7 @@ async fn failed(
         ),
     )
     .await?;
-    Ok(Vec::new())
+    Ok(notice.into_iter().collect())
 }
 
 async fn canceled(

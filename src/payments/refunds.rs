@@ -234,8 +234,9 @@ pub async fn refunded(
             )
             .await?,
         );
-        notifications::record(
+        let notice = notifications::record(
             conn,
+            app.now(),
             NewNotification::about(
                 booking,
                 NotificationType::Payment,
@@ -247,6 +248,7 @@ pub async fn refunded(
             ),
         )
         .await?;
+        effects.extend(notice);
     }
     Ok(effects)
 }

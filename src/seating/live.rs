@@ -130,6 +130,8 @@ struct Hub {
     /// How many events a slow subscriber may fall behind before it gets a snapshot.
     backlog: usize,
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
+    /// Users with live notification subscriptions on this node.
+    inboxes: crate::notifications::live::Inboxes,
 }
 
 impl LiveHub {
@@ -148,6 +150,7 @@ impl LiveHub {
             channel_ops: tokio::sync::Mutex::new(()),
             backlog,
             rooms: Mutex::new(HashMap::new()),
+            inboxes: Default::default(),
         })))
     }
 
@@ -159,6 +162,7 @@ impl LiveHub {
         let mut messages = hub.subscriber.message_rx();
         let mut reconnects = hub.subscriber.reconnect_rx();
         let prefix = app.redis.key("seatmap:");
+        let notify_prefix = app.redis.key("notify:");
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -166,6 +170,12 @@ impl LiveHub {
                         Ok(message) => {
                             let Some(app) = weak.upgrade() else { break };
                             let channel = message.channel.to_string();
+                            if channel.starts_with(&notify_prefix) {
+                                if let Ok(text) = message.value.convert::<String>() {
+                                    hub.inboxes.deliver(&text);
+                                }
+                                continue;
+                            }
                             let Some(showtime) = channel
                                 .strip_prefix(&prefix)
                                 .map(|rest| rest.trim_matches(|c| c == '{' || c == '}'))
@@ -207,6 +217,35 @@ impl LiveHub {
                 }
             }
         });
+    }
+
+    pub fn inboxes(&self) -> &crate::notifications::live::Inboxes {
+        &self.0.inboxes
+    }
+
+    /// Subscribes this node's subscriber connection to a channel.
+    pub async fn subscribe_channel(&self, channel: &str) -> AppResult<()> {
+        let _ops = self.0.channel_ops.lock().await;
+        self.0.subscriber.subscribe(channel.to_owned()).await?;
+        Ok(())
+    }
+
+    /// Unsubscribes from a channel in the background, unless `still_wanted` says a
+    /// subscriber came back meanwhile.
+    pub fn unsubscribe_channel_unless(
+        &self,
+        channel: String,
+        still_wanted: impl FnOnce() -> bool + Send + 'static,
+    ) {
+        let hub = self.0.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ops = hub.channel_ops.lock().await;
+                if !still_wanted() {
+                    let _ = hub.subscriber.unsubscribe(channel).await;
+                }
+            });
+        }
     }
 
     /// The name of the subscriber connection (`CLIENT LIST` shows it).

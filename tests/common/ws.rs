@@ -49,7 +49,8 @@ impl WsClient {
             .unwrap();
     }
 
-    async fn receive(&mut self) -> Value {
+    /// The next message that is not a keep-alive or ping.
+    pub async fn receive(&mut self) -> Value {
         loop {
             let message =
                 tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())

@@ -1,0 +1,123 @@
+//! `notifications`, `markNotificationRead` and the `myNotifications` subscription.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, Result, Subscription};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{Notification, list, live, mark_read};
+use crate::graphql::app;
+use crate::graphql::guards::{SignedIn, viewer};
+use crate::graphql::scalars::DateTime;
+use crate::ids::parse_uuid;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(
+    name = "NotificationType",
+    remote = "crate::db::enums::NotificationType"
+)]
+pub enum NotificationTypeGql {
+    Booking,
+    Payment,
+    Promotion,
+    System,
+    TierUpgrade,
+}
+
+pub struct NotificationObject(pub Arc<Notification>);
+
+#[Object(name = "Notification")]
+impl NotificationObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    #[graphql(name = "type")]
+    async fn kind(&self) -> NotificationTypeGql {
+        self.0.kind.into()
+    }
+
+    async fn is_read(&self) -> bool {
+        self.0.is_read
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationsQuery;
+
+#[Object]
+impl NotificationsQuery {
+    /// The caller's notifications, newest first (the latest 200).
+    #[graphql(guard = "SignedIn")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
+    ) -> Result<Vec<NotificationObject>> {
+        let unread_only = unread_only.unwrap_or(false);
+        let rows = list(app(ctx)?, viewer(ctx)?.user_id, unread_only).await?;
+        Ok(rows
+            .into_iter()
+            .map(|n| NotificationObject(Arc::new(n)))
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationsMutation;
+
+#[Object]
+impl NotificationsMutation {
+    /// Marks one of the caller's notifications read; anyone else's is NOT_FOUND.
+    #[graphql(guard = "SignedIn")]
+    async fn mark_notification_read(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<NotificationObject> {
+        let id = parse_uuid("id", &id)?;
+        let n = mark_read(app(ctx)?, viewer(ctx)?.user_id, id).await?;
+        Ok(NotificationObject(Arc::new(n)))
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationsSubscription;
+
+#[Subscription]
+impl NotificationsSubscription {
+    /// The caller's notifications as they are written, whichever node wrote them.
+    #[graphql(guard = "SignedIn")]
+    async fn my_notifications(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl futures_util::Stream<Item = NotificationObject> + use<>> {
+        let app = app(ctx)?.clone();
+        let inbox = live::open(&app, viewer(ctx)?.user_id).await?;
+        Ok(futures_util::stream::unfold(
+            inbox,
+            |mut inbox| async move {
+                loop {
+                    match inbox.receiver.recv().await {
+                        Ok(n) => return Some((NotificationObject(n), inbox)),
+                        // Missed ones are in `notifications`; carry on with the next.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            },
+        ))
+    }
+}
