@@ -7,6 +7,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Pool, StatementCounter};
 use crate::http::metrics::Metrics;
+use crate::notifications::email::Mailer;
+use crate::notifications::sms::{HttpSms, SmsSender};
 use crate::payments::gateway::PaymentGateway;
 use crate::payments::simulated::SimulatedGateway;
 use crate::payments::stripe::StripeGateway;
@@ -28,6 +30,10 @@ pub struct App {
     /// its webhooks there).
     pub base_url: Arc<OnceLock<String>>,
     pub tickets: TicketSigner,
+    /// `None` when no SMTP server is configured: emails are skipped.
+    pub mailer: Option<Mailer>,
+    /// `None` when no SMS API is configured: text messages are skipped.
+    pub sms: Option<Arc<dyn SmsSender>>,
 }
 
 pub type AppState = Arc<App>;
@@ -59,7 +65,20 @@ impl App {
                 base_url.clone(),
             )),
         };
+        let mailer = config
+            .messaging
+            .smtp
+            .as_ref()
+            .map(Mailer::new)
+            .transpose()?;
+        let sms: Option<Arc<dyn SmsSender>> = config
+            .messaging
+            .sms
+            .clone()
+            .map(|s| Arc::new(HttpSms::new(s)) as Arc<dyn SmsSender>);
         let app = Arc::new(Self {
+            mailer,
+            sms,
             live,
             payments,
             base_url,

@@ -53,7 +53,42 @@ pub struct Config {
     pub holds: HoldSettings,
     pub payments: PaymentSettings,
     pub tickets: TicketSettings,
+    pub messaging: MessagingSettings,
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    None,
+    StartTls,
+    Tls,
+}
+
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SmsSettings {
+    /// A Twilio-style API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`.
+    pub api_base: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+}
+
+/// Where customers' emails and text messages go; either may be absent, and then
+/// those messages are skipped (and logged).
+#[derive(Clone)]
+pub struct MessagingSettings {
+    pub smtp: Option<SmtpSettings>,
+    pub mail_from: String,
+    pub sms: Option<SmsSettings>,
 }
 
 #[derive(Clone, Copy)]
@@ -407,6 +442,56 @@ impl Config {
                     0,
                 )? as u64),
                 outbox_poll: Duration::from_millis(parse_num("OUTBOX_POLL_MS", 500, 10)? as u64),
+            },
+            messaging: MessagingSettings {
+                smtp: match get("SMTP_HOST") {
+                    None => None,
+                    Some(host) => {
+                        let tls = match get("SMTP_TLS").as_deref() {
+                            None | Some("starttls") => SmtpTls::StartTls,
+                            Some("tls") => SmtpTls::Tls,
+                            Some("none") => SmtpTls::None,
+                            Some(other) => {
+                                return Err(ConfigError::new(
+                                    "SMTP_TLS",
+                                    format!("expected `starttls`, `tls` or `none`, got `{other}`"),
+                                ));
+                            }
+                        };
+                        let default_port = match tls {
+                            SmtpTls::Tls => 465,
+                            SmtpTls::StartTls => 587,
+                            SmtpTls::None => 25,
+                        };
+                        Some(SmtpSettings {
+                            host,
+                            port: u16::try_from(parse_num("SMTP_PORT", default_port, 1)?).map_err(
+                                |_| ConfigError::new("SMTP_PORT", "expected a port number"),
+                            )?,
+                            tls,
+                            username: get("SMTP_USERNAME"),
+                            password: get("SMTP_PASSWORD"),
+                        })
+                    }
+                },
+                mail_from: get("MAIL_FROM")
+                    .unwrap_or_else(|| "SCREEMA <tickets@screema.local>".to_owned()),
+                sms: match get("SMS_API_BASE") {
+                    None => None,
+                    Some(api_base) => {
+                        let need = |var: &'static str| {
+                            get(var).ok_or_else(|| {
+                                ConfigError::new(var, "required when SMS_API_BASE is set")
+                            })
+                        };
+                        Some(SmsSettings {
+                            api_base: api_base.trim_end_matches('/').to_owned(),
+                            account_sid: need("SMS_ACCOUNT_SID")?,
+                            auth_token: need("SMS_AUTH_TOKEN")?,
+                            from: need("SMS_FROM")?,
+                        })
+                    }
+                },
             },
             tickets: TicketSettings {
                 signing_seed,

@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::db::enums::{BookingStatus, NotificationType};
 use crate::db::schema::bookings;
 use crate::error::{AppError, AppResult};
-use crate::notifications::{self, NewNotification};
+use crate::notifications::{self, NewNotification, messages};
 use crate::outbox;
 
 /// Expires up to `max` lapsed bookings; returns how many.
@@ -49,6 +49,7 @@ pub async fn expire_due(app: &App, max: i64) -> AppResult<usize> {
                 )
                 .await?;
                 effects.extend(notice);
+                effects.extend(messages::queue(conn, now, booking.id, "booking_expired").await?);
             }
             Ok((due.len(), effects))
         })

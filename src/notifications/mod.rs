@@ -2,8 +2,11 @@
 //! of, so a customer is never told of something that did not happen, and pushed live
 //! (through the outbox and Redis) to whichever node holds the customer's websocket.
 
+pub mod email;
 pub mod graphql;
 pub mod live;
+pub mod messages;
+pub mod sms;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

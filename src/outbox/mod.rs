@@ -62,9 +62,8 @@ impl Effect {
     }
 }
 
-/// The kinds this build delivers. Email and SMS rows wait, safely queued, for the
-/// notification senders.
-const DELIVERED: [&str; 4] = ["seats", "cancel_intent", "refund", "notify"];
+/// The kinds this build delivers.
+const DELIVERED: [&str; 6] = ["seats", "cancel_intent", "refund", "notify", "email", "sms"];
 
 /// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
 /// second effect with the same key is not written. Returns the new row's id.
@@ -188,10 +187,12 @@ async fn deliver_effect(app: &App, effect: &Effect) -> AppResult<()> {
         Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
         Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
         Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
-        Effect::Email { .. } | Effect::Sms { .. } => Err(AppError::internal(anyhow::anyhow!(
-            "no sender for {}",
-            effect.kind()
-        ))),
+        Effect::Email { booking, template } => {
+            crate::notifications::messages::send_email(app, *booking, template).await
+        }
+        Effect::Sms { booking, template } => {
+            crate::notifications::messages::send_sms(app, *booking, template).await
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::booking::service::{end_pending, is_unique_violation};
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
 use crate::db::schema::{bookings, payments, refunds, stripe_events};
 use crate::error::{AppError, AppResult};
-use crate::notifications::{self, NewNotification};
+use crate::notifications::{self, NewNotification, messages};
 use crate::outbox::{self, Effect};
 use crate::tickets::code::TicketClaims;
 
@@ -246,32 +246,20 @@ async fn confirm(
         )
         .await?,
     );
-    for (key, effect) in [
-        (
+    effects.extend(
+        outbox::enqueue(
+            conn,
+            now,
             format!("booking-confirmed-{}", booking.id),
-            Effect::Seats {
+            &Effect::Seats {
                 showtime: booking.showtime_id,
                 seats: booking.seats(),
                 used_lock: None,
             },
-        ),
-        (
-            format!("email-confirmed-{}", booking.id),
-            Effect::Email {
-                booking: booking.id,
-                template: "booking_confirmed".to_owned(),
-            },
-        ),
-        (
-            format!("sms-confirmed-{}", booking.id),
-            Effect::Sms {
-                booking: booking.id,
-                template: "booking_confirmed".to_owned(),
-            },
-        ),
-    ] {
-        effects.extend(outbox::enqueue(conn, now, key, &effect).await?);
-    }
+        )
+        .await?,
+    );
+    effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
     Ok(effects)
 }
 

@@ -16,7 +16,7 @@ use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus, Role};
 use crate::db::schema::{bookings, payments, refunds, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::money::{Currency, Money};
-use crate::notifications::{self, NewNotification};
+use crate::notifications::{self, NewNotification, messages};
 use crate::outbox::{self, Effect};
 
 pub const MAX_REASON_CHARS: usize = 500;
@@ -249,6 +249,7 @@ pub async fn refunded(
         )
         .await?;
         effects.extend(notice);
+        effects.extend(messages::queue(conn, app.now(), booking.id, "refund_issued").await?);
     }
     Ok(effects)
 }

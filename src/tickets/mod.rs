@@ -5,3 +5,4 @@ pub mod check_in;
 pub mod code;
 pub mod graphql;
 pub mod http;
+pub mod image;

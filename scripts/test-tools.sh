@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Runs localstripe (a fake Stripe server from PyPI) on loopback for the payment tests.
-# Idempotent: installs it into a virtualenv once, starts it when it is not answering.
+# The test suite's helpers from PyPI, in a virtualenv of their own: localstripe (a fake
+# Stripe server, started here on loopback) and aiosmtpd (an SMTP server, which each
+# email test starts on a port of its own). Idempotent: installs once, starts
+# localstripe when it is not answering. Prints nothing else on stdout but, with
+# --python, the virtualenv's python.
 set -euo pipefail
 
 PORT="${SCREEMA_LOCALSTRIPE_PORT:-8420}"
-VERSION="1.15.10"
-VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/localstripe-$VERSION"
+LOCALSTRIPE="localstripe==1.15.10"
+AIOSMTPD="aiosmtpd==1.4.6"
+VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/test-tools-v1"
 URL="http://127.0.0.1:$PORT"
 
-say() { printf '[localstripe] %s\n' "$*"; }
+say() { printf '[test-tools] %s\n' "$*" >&2; }
 
 # python3 rather than curl: it is on every machine this runs on.
 answers() {
@@ -20,31 +24,32 @@ urllib.request.urlopen(req, timeout=2).read()
 PY
 }
 
-if answers; then
-  say "already running at $URL"
-  exit 0
-fi
-
-if [ ! -x "$VENV/bin/localstripe" ]; then
+if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     say "installing python3-venv"
     as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
-  say "installing localstripe $VERSION into $VENV"
+  say "installing $LOCALSTRIPE and $AIOSMTPD into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "localstripe==$VERSION"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" >&2
+fi
+[ "${1:-}" = "--python" ] && echo "$VENV/bin/python"
+
+if answers; then
+  say "localstripe already running at $URL"
+  exit 0
 fi
 
-say "starting on $URL"
+say "starting localstripe on $URL"
 log="/tmp/screema-localstripe-$PORT.log"
 nohup setsid "$VENV/bin/localstripe" --port "$PORT" >"$log" 2>&1 </dev/null &
 for _ in $(seq 1 100); do
-  answers && { say "ready at $URL"; exit 0; }
+  answers && { say "localstripe ready at $URL"; exit 0; }
   sleep 0.1
 done
-say "did not start; see $log"
+say "localstripe did not start; see $log"
 tail -n 20 "$log" >&2
 exit 1

@@ -1,0 +1,198 @@
+//! What customers are told by email and SMS about their bookings, and sending it (the
+//! outbox's `email` and `sms` effects). With no SMTP or SMS configured, or no phone
+//! number, a message is skipped and logged: there is nothing to retry.
+
+use diesel::sql_types::{Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+use crate::tickets::image::qr_png;
+
+/// Everything a message about a booking mentions, read in one statement.
+#[derive(diesel::QueryableByName)]
+struct Details {
+    #[diesel(sql_type = Text)]
+    reference: String,
+    #[diesel(sql_type = Text)]
+    seats: String,
+    #[diesel(sql_type = Text)]
+    amount: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    qr_code: Option<String>,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    full_name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    phone: Option<String>,
+    #[diesel(sql_type = Text)]
+    movie: String,
+    #[diesel(sql_type = Text)]
+    theater: String,
+    #[diesel(sql_type = Integer)]
+    screen: i32,
+    /// The start in the theater's own time zone, e.g. `Tue 01 Dec 2026 19:30 (Europe/London)`.
+    #[diesel(sql_type = Text)]
+    starts: String,
+}
+
+async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
+    let mut conn = app.db().await?;
+    diesel::sql_query(
+        "SELECT b.booking_reference AS reference, array_to_string(b.seat_numbers, ', ') AS seats, \
+                b.final_amount::text AS amount, b.currency, b.qr_code, \
+                u.email, u.full_name, u.phone, m.title AS movie, t.name AS theater, \
+                sc.screen_number AS screen, \
+                to_char(s.start_time AT TIME ZONE t.timezone, 'Dy DD Mon YYYY HH24:MI') \
+                    || ' (' || t.timezone || ')' AS starts \
+         FROM bookings b JOIN users u ON u.id = b.user_id \
+         JOIN showtimes s ON s.id = b.showtime_id JOIN movies m ON m.id = s.movie_id \
+         JOIN screens sc ON sc.id = s.screen_id JOIN theaters t ON t.id = sc.theater_id \
+         WHERE b.id = $1",
+    )
+    .bind::<SqlUuid, _>(booking)
+    .get_result(&mut conn)
+    .await
+    .map_err(AppError::from)
+}
+
+/// Subject and plain-text body (ASCII, so it reads the same in any client).
+fn compose(template: &str, d: &Details) -> AppResult<(String, String)> {
+    let what = format!(
+        "Booking {}\nFilm:    {}\nCinema:  {}, screen {}\nTime:    {}\nSeats:   {}\nAmount:  {} {}\n",
+        d.reference, d.movie, d.theater, d.screen, d.starts, d.seats, d.amount, d.currency
+    );
+    Ok(match template {
+        "booking_confirmed" => (
+            format!("Your tickets for {} - booking {}", d.movie, d.reference),
+            format!(
+                "Hello {},\n\nyour booking is confirmed.\n\n{what}\nShow the attached QR code \
+                 (ticket.png) at the door.\n\nSCREEMA\n",
+                d.full_name
+            ),
+        ),
+        "refund_issued" => (
+            format!("Refund for booking {}", d.reference),
+            format!(
+                "Hello {},\n\nbooking {} is cancelled and {} {} is on its way back to you.\n\n\
+                 {what}\nSCREEMA\n",
+                d.full_name, d.reference, d.amount, d.currency
+            ),
+        ),
+        "booking_expired" => (
+            format!("Booking {} expired", d.reference),
+            format!(
+                "Hello {},\n\nbooking {} was not paid in time and has expired; its seats are \
+                 free again.\n\n{what}\nSCREEMA\n",
+                d.full_name, d.reference
+            ),
+        ),
+        other => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "unknown message template {other}"
+            )));
+        }
+    })
+}
+
+pub async fn send_email(app: &App, booking: Uuid, template: &str) -> AppResult<()> {
+    let Some(mailer) = &app.mailer else {
+        tracing::info!(%booking, template, "no SMTP configured; email skipped");
+        return Ok(());
+    };
+    let d = details(app, booking).await?;
+    let (subject, body) = compose(template, &d)?;
+    let bad = |e: &dyn std::fmt::Display| AppError::internal(anyhow::anyhow!("email: {e}"));
+    let from: Mailbox = app
+        .config
+        .messaging
+        .mail_from
+        .parse()
+        .map_err(|e| bad(&e))?;
+    let to = Mailbox::new(
+        Some(d.full_name.clone()),
+        d.email.parse().map_err(|e| bad(&e))?,
+    );
+    let builder = Message::builder().from(from).to(to).subject(subject);
+    let message = match (template, &d.qr_code) {
+        ("booking_confirmed", Some(code)) => builder.multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(body))
+                .singlepart(Attachment::new("ticket.png".to_owned()).body(
+                    qr_png(code)?,
+                    ContentType::parse("image/png").map_err(|e| bad(&e))?,
+                )),
+        ),
+        _ => builder.body(body),
+    }
+    .map_err(|e| bad(&e))?;
+    mailer
+        .send(message)
+        .await
+        .map_err(|e| AppError::internal(e.context("sending email")))
+}
+
+pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()> {
+    let Some(sms) = &app.sms else {
+        tracing::info!(%booking, template, "no SMS configured; text message skipped");
+        return Ok(());
+    };
+    let d = details(app, booking).await?;
+    let Some(phone) = d.phone.as_deref().filter(|p| !p.trim().is_empty()) else {
+        tracing::info!(%booking, "customer has no phone number; text message skipped");
+        return Ok(());
+    };
+    let text = match template {
+        "booking_confirmed" => format!(
+            "SCREEMA: booking {} confirmed. {} at {}, screen {}, {}. Seats {}.",
+            d.reference, d.movie, d.theater, d.screen, d.starts, d.seats
+        ),
+        "refund_issued" => format!(
+            "SCREEMA: booking {} refunded ({} {}).",
+            d.reference, d.amount, d.currency
+        ),
+        _ => format!("SCREEMA: booking {} expired unpaid.", d.reference),
+    };
+    sms.send(phone, &text)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))
+}
+
+/// Queues the email and the text message about a booking, inside the caller's
+/// transaction; returns the outbox rows to deliver after commit.
+pub async fn queue(
+    conn: &mut diesel_async::AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    booking: Uuid,
+    template: &str,
+) -> AppResult<Vec<i64>> {
+    use crate::outbox::{Effect, enqueue};
+    let email = enqueue(
+        conn,
+        now,
+        format!("email-{template}-{booking}"),
+        &Effect::Email {
+            booking,
+            template: template.to_owned(),
+        },
+    )
+    .await?;
+    let sms = enqueue(
+        conn,
+        now,
+        format!("sms-{template}-{booking}"),
+        &Effect::Sms {
+            booking,
+            template: template.to_owned(),
+        },
+    )
+    .await?;
+    Ok(email.into_iter().chain(sms).collect())
+}
