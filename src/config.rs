@@ -54,6 +54,7 @@ pub struct Config {
     pub payments: PaymentSettings,
     pub tickets: TicketSettings,
     pub messaging: MessagingSettings,
+    pub tiers: crate::loyalty::Tiers,
     pub log_format: LogFormat,
 }
 
@@ -443,6 +444,10 @@ impl Config {
                 )? as u64),
                 outbox_poll: Duration::from_millis(parse_num("OUTBOX_POLL_MS", 500, 10)? as u64),
             },
+            tiers: crate::loyalty::Tiers::parse(
+                &get("LOYALTY_TIERS").unwrap_or_else(|| crate::loyalty::DEFAULT_TIERS.to_owned()),
+            )
+            .map_err(|m| ConfigError::new("LOYALTY_TIERS", m))?,
             messaging: MessagingSettings {
                 smtp: match get("SMTP_HOST") {
                     None => None,

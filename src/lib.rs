@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod loyalty;
 pub mod money;
 pub mod notifications;
 pub mod outbox;

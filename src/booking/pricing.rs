@@ -26,13 +26,15 @@ pub struct Quote {
 }
 
 /// `seats` must be in the layout (the hold checked that); `snacks` are
-/// `(id, current price, quantity)`.
+/// `(id, current price, quantity)`; `discount_percent` (the loyalty tier's) comes off
+/// the seats, not the snacks, rounded to the cent once for the booking.
 pub fn quote(
     layout: &SeatLayout,
     base_price: Decimal,
     currency: Currency,
     seats: &[String],
     snacks: &[(Uuid, Decimal, i32)],
+    discount_percent: Decimal,
 ) -> Quote {
     let base = Money::new(base_price, currency);
     let seat_prices: Vec<(String, Money)> = seats
@@ -58,14 +60,16 @@ pub fn quote(
             }
         })
         .collect();
-    let total = seat_prices.iter().map(|(_, p)| p.amount()).sum::<Decimal>()
-        + snack_lines
-            .iter()
-            .map(|l| l.total_price.amount())
-            .sum::<Decimal>();
-    let total = Money::new(total, currency);
-    // Loyalty discounts arrive with tiers; until then nothing is taken off.
-    let discount = Money::zero(currency);
+    let seats_total = seat_prices.iter().map(|(_, p)| p.amount()).sum::<Decimal>();
+    let snacks_total = snack_lines
+        .iter()
+        .map(|l| l.total_price.amount())
+        .sum::<Decimal>();
+    let total = Money::new(seats_total + snacks_total, currency);
+    let discount = Money::new(
+        seats_total * discount_percent / Decimal::ONE_HUNDRED,
+        currency,
+    );
     Quote {
         final_amount: Money::new(total.amount() - discount.amount(), currency),
         seats: seat_prices,
@@ -103,6 +107,7 @@ mod tests {
             Currency::USD,
             &["A1".into(), "A2".into(), "A3".into(), "A4".into()],
             &[(popcorn, d("6.75"), 3)],
+            Decimal::ZERO,
         );
         let prices: Vec<String> = q.seats.iter().map(|(_, p)| p.to_plain_string()).collect();
         // 12.99 × 1.5 = 19.485 → 19.49 and 12.99 × 0.8 = 10.392 → 10.39, per seat.
@@ -111,5 +116,17 @@ mod tests {
         assert_eq!(q.total.to_plain_string(), "89.10");
         assert_eq!(q.discount.to_plain_string(), "0.00");
         assert_eq!(q.final_amount.to_plain_string(), "89.10");
+
+        // 10 % off the seats' 68.85 is 6.885 → 6.89; the snacks keep their price.
+        let q = quote(
+            &layout,
+            d("12.99"),
+            Currency::USD,
+            &["A1".into(), "A2".into(), "A3".into(), "A4".into()],
+            &[(popcorn, d("6.75"), 3)],
+            d("10"),
+        );
+        assert_eq!(q.discount.to_plain_string(), "6.89");
+        assert_eq!(q.final_amount.to_plain_string(), "82.21");
     }
 }

@@ -152,9 +152,12 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             "this showtime has already started",
         ));
     }
-    let snack_prices = {
+    let (snack_prices, discount_percent) = {
         let mut conn = app.db().await?;
-        priced_snacks(&mut conn, &input.snacks).await?
+        (
+            priced_snacks(&mut conn, &input.snacks).await?,
+            crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
+        )
     };
     let expires_at =
         holds::check_for_booking(app, viewer, input.showtime, &input.lock_token, &seats).await?;
@@ -165,6 +168,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         app.config.currency,
         &seats,
         &snack_prices,
+        discount_percent,
     );
 
     let booking_id = Uuid::new_v4();

@@ -16,6 +16,7 @@ use crate::booking::service::{end_pending, is_unique_violation};
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
 use crate::db::schema::{bookings, payments, refunds, stripe_events};
 use crate::error::{AppError, AppResult};
+use crate::loyalty;
 use crate::notifications::{self, NewNotification, messages};
 use crate::outbox::{self, Effect};
 use crate::tickets::code::TicketClaims;
@@ -260,6 +261,16 @@ async fn confirm(
         .await?,
     );
     effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
+    effects.extend(
+        loyalty::add_points(
+            conn,
+            &app.config.tiers,
+            now,
+            booking.user_id,
+            loyalty::points_for(booking.final_amount),
+        )
+        .await?,
+    );
     Ok(effects)
 }
 

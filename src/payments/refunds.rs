@@ -250,6 +250,16 @@ pub async fn refunded(
         .await?;
         effects.extend(notice);
         effects.extend(messages::queue(conn, app.now(), booking.id, "refund_issued").await?);
+        effects.extend(
+            crate::loyalty::add_points(
+                conn,
+                &app.config.tiers,
+                app.now(),
+                booking.user_id,
+                -crate::loyalty::points_for(booking.final_amount),
+            )
+            .await?,
+        );
     }
     Ok(effects)
 }

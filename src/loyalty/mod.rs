@@ -1,0 +1,180 @@
+//! Loyalty: one point per whole currency unit of a confirmed booking's final amount,
+//! taken back by a refund; tiers by points, each with a discount on seat prices.
+//! A customer crossing into a higher tier is told so.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::db::enums::NotificationType;
+use crate::db::schema::users;
+use crate::error::AppResult;
+use crate::notifications::{self, NewNotification};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub name: String,
+    pub min_points: i32,
+    /// Percent off seat prices, e.g. `5` or `12.5`.
+    pub discount_percent: Decimal,
+}
+
+/// The tiers, lowest first; the first starts at 0 points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tiers(Vec<Tier>);
+
+pub const DEFAULT_TIERS: &str = "bronze:0:0,silver:500:5,gold:2000:10,platinum:5000:15";
+
+impl Tiers {
+    /// `name:minPoints:discountPercent,…`, e.g. the default `bronze:0:0,silver:500:5,…`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut tiers = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let bad = || format!("expected name:points:percent, got `{item}`");
+            let mut parts = item.split(':');
+            let (Some(name), Some(points), Some(percent), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let min_points: i32 = points.trim().parse().map_err(|_| bad())?;
+            let discount_percent: Decimal = percent.trim().parse().map_err(|_| bad())?;
+            if name.trim().is_empty()
+                || min_points < 0
+                || discount_percent < Decimal::ZERO
+                || discount_percent > Decimal::ONE_HUNDRED
+            {
+                return Err(bad());
+            }
+            tiers.push(Tier {
+                name: name.trim().to_owned(),
+                min_points,
+                discount_percent,
+            });
+        }
+        tiers.sort_by_key(|t| t.min_points);
+        if <[Tier]>::first(&tiers).map(|t| t.min_points) != Some(0) {
+            return Err("the lowest tier must start at 0 points".to_owned());
+        }
+        if tiers.windows(2).any(|w| w[0].min_points == w[1].min_points) {
+            return Err("two tiers start at the same points".to_owned());
+        }
+        Ok(Self(tiers))
+    }
+
+    pub fn for_points(&self, points: i32) -> &Tier {
+        self.0
+            .iter()
+            .rev()
+            .find(|t| points >= t.min_points)
+            .unwrap_or(&self.0[0])
+    }
+
+    pub fn named(&self, name: &str) -> &Tier {
+        self.0.iter().find(|t| t.name == name).unwrap_or(&self.0[0])
+    }
+}
+
+/// Points a final amount earns: its whole currency units.
+pub fn points_for(final_amount: Decimal) -> i32 {
+    use rust_decimal::prelude::ToPrimitive;
+    final_amount.trunc().to_i32().unwrap_or(i32::MAX).max(0)
+}
+
+/// Adds (or, negative, takes back) points inside the caller's transaction and moves
+/// the user to the tier their points reach; a move up writes a notification.
+/// Returns the outbox row of that notification's live push.
+pub async fn add_points(
+    conn: &mut AsyncPgConnection,
+    tiers: &Tiers,
+    now: chrono::DateTime<chrono::Utc>,
+    user: Uuid,
+    delta: i32,
+) -> AppResult<Option<i64>> {
+    let (before, after): (String, i32) = diesel::update(users::table.find(user))
+        .set(
+            users::points.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
+                "GREATEST(points + ({delta}), 0)"
+            ))),
+        )
+        .returning((users::tier, users::points))
+        .get_result(conn)
+        .await?;
+    let tier = tiers.for_points(after);
+    if tier.name == before {
+        return Ok(None);
+    }
+    diesel::update(users::table.find(user))
+        .set(users::tier.eq(&tier.name))
+        .execute(conn)
+        .await?;
+    if tier.min_points <= tiers.named(&before).min_points {
+        return Ok(None);
+    }
+    notifications::record(
+        conn,
+        now,
+        NewNotification {
+            user,
+            kind: NotificationType::TierUpgrade,
+            title: "New loyalty tier",
+            message: format!(
+                "You have reached {} with {after} points: {}% off seats from now on.",
+                tier.name,
+                tier.discount_percent.normalize()
+            ),
+            metadata: serde_json::json!({"tier": tier.name, "points": after}),
+        },
+    )
+    .await
+}
+
+/// The user's discount on seat prices, in percent.
+pub async fn discount_percent(
+    conn: &mut AsyncPgConnection,
+    tiers: &Tiers,
+    user: Uuid,
+) -> AppResult<Decimal> {
+    let tier: String = users::table
+        .find(user)
+        .select(users::tier)
+        .first(conn)
+        .await?;
+    Ok(tiers.named(&tier).discount_percent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_parse_and_pick_by_points() {
+        let tiers = Tiers::parse(DEFAULT_TIERS).unwrap();
+        assert_eq!(tiers.for_points(0).name, "bronze");
+        assert_eq!(tiers.for_points(499).name, "bronze");
+        assert_eq!(tiers.for_points(500).name, "silver");
+        assert_eq!(tiers.for_points(4999).name, "gold");
+        assert_eq!(tiers.for_points(5000).name, "platinum");
+        assert_eq!(tiers.named("gold").discount_percent, Decimal::from(10));
+        for bad in [
+            "",
+            "a:1:0",
+            "a:0:0,b:0:5",
+            "a:0:101",
+            "a:0",
+            "a:x:1",
+            "a:0:0:0",
+        ] {
+            assert!(Tiers::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn points_are_whole_currency_units() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(points_for(d("25.75")), 25);
+        assert_eq!(points_for(d("0.99")), 0);
+        assert_eq!(points_for(d("120.00")), 120);
+    }
+}
