@@ -3,6 +3,7 @@
 //! Domains own their SQL, rules and GraphQL types (`catalog`, `seating`, `auth`, ...);
 //! `graphql` assembles the schema; `http` serves it with health and metrics.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod booking;

@@ -8,6 +8,7 @@ pub mod scalars;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use crate::admin::graphql::AdminQuery;
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
@@ -30,6 +31,7 @@ pub struct QueryRoot(
     SeatingQuery,
     BookingQuery,
     NotificationsQuery,
+    AdminQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -1,0 +1,4 @@
+//! Administration beyond the catalog: analytics.
+
+pub mod analytics;
+pub mod graphql;
