@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite's helpers from PyPI, in a virtualenv of their own: localstripe (a fake
-# Stripe server, started here on loopback) and aiosmtpd (an SMTP server, which each
-# email test starts on a port of its own). Idempotent: installs once, starts
+# Stripe server, started here on loopback), aiosmtpd (an SMTP server) and moto (an
+# S3-compatible server); each email or S3 test starts its own on a port of its own. Idempotent: installs once, starts
 # localstripe when it is not answering. Prints nothing else on stdout but, with
 # --python, the virtualenv's python.
 set -euo pipefail
@@ -9,7 +9,8 @@ set -euo pipefail
 PORT="${SCREEMA_LOCALSTRIPE_PORT:-8420}"
 LOCALSTRIPE="localstripe==1.15.10"
 AIOSMTPD="aiosmtpd==1.4.6"
-VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/test-tools-v1"
+MOTO="moto[server]==5.1.18"
+VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/test-tools-v2"
 URL="http://127.0.0.1:$PORT"
 
 say() { printf '[test-tools] %s\n' "$*" >&2; }
@@ -24,17 +25,17 @@ urllib.request.urlopen(req, timeout=2).read()
 PY
 }
 
-if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ]; then
+if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ] || [ ! -x "$VENV/bin/moto_server" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     say "installing python3-venv"
     as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
-  say "installing $LOCALSTRIPE and $AIOSMTPD into $VENV"
+  say "installing $LOCALSTRIPE, $AIOSMTPD and $MOTO into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" "$MOTO" >&2
 fi
 [ "${1:-}" = "--python" ] && echo "$VENV/bin/python"
 

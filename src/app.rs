@@ -15,6 +15,7 @@ use crate::payments::stripe::StripeGateway;
 use crate::redis::Redis;
 use crate::seating::live::LiveHub;
 use crate::tickets::code::TicketSigner;
+use crate::tickets::store::TicketImages;
 
 pub struct App {
     pub config: Config,
@@ -34,6 +35,7 @@ pub struct App {
     pub mailer: Option<Mailer>,
     /// `None` when no SMS API is configured: text messages are skipped.
     pub sms: Option<Arc<dyn SmsSender>>,
+    pub ticket_images: TicketImages,
 }
 
 pub type AppState = Arc<App>;
@@ -76,7 +78,9 @@ impl App {
             .sms
             .clone()
             .map(|s| Arc::new(HttpSms::new(s)) as Arc<dyn SmsSender>);
+        let ticket_images = TicketImages::new(&config.ticket_store)?;
         let app = Arc::new(Self {
+            ticket_images,
             mailer,
             sms,
             live,
@@ -97,6 +101,14 @@ impl App {
 
     pub async fn db(&self) -> Result<db::Conn, db::PoolError> {
         self.db.get().await
+    }
+
+    /// The base URL clients reach this server at: `PUBLIC_URL`, else where it listens.
+    pub fn public_url(&self) -> String {
+        match (&self.config.public_url, self.base_url.get()) {
+            (None, Some(listening)) => listening.clone(),
+            _ => self.config.base_url(),
+        }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -55,7 +55,23 @@ pub struct Config {
     pub tickets: TicketSettings,
     pub messaging: MessagingSettings,
     pub tiers: crate::loyalty::Tiers,
+    pub ticket_store: TicketStore,
     pub log_format: LogFormat,
+}
+
+/// Where ticket images are kept.
+#[derive(Clone)]
+pub enum TicketStore {
+    /// A local folder (the default, `data/tickets`).
+    Local { dir: std::path::PathBuf },
+    /// An S3 bucket; credentials from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    S3 {
+        bucket: String,
+        region: String,
+        endpoint: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,6 +459,28 @@ impl Config {
                     0,
                 )? as u64),
                 outbox_poll: Duration::from_millis(parse_num("OUTBOX_POLL_MS", 500, 10)? as u64),
+            },
+            ticket_store: match get("TICKET_STORE").as_deref() {
+                None | Some("local") => TicketStore::Local {
+                    dir: get("TICKET_STORE_DIR")
+                        .unwrap_or_else(|| "data/tickets".to_owned())
+                        .into(),
+                },
+                Some("s3") => TicketStore::S3 {
+                    bucket: get("S3_BUCKET").ok_or_else(|| {
+                        ConfigError::new("S3_BUCKET", "required when TICKET_STORE is s3")
+                    })?,
+                    region: get("S3_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+                    endpoint: get("S3_ENDPOINT"),
+                    access_key_id: get("AWS_ACCESS_KEY_ID"),
+                    secret_access_key: get("AWS_SECRET_ACCESS_KEY"),
+                },
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "TICKET_STORE",
+                        format!("expected `local` or `s3`, got `{other}`"),
+                    ));
+                }
             },
             tiers: crate::loyalty::Tiers::parse(
                 &get("LOYALTY_TIERS").unwrap_or_else(|| crate::loyalty::DEFAULT_TIERS.to_owned()),

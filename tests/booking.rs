@@ -227,7 +227,10 @@ async fn a_booking_costs_exactly_its_seats_and_snacks_and_is_confirmed_by_paymen
         .await
         .unwrap();
     kinds.sort();
-    assert_eq!(kinds, ["email", "notify", "seats", "seats", "sms"]);
+    assert_eq!(
+        kinds,
+        ["email", "notify", "seats", "seats", "sms", "ticket_image"]
+    );
 }
 
 #[tokio::test]

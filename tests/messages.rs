@@ -7,13 +7,13 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use common::fixtures as fx;
 use common::flow::{confirmed, eventually, status_of};
+use common::tools::{PythonServer, free_port};
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -25,47 +25,26 @@ use uuid::Uuid;
 struct SmtpSink {
     port: u16,
     dir: PathBuf,
-    child: Child,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    _server: PythonServer,
 }
 
 impl SmtpSink {
     async fn start_on(port: u16) -> Self {
-        let python = std::env::var("SCREEMA_PYTHON").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/screema/test-tools-v1/bin/python",
-                std::env::var("HOME").unwrap()
-            )
-        });
         let dir = std::env::temp_dir().join(format!("screema-mail-{}", Uuid::new_v4().simple()));
-        let mut child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{python} -m aiosmtpd: {e}; run scripts/test-tools.sh"));
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Self { port, dir, child };
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let args = [
+            "-n".to_owned(),
+            "-l".to_owned(),
+            format!("127.0.0.1:{port}"),
+            "-c".to_owned(),
+            "aiosmtpd.handlers.Mailbox".to_owned(),
+            dir.display().to_string(),
+        ];
+        let server = PythonServer::start("aiosmtpd", &args, port).await;
+        Self {
+            port,
+            dir,
+            _server: server,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("aiosmtpd did not start on {port}");
     }
 
     /// The raw messages received so far.
@@ -94,8 +73,6 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -223,3 +223,148 @@ async fn forged_void_and_untimely_tickets_are_refused_saying_why() {
     assert_eq!(r.code(), "CONFLICT");
     assert!(r.error()["message"].as_str().unwrap().contains("ended at"));
 }
+
+async fn png_from(response: reqwest::Response) -> Vec<u8> {
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.unwrap().to_vec();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    bytes
+}
+
+#[tokio::test]
+async fn the_ticket_image_is_stored_and_served_to_its_owner_only() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let showtime = showtime_in(&app, Duration::days(1)).await;
+    let owner = app.with_user(Role::Customer).await;
+    let stranger = app.with_user(Role::Customer).await;
+    let (id, _) = confirmed(&app, &owner, showtime, &["A1"]).await;
+    let booking = common::flow::booking(&app, &owner, &id).await;
+    let url = booking["ticketImageUrl"].as_str().unwrap().to_owned();
+    assert_eq!(url, app.url(&format!("/api/tickets/{id}.png")));
+
+    // Stored at confirmation, in the local folder of this test's object store.
+    let dir = match &app.app.config.ticket_store {
+        screema::config::TicketStore::Local { dir } => dir.clone(),
+        _ => unreachable!(),
+    };
+    let stored = dir.join(format!("tickets/{id}.png"));
+    common::flow::eventually("the stored image", || {
+        let exists = stored.exists();
+        async move { exists }
+    })
+    .await;
+    let served = png_from(
+        app.client
+            .get(&url)
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(served, std::fs::read(&stored).unwrap());
+
+    let anonymous = app.client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let theirs = app
+        .client
+        .get(&url)
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 404);
+    let nonsense = app
+        .client
+        .get(app.url("/api/tickets/nope.png"))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nonsense.status(), 404);
+
+    // An unpaid booking has no ticket image.
+    let pending = common::flow::book(&app, &owner, showtime, &["A2"]).await;
+    assert!(pending["booking"]["ticketImageUrl"].is_null());
+    let pending_id = pending["booking"]["id"].as_str().unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!("/api/tickets/{pending_id}.png")))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn ticket_images_can_live_in_an_s3_compatible_store() {
+    use common::tools::{PythonServer, free_port};
+    let port = free_port();
+    let _moto = PythonServer::start(
+        "moto.server",
+        &[
+            "-H".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ],
+        port,
+    )
+    .await;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let created = client
+        .put(format!("{endpoint}/tickets-bucket"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+
+    let app = TestApp::builder()
+        .env("TICKET_STORE", "s3")
+        .env("S3_BUCKET", "tickets-bucket")
+        .env("S3_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let showtime = showtime_in(&app, Duration::days(1)).await;
+    let owner = app.with_user(Role::Customer).await;
+    let (id, _) = confirmed(&app, &owner, showtime, &["A4"]).await;
+
+    // The bucket's listing (moto answers it unsigned; objects are private).
+    let key = format!("<Key>tickets/{id}.png</Key>");
+    let listing = || {
+        let client = client.clone();
+        let url = format!("{endpoint}/tickets-bucket");
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    common::flow::eventually("the object in S3", || {
+        let listing = listing();
+        let key = key.clone();
+        async move { listing.await.contains(&key) }
+    })
+    .await;
+    let url = app.url(&format!("/api/tickets/{id}.png"));
+    let served = png_from(
+        app.client
+            .get(&url)
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let listed = listing().await;
+    assert!(
+        listed.contains(&format!("{key}<LastModified>"))
+            && listed.contains(&format!("<Size>{}</Size>", served.len())),
+        "{listed}"
+    );
+}

@@ -113,6 +113,23 @@ impl BookingNode {
         self.0.qr_code.as_deref()
     }
 
+    /// Where the owner fetches the ticket's QR image (with their access token), once
+    /// the booking is paid and while it is valid.
+    async fn ticket_image_url(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let paid = matches!(
+            self.0.status,
+            BookingStatus::Confirmed | BookingStatus::Used
+        );
+        if !paid || self.0.qr_code.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{}/api/tickets/{}.png",
+            app(ctx)?.public_url(),
+            self.0.id
+        )))
+    }
+
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }

@@ -41,6 +41,7 @@ pub fn router(app: AppState) -> Router {
             "/api/tickets/public-key",
             get(crate::tickets::http::public_key),
         )
+        .route("/api/tickets/{file}", get(crate::tickets::http::image))
         .route(
             "/api/payments/webhook",
             axum::routing::post(crate::payments::webhook::receive),

@@ -47,6 +47,10 @@ pub enum Effect {
     Notify {
         notification: Uuid,
     },
+    /// Store a confirmed booking's ticket image.
+    TicketImage {
+        booking: Uuid,
+    },
 }
 
 impl Effect {
@@ -58,12 +62,21 @@ impl Effect {
             Self::Email { .. } => "email",
             Self::Sms { .. } => "sms",
             Self::Notify { .. } => "notify",
+            Self::TicketImage { .. } => "ticket_image",
         }
     }
 }
 
 /// The kinds this build delivers.
-const DELIVERED: [&str; 6] = ["seats", "cancel_intent", "refund", "notify", "email", "sms"];
+const DELIVERED: [&str; 7] = [
+    "seats",
+    "cancel_intent",
+    "refund",
+    "notify",
+    "email",
+    "sms",
+    "ticket_image",
+];
 
 /// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
 /// second effect with the same key is not written. Returns the new row's id.
@@ -187,6 +200,7 @@ async fn deliver_effect(app: &App, effect: &Effect) -> AppResult<()> {
         Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
         Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
         Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
+        Effect::TicketImage { booking } => crate::tickets::store::store_for(app, *booking).await,
         Effect::Email { booking, template } => {
             crate::notifications::messages::send_email(app, *booking, template).await
         }

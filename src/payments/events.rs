@@ -260,6 +260,17 @@ async fn confirm(
         )
         .await?,
     );
+    effects.extend(
+        outbox::enqueue(
+            conn,
+            now,
+            format!("ticket-image-{}", booking.id),
+            &Effect::TicketImage {
+                booking: booking.id,
+            },
+        )
+        .await?,
+    );
     effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
     effects.extend(
         loyalty::add_points(

@@ -18,3 +18,71 @@ pub async fn public_key(State(state): State<ServerState>) -> Json<Value> {
                    showtime id (16), issue time (i64 big-endian seconds), seats (comma-separated)",
     }))
 }
+
+/// `GET /api/tickets/{bookingId}.png`: the ticket image, for the booking's owner only
+/// (`Authorization: Bearer <accessToken>`); to anyone else it does not exist.
+pub async fn image(
+    State(state): State<ServerState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::booking::model::Booking;
+    use crate::db::schema::bookings;
+
+    let app = &state.app;
+    let not_found = || (StatusCode::NOT_FOUND, "no such ticket").into_response();
+    let viewer = match crate::http::client::bearer(&headers)
+        .map(|t| crate::auth::tokens::verify_access_token(&app.config.jwt_secret, t, app.now()))
+    {
+        Some(Ok(viewer)) => viewer,
+        _ => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "sign in to fetch your ticket",
+            )
+                .into_response();
+        }
+    };
+    let Some(id) = file
+        .strip_suffix(".png")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    else {
+        return not_found();
+    };
+    let found = async {
+        let mut conn = app.db().await?;
+        let booking: Option<Booking> = bookings::table
+            .find(id)
+            .filter(bookings::user_id.eq(viewer.user_id))
+            .select(Booking::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?;
+        match booking {
+            Some(b) => super::store::image_of(app, &b).await,
+            None => Ok(None),
+        }
+    }
+    .await;
+    match found {
+        Ok(Some(png)) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "private, max-age=300"),
+            ],
+            png,
+        )
+            .into_response(),
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %crate::error::LogDisplay(&e), "ticket image failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}

@@ -6,3 +6,4 @@ pub mod code;
 pub mod graphql;
 pub mod http;
 pub mod image;
+pub mod store;

@@ -11,7 +11,7 @@ use super::{Gql, TestApp, TestUser};
 
 pub const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken expiresAt lockedSeats } }";
 
-pub const BOOKING_FIELDS: &str = "id bookingReference status seatNumbers expiresAt qrCode createdAt \
+pub const BOOKING_FIELDS: &str = "id bookingReference status seatNumbers expiresAt qrCode ticketImageUrl createdAt \
     totalAmount { amount currency } discountAmount { amount currency } finalAmount { amount currency } \
     snacks { quantity unitPrice { amount } totalPrice { amount } snack { id name } } showtime { id }";
 

@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod flow;
+pub mod tools;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -199,6 +200,10 @@ impl TestAppBuilder {
             // Tests that are about rate limits turn them on.
             ("RATE_LIMIT_GENERAL".to_owned(), "off".to_owned()),
             ("RATE_LIMIT_BOOKING".to_owned(), "off".to_owned()),
+            (
+                "TICKET_STORE_DIR".to_owned(),
+                ticket_dir(&prefix).display().to_string(),
+            ),
         ]);
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
@@ -423,6 +428,7 @@ impl Drop for TestApp {
         }
         let db_name = self.db_name.take();
         let prefix = self.prefix.clone();
+        let _ = std::fs::remove_dir_all(ticket_dir(&prefix));
         let redis_url = self.redis_url.clone();
         // Drop runs inside the test's runtime: clean up on a thread of our own.
         let cleanup = std::thread::spawn(move || {
@@ -451,6 +457,11 @@ impl Drop for TestApp {
         });
         let _ = cleanup.join();
     }
+}
+
+/// Where a test's ticket images go (the local object store).
+fn ticket_dir(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("screema-tickets-{prefix}"))
 }
 
 /// Deletes every key under `<prefix>:`, a page of SCAN at a time.

@@ -1,0 +1,112 @@
+//! Ticket images in an object store: a local folder by default, S3 when configured.
+//! An image is made when the booking is confirmed (through the outbox) and, should it
+//! be missing, again when it is first fetched.
+
+use std::sync::Arc;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload};
+use uuid::Uuid;
+
+use super::image::qr_png;
+use crate::app::App;
+use crate::booking::model::Booking;
+use crate::config::TicketStore;
+use crate::db::schema::bookings;
+use crate::error::{AppError, AppResult};
+
+pub struct TicketImages {
+    store: Arc<dyn ObjectStore>,
+}
+
+fn path(booking: Uuid) -> Path {
+    Path::from(format!("tickets/{booking}.png"))
+}
+
+fn store_error(e: object_store::Error) -> AppError {
+    AppError::internal(anyhow::Error::new(e).context("ticket image store"))
+}
+
+impl TicketImages {
+    pub fn new(config: &TicketStore) -> anyhow::Result<Self> {
+        let store: Arc<dyn ObjectStore> = match config {
+            TicketStore::Local { dir } => {
+                std::fs::create_dir_all(dir)?;
+                Arc::new(LocalFileSystem::new_with_prefix(dir)?)
+            }
+            TicketStore::S3 {
+                bucket,
+                region,
+                endpoint,
+                access_key_id,
+                secret_access_key,
+            } => {
+                let mut builder = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(region);
+                if let Some(endpoint) = endpoint {
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_virtual_hosted_style_request(false);
+                }
+                if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
+                    builder = builder
+                        .with_access_key_id(id)
+                        .with_secret_access_key(secret);
+                }
+                Arc::new(builder.build()?)
+            }
+        };
+        Ok(Self { store })
+    }
+
+    pub async fn put(&self, booking: Uuid, png: Vec<u8>) -> AppResult<()> {
+        self.store
+            .put(&path(booking), PutPayload::from(png))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    pub async fn get(&self, booking: Uuid) -> AppResult<Option<Vec<u8>>> {
+        match self.store.get(&path(booking)).await {
+            Ok(found) => Ok(Some(found.bytes().await.map_err(store_error)?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+/// The booking's ticket image, made and stored if it is not there yet. `None` for a
+/// booking without a ticket (not paid, or void).
+pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>> {
+    let Some(code) = booking.qr_code.as_deref() else {
+        return Ok(None);
+    };
+    if let Some(png) = app.ticket_images.get(booking.id).await? {
+        return Ok(Some(png));
+    }
+    let png = qr_png(code)?;
+    app.ticket_images.put(booking.id, png.clone()).await?;
+    Ok(Some(png))
+}
+
+/// The outbox's `ticket_image`: stores a confirmed booking's image.
+pub async fn store_for(app: &App, booking: Uuid) -> AppResult<()> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db().await?;
+    let found: Option<Booking> = bookings::table
+        .find(booking)
+        .select(Booking::as_select())
+        .first(&mut conn)
+        .await
+        .optional()?;
+    if let Some(booking) = found {
+        image_of(app, &booking).await?;
+    }
+    Ok(())
+}
