@@ -37,6 +37,17 @@ if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ] || [ ! -x "
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" "$MOTO" >&2
 fi
+# The JavaScript clients (Apollo Client, graphql-ws, subscriptions-transport-ws), exactly
+# as locked, with the machine's Node.
+clients="$(dirname "$0")/../clients"
+if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.package-lock.json"; then
+  if ! command -v npm >/dev/null; then
+    say "npm not found: the client tests need Node.js 20"
+    exit 1
+  fi
+  say "installing the client packages (npm ci)"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
 [ "${1:-}" = "--python" ] && echo "$VENV/bin/python"
 
 if answers; then
