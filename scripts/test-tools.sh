@@ -37,6 +37,14 @@ if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ] || [ ! -x "
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" "$MOTO" >&2
 fi
+# Debian's Chromium, for the browser tests (playwright-core drives it).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+
 # The JavaScript clients (Apollo Client, graphql-ws, subscriptions-transport-ws), exactly
 # as locked, with the machine's Node.
 clients="$(dirname "$0")/../clients"

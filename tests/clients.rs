@@ -12,6 +12,28 @@ use common::fixtures as fx;
 use screema::db::enums::Role;
 use serde_json::{Value, json};
 
+/// Runs `clients/<script>` with Node and returns the JSON line it prints last.
+async fn run_node(script: &str, env: &[(&str, String)]) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let mut command = std::process::Command::new("node");
+    command.arg(dir.join(script)).current_dir(&dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    // The server runs on this test's runtime: wait for node off it.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node (run scripts/test-tools.sh to install the client packages)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn apollo_client_and_the_legacy_protocol_follow_a_booking_live() {
     let app = TestApp::builder()
@@ -32,28 +54,17 @@ async fn apollo_client_and_the_legacy_protocol_follow_a_booking_live() {
     .data();
     let other = app.with_user(Role::Customer).await;
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
-    let mut command = std::process::Command::new("node");
-    command
-        .arg(dir.join("flow.mjs"))
-        .current_dir(&dir)
-        .env("SCREEMA_URL", app.url(""))
-        .env("SHOWTIME_ID", showtime.to_string())
-        .env("CUSTOMER_EMAIL", &email)
-        .env("PASSWORD", password)
-        .env("OTHER_TOKEN", &other.token);
-    // The server runs on this test's runtime: wait for node off it.
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("node (run scripts/test-tools.sh to install the client packages)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "flow.mjs failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let seen = run_node(
+        "flow.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SHOWTIME_ID", showtime.to_string()),
+            ("CUSTOMER_EMAIL", email),
+            ("PASSWORD", password.to_owned()),
+            ("OTHER_TOKEN", other.token.clone()),
+        ],
+    )
+    .await;
     assert_eq!(seen["movies"], 1);
     let first = seen["firstVersion"].as_i64().unwrap();
     assert_eq!(seen["heldVersion"], first + 1);
@@ -84,4 +95,35 @@ async fn apollo_client_and_the_legacy_protocol_follow_a_booking_live() {
         seen["amount"],
         json!({"amount": "20.00", "currency": "USD", "__typename": "Money"})
     );
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_typed_query_in_a_real_browser_with_no_internet() {
+    let app = TestApp::new().await;
+    {
+        let mut conn = app.conn().await;
+        fx::theater(&mut conn, "Rialto Palace", "UTC").await;
+    }
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("graphiql.png");
+    let seen = run_node(
+        "graphiql.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("EXPECT", "Rialto Palace".to_owned()),
+            ("SCREENSHOT", shot.display().to_string()),
+        ],
+    )
+    .await;
+    let query: String = seen["query"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(query, "{theaters{name}}");
+    assert!(
+        seen["result"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\": \"Rialto Palace\"")
+    );
+    assert_eq!(seen["external"], json!([]), "the page fetched from outside");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
 }
