@@ -127,3 +127,40 @@ async fn graphiql_runs_a_typed_query_in_a_real_browser_with_no_internet() {
     assert_eq!(seen["external"], json!([]), "the page fetched from outside");
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
 }
+
+#[tokio::test]
+async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
+    let app = TestApp::new().await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        let theater = fx::theater(&mut conn, "Box Office", "UTC").await;
+        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+        let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
+        let start = app.app.now() + Duration::days(1);
+        fx::showtime_blocking(&mut conn, movie, screen, start, "9.00", &["B3"]).await
+    };
+    let customer = app.with_user(Role::Customer).await;
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("seatmap.png");
+    let seen = run_node(
+        "seatmap.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SHOWTIME_ID", showtime.to_string()),
+            ("TOKEN", customer.token.clone()),
+            ("SCREENSHOT", shot.display().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["before"]["seats"], 6);
+    assert_eq!(seen["before"]["blocked"], "BLOCKED");
+    assert_eq!(seen["before"]["count"], "5 seats available");
+    assert_eq!(seen["before"]["banner"], false);
+    assert_eq!(seen["after"]["a1"], "#ff9f0a");
+    assert_eq!(seen["after"]["count"], "3 seats available");
+    assert!(seen["elapsedMs"].as_u64().unwrap() < 1000, "{seen}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    let r = app.get("/seatmap/not-a-showtime").await;
+    assert_eq!(r.status(), 404);
+}

@@ -5,6 +5,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod seatmap;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub fn router(app: AppState) -> Router {
             get(crate::tickets::http::public_key),
         )
         .route("/api/tickets/{file}", get(crate::tickets::http::image))
+        .route("/seatmap/{showtime}", get(seatmap::page))
         .route(
             "/api/payments/webhook",
             axum::routing::post(crate::payments::webhook::receive),
