@@ -36,6 +36,8 @@ pub struct App {
     /// `None` when no SMS API is configured: text messages are skipped.
     pub sms: Option<Arc<dyn SmsSender>>,
     pub ticket_images: TicketImages,
+    pub rooms: crate::seating::rooms::Rooms,
+    pub lock_log: crate::seating::lock_log::LockLog,
 }
 
 pub type AppState = Arc<App>;
@@ -80,6 +82,8 @@ impl App {
             .map(|s| Arc::new(HttpSms::new(s)) as Arc<dyn SmsSender>);
         let ticket_images = TicketImages::new(&config.ticket_store)?;
         let app = Arc::new(Self {
+            rooms: Default::default(),
+            lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,
             mailer,
             sms,

@@ -10,7 +10,7 @@ use crate::money::Currency;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://screema:screema@127.0.0.1:5432/screema";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
-const DEFAULT_JWT_SECRET: &str = "screema-development-jwt-secret-change-me";
+pub const DEFAULT_JWT_SECRET: &str = "screema-development-jwt-secret-change-me";
 const DEFAULT_WEBHOOK_SECRET: &str = "whsec_screema_development_only";
 /// The development ticket-signing key (64 hex digits, an Ed25519 seed).
 const DEFAULT_TICKET_KEY: &str = "5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7eea5c7e";

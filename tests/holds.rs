@@ -80,7 +80,8 @@ async fn holds_are_all_or_nothing_and_show_on_the_map() {
     let alice = app.with_user(Role::Customer).await;
     let bob = app.with_user(Role::Customer).await;
 
-    let r = lock(&app, &alice, st, &["A1", "A2"]).await;
+    let first = lock(&app, &alice, st, &["A1", "A2"]).await;
+    let r = &first;
     assert_eq!(r.data()["lockSeats"]["lockedSeats"], json!(["A1", "A2"]));
     let expires: DateTime<Utc> = r.data()["lockSeats"]["expiresAt"]
         .as_str()
@@ -117,14 +118,31 @@ async fn holds_are_all_or_nothing_and_show_on_the_map() {
     let (_, seats) = states(&app, None, st).await;
     assert_eq!(seats[1], ("A2".into(), "HELD".into(), false));
 
-    // The record for support is written.
-    let records: i64 = diesel_async::RunQueryDsl::get_result(
-        diesel::QueryDsl::count(screema::db::schema::seat_locks::table),
-        &mut app.conn().await,
-    )
-    .await
-    .unwrap();
-    assert_eq!(records, 1);
+    // The record for support is written, off the request path, and so is its release.
+    let records = || async {
+        use diesel::{ExpressionMethods, QueryDsl};
+        use diesel_async::RunQueryDsl;
+        use screema::db::schema::seat_locks;
+        seat_locks::table
+            .select((
+                seat_locks::seat_numbers,
+                seat_locks::released_at.is_not_null(),
+            ))
+            .load::<(Vec<Option<String>>, bool)>(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    common::flow::eventually("the hold's record", || async { records().await.len() == 1 }).await;
+    assert_eq!(
+        records().await,
+        [(vec![Some("A1".to_owned()), Some("A2".to_owned())], false)]
+    );
+    let alice_token = token(&first);
+    let released = app
+        .gql_as(&alice.token, RELEASE, json!({"t": alice_token}))
+        .await;
+    assert_eq!(released.data()["releaseSeats"], true);
+    common::flow::eventually("the release's record", || async { records().await[0].1 }).await;
 }
 
 #[tokio::test]

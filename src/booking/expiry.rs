@@ -54,6 +54,6 @@ pub async fn expire_due(app: &App, max: i64) -> AppResult<usize> {
             Ok((due.len(), effects))
         })
         .await?;
-    outbox::deliver_now(app, &effects).await;
+    outbox::deliver_now(app, conn, &effects).await;
     Ok(expired)
 }

@@ -12,7 +12,6 @@ use super::pricing::{Quote, quote};
 use super::reference::new_reference;
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::catalog::layout::SeatLayout;
 use crate::catalog::model::Snack;
 use crate::db::enums::{BookingStatus, PaymentStatus, Role};
 use crate::db::schema::{booking_seats, booking_snacks, bookings, payments, snacks};
@@ -20,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::GatewayError;
 use crate::ratelimit::{self, Decision};
-use crate::seating::holds::{self, parse_seats, showtime_with_screen};
+use crate::seating::holds::{self, parse_seats};
 
 pub const MAX_SNACK_QUANTITY: i32 = 20;
 
@@ -145,7 +144,8 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             "give the token of your seat lock",
         ));
     }
-    let (showtime, screen) = showtime_with_screen(app, input.showtime).await?;
+    let room = crate::seating::rooms::room(app, input.showtime).await?;
+    let showtime = &room.showtime;
     if showtime.start_time <= app.now() {
         return Err(AppError::bad_input(
             "showtimeId",
@@ -161,9 +161,8 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
     };
     let expires_at =
         holds::check_for_booking(app, viewer, input.showtime, &input.lock_token, &seats).await?;
-    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
     let quote = quote(
-        &layout,
+        &room.layout,
         showtime.base_price,
         app.config.currency,
         &seats,
@@ -210,7 +209,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         .await;
     match written {
         Ok((booking, outbox_id)) => {
-            outbox::deliver_now(app, &outbox_id.into_iter().collect::<Vec<_>>()).await;
+            outbox::deliver_now(app, conn, &outbox_id.into_iter().collect::<Vec<_>>()).await;
             Ok(Created {
                 booking,
                 client_secret: intent.client_secret,
@@ -407,7 +406,7 @@ pub async fn cancel(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Booking> {
             end_pending(conn, app, &booking, BookingStatus::Cancelled).await
         })
         .await?;
-    outbox::deliver_now(app, &effects).await;
+    outbox::deliver_now(app, conn, &effects).await;
     Ok(booking)
 }
 

@@ -103,8 +103,11 @@ pub async fn enqueue(
 }
 
 /// Delivers these rows now, after their transaction committed. Failures are left to
-/// the worker's retries; the caller's request has already succeeded.
-pub async fn deliver_now(app: &App, ids: &[i64]) {
+/// the worker's retries; the caller's request has already succeeded. Takes the caller's
+/// connection to hand it back to the pool first: a request that holds one connection
+/// while delivery needs another is how a pool deadlocks under load.
+pub async fn deliver_now(app: &App, conn: crate::db::Conn, ids: &[i64]) {
+    drop(conn);
     for id in ids {
         if let Err(e) = deliver_one(app, Some(*id)).await {
             tracing::warn!(outbox = id, error = %LogDisplay(&e), "outbox delivery deferred");
@@ -126,59 +129,77 @@ fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds(1i64 << attempts.clamp(1, 11)).min(chrono::Duration::hours(1))
 }
 
-/// Claims one due row (this one, or the oldest), delivers it, and records the outcome.
-/// Returns whether a row was claimed.
+/// How long a claimed row is left to its deliverer before another may take it over (a
+/// node that died mid-delivery). Effects are idempotent, so a takeover is harmless.
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Claims one due row (this one, or the oldest) by leasing it, delivers it with no
+/// connection held, and records the outcome. Returns whether a row was claimed.
 async fn deliver_one(app: &App, only: Option<i64>) -> AppResult<bool> {
+    let claimed = {
+        let mut conn = app.db().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let now = app.now();
+            let (from, to) = only.map_or((i64::MIN, i64::MAX), |id| (id, id));
+            let row: Option<(i64, serde_json::Value, i32)> = outbox::table
+                .filter(outbox::id.between(from, to))
+                .filter(outbox::delivered_at.is_null())
+                .filter(outbox::available_at.le(now))
+                .filter(outbox::kind.eq_any(DELIVERED))
+                .select((outbox::id, outbox::payload, outbox::attempts))
+                .order(outbox::id)
+                .for_update()
+                .skip_locked()
+                .first(conn)
+                .await
+                .optional()?;
+            if let Some((id, _, _)) = &row {
+                diesel::update(outbox::table.find(*id))
+                    .set(outbox::available_at.eq(now + LEASE))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(row)
+        })
+        .await?
+    };
+    let Some((id, payload, attempts)) = claimed else {
+        return Ok(false);
+    };
+    let outcome = match serde_json::from_value::<Effect>(payload) {
+        Ok(effect) => deliver(app, &effect).await,
+        Err(e) => Err(AppError::internal(anyhow::anyhow!(
+            "unreadable effect: {e}"
+        ))),
+    };
+    let attempts = attempts + 1;
+    let target = outbox::table.find(id);
     let mut conn = app.db().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let now = app.now();
-        let (from, to) = only.map_or((i64::MIN, i64::MAX), |id| (id, id));
-        let query = outbox::table
-            .filter(outbox::id.between(from, to))
-            .filter(outbox::delivered_at.is_null())
-            .filter(outbox::available_at.le(now))
-            .filter(outbox::kind.eq_any(DELIVERED))
-            .select((outbox::id, outbox::payload, outbox::attempts))
-            .order(outbox::id)
-            .for_update()
-            .skip_locked();
-        let row: Option<(i64, serde_json::Value, i32)> = query.first(conn).await.optional()?;
-        let Some((id, payload, attempts)) = row else {
-            return Ok(false);
-        };
-        let outcome = match serde_json::from_value::<Effect>(payload) {
-            Ok(effect) => deliver(app, &effect).await,
-            Err(e) => Err(AppError::internal(anyhow::anyhow!("unreadable effect: {e}"))),
-        };
-        let attempts = attempts + 1;
-        let target = outbox::table.find(id);
-        match outcome {
-            Ok(()) => {
-                diesel::update(target)
-                    .set((
-                        outbox::delivered_at.eq(Some(app.now())),
-                        outbox::attempts.eq(attempts),
-                        outbox::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)
-                    .await?;
-            }
-            Err(e) => {
-                let message = LogDisplay(&e).to_string();
-                tracing::warn!(outbox = id, attempts, error = %message, "outbox delivery failed; will retry");
-                diesel::update(target)
-                    .set((
-                        outbox::attempts.eq(attempts),
-                        outbox::last_error.eq(Some(message)),
-                        outbox::available_at.eq(app.now() + backoff(attempts)),
-                    ))
-                    .execute(conn)
-                    .await?;
-            }
+    match outcome {
+        Ok(()) => {
+            diesel::update(target)
+                .set((
+                    outbox::delivered_at.eq(Some(app.now())),
+                    outbox::attempts.eq(attempts),
+                    outbox::last_error.eq(None::<String>),
+                ))
+                .execute(&mut conn)
+                .await?;
         }
-        Ok(true)
-    })
-    .await
+        Err(e) => {
+            let message = LogDisplay(&e).to_string();
+            tracing::warn!(outbox = id, attempts, error = %message, "outbox delivery failed; will retry");
+            diesel::update(target)
+                .set((
+                    outbox::attempts.eq(attempts),
+                    outbox::last_error.eq(Some(message)),
+                    outbox::available_at.eq(app.now() + backoff(attempts)),
+                ))
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    Ok(true)
 }
 
 /// Boxed: delivering a refund may itself deliver the effects it causes, and the

@@ -113,7 +113,7 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
         Outcome::Duplicate => Handled::Duplicate,
         Outcome::NotYet => Handled::NotYet,
         Outcome::Applied(effects) => {
-            outbox::deliver_now(app, &effects).await;
+            outbox::deliver_now(app, conn, &effects).await;
             Handled::Applied
         }
     })

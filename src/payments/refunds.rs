@@ -188,7 +188,7 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
             }
         })
         .await?;
-    outbox::deliver_now(app, &effects).await;
+    outbox::deliver_now(app, conn, &effects).await;
     Ok(RefundOutcome {
         id: refund.id,
         amount: pending.amount,

@@ -15,13 +15,14 @@ use uuid::Uuid;
 use fred::prelude::*;
 
 use super::keys;
+use super::lock_log::Entry;
 use super::scripts::{CHECK, EXTEND, LOCK, READ, RELEASE, SWEEP};
 use super::sync::ensure_booked;
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::catalog::layout::{SeatLayout, SeatNumber};
+use crate::catalog::layout::SeatNumber;
 use crate::catalog::model::{Screen, Showtime};
-use crate::db::schema::{screens, seat_locks, showtimes};
+use crate::db::schema::{screens, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{self, Decision};
 use crate::redis::Redis;
@@ -174,7 +175,8 @@ pub async fn lock_seats(
             format!("at most {} seats per showtime", settings.max_seats_per_user),
         ));
     }
-    let (showtime, screen) = showtime_with_screen(app, showtime_id).await?;
+    let room = super::rooms::room(app, showtime_id).await?;
+    let (showtime, layout) = (&room.showtime, &room.layout);
     let now = app.now();
     if showtime.start_time <= now {
         return Err(AppError::bad_input(
@@ -182,7 +184,6 @@ pub async fn lock_seats(
             "this showtime has already started",
         ));
     }
-    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
     let unknown: Vec<String> = seats
         .iter()
         .filter(|s| !layout.contains(s))
@@ -223,7 +224,13 @@ pub async fn lock_seats(
     match head(&reply) {
         Some("OK") => {
             track(app, showtime_id).await?;
-            record(app, viewer, showtime_id, &token, &names, expires_at).await;
+            app.lock_log.push(Entry::Held {
+                showtime: showtime_id,
+                seats: names.clone(),
+                user: viewer.user_id,
+                token: token.clone(),
+                expires_at,
+            });
             Ok(SeatLock {
                 token,
                 expires_at,
@@ -244,35 +251,6 @@ pub async fn lock_seats(
         other => Err(AppError::internal(anyhow::anyhow!(
             "lock script answered {other:?}"
         ))),
-    }
-}
-
-/// Keeps a record for support and analytics; no rule depends on it.
-async fn record(
-    app: &App,
-    viewer: Viewer,
-    showtime: Uuid,
-    token: &str,
-    seats: &[String],
-    expires_at: DateTime<Utc>,
-) {
-    let written = async {
-        let mut conn = app.db().await?;
-        diesel::insert_into(seat_locks::table)
-            .values((
-                seat_locks::showtime_id.eq(showtime),
-                seat_locks::seat_numbers.eq(seats.iter().cloned().map(Some).collect::<Vec<_>>()),
-                seat_locks::user_id.eq(viewer.user_id),
-                seat_locks::lock_token.eq(token),
-                seat_locks::expires_at.eq(expires_at),
-            ))
-            .execute(&mut conn)
-            .await?;
-        Ok::<_, AppError>(())
-    }
-    .await;
-    if let Err(e) = written {
-        tracing::warn!(error = %crate::error::LogDisplay(&e), "seat lock record not written");
     }
 }
 
@@ -358,11 +336,10 @@ pub async fn release(app: &App, viewer: Viewer, token: &str) -> AppResult<bool> 
     )
     .await?;
     outcome(&reply)?;
-    let mut conn = app.db().await?;
-    diesel::update(seat_locks::table.filter(seat_locks::lock_token.eq(token)))
-        .set(seat_locks::released_at.eq(app.now()))
-        .execute(&mut conn)
-        .await?;
+    app.lock_log.push(Entry::Released {
+        token: token.to_owned(),
+        at: app.now(),
+    });
     Ok(true)
 }
 

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Benchmarks: a release build of the server on its own fresh database and Redis prefix,
+# the load tool's scenarios against it, and this machine's ceilings measured in the same
+# run (HTTP: GET /health/live; Redis: redis-benchmark EVALSHA; Postgres: pgbench), with
+# the CPU each process used during each scenario. Results: target/load/.
+#
+#   scripts/load.sh                       # every scenario
+#   scripts/load.sh catalog holds         # some of them
+#   LOAD_ARGS="--duration 5" scripts/load.sh checkout
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+all=(health catalog holds flash-sale subscribers checkout)
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=("${all[@]}")
+
+say() { printf '[load] %s\n' "$*" >&2; }
+
+bash scripts/services.sh >/dev/null
+# Websocket subscribers need a descriptor each, in the server and in the tool.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fds="$(ulimit -n)"
+
+say "building release binaries (the first build takes several minutes)"
+cargo build --release --quiet --bin screema --bin screema-load
+
+port="${LOAD_PORT:-8090}"
+url="http://127.0.0.1:$port"
+out="target/load"
+mkdir -p "$out"
+rm -f "$out"/*.md "$out"/*.json
+db="screema_load"
+export PGPASSWORD="${SCREEMA_PG_PASSWORD:-screema}"
+pg=(psql -qtA -h 127.0.0.1 -U "${SCREEMA_PG_USER:-screema}" -d postgres -v ON_ERROR_STOP=1)
+"${pg[@]}" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+export DATABASE_URL="postgres://${SCREEMA_PG_USER:-screema}:$PGPASSWORD@127.0.0.1:5432/$db"
+prefix="load$(date +%s)"
+
+if curl -fsS "$url/health/live" >/dev/null 2>&1; then
+  say "something already answers on $url; set LOAD_PORT"; exit 1
+fi
+say "starting the server on $url (database $db, Redis prefix $prefix)"
+BIND_ADDR="127.0.0.1:$port" REDIS_KEY_PREFIX="$prefix" \
+  RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off \
+  SIMULATED_PAYMENT_DELAY_MS=100 TICKET_STORE_DIR="$out/tickets" \
+  RUST_LOG="${RUST_LOG:-warn}" ./target/release/screema serve >"$out/server.log" 2>&1 &
+server=$!
+cleanup() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  redis-cli --scan --pattern "$prefix:*" 2>/dev/null | xargs -r -n 500 redis-cli del >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "$url/health/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "$url/health/ready" >/dev/null || { say "the server did not start; see $out/server.log"; exit 1; }
+
+# CPU seconds (user + system) of every process with this name, from /proc.
+cpu_ticks() {
+  local total=0 p
+  for p in $(pgrep -x "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+hz="$(getconf CLK_TCK)"
+cpu_line() { # scenario seconds before-values... after-values...
+  local name="$1" secs="$2"; shift 2
+  python3 - "$name" "$secs" "$hz" "$@" <<'PY'
+import sys
+name, secs, hz = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+vals = list(map(int, sys.argv[4:]))
+labels = ["server", "postgres", "redis", "load tool"]
+half = len(vals) // 2
+parts = [f"{l} {(vals[half+i]-vals[i])/hz/secs:.2f}" for i, l in enumerate(labels)]
+print(f"- CPU in cores (of 2) during {name}: " + ", ".join(parts))
+PY
+}
+
+subscribers_args=()
+if [ "$fds" -lt 20100 ]; then
+  # One descriptor per subscriber in each process, plus the server's own (listener,
+  # pools): the most this machine allows below its hard limit.
+  subscribers_args=(--subscribers $((fds - 150)))
+  say "open-file limit is $fds: subscribers capped at $((fds - 150))"
+fi
+
+for s in "${scenarios[@]}"; do
+  extra=()
+  [ "$s" = subscribers ] && extra=("${subscribers_args[@]}")
+  say "scenario $s"
+  before=("$(cpu_ticks screema)" "$(cpu_ticks postgres)" "$(cpu_ticks redis-server)")
+  started=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  ./target/release/screema-load "$s" --url "$url" --server-pid "$server" --out "$out" \
+    "${extra[@]}" ${LOAD_ARGS:-} &
+  tool=$!
+  tool_ticks=0
+  while kill -0 "$tool" 2>/dev/null; do
+    t=$(awk '{print $14 + $15}' "/proc/$tool/stat" 2>/dev/null || echo "$tool_ticks")
+    tool_ticks=$t
+    sleep 0.5
+  done
+  status=0
+  wait "$tool" || status=$?
+  secs=$(python3 -c "import time; print(max(time.time() - $started, 0.001))")
+  after=("$(cpu_ticks screema)" "$(cpu_ticks postgres)" "$(cpu_ticks redis-server)")
+  cpu_line "$s (whole run, preparation included)" "$secs" \
+    "${before[@]}" 0 "${after[@]}" "$tool_ticks" >>"$out/$s.md"
+  [ "$status" -eq 0 ] || say "scenario $s reported failed checks or errors (exit $status)"
+done
+
+say "measuring ceilings"
+{
+  echo "### ceilings, same machine, same run"
+  echo
+  if [ -f "$out/health.md" ]; then
+    grep -E '^\| GET' "$out/health.md" | awk -F'|' '{printf "- HTTP: GET /health/live, 8 connections: %s requests/s, p99 %s ms\n", $5, $8}'
+  fi
+  sha=$(redis-cli SCRIPT LOAD "return redis.call('INCR', KEYS[1])")
+  redis-cli DEL "$prefix:bench" >/dev/null
+  rps=$(redis-benchmark -q -n 200000 -c 50 EVALSHA "$sha" 1 "$prefix:bench" 2>/dev/null | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1)
+  redis-cli DEL "$prefix:bench" >/dev/null
+  echo "- Redis: redis-benchmark EVALSHA (one INCR), 50 clients: $rps"
+  pgbench=/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -n | tail -1)/bin/pgbench
+  pgargs=(-h 127.0.0.1 -U "${SCREEMA_PG_USER:-screema}" "$db")
+  "$pgbench" -i -q -s 10 "${pgargs[@]}" >/dev/null 2>&1
+  ro=$("$pgbench" -S -c 8 -j 2 -T 10 -M prepared "${pgargs[@]}" 2>/dev/null | grep -E '^tps' | awk '{print $3}')
+  rw=$("$pgbench" -c 8 -j 2 -T 10 -M prepared "${pgargs[@]}" 2>/dev/null | grep -E '^tps' | awk '{print $3}')
+  echo "- Postgres: pgbench scale 10, 8 clients, prepared: select-only $ro tps; TPC-B-like read-write $rw tps"
+  echo
+  echo "### machine"
+  echo
+  echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "- $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory; $(uname -sr); open-file limit $fds"
+  echo "- PostgreSQL $(basename "$(dirname "$(dirname "$pgbench")")"), $(redis-server --version | awk '{print $1" "$3}'), server and tool release builds"
+} >"$out/ceilings.md"
+
+{
+  echo "# Load run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  for s in "${scenarios[@]}"; do [ -f "$out/$s.md" ] && cat "$out/$s.md" && echo; done
+  cat "$out/ceilings.md"
+} >"$out/REPORT.md"
+say "done: $out/REPORT.md"
+cat "$out/REPORT.md"

@@ -1,0 +1,116 @@
+//! GraphQL over HTTP, with failures reduced to a code for the report.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    endpoint: String,
+}
+
+/// What went wrong, as the report counts it: the GraphQL error code, `HTTP_<status>`,
+/// or `NETWORK`. `seats` carries `extensions.seats` of a SEATS_UNAVAILABLE.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    pub seats: Vec<String>,
+}
+
+impl Failure {
+    fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            seats: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl Api {
+    pub fn new(base: &str, connections: usize) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections.max(1))
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.to_owned(),
+            endpoint: format!("{base}/graphql"),
+        })
+    }
+
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Result<Value, Failure> {
+        let mut request = self
+            .http
+            .post(&self.endpoint)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| Failure::new(format!("HTTP_{}", status.as_u16()), e.to_string()))?;
+        if let Some(error) = body["errors"].as_array().and_then(|e| e.first()) {
+            let code = error["extensions"]["code"]
+                .as_str()
+                .unwrap_or("GRAPHQL_ERROR")
+                .to_owned();
+            let mut failure = Failure::new(code, error["message"].as_str().unwrap_or(""));
+            if let Some(seats) = error["extensions"]["seats"].as_array() {
+                failure.seats = seats
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect();
+            }
+            return Err(failure);
+        }
+        if !status.is_success() {
+            return Err(Failure::new(
+                format!("HTTP_{}", status.as_u16()),
+                body.to_string(),
+            ));
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// A plain GET, for the HTTP ceiling; returns the body's length.
+    pub async fn get(&self, path: &str) -> Result<usize, Failure> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+        if !status.is_success() {
+            return Err(Failure::new(format!("HTTP_{}", status.as_u16()), ""));
+        }
+        Ok(body.len())
+    }
+}

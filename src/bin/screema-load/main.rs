@@ -1,0 +1,72 @@
+//! `screema-load`: drives a running SCREEMA server over HTTP and websockets and reports
+//! throughput, latency percentiles (HDR histograms), errors by code and the server's
+//! resident memory, as Markdown and JSON. Loopback only: it refuses any other host.
+//!
+//! Fixtures (users, rooms, showtimes) are prepared before the clock starts: users are
+//! written straight into the database with tokens signed by the server's `JWT_SECRET`
+//! (registering thousands of users through argon2 would measure argon2), and the catalog
+//! is created through the admin API.
+
+mod args;
+mod client;
+mod fixtures;
+mod report;
+mod scenarios;
+mod stats;
+mod ws;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+const USAGE: &str = "usage: screema-load <scenario> [options]
+
+scenarios:
+  health       GET /health/live: the HTTP ceiling of this machine
+  catalog      the home screen's movies query from --connections clients
+  holds        users holding and releasing seats across many showtimes
+  flash-sale   --buyers racing for the --seats of one showtime, with --subscribers watching
+  subscribers  --subscribers websocket subscribers on --showtimes showtimes while holds are made
+  checkout     hold, book, pay (simulated gateway), confirmed, end to end
+
+options (defaults depend on the scenario):
+  --url URL            server (default http://127.0.0.1:8080; loopback only)
+  --duration SECONDS   how long the timed phase runs
+  --requests N         stop after N requests (catalog, health, holds)
+  --connections N      concurrent clients
+  --buyers N           flash-sale buyers
+  --seats N            flash-sale seats
+  --subscribers N      websocket subscribers
+  --showtimes N        showtimes to spread over
+  --server-pid PID     read the server's resident memory from /proc
+  --out DIR            where <scenario>.md and <scenario>.json go (default target/load)
+
+environment: DATABASE_URL and JWT_SECRET as the server has them (same defaults)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() || argv.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match run(argv).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("screema-load: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(argv: Vec<String>) -> anyhow::Result<()> {
+    let args = args::Args::parse(&argv).with_context(|| format!("\n\n{USAGE}"))?;
+    let report = scenarios::run(&args).await?;
+    let (md, json) = report.write(&args.out)?;
+    println!("{}", report.markdown());
+    println!("written: {} and {}", md.display(), json.display());
+    if report.failed_checks() > 0 {
+        anyhow::bail!("{} check(s) failed", report.failed_checks());
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The scenarios, and what they share: a budget of time and requests, and a progress bar.
+
+mod checkout;
+mod flash_sale;
+mod holds;
+mod http;
+mod subscribers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::Args;
+use crate::report::Report;
+use crate::stats::rss_kib;
+
+pub async fn run(args: &Args) -> anyhow::Result<Report> {
+    let mut report = Report::new(&args.scenario, &args.command);
+    let started = Instant::now();
+    match args.scenario.as_str() {
+        "health" | "catalog" => http::run(args, &mut report).await?,
+        "holds" => holds::run(args, &mut report).await?,
+        "flash-sale" => flash_sale::run(args, &mut report).await?,
+        "subscribers" => subscribers::run(args, &mut report).await?,
+        _ => checkout::run(args, &mut report).await?,
+    }
+    if report.elapsed_seconds == 0.0 {
+        report.elapsed_seconds = started.elapsed().as_secs_f64();
+    }
+    if let Some(pid) = args.server_pid {
+        report.server_rss_kib = rss_kib(pid);
+    }
+    Ok(report)
+}
+
+/// Shared by a scenario's workers: stops them at the deadline or after `requests`.
+pub struct Budget {
+    deadline: Instant,
+    requests: Option<u64>,
+    taken: AtomicU64,
+    pub ok: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(args: &Args) -> Arc<Self> {
+        Arc::new(Self {
+            deadline: Instant::now() + args.duration,
+            requests: args.requests,
+            taken: AtomicU64::new(0),
+            ok: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether another request may start.
+    pub fn take(&self) -> bool {
+        if Instant::now() >= self.deadline {
+            return false;
+        }
+        match self.requests {
+            Some(max) => self.taken.fetch_add(1, Ordering::Relaxed) < max,
+            None => true,
+        }
+    }
+
+    pub fn count(&self, ok: bool) {
+        let counter = if ok { &self.ok } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A progress bar over the run's duration showing what has been done so far; hidden
+/// when the output is not a terminal.
+pub fn progress(label: &str, duration: Duration, budget: Arc<Budget>) -> ProgressBar {
+    let bar = ProgressBar::new(duration.as_millis() as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {elapsed_precise} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(label.to_owned());
+    let ticker = bar.clone();
+    let started = Instant::now();
+    tokio::spawn(async move {
+        while !ticker.is_finished() {
+            ticker.set_position(started.elapsed().as_millis() as u64);
+            ticker.set_message(format!(
+                "{} ok, {} failed",
+                budget.ok.load(Ordering::Relaxed),
+                budget.failed.load(Ordering::Relaxed)
+            ));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    bar
+}
+
+/// A short progress line for phases without a natural length (preparing, connecting).
+pub fn phase(what: &str) {
+    eprintln!("[load] {what}");
+}

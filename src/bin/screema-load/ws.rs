@@ -1,0 +1,136 @@
+//! A `seatMap` subscriber over graphql-transport-ws that keeps its own copy of the map,
+//! checks that versions follow each other, and stamps when each change arrived.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const QUERY: &str = "subscription ($id: ID!) { seatMap(showtimeId: $id) {
+  version availableSeats changes { number state }
+  snapshot { version rows { seats { number state } } } } }";
+
+pub struct Subscriber {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub version: i64,
+    pub seats: HashMap<String, String>,
+    pub snapshots: u64,
+    pub gaps: u64,
+    /// (seat, state, when it arrived) for every change, in order.
+    pub arrivals: Vec<(String, String, Instant)>,
+}
+
+impl Subscriber {
+    /// Connects, subscribes and reads the first event (the snapshot).
+    pub async fn open(url: &str, showtime: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        let mut request = url.into_client_request()?;
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut sub = Self {
+            socket,
+            version: -1,
+            seats: HashMap::new(),
+            snapshots: 0,
+            gaps: 0,
+            arrivals: Vec::new(),
+        };
+        let init = match token {
+            Some(t) => {
+                json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {t}")}})
+            }
+            None => json!({"type": "connection_init", "payload": {}}),
+        };
+        sub.send(init).await?;
+        loop {
+            let msg = sub.receive().await?;
+            if msg["type"] == "connection_ack" {
+                break;
+            }
+        }
+        sub.send(json!({"id": "1", "type": "subscribe",
+                        "payload": {"query": QUERY, "variables": {"id": showtime}}}))
+            .await?;
+        sub.next_event().await?;
+        Ok(sub)
+    }
+
+    async fn send(&mut self, v: Value) -> anyhow::Result<()> {
+        self.socket.send(Message::text(v.to_string())).await?;
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> anyhow::Result<Value> {
+        loop {
+            let frame = self
+                .socket
+                .next()
+                .await
+                .context("the server closed the socket")??;
+            match frame {
+                Message::Text(text) => {
+                    let v: Value = serde_json::from_str(&text)?;
+                    if v["type"] == "ping" {
+                        self.send(json!({"type": "pong"})).await?;
+                        continue;
+                    }
+                    return Ok(v);
+                }
+                Message::Close(_) => bail!("the server closed the socket"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads one `seatMap` event and applies it.
+    pub async fn next_event(&mut self) -> anyhow::Result<()> {
+        let msg = loop {
+            let msg = self.receive().await?;
+            match msg["type"].as_str() {
+                Some("next") => break msg,
+                Some("error") | Some("complete") => bail!("subscription ended: {msg}"),
+                _ => continue,
+            }
+        };
+        let now = Instant::now();
+        let event = &msg["payload"]["data"]["seatMap"];
+        let version = event["version"]
+            .as_i64()
+            .context("an event without a version")?;
+        if let Some(rows) = event["snapshot"]["rows"].as_array() {
+            self.snapshots += 1;
+            self.seats.clear();
+            for seat in rows
+                .iter()
+                .flat_map(|r| r["seats"].as_array().into_iter().flatten())
+            {
+                if let (Some(n), Some(s)) = (seat["number"].as_str(), seat["state"].as_str()) {
+                    self.seats.insert(n.to_owned(), s.to_owned());
+                }
+            }
+        } else {
+            if version != self.version + 1 {
+                self.gaps += 1;
+            }
+            for change in event["changes"].as_array().into_iter().flatten() {
+                if let (Some(n), Some(s)) = (change["number"].as_str(), change["state"].as_str()) {
+                    self.seats.insert(n.to_owned(), s.to_owned());
+                    self.arrivals.push((n.to_owned(), s.to_owned(), now));
+                }
+            }
+        }
+        self.version = version;
+        Ok(())
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
