@@ -172,8 +172,16 @@ fn websocket(
     upgrade: WebSocketUpgrade,
     client: ClientAddr,
 ) -> Response {
+    // A subscriber sends a few small messages and receives events: small buffers keep
+    // tens of thousands of connections affordable (tungstenite's defaults are 128 KiB
+    // each way), and a message may be no larger than an HTTP body.
+    let max_message = state.app.config.graphql.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             let (mut sink, mut stream) = socket.split();
             // The client speaks first; one that says nothing is not kept.
