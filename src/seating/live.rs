@@ -441,19 +441,24 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .remove(&showtime)
             .unwrap_or_default();
     }
-    let (row, screen) = super::holds::showtime_with_screen(app, showtime).await?;
+    let room = super::rooms::room(app, showtime).await?;
     let mut conn = app.db().await?;
     let booked = booked_seats(&mut conn, &[showtime])
         .await?
         .remove(&showtime)
         .unwrap_or_default();
-    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
     Ok(RoomState {
         version: holds.version,
         epoch: holds.epoch,
-        layout: Arc::new(layout),
-        base_price: Money::new(row.base_price, app.config.currency),
-        blocked: row.blocked_seats.into_iter().flatten().collect(),
+        layout: room.layout.clone(),
+        base_price: Money::new(room.showtime.base_price, app.config.currency),
+        blocked: room
+            .showtime
+            .blocked_seats
+            .iter()
+            .flatten()
+            .cloned()
+            .collect(),
         booked: booked.into_iter().collect(),
         held: holds.held,
     })

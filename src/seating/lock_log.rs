@@ -4,7 +4,7 @@
 //! commit each. The writer starts with the first entry and ends, after writing what it
 //! has, when the application is dropped.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -37,6 +37,7 @@ pub enum Entry {
 
 pub struct LockLog {
     tx: mpsc::Sender<Entry>,
+    started: Once,
     pending: Mutex<Option<(mpsc::Receiver<Entry>, Pool)>>,
 }
 
@@ -45,14 +46,18 @@ impl LockLog {
         let (tx, rx) = mpsc::channel(QUEUE);
         Self {
             tx,
+            started: Once::new(),
             pending: Mutex::new(Some((rx, pool))),
         }
     }
 
     pub fn push(&self, entry: Entry) {
-        if let Some((rx, pool)) = self.pending.lock().ok().and_then(|mut p| p.take()) {
-            tokio::spawn(write_batches(rx, pool));
-        }
+        // Started on first use, inside the runtime; after that, one atomic load a hold.
+        self.started.call_once(|| {
+            if let Some((rx, pool)) = self.pending.lock().ok().and_then(|mut p| p.take()) {
+                tokio::spawn(write_batches(rx, pool));
+            }
+        });
         if self.tx.try_send(entry).is_err() {
             tracing::warn!("seat lock record dropped: the writer is behind");
         }

@@ -22,7 +22,8 @@ const MAX_ENTRIES: usize = 10_000;
 pub struct Room {
     pub showtime: Showtime,
     pub screen: Screen,
-    pub layout: SeatLayout,
+    /// Shared with the live rooms' state, which draws maps from it.
+    pub layout: Arc<SeatLayout>,
 }
 
 #[derive(Default)]
@@ -55,7 +56,7 @@ pub async fn room(app: &App, id: Uuid) -> AppResult<Arc<Room>> {
         return Ok(room);
     }
     let (showtime, screen) = super::holds::showtime_with_screen(app, id).await?;
-    let layout = SeatLayout::parse(&screen.seat_layout, "seatLayout")?;
+    let layout = Arc::new(SeatLayout::parse(&screen.seat_layout, "seatLayout")?);
     let room = Arc::new(Room {
         showtime,
         screen,

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+const LOCK: &str = "mutation ($s: ID!, $n: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $n}) { lockToken } }";
+
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
@@ -93,6 +95,22 @@ impl Api {
             ));
         }
         Ok(body["data"].clone())
+    }
+
+    /// `lockSeats` as `token`'s user: the lock token, or why not.
+    pub async fn lock(
+        &self,
+        token: &str,
+        showtime: &str,
+        seats: &[String],
+    ) -> Result<String, Failure> {
+        let data = self
+            .gql(Some(token), LOCK, json!({"s": showtime, "n": seats}))
+            .await?;
+        data["lockSeats"]["lockToken"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Failure::new("BAD_ANSWER", data.to_string()))
     }
 
     /// A plain GET, for the HTTP ceiling; returns the body's length.

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::flash_sale::BOOK;
-use super::holds::LOCK;
 use super::{Budget, phase, progress};
 use crate::args::Args;
 use crate::client::Api;
@@ -115,17 +114,8 @@ async fn checkout(
     let token = Some(customer.token.as_str());
     let began = Instant::now();
     let t = Instant::now();
-    let lock = match api
-        .gql(token, LOCK, json!({"s": showtime, "n": pair}))
-        .await
-    {
-        Ok(d) => match str_at(&d, &["lockSeats", "lockToken"]) {
-            Ok(lock) => lock,
-            Err(_) => {
-                steps.hold.error("BAD_ANSWER");
-                return false;
-            }
-        },
+    let lock = match api.lock(&customer.token, showtime, pair).await {
+        Ok(lock) => lock,
         Err(f) => {
             steps.hold.error(&f.code);
             return false;

@@ -15,11 +15,10 @@ use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::holds::LOCK;
 use super::{Budget, phase, progress};
 use crate::args::Args;
 use crate::client::{Api, Failure};
-use crate::fixtures::{Fixtures, User, str_at};
+use crate::fixtures::{Fixtures, User};
 use crate::report::Report;
 use crate::stats::Recorder;
 use crate::ws::Subscriber;
@@ -245,12 +244,10 @@ async fn buy(
             break;
         }
         let t = Instant::now();
-        let held = api
-            .gql(Some(&buyer.token), LOCK, json!({"s": showtime, "n": pick}))
-            .await;
+        let held = api.lock(&buyer.token, showtime, &pick).await;
         budget.count(held.is_ok());
-        match held.map(|d| str_at(&d, &["lockSeats", "lockToken"])) {
-            Ok(Ok(token)) => {
+        match held {
+            Ok(token) => {
                 out.hold.ok(t.elapsed());
                 let t = Instant::now();
                 let vars = json!({"s": showtime, "n": pick, "t": token, "k": []});
@@ -261,10 +258,6 @@ async fn buy(
                     }
                     Err(f) => out.book.error(&f.code),
                 }
-                return out;
-            }
-            Ok(Err(_)) => {
-                out.hold.error("BAD_ANSWER");
                 return out;
             }
             Err(Failure { code, .. }) if code == "SEATS_UNAVAILABLE" => {

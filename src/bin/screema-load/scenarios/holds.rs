@@ -11,12 +11,11 @@ use serde_json::json;
 
 use super::{Budget, phase, progress};
 use crate::args::Args;
-use crate::fixtures::{Fixtures, str_at};
+use crate::fixtures::Fixtures;
 use crate::report::Report;
 use crate::stats::Recorder;
 use screema::db::enums::Role;
 
-pub const LOCK: &str = "mutation ($s: ID!, $n: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $n}) { lockToken } }";
 pub const RELEASE: &str = "mutation ($t: String!) { releaseSeats(lockToken: $t) }";
 
 type Ledger = Arc<Mutex<HashSet<(usize, String)>>>;
@@ -64,21 +63,13 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
                             .collect()
                     };
                     let t = Instant::now();
-                    let held = api
-                        .gql(Some(&user.token), LOCK, json!({"s": showtime, "n": want}))
-                        .await;
+                    let held = api.lock(&user.token, showtime, &want).await;
                     budget.count(held.is_ok());
                     let token = match held {
-                        Ok(d) => match str_at(&d, &["lockSeats", "lockToken"]) {
-                            Ok(token) => {
-                                hold.ok(t.elapsed());
-                                token
-                            }
-                            Err(_) => {
-                                hold.error("BAD_ANSWER");
-                                continue;
-                            }
-                        },
+                        Ok(token) => {
+                            hold.ok(t.elapsed());
+                            token
+                        }
                         Err(f) => {
                             hold.error(&f.code);
                             continue;

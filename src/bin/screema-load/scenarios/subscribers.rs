@@ -9,10 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::holds::LOCK;
 use super::{Budget, phase, progress};
 use crate::args::Args;
 use crate::fixtures::Fixtures;
@@ -119,11 +117,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         let t = Instant::now();
         match fx
             .api
-            .gql(
-                Some(&holder.token),
-                LOCK,
-                json!({"s": showtimes[room], "n": [seat]}),
-            )
+            .lock(&holder.token, &showtimes[room], std::slice::from_ref(&seat))
             .await
         {
             Ok(_) => {
