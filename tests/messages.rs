@@ -10,15 +10,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use common::fixtures as fx;
-use common::flow::{confirmed, eventually, status_of};
+use common::flow::{confirmed, eventually, outbox_row, status_of};
 use common::tools::{PythonServer, free_port};
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use screema::db::enums::Role;
-use screema::db::schema::{outbox, users};
+use screema::db::schema::users;
 use uuid::Uuid;
 
 /// aiosmtpd on a port of its own, keeping what it receives in a Maildir.
@@ -174,14 +174,7 @@ async fn an_smtp_outage_delays_the_email_and_never_undoes_the_booking() {
     let (id, _) = confirmed(&app, &user, st, &["A1"]).await;
     assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
     let key = format!("email-booking_confirmed-{id}");
-    let row = || async {
-        outbox::table
-            .filter(outbox::idempotency_key.eq(&key))
-            .select((outbox::attempts, outbox::delivered_at, outbox::last_error))
-            .first::<(i32, Option<DateTime<Utc>>, Option<String>)>(&mut app.conn().await)
-            .await
-            .unwrap()
-    };
+    let row = || outbox_row(&app, &key);
     eventually("a failed attempt", || async { row().await.0 >= 1 }).await;
     let (_, delivered, error) = row().await;
     assert!(delivered.is_none());
@@ -295,13 +288,7 @@ async fn a_text_message_goes_to_the_sms_api_when_the_customer_has_a_phone() {
     let (other, _) = confirmed(&app, &without, st, &["A8"]).await;
     let key = format!("sms-booking_confirmed-{other}");
     eventually("the skipped row marked delivered", || async {
-        outbox::table
-            .filter(outbox::idempotency_key.eq(&key))
-            .select(outbox::delivered_at)
-            .first::<Option<DateTime<Utc>>>(&mut app.conn().await)
-            .await
-            .unwrap()
-            .is_some()
+        outbox_row(&app, &key).await.1.is_some()
     })
     .await;
     assert_eq!(seen.lock().unwrap().len(), 1);

@@ -9,7 +9,7 @@ mod common;
 use chrono::{DateTime, Duration, Utc};
 use common::fixtures as fx;
 use common::flow::{
-    self, book, event, eventually, intent_object, post_webhook, send_event, status_of,
+    self, book, event, eventually, intent_object, pending, post_webhook, send_event, status_of,
     stripe_signature,
 };
 use common::ws::WsClient;
@@ -20,7 +20,7 @@ use fred::prelude::*;
 use rust_decimal::Decimal;
 use screema::clock::Clock;
 use screema::db::enums::{PaymentStatus, Role};
-use screema::db::schema::{notifications, outbox, payments, refunds};
+use screema::db::schema::{notifications, payments, refunds};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -36,19 +36,6 @@ async fn app() -> TestApp {
 async fn showtime_at(app: &TestApp, start: DateTime<Utc>) -> Uuid {
     let mut conn = app.conn().await;
     fx::one_row_showtime(&mut conn, 10, &[], start).await
-}
-
-/// A pending booking of `seats`; returns its id and payment intent.
-async fn pending(
-    app: &TestApp,
-    user: &TestUser,
-    showtime: Uuid,
-    seats: &[&str],
-) -> (String, String) {
-    let created = book(app, user, showtime, seats).await;
-    let id = created["booking"]["id"].as_str().unwrap().to_owned();
-    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
-    (id, intent)
 }
 
 async fn succeeded(app: &TestApp, event_id: &str, intent: &str, booking: &str) -> u16 {
@@ -495,14 +482,7 @@ async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
     let r = flow::cancel(&app, &user, &id).await;
     assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
     let key = format!("booking-cancelled-{id}");
-    let row = || async {
-        outbox::table
-            .filter(outbox::idempotency_key.eq(&key))
-            .select((outbox::attempts, outbox::delivered_at, outbox::last_error))
-            .first::<(i32, Option<DateTime<Utc>>, Option<String>)>(&mut app.conn().await)
-            .await
-            .unwrap()
-    };
+    let row = || flow::outbox_row(&app, &key);
     let (attempts, delivered, error) = row().await;
     assert_eq!((attempts, delivered), (1, None));
     assert!(error.unwrap().contains("WRONGTYPE"));

@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::RunQueryDsl;
 use hmac::{Hmac, Mac};
+use screema::db::schema::outbox;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -143,8 +147,8 @@ pub fn intent_object(intent: &str, booking: &str) -> Value {
            "payment_method": "pm_test", "metadata": {"booking_id": booking}})
 }
 
-/// A booking confirmed by a signed `payment_intent.succeeded`; its id and ticket code.
-pub async fn confirmed(
+/// A pending booking of `seats`; returns its id and payment intent.
+pub async fn pending(
     app: &TestApp,
     user: &TestUser,
     showtime: Uuid,
@@ -153,6 +157,27 @@ pub async fn confirmed(
     let created = book(app, user, showtime, seats).await;
     let id = created["booking"]["id"].as_str().unwrap().to_owned();
     let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
+    (id, intent)
+}
+
+/// The outbox row with this idempotency key: its attempts, delivery time and last error.
+pub async fn outbox_row(app: &TestApp, key: &str) -> (i32, Option<DateTime<Utc>>, Option<String>) {
+    outbox::table
+        .filter(outbox::idempotency_key.eq(key))
+        .select((outbox::attempts, outbox::delivered_at, outbox::last_error))
+        .first(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
+/// A booking confirmed by a signed `payment_intent.succeeded`; its id and ticket code.
+pub async fn confirmed(
+    app: &TestApp,
+    user: &TestUser,
+    showtime: Uuid,
+    seats: &[&str],
+) -> (String, String) {
+    let (id, intent) = pending(app, user, showtime, seats).await;
     let body = event(
         &format!("evt_{}", Uuid::new_v4().simple()),
         "payment_intent.succeeded",
