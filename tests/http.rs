@@ -250,3 +250,51 @@ async fn the_websocket_speaks_both_subscription_protocols() {
     WsClient::connect(app.addr, false, None).await;
     WsClient::connect(app.addr, true, None).await;
 }
+
+#[tokio::test]
+async fn websocket_protocol_violations_close_with_the_protocols_codes() {
+    let app = TestApp::new().await;
+    let query = "subscription { seatMap(showtimeId: \"00000000-0000-0000-0000-000000000000\") { version } }";
+
+    let mut ws = WsClient::open(app.addr, false).await;
+    ws.subscribe("1", query, json!({})).await;
+    assert_eq!(
+        ws.close_code().await,
+        Some(4401),
+        "a subscription before the handshake"
+    );
+
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.send(json!({"type": "connection_init"})).await;
+    assert_eq!(
+        ws.close_code().await,
+        Some(4429),
+        "a second connection_init"
+    );
+
+    let user = app.with_user(screema::db::enums::Role::Customer).await;
+    let mut ws = WsClient::connect(app.addr, false, Some(&user.token)).await;
+    let inbox = "subscription { myNotifications { id } }";
+    ws.subscribe("1", inbox, json!({})).await;
+    ws.subscribe("1", inbox, json!({})).await;
+    assert_eq!(ws.close_code().await, Some(4409), "an id already in use");
+
+    let mut ws = WsClient::connect(app.addr, false, None).await;
+    ws.send_text("{not json").await;
+    assert_eq!(ws.close_code().await, Some(4400), "an unreadable message");
+
+    let mut ws = WsClient::connect(app.addr, true, None).await;
+    ws.send(json!({"type": "connection_init"})).await;
+    assert_eq!(ws.receive().await["type"], "connection_error");
+}
+
+#[tokio::test]
+async fn shutting_down_closes_websockets_with_going_away() {
+    let mut app = TestApp::new().await;
+    let user = app.with_user(screema::db::enums::Role::Customer).await;
+    let mut ws = WsClient::connect(app.addr, false, Some(&user.token)).await;
+    ws.subscribe("1", "subscription { myNotifications { id } }", json!({}))
+        .await;
+    app.shut_down();
+    assert_eq!(ws.close_code().await, Some(1001));
+}

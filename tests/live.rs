@@ -419,3 +419,67 @@ async fn queries_over_a_long_lived_websocket_see_fresh_data() {
     };
     assert_eq!(answer["payload"]["data"]["showtime"]["availableSeats"], 5);
 }
+
+/// A counter from `/metrics`.
+async fn counter(app: &TestApp, name: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_change_is_written_once_for_all_subscribers_and_matches_the_executors_json() {
+    let app = TestApp::new().await;
+    let st = showtime(&app).await;
+    let alice = app.with_user(Role::Customer).await;
+    let vars = json!({"s": st.to_string()});
+    // The same fields written differently share one payload; the legacy protocol
+    // shares it too; a fragment goes through the executor.
+    let reformatted = SUBSCRIPTION.replace(' ', "\n  ");
+    let with_fragment = "subscription($s: ID!) { seatMap(showtimeId: $s) { ...F } }
+        fragment F on SeatMapEvent { showtimeId version availableSeats changes { number state }
+        snapshot { version rows { label seats { number state heldByMe } } } }";
+    let mut clients = Vec::new();
+    for (legacy, token, query) in [
+        (false, Some(alice.token.as_str()), SUBSCRIPTION),
+        (false, None, reformatted.as_str()),
+        (true, None, SUBSCRIPTION),
+        (false, None, with_fragment),
+    ] {
+        let mut ws = WsClient::connect(app.addr, legacy, token).await;
+        ws.subscribe("1", query, vars.clone()).await;
+        assert!(ws.next_data().await["seatMap"]["snapshot"].is_object());
+        clients.push(ws);
+    }
+    let (rendered, sent) = (
+        counter(&app, "screema_live_payloads_rendered_total").await,
+        counter(&app, "screema_live_payloads_sent_total").await,
+    );
+
+    lock(&app, &alice, st, &["A1", "A2"]).await;
+    let mut texts = Vec::new();
+    for ws in &mut clients {
+        texts.push(ws.receive_text().await);
+    }
+    let expected = format!(
+        r#"{{"type":"next","id":"1","payload":{{"data":{{"seatMap":{{"showtimeId":"{st}","version":1,"availableSeats":4,"changes":[{{"number":"A1","state":"HELD"}},{{"number":"A2","state":"HELD"}}],"snapshot":null}}}}}}}}"#
+    );
+    assert_eq!(texts[0], expected, "shared, as the executor writes it");
+    assert_eq!(texts[1], expected);
+    assert_eq!(
+        texts[2],
+        expected.replace(r#""type":"next""#, r#""type":"data""#)
+    );
+    assert_eq!(texts[3], expected, "executed");
+    assert_eq!(
+        counter(&app, "screema_live_payloads_rendered_total").await - rendered,
+        1,
+        "one payload written for three subscribers"
+    );
+    assert_eq!(
+        counter(&app, "screema_live_payloads_sent_total").await - sent,
+        3
+    );
+}

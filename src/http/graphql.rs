@@ -6,21 +6,18 @@
 //! anonymous) and the general rate limit is counted.
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
-use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
 
 use super::ServerState;
 use super::client::{ClientAddr, bearer, bearer_token, client_addr};
 use super::graphiql;
+use super::ws::protocol::Protocol;
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::auth::tokens::verify_access_token;
@@ -57,9 +54,12 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if wants_upgrade {
-        let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
-            Ok(p) => p,
-            Err(rejection) => return rejection.into_response(),
+        let Some(protocol) = negotiated(&parts.headers) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws",
+            )
+                .into_response();
         };
         let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(u) => u,
@@ -70,8 +70,7 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
             &parts.headers,
             &state.app.config.trusted_proxies,
         );
-        let kind = negotiated(&parts.headers);
-        return websocket(state, protocol, kind, upgrade, client);
+        return websocket(state, Protocol(protocol), upgrade, client);
     }
     let wants_html = parts
         .headers
@@ -167,8 +166,7 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
 /// `connection_error`.
 fn websocket(
     state: ServerState,
-    protocol: GraphQLProtocol,
-    kind: Option<WebSocketProtocols>,
+    protocol: Protocol,
     upgrade: WebSocketUpgrade,
     client: ClientAddr,
 ) -> Response {
@@ -182,47 +180,15 @@ fn websocket(
         .write_buffer_size(0)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| async move {
-            let (mut sink, mut stream) = socket.split();
-            // The client speaks first; one that says nothing is not kept.
-            let first = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-                Ok(Some(Ok(message))) => message,
-                _ => return,
-            };
-            if let (Message::Text(text), Some(WebSocketProtocols::GraphQLWS)) = (&first, kind)
-                && let Ok(init) = serde_json::from_str::<serde_json::Value>(text.as_str())
-                && init["type"] == "connection_init"
-                && viewer_from_init(&state.app, &init["payload"]).is_err()
-            {
-                let _ = sink
-                    .send(Message::Close(Some(CloseFrame {
-                        code: 4403,
-                        reason: "Forbidden".into(),
-                    })))
-                    .await;
-                return;
-            }
-            let app = state.app.clone();
-            let replayed = futures_util::stream::once(async move { Ok(first) }).chain(stream);
-            GraphQLWebSocket::new_with_pair(sink, replayed, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let mut data = Data::default();
-                    data.insert(client);
-                    if let Some(viewer) = viewer_from_init(&app, &payload)
-                        .map_err(|e| async_graphql::Error::new(e.public_message()))?
-                    {
-                        data.insert(viewer);
-                    }
-                    Ok(data)
-                })
-                .serve()
-                .await
-        })
+        .on_upgrade(move |socket| super::ws::serve(socket, state, protocol, client))
         .into_response()
 }
 
 /// The viewer a `connection_init` payload proves, `None` for an anonymous one.
-fn viewer_from_init(app: &App, payload: &serde_json::Value) -> Result<Option<Viewer>, AppError> {
+pub(super) fn viewer_from_init(
+    app: &App,
+    payload: &serde_json::Value,
+) -> Result<Option<Viewer>, AppError> {
     let Some(header) = ["authorization", "Authorization"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))

@@ -53,6 +53,8 @@ struct Inner {
     pool_size: Gauge,
     pool_available: Gauge,
     pool_waiting: Gauge,
+    live_payloads_rendered: Counter,
+    live_payloads_sent: Counter,
 }
 
 impl Default for Metrics {
@@ -108,6 +110,17 @@ impl Metrics {
             "Tasks waiting for a database connection",
             pool_waiting.clone(),
         );
+        let (live_payloads_rendered, live_payloads_sent) = (Counter::default(), Counter::default());
+        registry.register(
+            "live_payloads_rendered",
+            "Seat map change payloads written (once per showtime, version and selection)",
+            live_payloads_rendered.clone(),
+        );
+        registry.register(
+            "live_payloads_sent",
+            "Seat map change payloads sent to subscribers, shared or not",
+            live_payloads_sent.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             graphql_requests,
@@ -117,6 +130,8 @@ impl Metrics {
             pool_size,
             pool_available,
             pool_waiting,
+            live_payloads_rendered,
+            live_payloads_sent,
         }))
     }
 
@@ -139,6 +154,14 @@ impl Metrics {
                 operation: operation.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A shared seat map payload sent; `rendered` when this send wrote it.
+    pub fn live_payload(&self, rendered: bool) {
+        if rendered {
+            self.0.live_payloads_rendered.inc();
+        }
+        self.0.live_payloads_sent.inc();
     }
 
     fn observe_http(&self, method: &str, route: &str, status: u16) {

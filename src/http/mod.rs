@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod seatmap;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,13 +25,16 @@ use crate::graphql::{AppSchema, build_schema};
 pub struct ServerState {
     pub app: AppState,
     pub schema: AppSchema,
+    /// Turns true when the server starts shutting down; websockets close on it.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
-pub fn router(app: AppState) -> Router {
+pub fn router(app: AppState, closing: tokio::sync::watch::Receiver<bool>) -> Router {
     let schema = build_schema(app.clone());
     let state = ServerState {
         app: app.clone(),
         schema,
+        closing,
     };
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
@@ -82,9 +86,15 @@ pub async fn serve(
     }
     // Expiry is pushed, and the outbox delivered, by every node while it serves.
     let workers = crate::worker::spawn_all(app.clone());
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let service = router(app, closing_rx).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Websockets never end by themselves: tell them to close, or the graceful
+            // shutdown would wait on them forever.
+            let _ = closing.send(true);
+        })
         .await;
     for worker in workers {
         worker.abort();

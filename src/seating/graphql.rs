@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
 use super::best;
 use super::seat_map::{self, SeatStates};
@@ -17,8 +19,9 @@ use crate::graphql::scalars::{MoneyObject, int};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
+use crate::seating::follow::{Follower, Handoff, Step};
 use crate::seating::holds::{self, Holds, SeatLock};
-use crate::seating::live::{LiveEvent, Membership};
+use crate::seating::live::LiveEvent;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "SeatState", remote = "crate::seating::seat_map::SeatState")]
@@ -245,66 +248,39 @@ fn snapshot_event(
     }
 }
 
-struct Follower {
-    membership: Membership,
-    events: tokio::sync::broadcast::Receiver<Arc<LiveEvent>>,
-    first: Option<SeatMapEventObject>,
-    me: Option<uuid::Uuid>,
-    showtime: uuid::Uuid,
-    version: i64,
+fn change_event(showtime: uuid::Uuid, event: &LiveEvent) -> Option<SeatMapEventObject> {
+    let LiveEvent::Changes {
+        version,
+        changes,
+        available,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    Some(SeatMapEventObject {
+        showtime_id: ID(showtime.to_string()),
+        version: int(*version),
+        snapshot: None,
+        changes: changes
+            .iter()
+            .map(|(number, state)| SeatChangeObject {
+                number: number.clone(),
+                state: (*state).into(),
+            })
+            .collect(),
+        available_seats: int(*available),
+    })
 }
 
-impl Follower {
-    async fn resnapshot(&mut self) -> Option<SeatMapEventObject> {
-        let snapshot = self.membership.snapshot(self.me).await?;
-        self.version = snapshot.0.version;
-        Some(snapshot_event(self.showtime, snapshot))
-    }
-
-    async fn next(mut self) -> Option<(SeatMapEventObject, Self)> {
-        if let Some(first) = self.first.take() {
-            return Some((first, self));
-        }
-        loop {
-            let event = match self.events.recv().await {
-                Ok(event) => event,
-                // Fell behind: a fresh snapshot, never an unbounded queue.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let event = self.resnapshot().await?;
-                    return Some((event, self));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            };
-            match &*event {
-                LiveEvent::Changes { version, .. } if *version <= self.version => continue,
-                LiveEvent::Changes {
-                    version,
-                    changes,
-                    available,
-                } if *version == self.version + 1 => {
-                    self.version = *version;
-                    let out = SeatMapEventObject {
-                        showtime_id: ID(self.showtime.to_string()),
-                        version: int(*version),
-                        snapshot: None,
-                        changes: changes
-                            .iter()
-                            .map(|(number, state)| SeatChangeObject {
-                                number: number.clone(),
-                                state: (*state).into(),
-                            })
-                            .collect(),
-                        available_seats: int(*available),
-                    };
-                    return Some((out, self));
-                }
-                _ => {
-                    let event = self.resnapshot().await?;
-                    return Some((event, self));
-                }
-            }
-        }
-    }
+async fn next_event(mut follower: Follower) -> Option<(SeatMapEventObject, Follower)> {
+    let showtime = follower.showtime();
+    let event = match follower.next().await {
+        Step::Change(event) => change_event(showtime, &event)?,
+        Step::Resnapshot => snapshot_event(showtime, follower.resnapshot().await?),
+        Step::Closed => return None,
+    };
+    Some((event, follower))
 }
 
 #[derive(Default)]
@@ -317,24 +293,21 @@ impl SeatingSubscription {
         &self,
         ctx: &Context<'_>,
         showtime_id: ID,
-    ) -> Result<impl futures_util::Stream<Item = SeatMapEventObject> + use<>> {
+    ) -> Result<BoxStream<'static, SeatMapEventObject>> {
         let showtime = parse_uuid("showtimeId", &showtime_id)?;
         let app = app(ctx)?.clone();
         let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
-        let membership = app.live.join(&app, showtime).await?;
-        let (snapshot, events) = membership
-            .snapshot_and_events(me)
-            .await
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("live room without a snapshot")))?;
-        let follower = Follower {
-            version: snapshot.0.version,
-            first: Some(snapshot_event(showtime, snapshot)),
-            membership,
-            events,
-            me,
-            showtime,
-        };
-        Ok(futures_util::stream::unfold(follower, Follower::next))
+        let (follower, snapshot) = Follower::join(&app, showtime, me).await?;
+        let first = snapshot_event(showtime, snapshot);
+        if let Some(handoff) = ctx.data_opt::<Handoff>() {
+            // The transport sends the changes itself, built once for all subscribers.
+            handoff.put(follower);
+            return Ok(futures_util::stream::once(async move { first }).boxed());
+        }
+        let first = futures_util::stream::once(async move { first });
+        Ok(first
+            .chain(futures_util::stream::unfold(follower, next_event))
+            .boxed())
     }
 }
 

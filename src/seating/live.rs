@@ -27,12 +27,14 @@ use crate::catalog::layout::SeatLayout;
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum LiveEvent {
     Changes {
         version: i64,
         changes: Vec<(String, SeatState)>,
         available: usize,
+        /// Its GraphQL payloads, built once for all the room's subscribers.
+        rendered: super::event_json::Rendered,
     },
     /// Start again from a snapshot: the room could not prove it missed nothing.
     Resync,
@@ -384,6 +386,7 @@ async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
             version: published.v,
             changes,
             available: state.available(),
+            rendered: Default::default(),
         };
         let _ = room.events.send(Arc::new(event));
         return;

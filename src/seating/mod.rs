@@ -1,6 +1,8 @@
 //! Seat maps (and, with the holds work, holds and the live feed).
 
 pub mod best;
+pub mod event_json;
+pub mod follow;
 pub mod graphql;
 pub mod holds;
 pub mod keys;

@@ -16,6 +16,21 @@ impl WsClient {
     /// Connects with `graphql-transport-ws` (or the legacy `graphql-ws`) and waits for
     /// the server's ack.
     pub async fn connect(addr: std::net::SocketAddr, legacy: bool, token: Option<&str>) -> Self {
+        let mut client = Self::open(addr, legacy).await;
+        let payload = match token {
+            Some(t) => json!({"authorization": format!("Bearer {t}")}),
+            None => json!({}),
+        };
+        client
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        let ack = client.receive().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+
+    /// Connects without saying anything yet.
+    pub async fn open(addr: std::net::SocketAddr, legacy: bool) -> Self {
         let protocol = if legacy {
             "graphql-ws"
         } else {
@@ -29,28 +44,24 @@ impl WsClient {
             .insert("sec-websocket-protocol", protocol.parse().unwrap());
         let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-        let mut client = Self { socket, legacy };
-        let payload = match token {
-            Some(t) => json!({"authorization": format!("Bearer {t}")}),
-            None => json!({}),
-        };
-        client
-            .send(json!({"type": "connection_init", "payload": payload}))
-            .await;
-        let ack = client.receive().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        client
+        Self { socket, legacy }
     }
 
-    async fn send(&mut self, message: Value) {
-        self.socket
-            .send(Message::text(message.to_string()))
-            .await
-            .unwrap();
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(&message.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.unwrap();
     }
 
     /// The next message that is not a keep-alive or ping.
     pub async fn receive(&mut self) -> Value {
+        serde_json::from_str(&self.receive_text().await).unwrap()
+    }
+
+    /// The next message that is not a keep-alive or ping, as the server wrote it.
+    pub async fn receive_text(&mut self) -> String {
         loop {
             let message =
                 tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
@@ -66,7 +77,7 @@ impl WsClient {
                         self.send(json!({"type": "pong"})).await;
                         continue;
                     }
-                    _ => return value,
+                    _ => return text.to_string(),
                 }
             }
         }
@@ -94,5 +105,20 @@ impl WsClient {
         tokio::time::timeout(std::time::Duration::from_millis(ms), self.receive())
             .await
             .ok()
+    }
+
+    /// Reads until the server closes the connection: its close code, if it gave one.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next())
+                    .await
+                    .expect("the server closes within 10 s");
+            match message {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
     }
 }
