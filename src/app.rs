@@ -37,6 +37,7 @@ pub struct App {
     pub sms: Option<Arc<dyn SmsSender>>,
     pub ticket_images: TicketImages,
     pub rooms: crate::seating::rooms::Rooms,
+    pub catalog: crate::catalog::cache::CatalogCache,
     pub lock_log: crate::seating::lock_log::LockLog,
 }
 
@@ -83,6 +84,7 @@ impl App {
         let ticket_images = TicketImages::new(&config.ticket_store)?;
         let app = Arc::new(Self {
             rooms: Default::default(),
+            catalog: crate::catalog::cache::CatalogCache::new(config.catalog_cache_ttl),
             lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,
             mailer,

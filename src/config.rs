@@ -32,6 +32,9 @@ pub struct Config {
     pub env: AppEnv,
     pub database_url: String,
     pub database_pool_size: usize,
+    /// How long a catalog read may be served from memory at most; admin changes clear
+    /// it at once on every node. Zero turns the cache off.
+    pub catalog_cache_ttl: Duration,
     pub redis_url: String,
     pub redis_key_prefix: String,
     pub bind_addr: SocketAddr,
@@ -567,6 +570,9 @@ impl Config {
                 ),
             },
             log_format,
+            catalog_cache_ttl: Duration::from_millis(
+                parse_num("CATALOG_CACHE_TTL_MS", 10_000, 0)? as u64
+            ),
         })
     }
 

@@ -29,6 +29,8 @@ async fn a_page_of_movies_with_showtimes_screens_and_theaters_costs_a_constant_n
         // The background workers count statements too: keep them out of the way.
         .env("SWEEP_INTERVAL_MS", "3600000")
         .env("OUTBOX_POLL_MS", "3600000")
+        // This is about the loaders, not about reads served from memory.
+        .env("CATALOG_CACHE_TTL_MS", "0")
         .build()
         .await;
     let mut conn = app.conn().await;

@@ -564,3 +564,105 @@ async fn an_internal_failure_is_reported_without_leaking_its_cause() {
         r.body
     );
 }
+
+const HOME: &str = "{ movies(limit: 20) { movies { id title showtimes { id startTime } } } }";
+
+#[tokio::test]
+async fn catalog_reads_come_from_memory_until_an_admin_changes_the_catalog() {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
+        // Statements are counted: keep the background workers out of the way.
+        .env("SWEEP_INTERVAL_MS", "3600000")
+        .env("OUTBOX_POLL_MS", "3600000")
+        .build()
+        .await;
+    let admin = app.with_user(screema::db::enums::Role::Admin).await;
+    let mut conn = app.conn().await;
+    let theater = fx::theater(&mut conn, "Odeon", "UTC").await;
+    let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+    let movie = fx::movie(
+        &mut conn,
+        MovieSpec {
+            title: "First Cut",
+            ..Default::default()
+        },
+    )
+    .await;
+    let start = app.app.now() + Duration::hours(1);
+    fx::showtime(&mut conn, movie, screen, start, "10.00").await;
+    drop(conn);
+
+    let first = app.gql(HOME, json!({})).await.data().clone();
+    let before = app.statements().await;
+    let again = app.gql(HOME, json!({})).await.data().clone();
+    assert_eq!(again, first);
+    assert_eq!(app.statements().await - before, 0, "served from memory");
+
+    // An admin's change is seen by the very next read.
+    let rename =
+        "mutation($id: ID!) { updateMovie(id: $id, input: {title: \"Final Cut\"}) { id } }";
+    app.gql_as(&admin.token, rename, json!({"id": movie.to_string()}))
+        .await
+        .data();
+    let later = start + Duration::hours(5);
+    let add = "mutation($i: CreateShowtimeInput!) { createShowtime(input: $i) { id } }";
+    let added = app
+        .gql_as(
+            &admin.token,
+            add,
+            json!({"i": {"movieId": movie.to_string(), "screenId": screen.to_string(),
+                "startTime": later.to_rfc3339(), "basePrice": "12.00"}}),
+        )
+        .await;
+    let added = added.data()["createShowtime"]["id"].clone();
+    let now = app.gql(HOME, json!({})).await.data()["movies"]["movies"][0].clone();
+    assert_eq!(now["title"], "Final Cut");
+    assert_eq!(now["showtimes"].as_array().unwrap().len(), 2);
+    assert_eq!(now["showtimes"][1]["id"], added);
+
+    // A showtime that has ended leaves the list without a trip to Postgres.
+    app.gql(HOME, json!({})).await.data();
+    clock.advance(Duration::hours(4));
+    let before = app.statements().await;
+    let after_first_ended = app.gql(HOME, json!({})).await.data()["movies"]["movies"][0].clone();
+    assert_eq!(app.statements().await - before, 0);
+    assert_eq!(after_first_ended["showtimes"].as_array().unwrap().len(), 1);
+    assert_eq!(after_first_ended["showtimes"][0]["id"], added);
+}
+
+#[tokio::test]
+async fn an_admin_change_on_one_node_clears_the_catalog_cache_of_another() {
+    let app = TestApp::new().await;
+    let other = app.another_node().build().await;
+    let admin = app.with_user(screema::db::enums::Role::Admin).await;
+    let mut conn = app.conn().await;
+    let movie = fx::movie(
+        &mut conn,
+        MovieSpec {
+            title: "Before",
+            ..Default::default()
+        },
+    )
+    .await;
+    drop(conn);
+    let title = |data: &serde_json::Value| data["movies"]["movies"][0]["title"].clone();
+    assert_eq!(title(other.gql(HOME, json!({})).await.data()), "Before");
+
+    let rename = "mutation($id: ID!) { updateMovie(id: $id, input: {title: \"After\"}) { id } }";
+    app.gql_as(&admin.token, rename, json!({"id": movie.to_string()}))
+        .await
+        .data();
+    // Pub/sub takes a moment to cross; the cache lives ten seconds, so seeing "After"
+    // sooner than that is the word arriving.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        if title(other.gql(HOME, json!({})).await.data()) == "After" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node still serves the old title"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

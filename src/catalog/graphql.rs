@@ -6,6 +6,7 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
 
+use super::cache;
 use super::manage::{self, MoviePatch, NewMovie, NewShowtime, NewSnack, Patch};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
@@ -58,10 +59,23 @@ impl CatalogQuery {
         let page = PageRequest::new(page.unwrap_or(1), limit.unwrap_or(20))?;
         let filter = MovieFilter::new(status.map(Into::into), genre, search)?;
         let app = app(ctx)?;
-        let mut conn = app.db().await.map_err(AppError::from)?;
-        let (movies, total) = queries::list_movies(&mut conn, &filter, page).await?;
+        let found = match app.catalog.page(&filter, page) {
+            Some(found) => found,
+            None => {
+                let ticket = app.catalog.ticket(app.now());
+                let mut conn = app.db().await.map_err(AppError::from)?;
+                let (movies, total) = queries::list_movies(&mut conn, &filter, page).await?;
+                let found = Arc::new((movies.into_iter().map(Arc::new).collect(), total));
+                if let Some(ticket) = ticket {
+                    app.catalog
+                        .keep_page(ticket, filter, page, Arc::clone(&found));
+                }
+                found
+            }
+        };
+        let (movies, total) = (&found.0, found.1);
         Ok(MoviePage {
-            movies: movies.into_iter().map(|m| MovieNode(Arc::new(m))).collect(),
+            movies: movies.iter().cloned().map(MovieNode).collect(),
             pagination: Pagination {
                 page: page.page(),
                 limit: page.limit(),
@@ -131,11 +145,24 @@ async fn showtimes_of(
         date: date.map(|d| d.0),
         theater,
     };
+    let app = app(ctx)?;
+    let now = app.now();
+    if let Some(showtimes) = app.catalog.showtimes(&key, now) {
+        return Ok(showtimes
+            .into_iter()
+            .map(|s| ShowtimeNode(Arc::new(s)))
+            .collect());
+    }
+    let ticket = app.catalog.ticket(now);
     let showtimes = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
-    Ok(showtimes
+    let nodes = showtimes
         .iter()
         .map(|s| ShowtimeNode(Arc::new(s.clone())))
-        .collect())
+        .collect();
+    if let Some(ticket) = ticket {
+        app.catalog.keep_showtimes(ticket, key, showtimes);
+    }
+    Ok(nodes)
 }
 
 #[derive(SimpleObject)]
@@ -486,10 +513,11 @@ impl CatalogMutation {
                 .map(Into::into)
                 .unwrap_or(MovieStatus::Upcoming),
         };
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        Ok(MovieNode(Arc::new(
-            manage::create_movie(&mut conn, movie).await?,
-        )))
+        let app = app(ctx)?;
+        let mut conn = app.db().await.map_err(AppError::from)?;
+        let created = manage::create_movie(&mut conn, movie).await?;
+        cache::changed(app).await;
+        Ok(MovieNode(Arc::new(created)))
     }
 
     #[graphql(guard = "RoleGuard::new(Role::Admin)")]
@@ -532,10 +560,11 @@ impl CatalogMutation {
             })?,
             status: input.status.map(Into::into),
         };
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        Ok(MovieNode(Arc::new(
-            manage::update_movie(&mut conn, id, changes).await?,
-        )))
+        let app = app(ctx)?;
+        let mut conn = app.db().await.map_err(AppError::from)?;
+        let updated = manage::update_movie(&mut conn, id, changes).await?;
+        cache::changed(app).await;
+        Ok(MovieNode(Arc::new(updated)))
     }
 
     #[graphql(guard = "RoleGuard::new(Role::Admin)")]
@@ -588,6 +617,7 @@ impl CatalogMutation {
         let created =
             manage::create_showtime(&mut conn, showtime, app.now(), app.config.cleaning_gap)
                 .await?;
+        cache::changed(app).await;
         Ok(ShowtimeNode(Arc::new(created)))
     }
 

@@ -17,7 +17,7 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 const MAX_SEARCH_LEN: usize = 100;
 
 /// A page of a list: `page` from 1, `limit` from 1 to 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     page: i32,
     limit: i32,
@@ -54,7 +54,7 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct MovieFilter {
     pub status: Option<MovieStatus>,
     pub genre: Option<String>,

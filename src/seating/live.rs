@@ -165,6 +165,9 @@ impl LiveHub {
         let mut reconnects = hub.subscriber.reconnect_rx();
         let prefix = app.redis.key("seatmap:");
         let notify_prefix = app.redis.key("notify:");
+        let catalog_channel = crate::catalog::cache::channel(app);
+        let catalog = (hub.clone(), catalog_channel.clone());
+        tokio::spawn(async move { subscribe_catalog(&catalog.0, catalog.1).await });
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -172,6 +175,10 @@ impl LiveHub {
                         Ok(message) => {
                             let Some(app) = weak.upgrade() else { break };
                             let channel = message.channel.to_string();
+                            if channel == catalog_channel {
+                                app.catalog.clear();
+                                continue;
+                            }
                             if channel.starts_with(&notify_prefix) {
                                 if let Ok(text) = message.value.convert::<String>() {
                                     hub.inboxes.deliver(&text);
@@ -211,7 +218,10 @@ impl LiveHub {
                             if let Err(e) = hub.subscriber.resubscribe_all().await {
                                 tracing::error!(error = %e, "re-subscribing after a reconnect failed");
                             }
+                            subscribe_catalog(&hub, catalog_channel.clone()).await;
                             let Some(app) = weak.upgrade() else { break };
+                            // Catalog changes may have been missed too.
+                            app.catalog.clear();
                             resync_all(&app, &hub).await;
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
@@ -306,6 +316,14 @@ impl LiveHub {
             guard.0 = Some(state);
         }
         Ok(membership)
+    }
+}
+
+/// Until this is in place, the catalog cache's time to live bounds what a missed
+/// change costs.
+async fn subscribe_catalog(hub: &Hub, channel: String) {
+    if let Err(e) = hub.subscriber.subscribe(channel).await {
+        tracing::warn!(error = %e, "could not subscribe to catalog changes");
     }
 }
 
