@@ -38,6 +38,7 @@ pub struct App {
     pub ticket_images: TicketImages,
     pub rooms: crate::seating::rooms::Rooms,
     pub catalog: crate::catalog::cache::CatalogCache,
+    pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
 }
 
@@ -84,6 +85,7 @@ impl App {
         let ticket_images = TicketImages::new(&config.ticket_store)?;
         let app = Arc::new(Self {
             rooms: Default::default(),
+            shutdown: Default::default(),
             catalog: crate::catalog::cache::CatalogCache::new(config.catalog_cache_ttl),
             lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,

@@ -35,6 +35,9 @@ pub struct Config {
     /// How long a catalog read may be served from memory at most; admin changes clear
     /// it at once on every node. Zero turns the cache off.
     pub catalog_cache_ttl: Duration,
+    /// How long a shutting-down node waits for requests in flight and the outbox item
+    /// in hand before it exits anyway.
+    pub shutdown_grace: Duration,
     pub redis_url: String,
     pub redis_key_prefix: String,
     pub bind_addr: SocketAddr,
@@ -570,6 +573,7 @@ impl Config {
                 ),
             },
             log_format,
+            shutdown_grace: secs("SHUTDOWN_GRACE_SECONDS", 25, 0)?,
             catalog_cache_ttl: Duration::from_millis(
                 parse_num("CATALOG_CACHE_TTL_MS", 10_000, 0)? as u64
             ),

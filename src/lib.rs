@@ -25,6 +25,7 @@ pub mod ratelimit;
 pub mod redis;
 pub mod seating;
 pub mod seed;
+pub mod shutdown;
 pub mod telemetry;
 pub mod tickets;
 pub mod worker;

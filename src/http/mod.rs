@@ -25,16 +25,13 @@ use crate::graphql::{AppSchema, build_schema};
 pub struct ServerState {
     pub app: AppState,
     pub schema: AppSchema,
-    /// Turns true when the server starts shutting down; websockets close on it.
-    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
-pub fn router(app: AppState, closing: tokio::sync::watch::Receiver<bool>) -> Router {
+pub fn router(app: AppState) -> Router {
     let schema = build_schema(app.clone());
     let state = ServerState {
         app: app.clone(),
         schema,
-        closing,
     };
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
@@ -75,7 +72,9 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish.
+/// Serves until `shutdown` resolves. Then: no new connections, websockets are closed
+/// (1001), requests in flight and the background workers' items in hand are finished,
+/// for at most `SHUTDOWN_GRACE_SECONDS`.
 pub async fn serve(
     app: AppState,
     listener: TcpListener,
@@ -86,18 +85,37 @@ pub async fn serve(
     }
     // Expiry is pushed, and the outbox delivered, by every node while it serves.
     let workers = crate::worker::spawn_all(app.clone());
-    let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let service = router(app, closing_rx).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Websockets never end by themselves: tell them to close, or the graceful
-            // shutdown would wait on them forever.
-            let _ = closing.send(true);
-        })
-        .await;
-    for worker in workers {
-        worker.abort();
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stopping = app.clone();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        // Websockets never end by themselves: they close on this, or the graceful
+        // shutdown would wait on them forever.
+        stopping.shutdown.begin();
+    });
+    let grace = app.config.shutdown_grace;
+    let overdue = async {
+        app.shutdown.begun().await;
+        tokio::time::sleep(grace).await;
+    };
+    let served = tokio::select! {
+        served = server => served,
+        _ = overdue => {
+            tracing::warn!(?grace, "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
+    // The workers stop after their item in hand; the grace period bounds the wait.
+    app.shutdown.begin();
+    let deadline = tokio::time::Instant::now() + grace;
+    for mut worker in workers {
+        if tokio::time::timeout_at(deadline, &mut worker)
+            .await
+            .is_err()
+        {
+            worker.abort();
+        }
     }
     served
 }

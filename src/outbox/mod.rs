@@ -118,7 +118,8 @@ pub async fn deliver_now(app: &App, conn: crate::db::Conn, ids: &[i64]) {
 /// Delivers due rows, oldest first, until none is left or `max` were tried.
 pub async fn deliver_due(app: &App, max: usize) -> AppResult<usize> {
     let mut tried = 0;
-    while tried < max && deliver_one(app, None).await? {
+    // A node shutting down finishes the row in hand and leaves the rest to others.
+    while tried < max && !app.shutdown.has_begun() && deliver_one(app, None).await? {
         tried += 1;
     }
     Ok(tried)

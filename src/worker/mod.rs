@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use crate::app::App;
 use crate::error::{AppResult, LogDisplay};
 
-/// Runs `step` every `period` until aborted; a failed step is logged and retried on
-/// the next tick.
+/// Runs `step` every `period` until the node shuts down (a step under way is
+/// finished); a failed step is logged and retried on the next tick.
 fn every<F, Fut>(app: Arc<App>, period: Duration, what: &'static str, step: F) -> JoinHandle<()>
 where
     F: Fn(Arc<App>) -> Fut + Send + 'static,
@@ -26,7 +26,10 @@ where
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = app.shutdown.begun() => break,
+            }
             if let Err(e) = step(app.clone()).await {
                 tracing::warn!(error = %LogDisplay(&e), "{what} failed; retrying next tick");
             }

@@ -27,7 +27,7 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, client: ClientAddr) {
     let (mut sink, mut incoming) = socket.split();
-    let mut closing = state.closing.clone();
+    let app = state.app.clone();
     let mut connection = Connection {
         state,
         protocol,
@@ -36,7 +36,8 @@ pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, cl
         subscriptions: Subscriptions::default(),
     };
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
-    tokio::pin!(init_deadline);
+    let closing = app.shutdown.begun();
+    tokio::pin!(init_deadline, closing);
     loop {
         let reply = tokio::select! {
             message = incoming.next() => match message {
@@ -47,7 +48,7 @@ pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, cl
                 Some(Reply::Text(connection.outgoing(&id, out)))
             }
             _ = &mut init_deadline, if connection.session.is_none() => Some(protocol.init_timeout()),
-            _ = closing.wait_for(|closing| *closing) => {
+            _ = &mut closing => {
                 Some(Reply::Close(1001, "The server is shutting down".to_owned()))
             }
         };
