@@ -35,8 +35,10 @@ struct CountingInstrumentation(StatementCounter);
 
 impl Instrumentation for CountingInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
             self.0.0.inc();
+            // `RUST_LOG=screema::sql=trace` shows every statement sent.
+            tracing::trace!(target: "screema::sql", "{query}");
         }
     }
 }

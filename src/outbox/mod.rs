@@ -108,18 +108,87 @@ pub async fn enqueue(
 /// while delivery needs another is how a pool deadlocks under load.
 pub async fn deliver_now(app: &App, conn: crate::db::Conn, ids: &[i64]) {
     drop(conn);
-    for id in ids {
-        if let Err(e) = deliver_one(app, Some(*id)).await {
-            tracing::warn!(outbox = id, error = %LogDisplay(&e), "outbox delivery deferred");
+    if ids.is_empty() {
+        return;
+    }
+    if let Err(e) = deliver_these(app, ids).await {
+        tracing::warn!(outbox = ?ids, error = %LogDisplay(&e), "outbox delivery deferred");
+    }
+}
+
+/// Claims the given rows in one statement (those nobody else has claimed or
+/// delivered), delivers them in order with no connection held, and records them as
+/// delivered in one more: two statements for a request's effects, not four each.
+async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
+    let now = app.now();
+    let mut claimed: Vec<(i64, serde_json::Value, i32)> = {
+        let mut conn = app.db().await?;
+        // A row the worker holds is waited for, then skipped: its `available_at` has
+        // moved past `now` by the time this statement sees it again.
+        diesel::update(
+            outbox::table
+                .filter(outbox::id.eq_any(ids))
+                .filter(outbox::delivered_at.is_null())
+                .filter(outbox::available_at.le(now))
+                .filter(outbox::kind.eq_any(DELIVERED)),
+        )
+        .set(outbox::available_at.eq(now + LEASE))
+        .returning((outbox::id, outbox::payload, outbox::attempts))
+        .get_results(&mut conn)
+        .await?
+    };
+    claimed.sort_by_key(|(id, _, _)| *id);
+    let mut delivered = Vec::with_capacity(claimed.len());
+    for (id, payload, attempts) in claimed {
+        match attempt(app, payload).await {
+            Ok(()) => delivered.push(id),
+            Err(e) => record_failure(app, id, attempts + 1, &e).await?,
         }
     }
+    if !delivered.is_empty() {
+        let mut conn = app.db().await?;
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&delivered)))
+            .set((
+                outbox::delivered_at.eq(Some(app.now())),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::last_error.eq(None::<String>),
+            ))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn attempt(app: &App, payload: serde_json::Value) -> AppResult<()> {
+    match serde_json::from_value::<Effect>(payload) {
+        Ok(effect) => deliver(app, &effect).await,
+        Err(e) => Err(AppError::internal(anyhow::anyhow!(
+            "unreadable effect: {e}"
+        ))),
+    }
+}
+
+/// Leaves a failed row to a later attempt, after a back-off.
+async fn record_failure(app: &App, id: i64, attempts: i32, error: &AppError) -> AppResult<()> {
+    let message = LogDisplay(error).to_string();
+    tracing::warn!(outbox = id, attempts, error = %message, "outbox delivery failed; will retry");
+    let mut conn = app.db().await?;
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::attempts.eq(attempts),
+            outbox::last_error.eq(Some(message)),
+            outbox::available_at.eq(app.now() + backoff(attempts)),
+        ))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
 }
 
 /// Delivers due rows, oldest first, until none is left or `max` were tried.
 pub async fn deliver_due(app: &App, max: usize) -> AppResult<usize> {
     let mut tried = 0;
     // A node shutting down finishes the row in hand and leaves the rest to others.
-    while tried < max && !app.shutdown.has_begun() && deliver_one(app, None).await? {
+    while tried < max && !app.shutdown.has_begun() && deliver_one(app).await? {
         tried += 1;
     }
     Ok(tried)
@@ -134,16 +203,14 @@ fn backoff(attempts: i32) -> chrono::Duration {
 /// node that died mid-delivery). Effects are idempotent, so a takeover is harmless.
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 
-/// Claims one due row (this one, or the oldest) by leasing it, delivers it with no
-/// connection held, and records the outcome. Returns whether a row was claimed.
-async fn deliver_one(app: &App, only: Option<i64>) -> AppResult<bool> {
+/// Claims the oldest due row by leasing it, delivers it with no connection held, and
+/// records the outcome. Returns whether a row was claimed.
+async fn deliver_one(app: &App) -> AppResult<bool> {
     let claimed = {
         let mut conn = app.db().await?;
         conn.transaction::<_, AppError, _>(async |conn| {
             let now = app.now();
-            let (from, to) = only.map_or((i64::MIN, i64::MAX), |id| (id, id));
             let row: Option<(i64, serde_json::Value, i32)> = outbox::table
-                .filter(outbox::id.between(from, to))
                 .filter(outbox::delivered_at.is_null())
                 .filter(outbox::available_at.le(now))
                 .filter(outbox::kind.eq_any(DELIVERED))
@@ -167,18 +234,11 @@ async fn deliver_one(app: &App, only: Option<i64>) -> AppResult<bool> {
     let Some((id, payload, attempts)) = claimed else {
         return Ok(false);
     };
-    let outcome = match serde_json::from_value::<Effect>(payload) {
-        Ok(effect) => deliver(app, &effect).await,
-        Err(e) => Err(AppError::internal(anyhow::anyhow!(
-            "unreadable effect: {e}"
-        ))),
-    };
     let attempts = attempts + 1;
-    let target = outbox::table.find(id);
-    let mut conn = app.db().await?;
-    match outcome {
+    match attempt(app, payload).await {
         Ok(()) => {
-            diesel::update(target)
+            let mut conn = app.db().await?;
+            diesel::update(outbox::table.find(id))
                 .set((
                     outbox::delivered_at.eq(Some(app.now())),
                     outbox::attempts.eq(attempts),
@@ -187,18 +247,7 @@ async fn deliver_one(app: &App, only: Option<i64>) -> AppResult<bool> {
                 .execute(&mut conn)
                 .await?;
         }
-        Err(e) => {
-            let message = LogDisplay(&e).to_string();
-            tracing::warn!(outbox = id, attempts, error = %message, "outbox delivery failed; will retry");
-            diesel::update(target)
-                .set((
-                    outbox::attempts.eq(attempts),
-                    outbox::last_error.eq(Some(message)),
-                    outbox::available_at.eq(app.now() + backoff(attempts)),
-                ))
-                .execute(&mut conn)
-                .await?;
-        }
+        Err(e) => record_failure(app, id, attempts, &e).await?,
     }
     Ok(true)
 }
