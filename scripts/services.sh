@@ -86,4 +86,43 @@ else
   done
 fi
 
-say "ready: postgres://$PG_USER:***@127.0.0.1:$PG_PORT/$PG_DB and redis://127.0.0.1:$REDIS_PORT"
+# --- Redis Cluster: three masters on loopback, for the scale-out tests --------
+CLUSTER_PORTS="${SCREEMA_REDIS_CLUSTER_PORTS:-7101 7102 7103}"
+CLUSTER_DIR="${TMPDIR:-/tmp}/screema-redis-cluster"
+first_port="${CLUSTER_PORTS%% *}"
+cluster_ok() {
+  redis-cli -h 127.0.0.1 -p "$first_port" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
+}
+for port in $CLUSTER_PORTS; do
+  if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+    continue
+  fi
+  say "starting redis cluster node on 127.0.0.1:$port"
+  mkdir -p "$CLUSTER_DIR/$port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$CLUSTER_DIR/$port" \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+    --save '' --appendonly no \
+    --logfile "$CLUSTER_DIR/$port/redis.log" --pidfile "$CLUSTER_DIR/$port/redis.pid"
+  for _ in $(seq 1 50); do
+    redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.1
+  done
+done
+if cluster_ok; then
+  say "redis cluster already running on ports $CLUSTER_PORTS"
+else
+  say "creating the redis cluster on ports $CLUSTER_PORTS"
+  # Nodes left from an earlier, broken cluster forget it first.
+  for port in $CLUSTER_PORTS; do
+    redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null 2>&1 || true
+    redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null 2>&1 || true
+  done
+  nodes=""
+  for port in $CLUSTER_PORTS; do nodes="$nodes 127.0.0.1:$port"; done
+  # shellcheck disable=SC2086
+  redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes >/dev/null
+  for _ in $(seq 1 100); do cluster_ok && break; sleep 0.1; done
+  cluster_ok || { say "the redis cluster did not come up"; exit 1; }
+fi
+
+say "ready: postgres://$PG_USER:***@127.0.0.1:$PG_PORT/$PG_DB, redis://127.0.0.1:$REDIS_PORT, redis cluster on $CLUSTER_PORTS"

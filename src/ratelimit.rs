@@ -63,7 +63,7 @@ pub async fn hit(redis: &Redis, bucket: &str, subject: &str, limit: Option<RateL
     };
     let window_ms = limit.window.as_millis() as i64;
     let result: Result<(i64, i64), _> = HIT
-        .evalsha_with_reload(redis.pool().next(), key(redis, bucket, subject), window_ms)
+        .evalsha_with_reload(redis.client().await, key(redis, bucket, subject), window_ms)
         .await;
     match result {
         Ok((count, ttl)) => decide(count, ttl, i64::from(limit.count)),
@@ -85,7 +85,7 @@ pub async fn exhausted(
         return Decision::Allowed;
     };
     let result: Result<(i64, i64), _> = PEEK
-        .evalsha_with_reload(redis.pool().next(), key(redis, bucket, subject), ())
+        .evalsha_with_reload(redis.client().await, key(redis, bucket, subject), ())
         .await;
     match result {
         Ok((count, ttl)) => decide(count + 1, ttl, i64::from(limit.count)),
@@ -97,5 +97,5 @@ pub async fn exhausted(
 }
 
 pub async fn clear(redis: &Redis, bucket: &str, subject: &str) {
-    let _: Result<i64, _> = redis.pool().next().del(key(redis, bucket, subject)).await;
+    let _: Result<i64, _> = redis.client().await.del(key(redis, bucket, subject)).await;
 }

@@ -42,6 +42,17 @@ impl Redis {
         &self.pool
     }
 
+    /// A client of the pool to send a command with. A cluster client must have read the
+    /// cluster's slots before it can route a script, so one that is still connecting
+    /// is waited for (as long as a command may take) rather than failing at once.
+    pub async fn client(&self) -> &Client {
+        let client = self.pool.next();
+        if !client.is_connected() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), client.wait_for_connect()).await;
+        }
+        client
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

@@ -160,7 +160,7 @@ pub fn channel(app: &crate::app::App) -> String {
 pub async fn changed(app: &crate::app::App) {
     app.catalog.clear();
     use fred::prelude::PubsubInterface;
-    let published: Result<i64, _> = app.redis.pool().next().publish(channel(app), "1").await;
+    let published: Result<i64, _> = app.redis.client().await.publish(channel(app), "1").await;
     if let Err(e) = published {
         // The others keep what they have until their time to live runs out.
         tracing::warn!(error = %e, "could not tell the other nodes that the catalog changed");

@@ -145,7 +145,7 @@ pub(super) async fn run_script<R: fred::types::FromValue>(
     argv.extend(args);
     Ok(script
         .evalsha_with_reload(
-            app.redis.pool().next(),
+            app.redis.client().await,
             script_keys(&app.redis, showtime),
             argv,
         )
@@ -357,7 +357,7 @@ async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
 /// How many holds a showtime has, lapsed or not.
 pub async fn lock_count(app: &App, showtime: Uuid) -> AppResult<i64> {
     let key = keys::seat_key(&app.redis, showtime, "locks");
-    Ok(app.redis.pool().next().hlen(key).await?)
+    Ok(app.redis.client().await.hlen(key).await?)
 }
 
 /// Releases the lapsed holds of a showtime, publishing their seats. Returns how many
@@ -365,7 +365,7 @@ pub async fn lock_count(app: &App, showtime: Uuid) -> AppResult<i64> {
 pub async fn sweep(app: &App, showtime: Uuid) -> AppResult<i64> {
     let reply: i64 = SWEEP
         .evalsha_with_reload(
-            app.redis.pool().next(),
+            app.redis.client().await,
             script_keys(&app.redis, showtime),
             vec![
                 keys::channel(&app.redis, showtime),
@@ -383,13 +383,10 @@ pub async fn read_holds(
     now: DateTime<Utc>,
 ) -> AppResult<HashMap<Uuid, Holds>> {
     // Scripts do not pipeline in fred; concurrent calls share the connections anyway.
+    let client = redis.client().await;
     let replies = futures_util::future::join_all(showtimes.iter().map(|id| {
         let argv = vec![keys::channel(redis, *id), millis(now).to_string()];
-        READ.evalsha_with_reload::<Vec<String>, _, _>(
-            redis.pool().next(),
-            script_keys(redis, *id),
-            argv,
-        )
+        READ.evalsha_with_reload::<Vec<String>, _, _>(client, script_keys(redis, *id), argv)
     }))
     .await;
     let mut out = HashMap::with_capacity(showtimes.len());

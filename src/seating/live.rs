@@ -238,6 +238,7 @@ impl LiveHub {
     /// Subscribes this node's subscriber connection to a channel.
     pub async fn subscribe_channel(&self, channel: &str) -> AppResult<()> {
         let _ops = self.0.channel_ops.lock().await;
+        self.0.connected().await?;
         self.0.subscriber.subscribe(channel.to_owned()).await?;
         Ok(())
     }
@@ -292,6 +293,7 @@ impl LiveHub {
         };
         if first {
             let _ops = self.0.channel_ops.lock().await;
+            self.0.connected().await?;
             self.0.subscriber.subscribe(channel).await?;
         }
         let mut guard = room.state.lock().await;
@@ -322,8 +324,30 @@ impl LiveHub {
 /// Until this is in place, the catalog cache's time to live bounds what a missed
 /// change costs.
 async fn subscribe_catalog(hub: &Hub, channel: String) {
-    if let Err(e) = hub.subscriber.subscribe(channel).await {
-        tracing::warn!(error = %e, "could not subscribe to catalog changes");
+    let subscribed = match hub.connected().await {
+        Ok(()) => hub
+            .subscriber
+            .subscribe(channel)
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = subscribed {
+        tracing::warn!(error = %crate::error::LogDisplay(&e), "could not subscribe to catalog changes");
+    }
+}
+
+impl Hub {
+    /// Waits for the subscriber connection (a cluster needs its routing table before
+    /// it can route a SUBSCRIBE), for as long as a Redis command may take.
+    async fn connected(&self) -> AppResult<()> {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            self.subscriber.wait_for_connect(),
+        )
+        .await
+        .map_err(|_| AppError::internal(anyhow::anyhow!("Redis subscriber not connected")))??;
+        Ok(())
     }
 }
 

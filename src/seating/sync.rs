@@ -86,7 +86,7 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
         let mut args = vec![Uuid::new_v4().simple().to_string()];
         args.extend(booked);
         let _: i64 = LOAD_BOOKED
-            .evalsha_with_reload(app.redis.pool().next(), keys, args)
+            .evalsha_with_reload(app.redis.client().await, keys, args)
             .await?;
         Ok(())
     })

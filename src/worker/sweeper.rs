@@ -14,7 +14,7 @@ pub fn index_key(app: &App) -> String {
 }
 
 pub async fn sweep_once(app: &App) -> crate::error::AppResult<()> {
-    let client = app.redis.pool().next();
+    let client = app.redis.client().await;
     let index = index_key(app);
     let active: Vec<String> = client.smembers(&index).await?;
     for member in active {
