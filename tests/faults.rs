@@ -8,6 +8,7 @@ mod common;
 use chrono::Duration;
 use common::fixtures as fx;
 use common::flow::{self, event, intent_object, pending, send_event};
+use common::node::Node;
 use common::{TestApp, TestUser};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -130,4 +131,182 @@ async fn a_webhook_storm_on_two_nodes_has_each_effect_once() {
         .await
         .unwrap();
     assert_eq!(emails, 3);
+}
+
+/// A booking's rows: its seats as written on it, its seat rows and its payments.
+#[derive(diesel::QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: uuid::Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seats: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seat_rows: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    payments: i64,
+}
+
+async fn written(app: &TestApp) -> Vec<Written> {
+    diesel::sql_query(
+        "SELECT b.id, b.status::text AS status, cardinality(b.seat_numbers)::bigint AS seats,
+            (SELECT count(*) FROM booking_seats s WHERE s.booking_id = b.id) AS seat_rows,
+            (SELECT count(*) FROM payments p WHERE p.booking_id = b.id) AS payments
+         FROM bookings b",
+    )
+    .load(&mut app.conn().await)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_work() {
+    // The survivor runs in-process on a clock the test moves; the test plays Stripe.
+    let (builder, clock) = TestApp::clocked();
+    let survivor = builder
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .env("OUTBOX_POLL_MS", "50")
+        .build()
+        .await;
+    let env = [
+        ("SIMULATED_PAYMENT_DELAY_MS", "600000"),
+        ("RATE_LIMIT_BOOKING", "off"),
+    ];
+    let mut doomed = Node::start(&survivor, &env).await;
+    let showtime = {
+        let mut conn = survivor.conn().await;
+        fx::one_row_showtime(&mut conn, 30, &[], survivor.app.now() + Duration::days(1)).await
+    };
+    let mut users = Vec::new();
+    for _ in 0..30 {
+        users.push(survivor.with_user(Role::Customer).await);
+    }
+
+    // Thirty checkouts on the doomed node at once; it dies while they run.
+    let client = reqwest::Client::new();
+    let checkouts: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let (client, url, token) = (client.clone(), doomed.url("/graphql"), user.token.clone());
+            let seat = format!("A{}", i + 1);
+            tokio::spawn(async move {
+                let gql = |query: String, variables: serde_json::Value| {
+                    client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({"query": query, "variables": variables}))
+                        .send()
+                };
+                let held: serde_json::Value = gql(
+                    flow::LOCK.to_owned(),
+                    json!({"s": showtime.to_string(), "seats": [seat]}),
+                )
+                .await?
+                .json()
+                .await?;
+                let lock = held["data"]["lockSeats"]["lockToken"].clone();
+                gql(
+                    flow::create_booking_query(),
+                    json!({"s": showtime.to_string(), "seats": [seat], "t": lock, "snacks": []}),
+                )
+                .await?
+                .json::<serde_json::Value>()
+                .await
+            })
+        })
+        .collect();
+    flow::eventually("some bookings written", || async {
+        written(&survivor).await.len() >= 3
+    })
+    .await;
+    doomed.kill();
+    let answers = futures_util::future::join_all(checkouts).await;
+    let cut_off = answers
+        .iter()
+        .filter(|a| a.as_ref().unwrap().is_err())
+        .count();
+
+    // Nothing half-written: a booking exists with all its seat rows and its payment,
+    // or not at all.
+    let bookings = written(&survivor).await;
+    assert!(!bookings.is_empty());
+    for b in &bookings {
+        assert_eq!((b.seat_rows, b.payments), (b.seats, 1), "booking {}", b.id);
+    }
+
+    // Stripe's webhooks for every intent: the dead node refuses the connection, so
+    // they are retried against the survivor, which confirms every booking.
+    let secret = &survivor.app.config.stripe_webhook_secret;
+    // A COMMIT the dead node sent just before it died may still land: Stripe would
+    // send that booking's webhook too, so the list is read until it stops growing.
+    let mut paid = std::collections::HashSet::new();
+    let mut bookings = bookings;
+    loop {
+        let unpaid: Vec<_> = bookings.iter().filter(|b| !paid.contains(&b.id)).collect();
+        if unpaid.is_empty() {
+            break;
+        }
+        for b in unpaid {
+            paid.insert(b.id);
+            let intent = format!("pi_sim_{}", b.id.simple());
+            let body = event(
+                &format!("evt_{}", b.id.simple()),
+                "payment_intent.succeeded",
+                intent_object(&intent, &b.id.to_string()),
+            );
+            let signature = flow::stripe_signature(secret, survivor.app.now().timestamp(), &body);
+            let to_dead = client
+                .post(doomed.url("/api/payments/webhook"))
+                .header("Stripe-Signature", &signature)
+                .body(body.clone())
+                .send()
+                .await;
+            assert!(to_dead.is_err(), "the killed node is gone");
+            assert_eq!(send_event(&survivor, &body).await, 200);
+        }
+        bookings = written(&survivor).await;
+    }
+    for b in &bookings {
+        assert_eq!((b.seat_rows, b.payments), (b.seats, 1), "booking {}", b.id);
+        assert_eq!(b.status, "confirmed", "booking {}", b.id);
+    }
+
+    // What the dead node had committed but not delivered (or had leased and never
+    // finished) is delivered by the survivor once the leases run out; the holds of
+    // checkouts cut off before booking lapse.
+    clock.advance(Duration::minutes(11));
+    flow::eventually("the outbox drained", || async {
+        let undelivered: i64 = outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .count()
+            .get_result(&mut survivor.conn().await)
+            .await
+            .unwrap();
+        undelivered == 0
+    })
+    .await;
+    // Redis agrees with Postgres: exactly the sold seats are taken.
+    flow::eventually("only the sold seats taken", || async {
+        let map = survivor
+            .gql(
+                "query($s: ID!) { showtime(id: $s) { availableSeats } }",
+                json!({"s": showtime.to_string()}),
+            )
+            .await;
+        map.data()["showtime"]["availableSeats"] == 30 - bookings.len() as i64
+    })
+    .await;
+
+    // The node comes back on its old address and serves again.
+    let addr = doomed.addr;
+    drop(doomed);
+    let back = Node::start_on(&survivor, addr, &env).await;
+    let ready = client.get(back.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    eprintln!(
+        "{} bookings written by the killed node, {cut_off} of 30 checkouts cut off",
+        bookings.len()
+    );
 }

@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod flow;
+pub mod node;
 pub mod tools;
 pub mod ws;
 
