@@ -310,3 +310,76 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
         bookings.len()
     );
 }
+
+/// Runs one statement on the maintenance database, beside the test's own.
+async fn maintenance(app: &TestApp, sql: &str) {
+    use diesel_async::AsyncConnection;
+    let url = &app.app.config.database_url;
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let mut conn = diesel_async::AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart() {
+    let app = TestApp::new().await;
+    let theaters = "{ theaters { name } }";
+    app.gql(theaters, json!({})).await.data();
+    let db = app
+        .app
+        .config
+        .database_url
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Postgres goes away for this node: no new connections, the open ones cut.
+    maintenance(
+        &app,
+        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    maintenance(
+        &app,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+    flow::eventually("readiness reports postgres down", || async {
+        let ready = app.get("/health/ready").await;
+        ready.status() == 503
+            && ready.json::<serde_json::Value>().await.unwrap()["down"] == json!(["postgres"])
+    })
+    .await;
+    // `gql` checks that every error has a code and leaks nothing.
+    let failed = app.gql(theaters, json!({})).await;
+    assert_eq!(failed.code(), "INTERNAL");
+    assert_eq!(failed.error()["message"], "internal error");
+
+    // Back: the same process serves again, without a restart.
+    maintenance(
+        &app,
+        &format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    flow::eventually("ready again", || async {
+        app.get("/health/ready").await.status() == 200
+    })
+    .await;
+    flow::eventually("queries answer again", || async {
+        app.gql(theaters, json!({}))
+            .await
+            .body
+            .get("errors")
+            .is_none()
+    })
+    .await;
+}
