@@ -383,3 +383,191 @@ async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart
     })
     .await;
 }
+
+/// A live seat map as a subscriber keeps it: snapshots replace it, changes patch it.
+struct LiveMap {
+    ws: common::ws::WsClient,
+    seats: std::collections::BTreeMap<String, String>,
+    snapshots: usize,
+}
+
+impl LiveMap {
+    async fn open(addr: std::net::SocketAddr, showtime: uuid::Uuid) -> Self {
+        let mut ws = common::ws::WsClient::connect(addr, false, None).await;
+        ws.subscribe(
+            "m",
+            "subscription($s: ID!) { seatMap(showtimeId: $s) { changes { number state }
+                snapshot { rows { seats { number state } } } } }",
+            json!({"s": showtime.to_string()}),
+        )
+        .await;
+        let mut map = Self {
+            ws,
+            seats: Default::default(),
+            snapshots: 0,
+        };
+        let first = map.ws.next_data().await;
+        map.apply(&first["seatMap"]);
+        map
+    }
+
+    fn apply(&mut self, event: &serde_json::Value) {
+        if let Some(rows) = event["snapshot"]["rows"].as_array() {
+            self.snapshots += 1;
+            self.seats.clear();
+            for seat in rows.iter().flat_map(|r| r["seats"].as_array().unwrap()) {
+                let number = seat["number"].as_str().unwrap().to_owned();
+                self.seats
+                    .insert(number, seat["state"].as_str().unwrap().to_owned());
+            }
+        }
+        for change in event["changes"].as_array().into_iter().flatten() {
+            let number = change["number"].as_str().unwrap().to_owned();
+            self.seats
+                .insert(number, change["state"].as_str().unwrap().to_owned());
+        }
+    }
+
+    /// Applies whatever arrives until nothing has for a while.
+    async fn settle(&mut self) {
+        while let Some(message) = self.ws.maybe_next(500).await {
+            self.apply(&message["payload"]["data"]["seatMap"]);
+        }
+    }
+}
+
+async fn seat_states(
+    node: &TestApp,
+    showtime: uuid::Uuid,
+) -> std::collections::BTreeMap<String, String> {
+    let r = node
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number state } } } } }",
+            json!({"s": showtime.to_string()}),
+        )
+        .await;
+    r.data()["showtime"]["seatMap"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["seats"].as_array().unwrap().clone())
+        .map(|s| {
+            (
+                s["number"].as_str().unwrap().to_owned(),
+                s["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn sold_seats(app: &TestApp) -> Vec<String> {
+    use screema::db::enums::BookingStatus;
+    use screema::db::schema::booking_seats;
+    booking_seats::table
+        .filter(booking_seats::status.eq_any([
+            BookingStatus::Pending,
+            BookingStatus::Confirmed,
+            BookingStatus::Used,
+        ]))
+        .select(booking_seats::seat_number)
+        .order(booking_seats::seat_number)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
+/// Each buyer wants two seats next to each other somewhere, through either node, and
+/// books what it gets: which seats it asked for, and whether it got them.
+async fn wave(
+    nodes: [&TestApp; 2],
+    buyers: &[TestUser],
+    showtime: uuid::Uuid,
+) -> Vec<(String, bool)> {
+    futures_util::future::join_all(buyers.iter().enumerate().map(|(i, buyer)| {
+        let node = nodes[i % 2];
+        let first = rand::random_range(1..20);
+        let seats = [format!("A{first}"), format!("A{}", first + 1)];
+        async move {
+            let seats: Vec<&str> = seats.iter().map(String::as_str).collect();
+            let held = node
+                .gql_as(
+                    &buyer.token,
+                    flow::LOCK,
+                    json!({"s": showtime.to_string(), "seats": seats}),
+                )
+                .await;
+            let Some(token) = held.body["data"]["lockSeats"]["lockToken"].as_str() else {
+                assert_eq!(held.code(), "SEATS_UNAVAILABLE");
+                return (seats.join(","), false);
+            };
+            flow::create_booking(node, buyer, showtime, &seats, token, json!([]))
+                .await
+                .data();
+            (seats.join(","), true)
+        }
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn redis_losing_everything_mid_sale_sells_no_seat_twice_and_maps_converge() {
+    let app = TestApp::new().await;
+    let other = app.another_node().build().await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 20, &[], app.app.now() + Duration::days(1)).await
+    };
+    let mut maps = vec![
+        LiveMap::open(app.addr, showtime).await,
+        LiveMap::open(other.addr, showtime).await,
+    ];
+    let mut buyers = Vec::new();
+    for _ in 0..40 {
+        buyers.push(app.with_user(Role::Customer).await);
+    }
+    let nodes = [&app, &other];
+
+    wave(nodes, &buyers[..20], showtime).await;
+    let sold_before = sold_seats(&app).await;
+
+    // Redis loses everything of this deployment between two waves of buyers.
+    use fred::interfaces::ClientLike;
+    let redis = app.redis().await;
+    let keys: Vec<String> = redis
+        .custom(fred::cmd!("KEYS"), vec![format!("{}:*", app.prefix)])
+        .await
+        .unwrap();
+    for key in keys {
+        let _: i64 = fred::prelude::KeysInterface::del(&redis, key)
+            .await
+            .unwrap();
+    }
+
+    for (seats, won) in wave(nodes, &buyers[20..], showtime).await {
+        // A seat sold before the loss is still refused after it.
+        if seats.split(',').any(|s| sold_before.iter().any(|b| b == s)) {
+            assert!(!won, "{seats} includes a seat sold before Redis lost it");
+        }
+    }
+
+    let sold = sold_seats(&app).await;
+    let mut unique = sold.clone();
+    unique.dedup();
+    assert_eq!(sold, unique, "no seat sold twice");
+    assert!(sold.len() >= sold_before.len());
+
+    // Every subscriber resynchronised and ends where the API and Postgres are.
+    let truth = seat_states(&other, showtime).await;
+    for (seat, state) in &truth {
+        assert_eq!(
+            state == "BOOKED",
+            sold.contains(seat),
+            "{seat} is {state} in the API"
+        );
+    }
+    for map in &mut maps {
+        map.settle().await;
+        assert!(map.snapshots >= 2, "a fresh snapshot after the loss");
+        assert_eq!(map.seats, truth);
+    }
+}

@@ -168,6 +168,11 @@ impl LiveHub {
         let catalog_channel = crate::catalog::cache::channel(app);
         let catalog = (hub.clone(), catalog_channel.clone());
         tokio::spawn(async move { subscribe_catalog(&catalog.0, catalog.1).await });
+        tokio::spawn(audit_epochs(
+            Arc::downgrade(app),
+            hub.clone(),
+            app.config.holds.sweep_interval,
+        ));
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -452,6 +457,40 @@ async fn reload(app: &App, showtime: Uuid, room: &Room, state: &mut RoomState) {
         }
         Err(e) => {
             tracing::error!(error = %crate::error::LogDisplay(&e), %showtime, "seat map reload failed")
+        }
+    }
+}
+
+/// Redis can lose a showtime's data with nothing published after it (no one holds a
+/// seat there again): each open room checks its epoch every `period`, and one that
+/// is gone or changed makes the room reload and its subscribers start again.
+async fn audit_epochs(app: std::sync::Weak<App>, hub: Arc<Hub>, period: std::time::Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(app) = app.upgrade() else { break };
+        if app.shutdown.has_begun() {
+            break;
+        }
+        let rooms: Vec<(Uuid, Arc<Room>)> = match hub.rooms.lock() {
+            Ok(rooms) => rooms.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            Err(_) => continue,
+        };
+        for (showtime, room) in rooms {
+            let key = keys::seat_key(&app.redis, showtime, "epoch");
+            let epoch: Option<String> = match app.redis.client().await.get(key).await {
+                Ok(epoch) => epoch,
+                // Redis away: the reconnection resynchronises every room.
+                Err(_) => continue,
+            };
+            let mut guard = room.state.lock().await;
+            if let Some(state) = guard.0.as_mut()
+                && epoch.as_deref() != Some(state.epoch.as_str())
+            {
+                tracing::info!(%showtime, "a showtime's seats were lost from Redis; resynchronising");
+                reload(&app, showtime, &room, state).await;
+            }
         }
     }
 }
