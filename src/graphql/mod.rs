@@ -5,6 +5,7 @@ pub mod guards;
 pub mod loaders;
 pub mod observe;
 pub mod scalars;
+pub mod shape;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -13,7 +14,7 @@ use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
-use crate::config::GraphqlLimits;
+use crate::config::{AppEnv, GraphqlLimits};
 use crate::error::AppError;
 use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
@@ -68,6 +69,7 @@ pub fn build_schema(app: AppState) -> AppSchema {
     builder(&app.config.graphql)
         .extension(observe::Observe::new(app.metrics.clone()))
         .extension(loaders::FreshLoaders)
+        .extension(shape::Shape::new(app.config.env == AppEnv::Production))
         .data(app)
         .finish()
 }

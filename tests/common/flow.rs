@@ -129,7 +129,11 @@ pub async fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) ->
     if let Some(sig) = signature {
         request = request.header("Stripe-Signature", sig);
     }
-    request.send().await.unwrap().status().as_u16()
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    // A refusal says why in plain words, never with internals.
+    app.assert_no_leak(&response.text().await.unwrap());
+    status
 }
 
 /// Posts an event signed with the app's webhook secret at the app's clock time.

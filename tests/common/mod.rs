@@ -283,26 +283,73 @@ impl Gql {
         self.error()["extensions"]["field"].as_str()
     }
 
-    /// Every error has a code and none leaks internals.
-    pub fn assert_clean_errors(&self) {
+    /// Every error has a code and none leaks internals or any of `secrets`.
+    pub fn assert_clean_errors(&self, secrets: &[String]) {
         for e in self.body["errors"].as_array().into_iter().flatten() {
             assert!(
                 e["extensions"]["code"].is_string(),
                 "error without code: {e:#}"
             );
-            let text = e.to_string().to_lowercase();
-            for leak in [
-                "select ",
-                "insert ",
-                "diesel",
-                "postgres",
-                "panicked",
-                "backtrace",
-                "src/",
-            ] {
-                assert!(!text.contains(leak), "error leaks `{leak}`: {e:#}");
-            }
+            assert_no_leak(&e.to_string(), secrets);
         }
+    }
+}
+
+/// SQL as the database layer writes it: upper case, so that a message such as
+/// "select at most 10 seats" is not mistaken for it.
+const SQL: [&str; 6] = [
+    "SELECT ",
+    "INSERT INTO",
+    "UPDATE ",
+    "DELETE FROM",
+    " WHERE ",
+    "RETURNING ",
+];
+
+/// Postgres's and Redis's own words, and the marks of Rust internals (file paths,
+/// panics, error chains), compared case-insensitively.
+const INTERNALS: [&str; 22] = [
+    "diesel",
+    "postgres",
+    "sqlstate",
+    "violates",
+    "constraint",
+    "duplicate key",
+    "relation \"",
+    "column \"",
+    "syntax error at",
+    "invalid input syntax",
+    "deadlock detected",
+    "redis://",
+    "fred::",
+    "panicked",
+    "backtrace",
+    "thread '",
+    ".rs:",
+    "src/",
+    "anyhow",
+    "caused by",
+    "connection refused",
+    "pool timed out",
+];
+
+/// Fails loudly if `text` (an error as a client sees it) shows SQL, a database or
+/// Redis message, a panic or a stack trace, a source path, or one of `secrets`.
+/// Every GraphQL answer of the harness goes through it; tests also pass it the raw
+/// bodies they provoke (413s, 400s, webhook refusals).
+pub fn assert_no_leak(text: &str, secrets: &[String]) {
+    for sql in SQL {
+        assert!(!text.contains(sql), "error leaks SQL `{sql}`: {text}");
+    }
+    let lower = text.to_lowercase();
+    for leak in INTERNALS {
+        assert!(!lower.contains(leak), "error leaks `{leak}`: {text}");
+    }
+    for secret in secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "error leaks a secret of the configuration: {text}"
+        );
     }
 }
 
@@ -401,8 +448,39 @@ impl TestApp {
         let status = response.status();
         let body: Value = response.json().await.expect("JSON body");
         let gql = Gql { status, body };
-        gql.assert_clean_errors();
+        gql.assert_clean_errors(&self.secrets());
         gql
+    }
+
+    /// What this app knows that no client may ever be shown: its signing keys and
+    /// webhook secret, its connection strings (with their passwords).
+    pub fn secrets(&self) -> Vec<String> {
+        let c = &self.app.config;
+        let mut secrets = vec![
+            c.jwt_secret.clone(),
+            c.stripe_webhook_secret.clone(),
+            hex::encode(c.tickets.signing_seed),
+            c.database_url.clone(),
+            c.redis_url.clone(),
+        ];
+        secrets.extend(c.stripe_secret_key.clone());
+        secrets.extend(c.messaging.smtp.as_ref().and_then(|s| s.password.clone()));
+        secrets.extend(c.messaging.sms.as_ref().map(|s| s.auth_token.clone()));
+        if let screema::config::TicketStore::S3 {
+            secret_access_key: Some(key),
+            ..
+        } = &c.ticket_store
+        {
+            secrets.push(key.clone());
+        }
+        // A short value would match ordinary words; the URLs above cover it anyway.
+        secrets.retain(|s| s.len() >= 8);
+        secrets
+    }
+
+    /// `assert_no_leak` with this app's secrets.
+    pub fn assert_no_leak(&self, text: &str) {
+        assert_no_leak(text, &self.secrets());
     }
 
     pub async fn conn(&self) -> screema::db::Conn {
