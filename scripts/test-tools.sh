@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite's helpers from PyPI, in a virtualenv of their own: localstripe (a fake
-# Stripe server, started here on loopback), aiosmtpd (an SMTP server) and moto (an
-# S3-compatible server); each email or S3 test starts its own on a port of its own. Idempotent: installs once, starts
+# Stripe server, started here on loopback), aiosmtpd (an SMTP server), moto (an
+# S3-compatible server) and schemathesis (the GraphQL fuzzer of tests/schema_fuzz.rs);
+# each email or S3 test starts its own on a port of its own. Idempotent: installs once, starts
 # localstripe when it is not answering. Prints nothing else on stdout but, with
 # --python, the virtualenv's python.
 set -euo pipefail
@@ -10,6 +11,7 @@ PORT="${SCREEMA_LOCALSTRIPE_PORT:-8420}"
 LOCALSTRIPE="localstripe==1.15.10"
 AIOSMTPD="aiosmtpd==1.4.6"
 MOTO="moto[server]==5.1.18"
+SCHEMATHESIS_VERSION="4.32.5"
 VENV="${SCREEMA_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/screema}/test-tools-v2"
 URL="http://127.0.0.1:$PORT"
 
@@ -32,10 +34,19 @@ if [ ! -x "$VENV/bin/localstripe" ] || [ ! -x "$VENV/bin/aiosmtpd" ] || [ ! -x "
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
-  say "installing $LOCALSTRIPE, $AIOSMTPD and $MOTO into $VENV"
+  say "installing $LOCALSTRIPE, $AIOSMTPD, $MOTO and schemathesis==$SCHEMATHESIS_VERSION into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" "$MOTO" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$LOCALSTRIPE" "$AIOSMTPD" "$MOTO" \
+    "schemathesis==$SCHEMATHESIS_VERSION" >&2
+fi
+# Added to the virtualenv later than the rest, so an existing one gets it (or another
+# pinned version) without being built anew.
+if ! "$VENV/bin/python" -c 'import sys
+from importlib.metadata import version
+sys.exit(version("schemathesis") != sys.argv[1])' "$SCHEMATHESIS_VERSION" >/dev/null 2>&1; then
+  say "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 fi
 # Debian's Chromium, for the browser tests (playwright-core drives it).
 if [ ! -x /usr/bin/chromium ]; then
@@ -47,14 +58,17 @@ fi
 
 # The JavaScript clients (Apollo Client, graphql-ws, subscriptions-transport-ws), exactly
 # as locked, with the machine's Node.
+# npm's own node_modules/.package-lock.json never equals the lockfile (it leaves out
+# the root package), so the lockfile installed last is kept beside it to compare.
 clients="$(dirname "$0")/../clients"
-if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.package-lock.json"; then
+if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.screema-installed-lock.json"; then
   if ! command -v npm >/dev/null; then
     say "npm not found: the client tests need Node.js 20"
     exit 1
   fi
   say "installing the client packages (npm ci)"
   (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  cp "$clients/package-lock.json" "$clients/node_modules/.screema-installed-lock.json"
 fi
 [ "${1:-}" = "--python" ] && echo "$VENV/bin/python"
 

@@ -43,12 +43,22 @@ pub fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResul
     }
 }
 
-/// Descriptions may hold line breaks.
+/// Whether `c` is a control character other than a line break or a tab (NUL among
+/// them, which Postgres cannot store in text).
+pub fn is_control_but_line_break(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Descriptions may hold line breaks (but no other control characters).
 pub fn description(value: Option<String>) -> AppResult<Option<String>> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
         Some(v) if v.chars().count() > 5000 => Err(AppError::bad_input(
             "description",
             "at most 5000 characters",
+        )),
+        Some(v) if v.chars().any(is_control_but_line_break) => Err(AppError::bad_input(
+            "description",
+            "a description holds no control characters but line breaks",
         )),
         other => Ok(other),
     }
@@ -221,6 +231,11 @@ pub async fn create_theater(
     let name = text("name", name, 255)?;
     let location = text("location", location, 255)?;
     let timezone = timezone.trim();
+    let unknown = || AppError::bad_input("timezone", "an IANA time zone such as Europe/Paris");
+    // Postgres cannot even compare text holding NUL: no such name is asked about.
+    if timezone.is_empty() || timezone.len() > 255 || timezone.chars().any(char::is_control) {
+        return Err(unknown());
+    }
     #[derive(QueryableByName)]
     struct Known {
         #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -233,10 +248,7 @@ pub async fn create_theater(
     .get_result(conn)
     .await?;
     if !known.known {
-        return Err(AppError::bad_input(
-            "timezone",
-            "an IANA time zone such as Europe/Paris",
-        ));
+        return Err(unknown());
     }
     Ok(diesel::insert_into(theaters::table)
         .values((

@@ -74,6 +74,11 @@ impl MovieFilter {
                     field,
                     format!("`{field}` is limited to {MAX_SEARCH_LEN} characters"),
                 )),
+                // No title, name or genre holds one (and Postgres cannot take NUL).
+                Some(s) if s.chars().any(char::is_control) => Err(AppError::bad_input(
+                    field,
+                    format!("`{field}` may not hold control characters"),
+                )),
                 other => Ok(other),
             }
         };

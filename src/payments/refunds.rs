@@ -104,6 +104,15 @@ pub async fn request(
             format!("at most {MAX_REASON_CHARS} characters"),
         ));
     }
+    if reason.as_ref().is_some_and(|r| {
+        r.chars()
+            .any(crate::catalog::manage::is_control_but_line_break)
+    }) {
+        return Err(AppError::bad_input(
+            "reason",
+            "a reason holds no control characters but line breaks",
+        ));
+    }
     let reason = reason.unwrap_or_else(|| "requested by the customer".to_owned());
     let mut conn = app.db().await?;
     let pending = conn
