@@ -562,7 +562,7 @@ impl Config {
             cors_origins,
             currency,
             graphql: GraphqlLimits {
-                max_depth: parse_num("GRAPHQL_MAX_DEPTH", 12, 2)?,
+                max_depth: parse_num("GRAPHQL_MAX_DEPTH", 15, 2)?,
                 max_complexity: parse_num("GRAPHQL_MAX_COMPLEXITY", 1000, 10)?,
                 max_body_bytes: parse_num("MAX_BODY_BYTES", 64 * 1024, 1024)?,
                 batch_delay: Duration::from_millis(

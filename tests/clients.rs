@@ -164,3 +164,13 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
     let r = app.get("/seatmap/not-a-showtime").await;
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn schema_tools_read_the_schema_with_the_standard_introspection_query() {
+    // GraphiQL's documentation explorer and codegen tools start with this query; it
+    // is 15 levels deep, which the default depth limit must allow.
+    let app = TestApp::new().await;
+    let seen = run_node("introspect.mjs", &[("SCREEMA_URL", app.url(""))]).await;
+    assert_eq!(seen["hasSeatMap"], true, "{seen}");
+    assert!(seen["types"].as_u64().unwrap() > 30, "{seen}");
+}

@@ -105,11 +105,11 @@ async fn deep_and_costly_queries_are_refused_before_they_run() {
         .build()
         .await;
     let before = app.statements().await;
-    // 2 + 2×6 + 1 = 15 levels; the limit is 12.
+    // 2 + 2×8 + 1 = 19 levels; the limit is 15.
     let deep = format!(
         "{{ movies {{ movies {{ {} id {} }} }} }}",
-        "showtimes { movie { ".repeat(6),
-        "} } ".repeat(6)
+        "showtimes { movie { ".repeat(8),
+        "} } ".repeat(8)
     );
     let r = app.gql(&deep, json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
@@ -297,4 +297,69 @@ async fn shutting_down_closes_websockets_with_going_away() {
         .await;
     app.shut_down();
     assert_eq!(ws.close_code().await, Some(1001));
+}
+
+#[tokio::test]
+async fn a_get_never_runs_a_mutation() {
+    let app = TestApp::new().await;
+    let register = "mutation { register(input: {email: \"link@example.com\", password: \"a-long-enough-password\", fullName: \"Link\"}) { user { id } } }";
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", register)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "query");
+    // Nothing was written: the same registration over POST succeeds.
+    app.gql(register, json!({})).await.data();
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_graphql_request_gets_a_coded_error() {
+    let app = TestApp::new().await;
+    let post = |body: String| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (body, status) in [
+        ("{\"query\": ".to_owned(), 400),
+        (
+            "[{\"query\": \"{ theaters { name } }\"}, {\"query\": \"{ snacks { name } }\"}]"
+                .to_owned(),
+            400,
+        ),
+    ] {
+        let response = post(body.clone()).await.unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{answer}"
+        );
+        assert_eq!(
+            answer["errors"][0]["extensions"]["field"], "body",
+            "{answer}"
+        );
+    }
+    // Too large without a Content-Length (streamed): 413, coded like the rest.
+    let chunks =
+        futures_util::stream::iter((0..100).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1024])));
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }

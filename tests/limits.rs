@@ -200,8 +200,8 @@ async fn query_limits_hold_for_every_role() {
     let app = TestApp::new().await;
     let deep = format!(
         "{{ movies {{ movies {{ {} id {} }} }} }}",
-        "showtimes { movie { ".repeat(6),
-        "} } ".repeat(6)
+        "showtimes { movie { ".repeat(8),
+        "} } ".repeat(8)
     );
     let flood: String = (0..400)
         .map(|i| format!("a{i}: snacks {{ id name }} "))

@@ -980,8 +980,7 @@ async fn production_app() -> TestApp {
 }
 
 /// The introspection query of graphql-js with its nested fragments, `TypeRef` cut to
-/// five levels of `ofType` to fit GRAPHQL_MAX_DEPTH (12). (GraphiQL's own, with
-/// nine levels, is 15 deep and refused in every environment: see the report.)
+/// five levels of `ofType` (the full one is in `clients/introspect.mjs`).
 const INTROSPECTION: &str = "query IntrospectionQuery { __schema { queryType { name } mutationType { name } subscriptionType { name }
   types { ...FullType } directives { name description locations args { ...InputValue } } } }
 fragment FullType on __Type { kind name description

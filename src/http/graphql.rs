@@ -36,14 +36,70 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
         Err(refusal) => return refusal,
     };
     let request = Request::from_parts(parts, body);
+    let is_get = request.method() == axum::http::Method::GET;
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
         request, state,
     )
     .await
     {
+        // A link or an image can make a browser send a GET: it never changes anything.
+        Ok(request) if is_get && is_mutation(&request.0) => refused_with(
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::bad_input("query", "mutations must be sent with POST"),
+        ),
         Ok(request) => execute(state, request, caller).await.into_response(),
-        Err(rejection) => rejection.into_response(),
+        Err(rejection) => unreadable(rejection.0),
     }
+}
+
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Mutation,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .get(name)
+            .is_some_and(|op| op.node.ty == OperationType::Mutation),
+        // Ambiguous without a name: execution refuses it anyway, but not as a mutation.
+        (DocumentOperations::Multiple(ops), None) => {
+            ops.values().any(|op| op.node.ty == OperationType::Mutation)
+        }
+    }
+}
+
+/// A body that is not a GraphQL request, answered like every other error.
+fn unreadable(error: async_graphql::ParseRequestError) -> Response {
+    use async_graphql::ParseRequestError as E;
+    let too_large = match &error {
+        E::PayloadTooLarge => true,
+        E::Io(e) => e.to_string().contains("length limit exceeded"),
+        _ => false,
+    };
+    if too_large {
+        return refused_with(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::bad_input("body", "the request body is too large"),
+        );
+    }
+    let message = match error {
+        E::UnsupportedBatch => {
+            "send one operation per request; batches are not accepted".to_owned()
+        }
+        E::InvalidRequest(e) => format!("the body is not a GraphQL request: {e}"),
+        _ => "the body is not a GraphQL request".to_owned(),
+    };
+    refused_with(
+        StatusCode::BAD_REQUEST,
+        AppError::bad_input("body", message),
+    )
+}
+
+fn refused_with(status: StatusCode, error: AppError) -> Response {
+    let mut response = refusal(error);
+    *response.status_mut() = status;
+    response
 }
 
 pub async fn get(State(state): State<ServerState>, request: Request) -> Response {
