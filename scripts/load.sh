@@ -45,9 +45,23 @@ BIND_ADDR="127.0.0.1:$port" REDIS_KEY_PREFIX="$prefix" \
   SIMULATED_PAYMENT_DELAY_MS=100 TICKET_STORE_DIR="$out/tickets" \
   RUST_LOG="${RUST_LOG:-warn}" ./target/release/screema serve >"$out/server.log" 2>&1 &
 server=$!
+others=()
+also=()
+# LOAD_NODES=2: a second node over the same Postgres and Redis, nothing else shared;
+# the flash sale spreads its buyers and subscribers over both.
+for n in $(seq 2 "${LOAD_NODES:-1}"); do
+  p=$((port + n - 1))
+  say "starting node $n on http://127.0.0.1:$p"
+  BIND_ADDR="127.0.0.1:$p" REDIS_KEY_PREFIX="$prefix" \
+    RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off \
+    SIMULATED_PAYMENT_DELAY_MS=100 TICKET_STORE_DIR="$out/tickets" \
+    RUST_LOG="${RUST_LOG:-warn}" ./target/release/screema serve >"$out/server-$n.log" 2>&1 &
+  others+=($!)
+  also+=(--also-url "http://127.0.0.1:$p")
+done
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  kill "$server" "${others[@]}" 2>/dev/null || true
+  wait "$server" "${others[@]}" 2>/dev/null || true
   redis-cli --scan --pattern "$prefix:*" 2>/dev/null | xargs -r -n 500 redis-cli del >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -56,6 +70,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "$url/health/ready" >/dev/null || { say "the server did not start; see $out/server.log"; exit 1; }
+for n in $(seq 2 "${LOAD_NODES:-1}"); do
+  u="http://127.0.0.1:$((port + n - 1))"
+  for _ in $(seq 1 100); do curl -fsS "$u/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+  curl -fsS "$u/health/ready" >/dev/null || { say "node $n did not start; see $out/server-$n.log"; exit 1; }
+done
 
 # CPU seconds (user + system) of every process with this name, from /proc.
 cpu_ticks() {
@@ -90,6 +109,7 @@ fi
 for s in "${scenarios[@]}"; do
   extra=()
   [ "$s" = subscribers ] && extra=("${subscribers_args[@]}")
+  [ "$s" = flash-sale ] && extra=("${also[@]}")
   say "scenario $s"
   before=("$(cpu_ticks screema)" "$(cpu_ticks postgres)" "$(cpu_ticks redis-server)")
   started=$(date +%s.%N)

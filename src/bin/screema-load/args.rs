@@ -9,6 +9,9 @@ use anyhow::{Context, bail};
 pub struct Args {
     pub scenario: String,
     pub url: String,
+    /// Other nodes of the same deployment (`--also-url`, repeatable): the flash sale
+    /// spreads its buyers and subscribers over all of them.
+    pub also: Vec<String>,
     pub duration: Duration,
     pub requests: Option<u64>,
     pub connections: usize,
@@ -49,6 +52,7 @@ impl Args {
         let mut args = Self {
             scenario,
             url: "http://127.0.0.1:8080".to_owned(),
+            also: Vec::new(),
             duration: Duration::from_secs(duration),
             requests: None,
             connections,
@@ -78,6 +82,7 @@ impl Args {
             };
             match flag.as_str() {
                 "--url" => args.url = value.trim_end_matches('/').to_owned(),
+                "--also-url" => args.also.push(value.trim_end_matches('/').to_owned()),
                 "--duration" => args.duration = Duration::from_secs(number()?),
                 "--requests" => args.requests = Some(number()?),
                 "--connections" => args.connections = number()? as usize,
@@ -96,24 +101,39 @@ impl Args {
 
     /// A load tool pointed at someone else's server is an attack; only loopback is allowed.
     fn check_loopback(&self) -> anyhow::Result<()> {
-        let rest = self
-            .url
-            .strip_prefix("http://")
-            .context("--url must start with http://")?;
-        let host = rest.split('/').next().unwrap_or_default();
-        let host = match host.rsplit_once(':') {
-            Some((h, _)) => h,
-            None => host,
-        };
-        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            bail!("--url must be on loopback (127.0.0.1, localhost or [::1]), got `{host}`");
+        for url in self.nodes() {
+            check_loopback(url)?;
         }
         Ok(())
     }
 
-    pub fn ws_url(&self) -> String {
-        format!("ws{}/graphql", &self.url["http".len()..])
+    /// Every node's base URL, `--url` first.
+    pub fn nodes(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.url).chain(&self.also)
     }
+
+    pub fn ws_url(&self) -> String {
+        ws_url(&self.url)
+    }
+}
+
+pub fn ws_url(url: &str) -> String {
+    format!("ws{}/graphql", &url["http".len()..])
+}
+
+fn check_loopback(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((h, _)) => h,
+        None => host,
+    };
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        bail!("--url must be on loopback (127.0.0.1, localhost or [::1]), got `{host}`");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -139,6 +159,7 @@ mod tests {
     fn refuses_other_hosts_unknown_flags_and_bad_numbers() {
         assert!(parse("catalog --url http://example.com").is_err());
         assert!(parse("catalog --url http://10.0.0.1:8080").is_err());
+        assert!(parse("flash-sale --also-url http://10.0.0.1:8081").is_err());
         assert!(parse("catalog --bogus 1").is_err());
         assert!(parse("catalog --connections 0").is_err());
         assert!(parse("catalog --connections").is_err());

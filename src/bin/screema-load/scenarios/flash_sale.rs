@@ -51,11 +51,21 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let showtime = <[String]>::first(&showtimes).cloned().unwrap_or_default();
     let buyers = fx.users(args.buyers, Role::Customer).await?;
 
-    phase(&format!("opening {} subscribers", args.subscribers));
-    let ws_url = args.ws_url();
+    // Buyers and subscribers are spread over every node given.
+    let mut nodes = vec![fx.api.clone()];
+    for url in &args.also {
+        nodes.push(Api::new(url, args.connections)?);
+    }
+    let ws_urls: Vec<String> = args.nodes().map(|u| crate::args::ws_url(u)).collect();
+    phase(&format!(
+        "opening {} subscribers on {} node(s)",
+        args.subscribers,
+        ws_urls.len()
+    ));
     let mut subscribers = Vec::with_capacity(args.subscribers);
-    for _ in 0..args.subscribers {
-        subscribers.push(Subscriber::open(&ws_url, &showtime, None).await?);
+    for i in 0..args.subscribers {
+        let ws_url = &ws_urls[i % ws_urls.len()];
+        subscribers.push(Subscriber::open(ws_url, &showtime, None).await?);
     }
     // Subscribers read their events while the sale runs, so none falls behind for want
     // of reading; each stops once it has reached the version it is sent.
@@ -74,9 +84,14 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let started = Instant::now();
     let tasks: Vec<_> = buyers
         .into_iter()
-        .map(|buyer| {
-            let (api, gate, seats, budget) =
-                (fx.api.clone(), gate.clone(), seats.clone(), budget.clone());
+        .enumerate()
+        .map(|(i, buyer)| {
+            let (api, gate, seats, budget) = (
+                nodes[i % nodes.len()].clone(),
+                gate.clone(),
+                seats.clone(),
+                budget.clone(),
+            );
             let showtime = showtime.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = gate.acquire_owned().await else {
@@ -126,11 +141,12 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     report.figure(
         "setting",
         format!(
-            "{} buyers ({} at a time) for {} seats, {} subscribers",
+            "{} buyers ({} at a time) for {} seats, {} subscribers, {} node(s)",
             args.buyers,
             args.connections,
             seats.len(),
-            args.subscribers
+            args.subscribers,
+            1 + args.also.len()
         ),
     );
     report.figure("seats sold (database)", rows.len());
