@@ -62,7 +62,10 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now.timestamp() - timestamp).abs() > tolerance_seconds {
+    // `abs_diff`, not `(now - t).abs()`: a `t` near i64::MIN or MAX is the sender's
+    // to choose, and the subtraction would overflow (a panic in a debug build).
+    let age = i64::try_from(now.timestamp().abs_diff(timestamp));
+    if !age.is_ok_and(|age| age <= tolerance_seconds) {
         return Err(SignatureError::Stale);
     }
     let expected = mac(secret, timestamp, body);
@@ -146,5 +149,11 @@ mod tests {
             verify(Some(&good), body, SECRET, at(699), 300),
             Err(SignatureError::Stale)
         );
+        for t in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                verify(Some(&format!("t={t},v1=00")), body, SECRET, at(1000), 300),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 }
