@@ -786,6 +786,32 @@ async fn alias_floods_of_typename_are_refused() {
     assert_eq!(r.data()["kind"], "Query");
 }
 
+/// Root fields that read the database on every call cost more than plain fields, so
+/// hundreds of aliases of them do not fit under the complexity limit (each would be
+/// its own SQL statement); a few stay fine.
+#[tokio::test]
+async fn alias_floods_of_database_reads_are_refused_before_they_run() {
+    let app = quiet_app().await;
+    let user = app.with_user(Role::Customer).await;
+    for field in [
+        "me { id }",
+        "notifications { id }",
+        "myBookings { id }",
+        "theaters { id }",
+        "snacks { id }",
+    ] {
+        let flood: String = (0..100).map(|i| format!("a{i}: {field} ")).collect();
+        let before = app.statements().await;
+        let r = app
+            .gql_as(&user.token, &format!("{{ {flood} }}"), json!({}))
+            .await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{field}: {}", r.body);
+        assert_eq!(app.statements().await, before, "{field}: nothing ran");
+    }
+    let few = "{ a: me { id } b: me { id } theaters { id } snacks { id } notifications { id } myBookings { id } }";
+    app.gql_as(&user.token, few, json!({})).await.data();
+}
+
 /// Mutations run one after another, each a write: a hundred aliased registrations
 /// in one request would get past every per-request limit. Refused whole, before the
 /// first runs; a handful is fine.

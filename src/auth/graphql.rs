@@ -109,7 +109,10 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The signed-in user.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let viewer = viewer(ctx)?;
         let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;

@@ -192,7 +192,10 @@ pub struct BookingQuery;
 #[Object]
 impl BookingQuery {
     /// The caller's bookings, newest first.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
     async fn my_bookings(&self, ctx: &Context<'_>) -> Result<Vec<BookingNode>> {
         let bookings = service::mine(app(ctx)?, viewer(ctx)?).await?;
         Ok(bookings
@@ -203,7 +206,10 @@ impl BookingQuery {
 
     /// A booking, for its owner, an operator or an admin. Anyone else gets `null`,
     /// exactly as for an id that does not exist, so ids cannot be probed.
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
     async fn booking(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BookingNode>> {
         let id = parse_uuid("id", &id)?;
         let found = service::find_visible(app(ctx)?, viewer(ctx)?, id).await?;

@@ -111,6 +111,7 @@ impl CatalogQuery {
             .map(ShowtimeNode))
     }
 
+    #[graphql(complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity")]
     async fn theaters(&self, ctx: &Context<'_>) -> Result<Vec<TheaterNode>> {
         let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
         let theaters = queries::all_theaters(&mut conn).await?;
@@ -121,6 +122,7 @@ impl CatalogQuery {
     }
 
     /// Every snack, available or not (`available` says which can be ordered).
+    #[graphql(complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity")]
     async fn snacks(&self, ctx: &Context<'_>) -> Result<Vec<SnackNode>> {
         let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
         Ok(queries::all_snacks(&mut conn)

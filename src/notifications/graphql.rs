@@ -60,7 +60,10 @@ pub struct NotificationsQuery;
 #[Object]
 impl NotificationsQuery {
     /// The caller's notifications, newest first (the latest 200).
-    #[graphql(guard = "SignedIn")]
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
