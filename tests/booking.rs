@@ -54,29 +54,8 @@ async fn booking_count(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-async fn seat_states(app: &TestApp, showtime: Uuid) -> Vec<(String, String)> {
-    let r = app
-        .gql(
-            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number state } } } } }",
-            json!({"s": showtime.to_string()}),
-        )
-        .await;
-    r.data()["showtime"]["seatMap"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|row| row["seats"].as_array().unwrap().clone())
-        .map(|s| {
-            (
-                s["number"].as_str().unwrap().to_owned(),
-                s["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn state_of(app: &TestApp, showtime: Uuid, seat: &str) -> String {
-    seat_states(app, showtime)
+    flow::seat_states(app, showtime)
         .await
         .into_iter()
         .find(|(n, _)| n == seat)

@@ -8,11 +8,11 @@ mod common;
 
 use chrono::Duration;
 use common::fixtures as fx;
-use common::ws::WsClient;
+use common::ws::{WsClient, changes, pair};
 use common::{TestApp, TestUser};
 use fred::prelude::*;
 use screema::db::enums::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken } }";
@@ -95,24 +95,6 @@ fn token(r: &common::Gql) -> String {
         .to_owned()
 }
 
-fn changes(event: &Value) -> Vec<(String, String)> {
-    event["seatMap"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["number"].as_str().unwrap().to_owned(),
-                c["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pair(seat: &str, state: &str) -> (String, String) {
-    (seat.to_owned(), state.to_owned())
-}
-
 #[tokio::test]
 async fn holds_expiry_rate_limits_and_live_maps_work_on_a_three_master_cluster() {
     let (builder, clock) = TestApp::clocked();
@@ -155,14 +137,20 @@ async fn holds_expiry_rate_limits_and_live_maps_work_on_a_three_master_cluster()
     let alices = token(&held);
     let event = ws.next_data().await;
     assert_eq!(event["seatMap"]["version"], 1);
-    assert_eq!(changes(&event), [pair("A1", "HELD"), pair("A2", "HELD")]);
+    assert_eq!(
+        changes(&event["seatMap"]),
+        [pair("A1", "HELD"), pair("A2", "HELD")]
+    );
 
     // All or nothing, whichever node is asked.
     let refused = lock(&other, &bob, st, &["A2", "A3"]).await;
     assert_eq!(refused.code(), "SEATS_UNAVAILABLE");
     assert_eq!(refused.error()["extensions"]["seats"], json!(["A2"]));
     let bobs = token(&lock(&other, &bob, st, &["A3"]).await);
-    assert_eq!(changes(&ws.next_data().await), [pair("A3", "HELD")]);
+    assert_eq!(
+        changes(&ws.next_data().await["seatMap"]),
+        [pair("A3", "HELD")]
+    );
 
     // Extend and release run on the cluster too.
     let extended = other
@@ -176,7 +164,7 @@ async fn holds_expiry_rate_limits_and_live_maps_work_on_a_three_master_cluster()
     let event = ws.next_data().await;
     assert_eq!(event["seatMap"]["version"], 3);
     assert_eq!(
-        changes(&event),
+        changes(&event["seatMap"]),
         [pair("A1", "AVAILABLE"), pair("A2", "AVAILABLE")]
     );
 
@@ -201,7 +189,7 @@ async fn holds_expiry_rate_limits_and_live_maps_work_on_a_three_master_cluster()
     clock.advance(Duration::minutes(11));
     let event = ws.next_data().await;
     assert_eq!(event["seatMap"]["version"], 4);
-    assert_eq!(changes(&event), [pair("A3", "AVAILABLE")]);
+    assert_eq!(changes(&event["seatMap"]), [pair("A3", "AVAILABLE")]);
     let gone = other.gql_as(&bob.token, RELEASE, json!({"t": bobs})).await;
     assert_eq!(gone.code(), "LOCK_EXPIRED");
 

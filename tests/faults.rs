@@ -436,30 +436,6 @@ impl LiveMap {
     }
 }
 
-async fn seat_states(
-    node: &TestApp,
-    showtime: uuid::Uuid,
-) -> std::collections::BTreeMap<String, String> {
-    let r = node
-        .gql(
-            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number state } } } } }",
-            json!({"s": showtime.to_string()}),
-        )
-        .await;
-    r.data()["showtime"]["seatMap"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["seats"].as_array().unwrap().clone())
-        .map(|s| {
-            (
-                s["number"].as_str().unwrap().to_owned(),
-                s["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn sold_seats(app: &TestApp) -> Vec<String> {
     use screema::db::enums::BookingStatus;
     use screema::db::schema::booking_seats;
@@ -557,7 +533,10 @@ async fn redis_losing_everything_mid_sale_sells_no_seat_twice_and_maps_converge(
     assert!(sold.len() >= sold_before.len());
 
     // Every subscriber resynchronised and ends where the API and Postgres are.
-    let truth = seat_states(&other, showtime).await;
+    let truth: std::collections::BTreeMap<String, String> = flow::seat_states(&other, showtime)
+        .await
+        .into_iter()
+        .collect();
     for (seat, state) in &truth {
         assert_eq!(
             state == "BOOKED",

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use common::fixtures as fx;
-use common::ws::WsClient;
+use common::ws::{WsClient, changes, pair};
 use common::{TestApp, TestUser};
 use screema::clock::ManualClock;
 use screema::db::enums::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const SUBSCRIPTION: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { showtimeId version availableSeats
@@ -39,24 +39,6 @@ async fn lock(app: &TestApp, user: &TestUser, st: Uuid, seats: &[&str]) -> Strin
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-fn changes(event: &Value) -> Vec<(String, String)> {
-    event["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["number"].as_str().unwrap().to_owned(),
-                c["state"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pair(seat: &str, state: &str) -> (String, String) {
-    (seat.to_owned(), state.to_owned())
 }
 
 async fn snapshot_then_changes(legacy: bool) {

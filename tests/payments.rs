@@ -87,21 +87,6 @@ async fn seat_state(app: &TestApp, showtime: Uuid, seat: &str) -> String {
         .to_owned()
 }
 
-#[derive(QueryableByName)]
-struct Rows {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// How many rows `table` has.
-async fn count(app: &TestApp, table: &str) -> i64 {
-    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
-        .get_result::<Rows>(&mut app.conn().await)
-        .await
-        .unwrap()
-        .n
-}
-
 #[tokio::test]
 async fn missing_bad_and_stale_signatures_are_refused_and_change_nothing() {
     let app = app().await;
@@ -160,7 +145,7 @@ async fn missing_bad_and_stale_signatures_are_refused_and_change_nothing() {
         400
     );
     assert_eq!(status_of(&app, &user, &id).await, "PENDING");
-    assert_eq!(count(&app, "stripe_events").await, 0);
+    assert_eq!(flow::count(&app, "stripe_events").await, 0);
     assert_eq!(titles(&app, &user).await, Vec::<String>::new());
 
     // Stripe sends one v1 per secret while a secret is rolled: any match will do.
@@ -179,7 +164,7 @@ async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
     assert_eq!(succeeded(&app, "evt_1", &intent, &id).await, 200);
     let first = flow::booking(&app, &user, &id).await;
     assert_eq!(first["status"], "CONFIRMED");
-    let outbox_rows = count(&app, "outbox").await;
+    let outbox_rows = flow::count(&app, "outbox").await;
 
     // The same delivery again, the same id with another body, and a second
     // "succeeded" event for the same payment: all acknowledged, none does anything.
@@ -194,12 +179,12 @@ async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
 
     assert_eq!(flow::booking(&app, &user, &id).await, first);
     assert_eq!(titles(&app, &user).await, ["Booking confirmed"]);
-    assert_eq!(count(&app, "outbox").await, outbox_rows);
+    assert_eq!(flow::count(&app, "outbox").await, outbox_rows);
     assert_eq!(
         payment_of(&app, &id).await,
         (PaymentStatus::Succeeded, None)
     );
-    assert_eq!(count(&app, "stripe_events").await, 2);
+    assert_eq!(flow::count(&app, "stripe_events").await, 2);
 
     // Events for intents that are not ours, and types we do not handle, are
     // acknowledged so that Stripe stops sending them.
@@ -215,7 +200,7 @@ async fn a_replayed_event_or_a_reused_event_id_has_no_second_effect() {
     // sends it again later, and it is not recorded as seen.
     let early = Uuid::new_v4().to_string();
     assert_eq!(succeeded(&app, "evt_5", "pi_early", &early).await, 503);
-    assert_eq!(count(&app, "stripe_events").await, 2);
+    assert_eq!(flow::count(&app, "stripe_events").await, 2);
 }
 
 #[tokio::test]
@@ -381,7 +366,7 @@ async fn owners_refund_until_the_cutoff_admins_any_time_and_only_once() {
             .code(),
         "NOT_FOUND"
     );
-    assert_eq!(count(&app, "refunds").await, 0);
+    assert_eq!(flow::count(&app, "refunds").await, 0);
 
     let r = refund(&owner, &early, Some("cannot make it".into())).await;
     let given = &r.data()["refundBooking"];
@@ -413,7 +398,7 @@ async fn owners_refund_until_the_cutoff_admins_any_time_and_only_once() {
     let r = refund(&admin, &late, Some("projector broke".into())).await;
     assert_eq!(r.data()["refundBooking"]["status"], "succeeded");
     assert_eq!(status_of(&app, &owner, &late).await, "CANCELLED");
-    assert_eq!(count(&app, "refunds").await, 2);
+    assert_eq!(flow::count(&app, "refunds").await, 2);
 }
 
 #[tokio::test]
@@ -438,7 +423,7 @@ async fn two_refunds_at_once_give_back_the_money_once() {
             assert_eq!(r.code(), "CONFLICT");
         }
     }
-    assert_eq!(count(&app, "refunds").await, 1);
+    assert_eq!(flow::count(&app, "refunds").await, 1);
 }
 
 #[tokio::test]
@@ -690,8 +675,8 @@ async fn a_payment_provider_that_is_down_fails_cleanly_and_writes_nothing() {
     let r = flow::create_booking(&cut_off, &user, showtime, &["A1"], &token, json!([])).await;
     assert_eq!(r.code(), "PAYMENT_FAILED");
     assert!(r.error()["message"].as_str().unwrap().contains("try again"));
-    assert_eq!(count(&app, "bookings").await, 0);
-    assert_eq!(count(&app, "payments").await, 0);
+    assert_eq!(flow::count(&app, "bookings").await, 0);
+    assert_eq!(flow::count(&app, "payments").await, 0);
     // The hold survived: the customer books with it once payments work again.
     let r = flow::create_booking(&app, &user, showtime, &["A1"], &token, json!([])).await;
     let id = r.data()["createBooking"]["booking"]["id"]

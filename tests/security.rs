@@ -40,7 +40,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use common::fixtures as fx;
-use common::flow::{book, confirmed, status_of};
+use common::flow::{self, book, confirmed, status_of};
 use common::ws::WsClient;
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
@@ -77,21 +77,6 @@ async fn post_raw(app: &TestApp, body: String) -> (u16, String) {
     let text = response.text().await.unwrap();
     app.assert_no_leak(&text);
     (status, text)
-}
-
-#[derive(diesel::QueryableByName)]
-struct Rows {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// How many rows `table` has.
-async fn count(app: &TestApp, table: &str) -> i64 {
-    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
-        .get_result::<Rows>(&mut app.conn().await)
-        .await
-        .unwrap()
-        .n
 }
 
 // ---------------------------------------------------------------------------
@@ -362,7 +347,7 @@ async fn staff_and_strangers_cannot_pay_cancel_refund_or_fetch_anothers_booking(
         .await;
     assert_eq!(r.code(), "FORBIDDEN");
     assert_eq!(status_of(&app, &owner, &paid).await, "CONFIRMED");
-    assert_eq!(count(&app, "refunds").await, 0);
+    assert_eq!(flow::count(&app, "refunds").await, 0);
 
     // The image is the owner's alone: staff check tickets in by their code.
     let image = app.url(&format!("/api/tickets/{paid}.png"));
@@ -645,12 +630,12 @@ async fn every_root_field_is_classified_and_guarded_for_its_roles() {
         }
     }
 
-    assert_eq!(count(&app, "movies").await, 0);
-    assert_eq!(count(&app, "theaters").await, 0);
-    assert_eq!(count(&app, "screens").await, 0);
-    assert_eq!(count(&app, "showtimes").await, 0);
-    assert_eq!(count(&app, "snacks").await, 0);
-    assert_eq!(count(&app, "users").await, 2);
+    assert_eq!(flow::count(&app, "movies").await, 0);
+    assert_eq!(flow::count(&app, "theaters").await, 0);
+    assert_eq!(flow::count(&app, "screens").await, 0);
+    assert_eq!(flow::count(&app, "showtimes").await, 0);
+    assert_eq!(flow::count(&app, "snacks").await, 0);
+    assert_eq!(flow::count(&app, "users").await, 2);
     let role: Role = users::table
         .find(customer.id)
         .select(users::role)
@@ -843,12 +828,12 @@ async fn alias_floods_of_mutations_are_refused_before_any_runs() {
         )
         .await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
-    assert_eq!(count(&app, "users").await, 0, "no registration ran");
+    assert_eq!(flow::count(&app, "users").await, 0, "no registration ran");
 
     let five: String = (0..5).map(register).collect();
     let r = app.gql(&format!("mutation {{ {five} }}"), json!({})).await;
     assert!(r.data()["r4"]["accessToken"].is_string());
-    assert_eq!(count(&app, "users").await, 5);
+    assert_eq!(flow::count(&app, "users").await, 5);
 }
 
 /// An array of operations in one POST is refused whole: not one of them runs, not
@@ -873,7 +858,7 @@ async fn batched_operations_are_refused_whole_before_any_runs() {
     .await;
     assert_eq!(status, 400);
     assert_eq!(app.statements().await, before, "nothing ran");
-    assert_eq!(count(&app, "users").await, 0);
+    assert_eq!(flow::count(&app, "users").await, 0);
 }
 
 /// The other limits of the query language: directives piled on a field, and nesting

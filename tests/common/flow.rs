@@ -194,3 +194,40 @@ pub async fn confirmed(
         .to_owned();
     (id, code)
 }
+
+/// Every seat of a showtime and its state, as the API reports them, in layout order.
+pub async fn seat_states(app: &TestApp, showtime: Uuid) -> Vec<(String, String)> {
+    let r = app
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number state } } } } }",
+            json!({"s": showtime.to_string()}),
+        )
+        .await;
+    r.data()["showtime"]["seatMap"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["seats"].as_array().unwrap().clone())
+        .map(|s| {
+            (
+                s["number"].as_str().unwrap().to_owned(),
+                s["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Rows {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many rows `table` has.
+pub async fn count(app: &TestApp, table: &str) -> i64 {
+    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Rows>(&mut app.conn().await)
+        .await
+        .unwrap()
+        .n
+}

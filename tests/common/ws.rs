@@ -122,3 +122,17 @@ impl WsClient {
         }
     }
 }
+
+/// The `changes` of a `seatMap` event as (seat, state) pairs, in order.
+pub fn changes(event: &Value) -> Vec<(String, String)> {
+    event["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| pair(c["number"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect()
+}
+
+pub fn pair(seat: &str, state: &str) -> (String, String) {
+    (seat.to_owned(), state.to_owned())
+}
