@@ -307,7 +307,9 @@ async fn concurrent_uses_of_one_refresh_token_rotate_it_once_and_revoke_the_fami
 
 /// The IDOR cases the other suites leave out: paying for someone else's booking,
 /// an operator (who may read every booking) cancelling or refunding one, and staff
-/// fetching a customer's ticket image. Each is refused and changes nothing.
+/// fetching a customer's ticket image. Each is refused and changes nothing. Staff,
+/// who may see the booking, are told FORBIDDEN; another customer is told NOT_FOUND,
+/// in the very words an unknown id gets, so ids cannot be probed.
 #[tokio::test]
 async fn staff_and_strangers_cannot_pay_cancel_refund_or_fetch_anothers_booking() {
     let app = TestApp::builder()
@@ -324,9 +326,13 @@ async fn staff_and_strangers_cannot_pay_cancel_refund_or_fetch_anothers_booking(
     let pending_id = pending["booking"]["id"].as_str().unwrap().to_owned();
     let client_secret = pending["paymentClientSecret"].as_str().unwrap();
     let pay = "mutation($id: ID!) { createPaymentIntent(bookingId: $id) { clientSecret paymentIntentId } }";
-    for who in [&stranger, &operator, &admin] {
+    for (who, expected) in [
+        (&stranger, "NOT_FOUND"),
+        (&operator, "FORBIDDEN"),
+        (&admin, "FORBIDDEN"),
+    ] {
         let r = app.gql_as(&who.token, pay, json!({"id": pending_id})).await;
-        assert_eq!(r.code(), "FORBIDDEN", "{}", r.body);
+        assert_eq!(r.code(), expected, "{}", r.body);
         assert!(
             !r.body.to_string().contains(client_secret),
             "the owner's client secret is not handed out: {}",
@@ -346,6 +352,19 @@ async fn staff_and_strangers_cannot_pay_cancel_refund_or_fetch_anothers_booking(
         .gql_as(&operator.token, refund, json!({"id": paid}))
         .await;
     assert_eq!(r.code(), "FORBIDDEN");
+    assert_eq!(status_of(&app, &owner, &paid).await, "CONFIRMED");
+    assert_eq!(flow::count(&app, "refunds").await, 0);
+
+    // Another customer learns nothing from a real id: each mutation answers it
+    // exactly as it answers an id that was never issued, and changes nothing.
+    let unknown = Uuid::new_v4().to_string();
+    for (query, real) in [(pay, &pending_id), (cancel, &pending_id), (refund, &paid)] {
+        let probe = |id: &str| app.gql_as(&stranger.token, query, json!({"id": id}));
+        let (on_real, on_unknown) = (probe(real).await, probe(&unknown).await);
+        assert_eq!(on_real.code(), "NOT_FOUND", "{}", on_real.body);
+        assert_eq!(on_real.body, on_unknown.body, "{query}");
+    }
+    assert_eq!(status_of(&app, &owner, &pending_id).await, "PENDING");
     assert_eq!(status_of(&app, &owner, &paid).await, "CONFIRMED");
     assert_eq!(flow::count(&app, "refunds").await, 0);
 

@@ -359,7 +359,26 @@ pub async fn lock_booking(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<B
 }
 
 /// Owners see their bookings; operators and admins see all. To anyone else a booking
-/// does not exist: `None`, so that ids cannot be probed.
+/// does not exist, so that ids cannot be probed.
+pub fn is_visible_to(booking: &Booking, viewer: Viewer) -> bool {
+    booking.user_id == viewer.user_id || matches!(viewer.role, Role::Admin | Role::Operator)
+}
+
+/// Whether `viewer` may act on `booking` (`may_act`, the operation's own rule): one
+/// who may not even see it is told NOT_FOUND, exactly as for an id that does not
+/// exist; one who sees it but may not act (an operator cancelling) is told FORBIDDEN.
+pub fn authorise(booking: &Booking, viewer: Viewer, may_act: bool) -> AppResult<()> {
+    if !is_visible_to(booking, viewer) {
+        return Err(AppError::NotFound { what: "booking" });
+    }
+    if !may_act {
+        return Err(AppError::Forbidden {
+            message: "this booking belongs to someone else".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 pub async fn find_visible(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Option<Booking>> {
     let mut conn = app.db().await?;
     let booking: Option<Booking> = bookings::table
@@ -368,9 +387,7 @@ pub async fn find_visible(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Opti
         .first(&mut conn)
         .await
         .optional()?;
-    Ok(booking.filter(|b| {
-        b.user_id == viewer.user_id || matches!(viewer.role, Role::Admin | Role::Operator)
-    }))
+    Ok(booking.filter(|b| is_visible_to(b, viewer)))
 }
 
 pub async fn mine(app: &App, viewer: Viewer) -> AppResult<Vec<Booking>> {
@@ -390,11 +407,8 @@ pub async fn cancel(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Booking> {
     let (booking, effects) = conn
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, id).await?;
-            if booking.user_id != viewer.user_id && viewer.role != Role::Admin {
-                return Err(AppError::Forbidden {
-                    message: "this booking belongs to someone else".to_owned(),
-                });
-            }
+            let owner = booking.user_id == viewer.user_id;
+            authorise(&booking, viewer, owner || viewer.role == Role::Admin)?;
             if booking.status != BookingStatus::Pending {
                 return Err(AppError::conflict(match booking.status {
                     BookingStatus::Confirmed => {

@@ -11,7 +11,7 @@ use super::gateway::RefundStatus;
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
-use crate::booking::service::{is_unique_violation, lock_booking, payment_error};
+use crate::booking::service::{self, is_unique_violation, lock_booking, payment_error};
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus, Role};
 use crate::db::schema::{bookings, payments, refunds, showtimes};
 use crate::error::{AppError, AppResult};
@@ -119,11 +119,7 @@ pub async fn request(
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
             let admin = viewer.role == Role::Admin;
-            if booking.user_id != viewer.user_id && !admin {
-                return Err(AppError::Forbidden {
-                    message: "this booking belongs to someone else".to_owned(),
-                });
-            }
+            service::authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
             if booking.status != BookingStatus::Confirmed {
                 return Err(AppError::conflict(format!(
                     "only a confirmed booking can be refunded; this one is {}",
