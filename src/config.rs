@@ -27,6 +27,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may read the schema through `__schema` and `__type` (`GRAPHQL_INTROSPECTION`).
+/// `__typename` is always open: Apollo Client selects it everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    /// Anyone: the development default, and for a public API.
+    Open,
+    /// Signed-in admins (GraphiQL with an admin's token): the production default.
+    Admins,
+    /// Nobody; the schema is only in the repository's `schema.graphql`.
+    Off,
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub env: AppEnv,
@@ -228,6 +240,7 @@ pub struct GraphqlLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_body_bytes: usize,
+    pub introspection: Introspection,
     /// How long a dataloader waits to gather keys into one batch.
     pub batch_delay: Duration,
     /// How long a health probe waits for Postgres or Redis before calling it down.
@@ -340,6 +353,20 @@ impl Config {
                 return Err(ConfigError::new(
                     "LOG_FORMAT",
                     format!("expected `pretty` or `json`, got `{other}`"),
+                ));
+            }
+        };
+
+        let introspection = match get("GRAPHQL_INTROSPECTION").as_deref() {
+            None if env == AppEnv::Production => Introspection::Admins,
+            None => Introspection::Open,
+            Some("open") => Introspection::Open,
+            Some("admins") => Introspection::Admins,
+            Some("off") => Introspection::Off,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "GRAPHQL_INTROSPECTION",
+                    format!("expected `open`, `admins` or `off`, got `{other}`"),
                 ));
             }
         };
@@ -565,6 +592,7 @@ impl Config {
                 max_depth: parse_num("GRAPHQL_MAX_DEPTH", 15, 2)?,
                 max_complexity: parse_num("GRAPHQL_MAX_COMPLEXITY", 1000, 10)?,
                 max_body_bytes: parse_num("MAX_BODY_BYTES", 64 * 1024, 1024)?,
+                introspection,
                 batch_delay: Duration::from_millis(
                     parse_num("GRAPHQL_BATCH_DELAY_MS", 2, 0)? as u64
                 ),
@@ -669,6 +697,7 @@ mod tests {
             ("CURRENCY", "dollars"),
             ("CORS_ORIGINS", "example.com"),
             ("GRAPHQL_MAX_DEPTH", "deep"),
+            ("GRAPHQL_INTROSPECTION", "admin"),
             ("RATE_LIMIT_GENERAL", "lots"),
             ("RATE_LIMIT_BOOKING", "5/0m"),
             ("RATE_LIMIT_LOGIN", "0/1m"),

@@ -42,7 +42,7 @@ use chrono::Duration;
 use common::fixtures as fx;
 use common::flow::{self, book, confirmed, status_of};
 use common::ws::WsClient;
-use common::{TestApp, TestUser};
+use common::{TestApp, TestAppBuilder, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use hmac::{Hmac, Mac};
@@ -999,14 +999,16 @@ async fn cors_allows_no_unlisted_origin_and_none_by_default_in_production() {
 // Introspection
 // ---------------------------------------------------------------------------
 
-async fn production_app() -> TestApp {
+fn production() -> TestAppBuilder {
     TestApp::builder()
         .env("APP_ENV", "production")
         .env("JWT_SECRET", "a-production-secret-of-at-least-32-chars")
         .env("STRIPE_WEBHOOK_SECRET", "whsec_production_test")
         .env("TICKET_SIGNING_KEY", &"ab".repeat(32))
-        .build()
-        .await
+}
+
+async fn production_app() -> TestApp {
+    production().build().await
 }
 
 /// The introspection query of graphql-js with its nested fragments, `TypeRef` cut to
@@ -1074,6 +1076,47 @@ async fn introspection_is_for_admins_only_in_production() {
     let development = TestApp::new().await;
     let open = development.gql(INTROSPECTION, json!({})).await;
     assert_eq!(open.data()["__schema"]["queryType"]["name"], "Query");
+}
+
+/// `GRAPHQL_INTROSPECTION` overrides either default: `open` hands a production
+/// schema to anyone, `off` refuses even an admin (on both transports) while
+/// `__typename` still answers.
+#[tokio::test]
+async fn graphql_introspection_overrides_the_default_either_way() {
+    let public = production()
+        .env("GRAPHQL_INTROSPECTION", "open")
+        .build()
+        .await;
+    let r = public.gql(INTROSPECTION, json!({})).await;
+    assert_eq!(r.data()["__schema"]["queryType"]["name"], "Query");
+
+    let closed = TestApp::builder()
+        .env("GRAPHQL_INTROSPECTION", "off")
+        .build()
+        .await;
+    let admin = closed.with_user(Role::Admin).await;
+    for query in ["{ __schema { queryType { name } } }", INTROSPECTION] {
+        let r = closed.gql_as(&admin.token, query, json!({})).await;
+        assert_eq!(r.code(), "FORBIDDEN", "{}", r.body);
+        assert!(r.body["data"].is_null());
+        assert!(
+            r.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("schema.graphql"),
+            "{}",
+            r.body
+        );
+    }
+    let typename = closed
+        .gql_as(&admin.token, "{ __typename }", json!({}))
+        .await;
+    assert_eq!(typename.data()["__typename"], "Query");
+    let mut ws = WsClient::connect(closed.addr, false, Some(&admin.token)).await;
+    ws.subscribe("1", "{ __type(name: \"Booking\") { name } }", json!({}))
+        .await;
+    let refused = ws.receive().await;
+    assert!(refused.to_string().contains("FORBIDDEN"), "{refused}");
 }
 
 // ---------------------------------------------------------------------------

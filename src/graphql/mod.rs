@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
-use crate::config::{AppEnv, GraphqlLimits};
+use crate::config::GraphqlLimits;
 use crate::error::AppError;
 use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
@@ -74,7 +74,7 @@ pub fn build_schema(app: AppState) -> AppSchema {
     builder(&app.config.graphql)
         .extension(observe::Observe::new(app.metrics.clone()))
         .extension(loaders::FreshLoaders)
-        .extension(shape::Shape::new(app.config.env == AppEnv::Production))
+        .extension(shape::Shape::new(app.config.graphql.introspection))
         .data(app)
         .finish()
 }
@@ -85,6 +85,7 @@ pub fn sdl() -> String {
         max_depth: 1,
         max_complexity: 1,
         max_body_bytes: 1,
+        introspection: crate::config::Introspection::Open,
         batch_delay: std::time::Duration::ZERO,
         probe_timeout: std::time::Duration::from_secs(1),
     };

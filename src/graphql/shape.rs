@@ -18,6 +18,7 @@
 //!   before anything runs. `schema.graphql` in the repository is the public contract;
 //!   a live server does not hand its schema to strangers. `__typename` stays open:
 //!   Apollo Client selects it everywhere. In development introspection is open.
+//!   `GRAPHQL_INTROSPECTION` (`open`, `admins`, `off`) overrides either default.
 
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection,
 use async_graphql::{ErrorExtensionValues, Positioned, Request, ServerError, ServerResult};
 
 use crate::auth::model::Viewer;
+use crate::config::Introspection;
 use crate::db::enums::Role;
 use crate::error::AppError;
 
@@ -42,32 +44,39 @@ pub const MAX_TYPENAME_ALIASES: u64 = 10;
 pub const MAX_MUTATIONS: u64 = 5;
 
 pub struct Shape {
-    production: bool,
+    introspection: Introspection,
 }
 
 impl Shape {
-    pub fn new(production: bool) -> Self {
-        Self { production }
+    pub fn new(introspection: Introspection) -> Self {
+        Self { introspection }
     }
 }
 
 impl ExtensionFactory for Shape {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(ShapeCheck {
-            production: self.production,
+            introspection: self.introspection,
         })
     }
 }
 
 struct ShapeCheck {
-    production: bool,
+    introspection: Introspection,
 }
 
 impl ShapeCheck {
-    /// In production, whether this caller is refused introspection, and how.
+    /// Whether this caller is refused introspection, and how.
     fn introspection_refusal(&self, viewer: Option<&Viewer>) -> Option<AppError> {
-        if !self.production {
-            return None;
+        match self.introspection {
+            Introspection::Open => return None,
+            Introspection::Off => {
+                return Some(AppError::Forbidden {
+                    message: "introspection is turned off; the schema is in schema.graphql"
+                        .to_owned(),
+                });
+            }
+            Introspection::Admins => {}
         }
         match viewer {
             Some(v) if v.role == Role::Admin => None,
