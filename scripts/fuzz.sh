@@ -4,13 +4,16 @@
 #
 #   scripts/fuzz.sh              # 60 s for each of seat_layout and ticket_code
 #   scripts/fuzz.sh 300 seat_layout
+#   scripts/fuzz.sh 20           # what CI (.ci/run) runs
 #
-# Works on the stable toolchain: cargo-fuzz's `-Z` flags are let through with
-# RUSTC_BOOTSTRAP=1. The sanitizer is FUZZ_SANITIZER: `none` by default (about 7x the
-# executions per second), or `address` (ASan; stable ships its runtime), each built
-# in its own target directory. Builds are release with debug assertions and overflow
-# checks; the first compiles everything (~15 min on 2 cores), later ones only the
-# crate. The fuzz crate is its own workspace: the main build never compiles it.
+# Works on the stable toolchain: `none` needs no unstable flag, and the `-Zsanitizer`
+# flag of `address` is let through with RUSTC_BOOTSTRAP=1. The sanitizer is
+# FUZZ_SANITIZER: `none` by default (about 7x the executions per second), or
+# `address` (ASan; stable ships its runtime), each built in its own target directory.
+# Builds are release with debug assertions and overflow checks. The targets depend
+# only on crates/screema-formats (the two parsers), not on the server, so the first
+# build takes about 40 s on 2 cores and installing cargo-fuzz about 30 s. The fuzz
+# crate is its own workspace: the main build never compiles it.
 # Each target reads fuzz/seeds/<target> (valid layouts from the demo data and API.md;
 # ticket codes issued with the target's key) and adds to fuzz/corpus/<target> (kept
 # between runs, not committed). A crash is saved under fuzz/artifacts/<target>/ and
@@ -37,6 +40,7 @@ export RUSTC_BOOTSTRAP=1
 build_dir=()
 [ "$sanitizer" = none ] || build_dir=(--target-dir "target/$sanitizer")
 echo "== building ${targets[*]} (sanitizer: $sanitizer)"
+build_started=$(date +%s)
 if [ "$#" -eq 0 ]; then
     cargo fuzz build --sanitizer "$sanitizer" "${build_dir[@]}"
 else
@@ -44,6 +48,7 @@ else
         cargo fuzz build --sanitizer "$sanitizer" "${build_dir[@]}" "$target"
     done
 fi
+echo "== built in $(( $(date +%s) - build_started )) s"
 
 status=0
 for target in "${targets[@]}"; do

@@ -112,6 +112,14 @@ impl fmt::Display for LogDisplay<'_> {
     }
 }
 
+/// A refused seat layout is bad input at the path it names. Here rather than next to
+/// `LayoutError`, whose crate (`screema-formats`) does not know `AppError`.
+impl From<crate::catalog::layout::LayoutError> for AppError {
+    fn from(e: crate::catalog::layout::LayoutError) -> Self {
+        AppError::bad_input(e.field, e.message)
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {

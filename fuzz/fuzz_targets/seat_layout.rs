@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use screema::catalog::layout::{SeatLayout, SeatNumber};
+use screema_formats::layout::{SeatLayout, SeatNumber};
 
 const FIELD: &str = "seatLayout";
 

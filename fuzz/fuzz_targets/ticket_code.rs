@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
-use screema::tickets::code::{TicketClaims, TicketSigner, verify_with};
+use screema_formats::ticket_code::{TicketClaims, TicketSigner, verify_with};
 use uuid::Uuid;
 
 /// The key the seed codes in fuzz/seeds/ticket_code were issued with.

@@ -12,8 +12,6 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use crate::error::AppError;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeatKind {
     Standard,
@@ -124,12 +122,6 @@ pub struct SeatLayout {
 pub struct LayoutError {
     pub field: String,
     pub message: String,
-}
-
-impl From<LayoutError> for AppError {
-    fn from(e: LayoutError) -> Self {
-        AppError::bad_input(e.field, e.message)
-    }
 }
 
 const MAX_ROWS: usize = 60;
