@@ -32,7 +32,7 @@ case "$seconds" in '' | *[!0-9]*) echo "seconds must be a whole number, got '$se
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked
+    cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 
 export RUSTC_BOOTSTRAP=1
