@@ -288,28 +288,3 @@ impl Loader<HoldsOf> for AppLoader {
             .collect())
     }
 }
-
-/// Gives every operation its own loaders, over HTTP and over a long-lived websocket
-/// alike: a cache (and a "now") shared by a connection's operations would go stale.
-pub struct FreshLoaders;
-
-impl async_graphql::extensions::ExtensionFactory for FreshLoaders {
-    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
-        Arc::new(FreshLoaders)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl async_graphql::extensions::Extension for FreshLoaders {
-    async fn prepare_request(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: async_graphql::extensions::NextPrepareRequest<'_>,
-    ) -> async_graphql::ServerResult<async_graphql::Request> {
-        let app = ctx
-            .data::<AppState>()
-            .map_err(|e| e.into_server_error(Default::default()))?;
-        next.run(ctx, request.data(new_loaders(app.clone()))).await
-    }
-}

@@ -4,6 +4,7 @@ pub mod error;
 pub mod guards;
 pub mod loaders;
 pub mod observe;
+pub mod pipeline;
 pub mod scalars;
 pub mod shape;
 
@@ -71,12 +72,8 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
 }
 
 pub fn build_schema(app: AppState) -> AppSchema {
-    builder(&app.config.graphql)
-        .extension(observe::Observe::new(app.metrics.clone()))
-        .extension(loaders::FreshLoaders)
-        .extension(shape::Shape::new(app.config.graphql.introspection))
-        .data(app)
-        .finish()
+    // No extensions: what they did is in `pipeline`, which says why.
+    builder(&app.config.graphql).data(app).finish()
 }
 
 /// The SDL that `schema.graphql` holds: sorted, so that diffs are about meaning.

@@ -1,53 +1,50 @@
-//! A request extension: labels every error with a code, and records each operation's
-//! outcome and latency. Operations are named by their first root field, a set the
-//! schema bounds, so clients cannot blow up the metrics' label space.
+//! What is observed of every operation, around the executor: each error gets a code,
+//! and each operation's outcome and latency are recorded. Operations are named by
+//! their first root field, a set the schema bounds, so clients cannot blow up the
+//! metrics' label space.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+use async_graphql::parser::types::{
+    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
+    TypeSystemDefinition,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::registry::{MetaType, Registry};
-use async_graphql::{Pos, Positioned, Response, ServerResult, Variables};
+use async_graphql::{Pos, Positioned, Request, Response};
 
 use super::error::{between, code_of, label_errors};
 use crate::http::metrics::Metrics;
 
-pub struct Observe {
-    metrics: Metrics,
+/// An operation on its way through: what it is called, and where each argument's
+/// value stands in the query, to name the argument of an error that only carries a
+/// position (a scalar that failed to parse).
+pub struct Observed {
+    label: String,
+    arguments: Vec<(Pos, String)>,
+    started: Instant,
 }
 
-impl Observe {
-    pub fn new(metrics: Metrics) -> Self {
-        Self { metrics }
-    }
-}
-
-impl ExtensionFactory for Observe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ObserveRequest {
-            metrics: self.metrics.clone(),
-            operation: Mutex::new(None),
-            arguments: Mutex::new(Vec::new()),
-        })
-    }
-}
-
-struct ObserveRequest {
-    metrics: Metrics,
-    operation: Mutex<Option<String>>,
-    /// Where each argument's value stands in the query, to name the argument of an
-    /// error that only carries a position (a scalar that failed to parse).
-    arguments: Mutex<Vec<(Pos, String)>>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ObserveRequest {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+impl Observed {
+    /// Reads the request's document (parsing it, once: the executor reuses it).
+    pub fn of(request: &mut Request) -> Self {
         let started = Instant::now();
-        let mut response = next.run(ctx).await;
+        let (label, arguments) = match request.parsed_query() {
+            Ok(document) => (
+                operation_label(document).unwrap_or_else(|| "invalid".to_owned()),
+                argument_positions(document),
+            ),
+            Err(_) => ("invalid".to_owned(), Vec::new()),
+        };
+        Self {
+            label,
+            arguments,
+            started,
+        }
+    }
+
+    /// Gives every error of a response a code.
+    pub fn label(&self, response: &mut Response) {
         for error in &mut response.errors {
             if error
                 .extensions
@@ -56,45 +53,24 @@ impl Extension for ObserveRequest {
             {
                 continue;
             }
-            if let Some(field) = failed_input_field(&ctx.schema_env.registry, &error.message) {
+            if let Some(field) = failed_input_field(&error.message) {
                 let extensions = error.extensions.get_or_insert_with(Default::default);
                 extensions.set("code", "BAD_USER_INPUT");
                 extensions.set("field", field);
             }
         }
-        let arguments = self.arguments.lock().map(|a| a.clone()).unwrap_or_default();
-        label_errors(&mut response.errors, &arguments);
-        let operation = self
-            .operation
-            .lock()
-            .ok()
-            .and_then(|mut op| op.take())
-            .unwrap_or_else(|| "invalid".to_owned());
-        let outcome = response.errors.first().map(code_of).unwrap_or("OK");
-        self.metrics
-            .observe_graphql(&operation, outcome, started.elapsed());
-        response
+        label_errors(&mut response.errors, &self.arguments);
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Ok(mut slot) = self.operation.lock() {
-            *slot = operation_label(&document);
-        }
-        if let Ok(mut slot) = self.arguments.lock() {
-            *slot = argument_positions(&document);
-        }
-        Ok(document)
+    /// Labels the response and records the operation's outcome and latency.
+    pub fn finish(&self, metrics: &Metrics, response: &mut Response) {
+        self.label(response);
+        let outcome = response.errors.first().map(code_of).unwrap_or("OK");
+        metrics.observe_graphql(&self.label, outcome, self.started.elapsed());
     }
 }
 
-fn operation_label(document: &ExecutableDocument) -> Option<String> {
+pub fn operation_label(document: &ExecutableDocument) -> Option<String> {
     let (_, operation) = document.operations.iter().next()?;
     let kind = match operation.node.ty {
         OperationType::Query => "query",
@@ -142,17 +118,50 @@ fn argument_positions(document: &ExecutableDocument) -> Vec<(Pos, String)> {
 /// `Failed to parse "Date": … (occurred while parsing "CreateMovieInput")` names the
 /// scalar and the input type but not the field; when exactly one field of that input
 /// type has that scalar type, that is the field.
-fn failed_input_field(registry: &Registry, message: &str) -> Option<String> {
+fn failed_input_field(message: &str) -> Option<String> {
     let scalar = between(message, "Failed to parse \"", "\"")?;
     let input = between(message, "occurred while parsing \"", "\"")?;
-    let MetaType::InputObject { input_fields, .. } = registry.types.get(input)? else {
-        return None;
-    };
-    let mut candidates = input_fields
-        .values()
-        .filter(|f| f.ty.trim_matches(|c| matches!(c, '[' | ']' | '!')) == scalar);
+    let mut candidates = input_fields()
+        .get(input)?
+        .iter()
+        .filter(|(_, ty)| ty == scalar);
     match (candidates.next(), candidates.next()) {
-        (Some(only), None) => Some(only.name.clone()),
+        (Some((only, _)), None) => Some(only.clone()),
         _ => None,
     }
+}
+
+/// Each input type's fields with their named type (lists and non-null stripped),
+/// read once from the schema's SDL.
+fn input_fields() -> &'static HashMap<String, Vec<(String, String)>> {
+    static FIELDS: OnceLock<HashMap<String, Vec<(String, String)>>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        fn named(ty: &Type) -> String {
+            match &ty.base {
+                BaseType::Named(name) => name.to_string(),
+                BaseType::List(inner) => named(inner),
+            }
+        }
+        let Ok(document) = async_graphql::parser::parse_schema(super::sdl()) else {
+            return HashMap::new();
+        };
+        document
+            .definitions
+            .iter()
+            .filter_map(|definition| match definition {
+                TypeSystemDefinition::Type(ty) => match &ty.node.kind {
+                    TypeKind::InputObject(input) => Some((
+                        ty.node.name.node.to_string(),
+                        input
+                            .fields
+                            .iter()
+                            .map(|f| (f.node.name.node.to_string(), named(&f.node.ty.node)))
+                            .collect(),
+                    )),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    })
 }

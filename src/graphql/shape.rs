@@ -20,13 +20,8 @@
 //!   Apollo Client selects it everywhere. In development introspection is open.
 //!   `GRAPHQL_INTROSPECTION` (`open`, `admins`, `off`) overrides either default.
 
-use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Positioned, Request, ServerError, ServerResult};
 
@@ -43,95 +38,58 @@ pub const MAX_TYPENAME_ALIASES: u64 = 10;
 /// Root fields of a mutation operation.
 pub const MAX_MUTATIONS: u64 = 5;
 
-pub struct Shape {
-    introspection: Introspection,
-}
-
-impl Shape {
-    pub fn new(introspection: Introspection) -> Self {
-        Self { introspection }
+/// Whether this caller is refused introspection under `policy`, and how.
+fn introspection_refusal(policy: Introspection, viewer: Option<&Viewer>) -> Option<AppError> {
+    match policy {
+        Introspection::Open => return None,
+        Introspection::Off => {
+            return Some(AppError::Forbidden {
+                message: "introspection is turned off; the schema is in schema.graphql".to_owned(),
+            });
+        }
+        Introspection::Admins => {}
+    }
+    match viewer {
+        Some(v) if v.role == Role::Admin => None,
+        Some(_) => Some(AppError::Forbidden {
+            message: "introspection is for admins only".to_owned(),
+        }),
+        None => Some(AppError::Unauthenticated {
+            message: "sign in as an admin to introspect the schema".to_owned(),
+        }),
     }
 }
 
-impl ExtensionFactory for Shape {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ShapeCheck {
-            introspection: self.introspection,
-        })
+/// Checks a request's document before async-graphql's own checks: those (the
+/// recursion depth, the directive count, validation) follow every fragment spread, and
+/// so are exponential in a fragment bomb. The document parsed here stays in the
+/// request and is not parsed again. A query that does not parse is left for the
+/// executor to report.
+pub fn admit(
+    mut request: Request,
+    viewer: Option<&Viewer>,
+    policy: Introspection,
+) -> ServerResult<Request> {
+    let refusal = introspection_refusal(policy, viewer);
+    let closed = refusal.is_some();
+    if let Ok(document) = request.parsed_query() {
+        if let Some(refusal) = refusal
+            && introspects(document)
+        {
+            let mut error =
+                async_graphql::Error::from(refusal).into_server_error(Default::default());
+            // Refused as a whole: there is no one position to point at.
+            error.locations.clear();
+            return Err(error);
+        }
+        check(document)?;
     }
-}
-
-struct ShapeCheck {
-    introspection: Introspection,
-}
-
-impl ShapeCheck {
-    /// Whether this caller is refused introspection, and how.
-    fn introspection_refusal(&self, viewer: Option<&Viewer>) -> Option<AppError> {
-        match self.introspection {
-            Introspection::Open => return None,
-            Introspection::Off => {
-                return Some(AppError::Forbidden {
-                    message: "introspection is turned off; the schema is in schema.graphql"
-                        .to_owned(),
-                });
-            }
-            Introspection::Admins => {}
-        }
-        match viewer {
-            Some(v) if v.role == Role::Admin => None,
-            Some(_) => Some(AppError::Forbidden {
-                message: "introspection is for admins only".to_owned(),
-            }),
-            None => Some(AppError::Unauthenticated {
-                message: "sign in as an admin to introspect the schema".to_owned(),
-            }),
-        }
+    if closed {
+        // Belt and braces: should `introspects` ever miss a way to reach `__schema`,
+        // the executor still answers it with nothing.
+        request = request.disable_introspection();
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ShapeCheck {
-    /// Runs before async-graphql's own checks of the parsed document: those (the
-    /// recursion depth, the directive count, validation) follow every fragment spread,
-    /// and so are exponential in a fragment bomb. The document parsed here is kept in
-    /// the request and not parsed again.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // Over HTTP the caller is in the request's data; over the websocket, in the
-        // connection's.
-        let viewer = request
-            .data
-            .get(&TypeId::of::<Viewer>())
-            .and_then(|d| d.downcast_ref::<Viewer>())
-            .or_else(|| ctx.data_opt::<Viewer>())
-            .copied();
-        let refusal = self.introspection_refusal(viewer.as_ref());
-        let closed = refusal.is_some();
-        // A query that does not parse is left for the usual path to report.
-        if let Ok(document) = request.parsed_query() {
-            if let Some(refusal) = refusal
-                && introspects(document)
-            {
-                let mut error =
-                    async_graphql::Error::from(refusal).into_server_error(Default::default());
-                // Refused as a whole: there is no one position to point at.
-                error.locations.clear();
-                return Err(error);
-            }
-            check(document)?;
-        }
-        if closed {
-            // Belt and braces: should `introspects` ever miss a way to reach
-            // `__schema`, the executor still answers it with nothing.
-            request = request.disable_introspection();
-        }
-        next.run(ctx, request).await
-    }
+    Ok(request)
 }
 
 /// What a selection set amounts to once its fragments are expanded.

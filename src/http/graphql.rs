@@ -213,7 +213,9 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
     }
-    state.schema.execute(request).await.into()
+    crate::graphql::pipeline::execute(&state.schema, &state.app, request)
+        .await
+        .into()
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).

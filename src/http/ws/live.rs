@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use crate::app::AppState;
-use crate::graphql::AppSchema;
+use crate::graphql::{AppSchema, pipeline};
 use crate::seating::event_json::{self, EventPlan};
 use crate::seating::follow::{Follower, Handoff, Step};
 use crate::seating::live::LiveEvent;
@@ -27,8 +27,7 @@ pub fn results(
     session: Arc<Data>,
 ) -> BoxStream<'static, Out> {
     let Some(plan) = event_json::plan(&request.query, request.operation_name.as_deref()) else {
-        return schema
-            .execute_stream_with_session_data(request, session)
+        return pipeline::execute_stream(schema, app, request, session)
             .map(|response| Out::Response(Box::new(response)))
             .boxed();
     };
@@ -82,10 +81,12 @@ impl Shared {
         }
         let request = request.data(handoff.clone());
         State::Executing {
-            results: self
-                .schema
-                .execute_stream_with_session_data(request, self.session.clone())
-                .boxed(),
+            results: pipeline::execute_stream(
+                &self.schema,
+                &self.app,
+                request,
+                self.session.clone(),
+            ),
             handoff,
             previous,
         }
