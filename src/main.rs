@@ -1,6 +1,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+// A request allocates and frees hundreds of small values, often on different worker
+// threads; glibc's malloc spent a fifth of the catalog page's CPU doing it (perf,
+// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
