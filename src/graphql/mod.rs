@@ -1,5 +1,6 @@
 //! Assembles the schema from each domain's roots, with limits and extensions.
 
+pub mod documents;
 pub mod error;
 pub mod guards;
 pub mod loaders;

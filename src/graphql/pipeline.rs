@@ -1,6 +1,7 @@
 //! What every GraphQL operation goes through besides the executor, over HTTP and the
 //! websocket alike: before it, the shape check and the introspection policy
-//! (`shape`), and fresh dataloaders; after it, a code on every error and the
+//! (`shape`), the parsed document from the cache (`documents`), and fresh
+//! dataloaders; after it, a code on every error and the
 //! operation's metrics (`observe`).
 //!
 //! These were schema extensions. Any extension at all makes async-graphql send every
@@ -16,7 +17,7 @@ use async_graphql::{Data, Request, Response, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::AppSchema;
+use super::{AppSchema, documents};
 use super::loaders::new_loaders;
 use super::observe::Observed;
 use super::shape;
@@ -31,6 +32,7 @@ pub async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -
         .get(&TypeId::of::<Viewer>())
         .and_then(|d| d.downcast_ref::<Viewer>())
         .copied();
+    documents::parse(&mut request);
     let observed = Observed::of(&mut request);
     let mut response = match prepare(app, request, viewer.as_ref()) {
         Ok(request) => schema.execute(request).await,
@@ -52,6 +54,7 @@ pub fn execute_stream(
         .get(&TypeId::of::<Viewer>())
         .and_then(|d| d.downcast_ref::<Viewer>())
         .copied();
+    documents::parse(&mut request);
     let observed = Observed::of(&mut request);
     let responses = match prepare(app, request, viewer.as_ref()) {
         Ok(request) => schema.execute_stream_with_session_data(request, session),
