@@ -84,6 +84,9 @@ mod tests {
             parse(&mut request);
         }
         assert!(DOCUMENTS.lock().is_ok_and(|d| d.len() <= MAX_DOCUMENTS));
-        assert!(kept(&format!("{{ bounded{}: __typename }}", MAX_DOCUMENTS + 9)));
+        assert!(kept(&format!(
+            "{{ bounded{}: __typename }}",
+            MAX_DOCUMENTS + 9
+        )));
     }
 }

@@ -17,10 +17,10 @@ use async_graphql::{Data, Request, Response, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::{AppSchema, documents};
 use super::loaders::new_loaders;
 use super::observe::Observed;
 use super::shape;
+use super::{AppSchema, documents};
 use crate::app::AppState;
 use crate::auth::model::Viewer;
 
