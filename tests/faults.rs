@@ -9,7 +9,7 @@ use chrono::Duration;
 use common::fixtures as fx;
 use common::flow::{self, event, intent_object, pending, send_event};
 use common::node::Node;
-use common::tools::RedisServer;
+use common::tools::{PostgresServer, RedisServer};
 use common::{TestApp, TestUser};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -383,6 +383,52 @@ async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart
             .is_none()
     })
     .await;
+}
+
+/// A real restart: a Postgres cluster of the test's own is stopped (`pg_ctl stop -m
+/// fast`, open connections cut) and started again on the same port, under a running
+/// server that was never told.
+#[tokio::test]
+async fn a_postgres_restart_is_reported_fails_cleanly_and_heals_without_a_restart() {
+    let postgres = PostgresServer::start().await;
+    screema::db::run_migrations(&postgres.url()).await.unwrap();
+    let app = TestApp::builder()
+        .without_database()
+        .env("DATABASE_URL", &postgres.url())
+        .build()
+        .await;
+    let theaters = "{ theaters { name } }";
+    app.gql(theaters, json!({})).await.data();
+    let user = app.with_user(Role::Customer).await;
+
+    postgres.stop().await;
+    flow::eventually("readiness reports postgres down", || async {
+        let ready = app.get("/health/ready").await;
+        ready.status() == 503
+            && ready.json::<serde_json::Value>().await.unwrap()["down"] == json!(["postgres"])
+    })
+    .await;
+    // `gql` checks that every error has a code and leaks nothing.
+    for query in [theaters, "{ me { email } }"] {
+        let failed = app.gql_as(&user.token, query, json!({})).await;
+        assert_eq!(failed.code(), "INTERNAL", "{}", failed.body);
+        assert_eq!(failed.error()["message"], "internal error");
+    }
+
+    postgres.start_again().await;
+    flow::eventually("ready again", || async {
+        app.get("/health/ready").await.status() == 200
+    })
+    .await;
+    flow::eventually("queries answer again", || async {
+        app.gql_as(&user.token, "{ me { email } }", json!({}))
+            .await
+            .body
+            .get("errors")
+            .is_none()
+    })
+    .await;
+    app.gql(theaters, json!({})).await.data();
 }
 
 /// A live seat map as a subscriber keeps it: snapshots replace it, changes patch it.

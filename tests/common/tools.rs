@@ -121,3 +121,150 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// A PostgreSQL cluster of a test's own (initdb into a temporary directory, trust
+/// authentication on loopback, no fsync), which a test may stop and start again
+/// without touching the server every other test shares. Run as root, its commands
+/// run as the `postgres` user, as Postgres requires.
+pub struct PostgresServer {
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PostgresServer {
+    pub async fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("screema-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let server = Self {
+            port: free_port(),
+            dir,
+        };
+        if is_root() {
+            let postgres = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&postgres.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            std::os::unix::fs::chown(&server.dir, Some(uid), None).unwrap();
+        }
+        let data = server.dir.join("data").display().to_string();
+        server
+            .run(
+                "initdb",
+                &[
+                    "-D",
+                    &data,
+                    "-U",
+                    "screema",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+            )
+            .await;
+        server.start_again().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://screema@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctl start`, waiting until it accepts connections.
+    pub async fn start_again(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let data = self.dir.join("data").display().to_string();
+        let log = self.dir.join("log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        )
+        .await;
+    }
+
+    /// `pg_ctl stop -m fast`: open connections are cut, new ones refused.
+    pub async fn stop(&self) {
+        let data = self.dir.join("data").display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+            .await;
+    }
+
+    async fn run(&self, program: &str, args: &[&str]) {
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(postgres_bin(program));
+            c
+        } else {
+            Command::new(postgres_bin(program))
+        };
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{program}: {e}; run scripts/services.sh"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let data = self.dir.join("data").display().to_string();
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(postgres_bin("pg_ctl"));
+            c
+        } else {
+            Command::new(postgres_bin("pg_ctl"))
+        };
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// A program of the PostgreSQL server package: Debian keeps them off the PATH, in
+/// /usr/lib/postgresql/<version>/bin (the newest installed is taken).
+fn postgres_bin(program: &str) -> String {
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .max();
+    match newest {
+        Some((_, bin)) => bin.join(program).display().to_string(),
+        None => program.to_owned(),
+    }
+}
