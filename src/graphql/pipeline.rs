@@ -27,11 +27,7 @@ use crate::auth::model::Viewer;
 /// Runs a query or mutation sent over HTTP; the caller's data (viewer, address) is
 /// already in the request.
 pub async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Response {
-    let viewer = request
-        .data
-        .get(&TypeId::of::<Viewer>())
-        .and_then(|d| d.downcast_ref::<Viewer>())
-        .copied();
+    let viewer = viewer_in(&request.data);
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
     let mut response = match prepare(app, request, viewer.as_ref()) {
@@ -50,10 +46,7 @@ pub fn execute_stream(
     mut request: Request,
     session: Arc<Data>,
 ) -> BoxStream<'static, Response> {
-    let viewer = session
-        .get(&TypeId::of::<Viewer>())
-        .and_then(|d| d.downcast_ref::<Viewer>())
-        .copied();
+    let viewer = viewer_in(&session);
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
     let responses = match prepare(app, request, viewer.as_ref()) {
@@ -68,6 +61,14 @@ pub fn execute_stream(
             response
         })
         .boxed()
+}
+
+/// The caller, as the HTTP handler put it in the request's data or `connection_init`
+/// in the websocket's.
+fn viewer_in(data: &Data) -> Option<Viewer> {
+    data.get(&TypeId::of::<Viewer>())
+        .and_then(|d| d.downcast_ref::<Viewer>())
+        .copied()
 }
 
 /// The checks before execution, and the request's own dataloaders (a loader caches
