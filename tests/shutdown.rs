@@ -110,6 +110,16 @@ async fn slow_sms_provider(delay: Duration) -> (String, Arc<Notify>, Arc<Mutex<V
     (url, arrived, answered)
 }
 
+/// When an outbox row may next be claimed.
+async fn available_at(app: &TestApp, key: &str) -> chrono::DateTime<chrono::Utc> {
+    outbox_table::table
+        .filter(outbox_table::idempotency_key.eq(key))
+        .select(outbox_table::available_at)
+        .first(&mut app.conn().await)
+        .await
+        .unwrap()
+}
+
 /// SIGTERM while the outbox worker is delivering a row: the row is delivered and
 /// recorded as such (not left to a retry, not sent twice), the next due row is left
 /// untouched for another node, and the process exits once the item in hand is done.
@@ -154,12 +164,7 @@ async fn sigterm_lets_the_outbox_worker_finish_the_item_in_hand_and_take_no_more
             .unwrap()
             .unwrap();
     }
-    let second_due: chrono::DateTime<chrono::Utc> = outbox_table::table
-        .filter(outbox_table::idempotency_key.eq(second))
-        .select(outbox_table::available_at)
-        .first(&mut conn)
-        .await
-        .unwrap();
+    let second_due = available_at(&app, second).await;
 
     let (url, arrived, answered) = slow_sms_provider(Duration::from_millis(1500)).await;
     let mut node = Node::start(
@@ -197,14 +202,9 @@ async fn sigterm_lets_the_outbox_worker_finish_the_item_in_hand_and_take_no_more
         (0, None),
         "the next row is not taken"
     );
-    let available_at: chrono::DateTime<chrono::Utc> = outbox_table::table
-        .filter(outbox_table::idempotency_key.eq(second))
-        .select(outbox_table::available_at)
-        .first(&mut conn)
-        .await
-        .unwrap();
     assert_eq!(
-        available_at, second_due,
+        available_at(&app, second).await,
+        second_due,
         "nor leased: another node may take it now"
     );
 }

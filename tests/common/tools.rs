@@ -151,7 +151,7 @@ impl PostgresServer {
                 .unwrap();
             std::os::unix::fs::chown(&server.dir, Some(uid), None).unwrap();
         }
-        let data = server.dir.join("data").display().to_string();
+        let data = server.data();
         server
             .run(
                 "initdb",
@@ -183,7 +183,7 @@ impl PostgresServer {
             self.port,
             self.dir.display()
         );
-        let data = self.dir.join("data").display().to_string();
+        let data = self.data();
         let log = self.dir.join("log").display().to_string();
         self.run(
             "pg_ctl",
@@ -194,19 +194,16 @@ impl PostgresServer {
 
     /// `pg_ctl stop -m fast`: open connections are cut, new ones refused.
     pub async fn stop(&self) {
-        let data = self.dir.join("data").display().to_string();
-        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"])
             .await;
     }
 
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
     async fn run(&self, program: &str, args: &[&str]) {
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(postgres_bin(program));
-            c
-        } else {
-            Command::new(postgres_bin(program))
-        };
+        let mut command = postgres_command(program);
         command
             .args(args)
             .stdin(Stdio::null())
@@ -226,16 +223,8 @@ impl PostgresServer {
 
 impl Drop for PostgresServer {
     fn drop(&mut self) {
-        let data = self.dir.join("data").display().to_string();
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(postgres_bin("pg_ctl"));
-            c
-        } else {
-            Command::new(postgres_bin("pg_ctl"))
-        };
-        let _ = command
-            .args(["-D", &data, "-m", "immediate", "stop"])
+        let _ = postgres_command("pg_ctl")
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -243,11 +232,28 @@ impl Drop for PostgresServer {
     }
 }
 
+/// A program of the server package, run as the `postgres` user when the tests run
+/// as root (Postgres refuses to run as root).
+fn postgres_command(program: &str) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(postgres_bin(program));
+        command
+    } else {
+        Command::new(postgres_bin(program))
+    }
+}
+
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+    })
 }
 
 /// A program of the PostgreSQL server package: Debian keeps them off the PATH, in
