@@ -82,11 +82,8 @@ async fn picks_the_centre_then_works_around_what_is_taken() {
         json!({"number": "B3", "kind": "STANDARD", "state": "AVAILABLE", "price": {"amount": "10.00"}})
     );
 
-    // Someone holds B3 B4; a booking takes B5 B6.
+    // A booking takes B5 B6; someone holds B3 B4.
     let alice = app.with_user(Role::Customer).await;
-    app.gql_as(&alice.token, "mutation($s: ID!) { lockSeats(input: {showtimeId: $s, seatNumbers: [\"B3\", \"B4\"]}) { lockToken } }", json!({"s": st.to_string()}))
-        .await
-        .data();
     {
         let mut conn = app.conn().await;
         fx::booking(
@@ -99,6 +96,9 @@ async fn picks_the_centre_then_works_around_what_is_taken() {
         .await
         .unwrap();
     }
+    app.gql_as(&alice.token, "mutation($s: ID!) { lockSeats(input: {showtimeId: $s, seatNumbers: [\"B3\", \"B4\"]}) { lockToken } }", json!({"s": st.to_string()}))
+        .await
+        .data();
     let r = best(&app, st, 2, None).await;
     // A3 A4 and C3 C4 are equally far from the centre and from the middle row; the
     // tie goes to the row nearer the front.

@@ -69,11 +69,11 @@ pub struct HoldsOf(pub Uuid);
 #[derive(Debug)]
 pub struct LoadedScreen {
     pub row: Screen,
-    pub layout: Result<SeatLayout, LayoutError>,
+    pub layout: Result<Arc<SeatLayout>, LayoutError>,
 }
 
 impl LoadedScreen {
-    pub fn layout(&self) -> Result<&SeatLayout, AppError> {
+    pub fn layout(&self) -> Result<&Arc<SeatLayout>, AppError> {
         self.layout.as_ref().map_err(|e| {
             AppError::internal(anyhow::anyhow!(
                 "stored seat layout of screen {} is invalid at {}: {}",
@@ -119,9 +119,23 @@ impl Loader<ShowtimeKey> for AppLoader {
         &self,
         keys: &[ShowtimeKey],
     ) -> Result<HashMap<ShowtimeKey, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = queries::showtimes_by_ids(&mut *conn(&self.app).await?, &ids).await?;
-        Ok(by_id(rows, |s| s.id, ShowtimeKey))
+        // Showtimes never change once created: those this process has at hand (holds
+        // and seat maps keep them) need no statement.
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut ids = Vec::new();
+        for key in keys {
+            match seating::rooms::cached(&self.app, key.0) {
+                Some(room) => {
+                    found.insert(*key, room.showtime.clone());
+                }
+                None => ids.push(key.0),
+            }
+        }
+        if !ids.is_empty() {
+            let rows = queries::showtimes_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+            found.extend(by_id(rows, |s| s.id, ShowtimeKey));
+        }
+        Ok(found)
     }
 }
 
@@ -138,7 +152,7 @@ impl Loader<ScreenKey> for AppLoader {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let layout = SeatLayout::parse(&row.seat_layout, "seatLayout");
+                let layout = SeatLayout::parse(&row.seat_layout, "seatLayout").map(Arc::new);
                 (ScreenKey(row.id), Arc::new(LoadedScreen { row, layout }))
             })
             .collect())

@@ -7,13 +7,15 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use super::best;
+use super::rooms;
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
+use crate::catalog::layout::SeatLayout;
 use crate::catalog::model::Showtime;
 use crate::error::AppError;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, LoadedScreen, ScreenKey, ShowtimeKey};
+use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, ScreenKey, ShowtimeKey};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::{MoneyObject, int};
 use crate::graphql::{app, loaders};
@@ -62,37 +64,91 @@ pub struct SeatObject {
 }
 
 struct SeatInputs {
-    screen: Arc<LoadedScreen>,
-    booked: Arc<Vec<String>>,
+    layout: Arc<SeatLayout>,
     holds: Arc<Holds>,
+    /// Postgres's sold seats, read only when Redis does not know them all.
+    booked_in_postgres: Option<Arc<Vec<String>>>,
 }
 
-async fn load_inputs(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatInputs> {
+impl SeatInputs {
+    fn booked(&self) -> &[String] {
+        match (&self.holds.booked, &self.booked_in_postgres) {
+            (Some(seats), _) => seats,
+            (None, Some(seats)) => seats,
+            (None, None) => &[],
+        }
+    }
+}
+
+/// A showtime's room, its holds and its sold seats. The usual case reads nothing but
+/// Redis: the layout comes from the process's room cache, and the sold seats with the
+/// holds, in one step at one version; Postgres is asked only for what those lack.
+async fn load_inputs(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<SeatInputs> {
     let loaders = loaders(ctx)?;
-    let (screen, booked, holds) = futures_util::future::try_join3(
-        loaders.load_one(ScreenKey(showtime.screen_id)),
-        loaders.load_one(BookedSeatsOf(showtime.id)),
-        loaders.load_one(HoldsOf(showtime.id)),
+    let cached = rooms::cached(app(ctx)?, showtime.id).map(|room| room.layout.clone());
+    let (layout, holds) = futures_util::future::try_join(
+        async {
+            match cached {
+                Some(layout) => Ok(layout),
+                None => layout_from_postgres(ctx, showtime).await,
+            }
+        },
+        async {
+            Ok::<_, async_graphql::Error>(
+                loaders
+                    .load_one(HoldsOf(showtime.id))
+                    .await?
+                    .unwrap_or_default(),
+            )
+        },
     )
     .await?;
-    let screen = screen.ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "screen {} of showtime {} not found",
-            showtime.screen_id,
-            showtime.id
-        ))
-    })?;
+    let booked_in_postgres = match holds.booked {
+        Some(_) => None,
+        None => Some(
+            loaders
+                .load_one(BookedSeatsOf(showtime.id))
+                .await?
+                .unwrap_or_default(),
+        ),
+    };
     Ok(SeatInputs {
-        screen,
-        booked: booked.unwrap_or_default(),
-        holds: holds.unwrap_or_default(),
+        layout,
+        holds,
+        booked_in_postgres,
     })
+}
+
+/// Through the batched screen loader (a page of many showtimes is one statement), and
+/// kept in the room cache for the next reader.
+async fn layout_from_postgres(
+    ctx: &Context<'_>,
+    showtime: &Arc<Showtime>,
+) -> Result<Arc<SeatLayout>> {
+    let screen = loaders(ctx)?
+        .load_one(ScreenKey(showtime.screen_id))
+        .await?
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "screen {} of showtime {} not found",
+                showtime.screen_id,
+                showtime.id
+            ))
+        })?;
+    let layout = screen.layout()?.clone();
+    rooms::remember(
+        app(ctx)?,
+        showtime.clone(),
+        screen.row.clone(),
+        layout.clone(),
+    );
+    Ok(layout)
 }
 
 fn states<'a>(ctx: &Context<'_>, showtime: &'a Showtime, inputs: &'a SeatInputs) -> SeatStates<'a> {
     let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
     SeatStates {
-        booked: inputs.booked.iter().map(String::as_str).collect(),
+        booked: inputs.booked().iter().map(String::as_str).collect(),
         blocked: showtime
             .blocked_seats
             .iter()
@@ -108,9 +164,9 @@ fn states<'a>(ctx: &Context<'_>, showtime: &'a Showtime, inputs: &'a SeatInputs)
     }
 }
 
-pub async fn seat_map(ctx: &Context<'_>, showtime: &Showtime) -> Result<SeatMapObject> {
+pub async fn seat_map(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<SeatMapObject> {
     let inputs = load_inputs(ctx, showtime).await?;
-    let layout = inputs.screen.layout()?;
+    let layout = &inputs.layout;
     let base = Money::new(showtime.base_price, app(ctx)?.config.currency);
     let map = seat_map::build(
         layout,
@@ -146,9 +202,9 @@ fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
     }
 }
 
-pub async fn available_seats(ctx: &Context<'_>, showtime: &Showtime) -> Result<i32> {
+pub async fn available_seats(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<i32> {
     let inputs = load_inputs(ctx, showtime).await?;
-    let layout = inputs.screen.layout()?;
+    let layout = &inputs.layout;
     let count = seat_map::available_count(layout, &states(ctx, showtime, &inputs));
     Ok(int(count))
 }
@@ -337,7 +393,7 @@ impl SeatingQuery {
             .await?
             .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
         let inputs = load_inputs(ctx, &showtime).await?;
-        let layout = inputs.screen.layout()?;
+        let layout = &inputs.layout;
         let states = states(ctx, &showtime, &inputs);
         let chosen = best::choose(layout, count, kind.map(Into::into), |seat| {
             states.is_available(&seat.to_string())

@@ -42,6 +42,10 @@ pub struct Holds {
     pub epoch: String,
     /// Seat → the user holding it.
     pub held: HashMap<String, Uuid>,
+    /// The sold seats as Redis knows them at `version`, when it knows them all (it
+    /// mirrors Postgres from the first hold on, and again after losing its data); `None`
+    /// sends the reader to Postgres.
+    pub booked: Option<Vec<String>>,
 }
 
 /// A script's status word. (A plain `.first()` would be taken for diesel's.)
@@ -394,7 +398,12 @@ pub async fn read_holds(
         let reply = reply?;
         let version = head(&reply).and_then(|v| v.parse().ok()).unwrap_or(0);
         let epoch = reply.get(1).cloned().unwrap_or_default();
-        let held = reply[2.min(reply.len())..]
+        let sold: Option<usize> = reply.get(2).and_then(|n| n.parse().ok());
+        let holds_from = 3 + sold.unwrap_or(0);
+        let booked = sold
+            .and_then(|n| reply.get(3..3 + n))
+            .map(<[String]>::to_vec);
+        let held = reply[holds_from.min(reply.len())..]
             .chunks_exact(2)
             .filter_map(|pair| {
                 Uuid::parse_str(&pair[1])
@@ -408,6 +417,7 @@ pub async fn read_holds(
                 version,
                 epoch,
                 held,
+                booked,
             },
         );
     }

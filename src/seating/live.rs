@@ -508,9 +508,10 @@ async fn resync_all(app: &App, hub: &Hub) {
     }
 }
 
-/// Reads a showtime's seats: holds and version from Redis first, then what Postgres
-/// has sold (a sale is published after its commit, so anything up to the version read
-/// is already in Postgres).
+/// Reads a showtime's seats: holds, version and (when Redis knows them all) sold seats
+/// from Redis in one step; otherwise what Postgres has sold, read after the version (a
+/// sale is published after its commit, so anything up to the version read is already
+/// in Postgres).
 async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
     let mut holds = read_holds(&app.redis, &[showtime], app.now())
         .await?
@@ -526,11 +527,16 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .unwrap_or_default();
     }
     let room = super::rooms::room(app, showtime).await?;
-    let mut conn = app.db().await?;
-    let booked = booked_seats(&mut conn, &[showtime])
-        .await?
-        .remove(&showtime)
-        .unwrap_or_default();
+    let booked = match holds.booked.take() {
+        Some(booked) => booked,
+        None => {
+            let mut conn = app.db().await?;
+            booked_seats(&mut conn, &[showtime])
+                .await?
+                .remove(&showtime)
+                .unwrap_or_default()
+        }
+    };
     Ok(RoomState {
         version: holds.version,
         epoch: holds.epoch,

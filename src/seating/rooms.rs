@@ -20,7 +20,8 @@ const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 10_000;
 
 pub struct Room {
-    pub showtime: Showtime,
+    /// Shared with the requests' loaders, which serve showtimes from here.
+    pub showtime: Arc<Showtime>,
     pub screen: Screen,
     /// Shared with the live rooms' state, which draws maps from it.
     pub layout: Arc<SeatLayout>,
@@ -57,11 +58,28 @@ pub async fn room(app: &App, id: Uuid) -> AppResult<Arc<Room>> {
     }
     let (showtime, screen) = super::holds::showtime_with_screen(app, id).await?;
     let layout = Arc::new(SeatLayout::parse(&screen.seat_layout, "seatLayout")?);
+    Ok(remember(app, Arc::new(showtime), screen, layout))
+}
+
+/// The room of a showtime if this process has it at hand, with no I/O: readers of many
+/// showtimes at once use it before falling back to their batched loads.
+pub fn cached(app: &App, id: Uuid) -> Option<Arc<Room>> {
+    app.rooms.cached(id)
+}
+
+/// Keeps a room that a reader loaded some other way (a batched load of many showtimes).
+pub fn remember(
+    app: &App,
+    showtime: Arc<Showtime>,
+    screen: Screen,
+    layout: Arc<SeatLayout>,
+) -> Arc<Room> {
+    let id = showtime.id;
     let room = Arc::new(Room {
         showtime,
         screen,
         layout,
     });
     app.rooms.keep(id, room.clone());
-    Ok(room)
+    room
 }

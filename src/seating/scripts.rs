@@ -147,12 +147,24 @@ return {'OK'}
 pub static SWEEP: LazyLock<Script> =
     LazyLock::new(|| script("sweep() return redis.call('HLEN', locks)"));
 
-/// ARGV: channel, now. Returns `{version, epoch, seat, holderUser, seat, holderUser, …}`
-/// for the live holds, read in one step with the version they belong to.
+/// ARGV: channel, now. Returns `{version, epoch, n, bookedSeat × n, seat, holderUser,
+/// seat, holderUser, …}`: the booked seats when the set is complete (`n` is -1 when it
+/// is not, after Redis lost it or before anyone held a seat), then the live holds, all
+/// read in one step with the version they belong to.
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local out = {tostring(tonumber(redis.call('GET', version) or '0')), redis.call('GET', epoch) or ''}
+local out = {tostring(tonumber(redis.call('GET', version) or '0')), redis.call('GET', epoch) or '', '-1'}
+if redis.call('SISMEMBER', booked, '~loaded') == 1 then
+  local n = 0
+  for _, s in ipairs(redis.call('SMEMBERS', booked)) do
+    if s ~= '~loaded' then
+      out[#out + 1] = s
+      n = n + 1
+    end
+  end
+  out[3] = tostring(n)
+end
 local pairs_ = redis.call('HGETALL', holds)
 for i = 1, #pairs_, 2 do
   local meta = redis.call('HGET', locks, pairs_[i + 1])
