@@ -252,40 +252,36 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
     let mut attempts = 0;
     let booking: Booking = loop {
         attempts += 1;
-        // A savepoint, so that a repeated reference can be drawn again.
-        let inserted = conn
-            .transaction::<Booking, DieselError, _>(async |conn| {
-                diesel::insert_into(bookings::table)
-                    .values((
-                        bookings::id.eq(row.id),
-                        bookings::user_id.eq(row.user),
-                        bookings::showtime_id.eq(row.showtime),
-                        bookings::seat_numbers.eq(row
-                            .seats
-                            .iter()
-                            .cloned()
-                            .map(Some)
-                            .collect::<Vec<_>>()),
-                        bookings::total_amount.eq(row.quote.total.amount()),
-                        bookings::discount_amount.eq(row.quote.discount.amount()),
-                        bookings::final_amount.eq(row.quote.final_amount.amount()),
-                        bookings::currency.eq(&currency),
-                        bookings::status.eq(BookingStatus::Pending),
-                        bookings::booking_reference.eq(new_reference()),
-                        bookings::payment_intent_id.eq(Some(row.intent)),
-                        bookings::expires_at.eq(Some(row.expires_at)),
-                    ))
-                    .returning(Booking::as_returning())
-                    .get_result(conn)
-                    .await
-            })
-            .await;
+        // A repeated reference inserts nothing and is drawn again (the id is new, so
+        // the reference is the only thing that can conflict); no savepoint needed.
+        let inserted = diesel::insert_into(bookings::table)
+            .values((
+                bookings::id.eq(row.id),
+                bookings::user_id.eq(row.user),
+                bookings::showtime_id.eq(row.showtime),
+                bookings::seat_numbers.eq(row.seats.iter().cloned().map(Some).collect::<Vec<_>>()),
+                bookings::total_amount.eq(row.quote.total.amount()),
+                bookings::discount_amount.eq(row.quote.discount.amount()),
+                bookings::final_amount.eq(row.quote.final_amount.amount()),
+                bookings::currency.eq(&currency),
+                bookings::status.eq(BookingStatus::Pending),
+                bookings::booking_reference.eq(new_reference()),
+                bookings::payment_intent_id.eq(Some(row.intent)),
+                bookings::expires_at.eq(Some(row.expires_at)),
+            ))
+            .on_conflict_do_nothing()
+            .returning(Booking::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
         match inserted {
-            Ok(b) => break b,
-            Err(e) if attempts < 5 && is_unique_violation(&e, "bookings_booking_reference_key") => {
-                continue;
+            Some(b) => break b,
+            None if attempts < 5 => continue,
+            None => {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "no free booking reference in {attempts} draws"
+                )));
             }
-            Err(e) => return Err(e.into()),
         }
     };
     let seat_rows: Vec<_> = row

@@ -247,19 +247,24 @@ async fn confirm(
         )
         .await?,
     );
-    effects.extend(
-        outbox::enqueue(
-            conn,
-            now,
-            format!("booking-confirmed-{}", booking.id),
-            &Effect::Seats {
-                showtime: booking.showtime_id,
-                seats: booking.seats(),
-                used_lock: None,
-            },
-        )
-        .await?,
-    );
+    // A pending booking's seats are sold already, in Postgres and (through its own
+    // outbox row) in Redis: confirming it changes no seat. An expired one taking its
+    // seats back does.
+    if booking.status != BookingStatus::Pending {
+        effects.extend(
+            outbox::enqueue(
+                conn,
+                now,
+                format!("booking-confirmed-{}", booking.id),
+                &Effect::Seats {
+                    showtime: booking.showtime_id,
+                    seats: booking.seats(),
+                    used_lock: None,
+                },
+            )
+            .await?,
+        );
+    }
     effects.extend(
         outbox::enqueue(
             conn,
