@@ -70,7 +70,7 @@ impl Api {
             .await
             .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
         let status = response.status();
-        let body: Value = response
+        let mut body: Value = response
             .json()
             .await
             .map_err(|e| Failure::new(format!("HTTP_{}", status.as_u16()), e.to_string()))?;
@@ -94,7 +94,7 @@ impl Api {
                 body.to_string(),
             ));
         }
-        Ok(body["data"].clone())
+        Ok(body.get_mut("data").map(Value::take).unwrap_or_default())
     }
 
     /// `lockSeats` as `token`'s user: the lock token, or why not.

@@ -34,7 +34,10 @@ const ATTEMPTS: usize = 10;
 
 #[derive(Default)]
 struct Outcome {
+    /// Holds granted.
     hold: Recorder,
+    /// Every hold answered, granted or refused: what a buyer waits for either way.
+    answered: Recorder,
     book: Recorder,
     map: Recorder,
     bought: Vec<String>,
@@ -77,6 +80,21 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         })
         .collect();
 
+    // Buyers at a sale have the page open already: their connections exist before the
+    // clock starts, so the first wave measures holds, not TCP handshakes.
+    phase(&format!(
+        "opening {} connections per node",
+        args.connections
+    ));
+    for api in &nodes {
+        let opened =
+            futures_util::future::join_all((0..args.connections).map(|_| api.get("/health/live")))
+                .await;
+        if let Some(Err(f)) = opened.into_iter().find(Result::is_err) {
+            anyhow::bail!("warming up connections: {f}");
+        }
+    }
+
     let budget = Budget::new(args);
     let bar = progress("flash-sale", args.duration, budget.clone());
     let gate = Arc::new(Semaphore::new(args.connections));
@@ -106,6 +124,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     for t in tasks {
         let o = t.await?;
         all.hold.merge(&o.hold);
+        all.answered.merge(&o.answered);
         all.book.merge(&o.book);
         all.map.merge(&o.map);
         for seat in o.bought {
@@ -118,6 +137,10 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     report
         .operations
         .push(all.hold.summary("lockSeats", elapsed));
+    report.operations.push(
+        all.answered
+            .summary("lockSeats answered (held or refused)", elapsed),
+    );
     report
         .operations
         .push(all.book.summary("createBooking", elapsed));
@@ -262,6 +285,11 @@ async fn buy(
         let t = Instant::now();
         let held = api.lock(&buyer.token, showtime, &pick).await;
         budget.count(held.is_ok());
+        match &held {
+            Ok(_) => out.answered.ok(t.elapsed()),
+            Err(f) if f.code == "SEATS_UNAVAILABLE" => out.answered.ok(t.elapsed()),
+            Err(f) => out.answered.error(&f.code),
+        }
         match held {
             Ok(token) => {
                 out.hold.ok(t.elapsed());
