@@ -208,10 +208,7 @@ async fn a_booking_costs_exactly_its_seats_and_snacks_and_is_confirmed_by_paymen
     kinds.sort();
     // One seat change, the booking's own: confirming a pending booking changes no seat,
     // so it queues none (a late payment reviving an expired booking does).
-    assert_eq!(
-        kinds,
-        ["email", "notify", "seats", "sms", "ticket_image"]
-    );
+    assert_eq!(kinds, ["email", "notify", "seats", "sms", "ticket_image"]);
 }
 
 #[tokio::test]
