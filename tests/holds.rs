@@ -478,3 +478,77 @@ async fn the_booking_rate_limit_applies_to_holds() {
     let bob = app.with_user(Role::Customer).await;
     lock(&app, &bob, st, &["A3"]).await.data();
 }
+
+/// A row's seats are written in one pass when the selection is plain, and by
+/// async-graphql's general resolver otherwise (fragments, directives): both give the
+/// same answer, prices, kinds, holds, aliases and `__typename` included.
+#[tokio::test]
+async fn a_seat_map_reads_the_same_whether_its_selection_is_plain_or_not() {
+    let app = TestApp::new().await;
+    let alice = app.with_user(Role::Customer).await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        let theater = fx::theater(&mut conn, "Rex", "UTC").await;
+        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+        let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
+        let at = app.app.now() + Duration::days(1);
+        let showtime = fx::showtime(&mut conn, movie, screen, at, "10.00").await;
+        fx::booking(
+            &mut conn,
+            alice.id,
+            showtime,
+            &["B1"],
+            BookingStatus::Confirmed,
+        )
+        .await
+        .unwrap();
+        showtime
+    };
+    token(&lock(&app, &alice, showtime, &["A2"]).await);
+
+    let read = |seats: &str| {
+        let query = format!(
+            "query($s: ID!) {{ showtime(id: $s) {{ seatMap {{ rows {{ label seats {seats} }} }} }} }}"
+        );
+        let app = &app;
+        let token = alice.token.clone();
+        async move {
+            app.gql_as(&token, &query, json!({"s": showtime.to_string()}))
+                .await
+                .data()["showtime"]["seatMap"]
+                .clone()
+        }
+    };
+    let fields =
+        "__typename number column kind state heldByMe price { __typename amount currency }";
+    let plain = read(&format!("{{ {fields} }}")).await;
+    let fragment = read(&format!("{{ ... on Seat {{ {fields} }} }}")).await;
+    assert_eq!(plain, fragment);
+    assert_eq!(
+        plain["rows"][0]["seats"][1],
+        json!({"__typename": "Seat", "number": "A2", "column": 1, "kind": "STANDARD",
+               "state": "HELD", "heldByMe": true,
+               "price": {"__typename": "Money", "amount": "10.00", "currency": "USD"}})
+    );
+    assert_eq!(
+        plain["rows"][1]["seats"][0],
+        json!({"__typename": "Seat", "number": "B1", "column": 0, "kind": "PREMIUM",
+               "state": "BOOKED", "heldByMe": false,
+               "price": {"__typename": "Money", "amount": "15.00", "currency": "USD"}})
+    );
+    assert_eq!(
+        plain["rows"][0]["seats"][2]["column"], 3,
+        "the aisle counts"
+    );
+    assert_eq!(plain["rows"][1]["seats"][2]["price"]["amount"], "20.00");
+
+    let aliased = read("{ n: number s: state p: price { a: amount } }").await;
+    let directed = read("{ n: number s: state @include(if: true) p: price { a: amount } }").await;
+    assert_eq!(aliased, directed);
+    assert_eq!(
+        aliased["rows"][0]["seats"][1],
+        json!({"n": "A2", "s": "HELD", "p": {"a": "10.00"}})
+    );
+    let skipped = read("{ number state @skip(if: true) }").await;
+    assert_eq!(skipped["rows"][0]["seats"][0], json!({"number": "A1"}));
+}

@@ -8,6 +8,7 @@ use futures_util::stream::BoxStream;
 
 use super::best;
 use super::rooms;
+use super::seat_list::SeatList;
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
@@ -46,21 +47,21 @@ pub struct SeatMapObject {
 #[graphql(name = "SeatRow")]
 pub struct SeatRowObject {
     label: String,
-    seats: Vec<SeatObject>,
+    seats: SeatList,
 }
 
 #[derive(SimpleObject)]
 #[graphql(name = "Seat")]
 pub struct SeatObject {
     /// Row label and number, e.g. `C7`.
-    number: String,
+    pub(super) number: String,
     /// Position in the row from 0, counting aisle gaps: seats with a gap between them
     /// have columns that differ by more than one.
-    column: i32,
-    kind: SeatKindGql,
-    state: SeatStateGql,
-    held_by_me: bool,
-    price: MoneyObject,
+    pub(super) column: i32,
+    pub(super) kind: SeatKindGql,
+    pub(super) state: SeatStateGql,
+    pub(super) held_by_me: bool,
+    pub(super) price: MoneyObject,
 }
 
 struct SeatInputs {
@@ -185,18 +186,19 @@ fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
             .into_iter()
             .map(|row| SeatRowObject {
                 label: row.label,
-                seats: row
-                    .seats
-                    .into_iter()
-                    .map(|seat| SeatObject {
-                        number: seat.number,
-                        column: int(seat.column),
-                        kind: seat.kind.into(),
-                        state: seat.state.into(),
-                        held_by_me: seat.held_by_me,
-                        price: seat.price.into(),
-                    })
-                    .collect(),
+                seats: SeatList(
+                    row.seats
+                        .into_iter()
+                        .map(|seat| SeatObject {
+                            number: seat.number,
+                            column: int(seat.column),
+                            kind: seat.kind.into(),
+                            state: seat.state.into(),
+                            held_by_me: seat.held_by_me,
+                            price: seat.price.into(),
+                        })
+                        .collect(),
+                ),
             })
             .collect(),
     }
@@ -405,7 +407,7 @@ impl SeatingQuery {
         Ok(map
             .rows
             .into_iter()
-            .flat_map(|row| row.seats)
+            .flat_map(|row| row.seats.0)
             .filter(|seat| chosen.contains(&seat.number))
             .collect())
     }

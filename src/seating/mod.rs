@@ -11,5 +11,6 @@ pub mod lock_log;
 pub mod queries;
 pub mod rooms;
 pub mod scripts;
+pub mod seat_list;
 pub mod seat_map;
 pub mod sync;
