@@ -67,18 +67,8 @@ pub struct SeatObject {
 struct SeatInputs {
     layout: Arc<SeatLayout>,
     holds: Arc<Holds>,
-    /// Postgres's sold seats, read only when Redis does not know them all.
-    booked_in_postgres: Option<Arc<Vec<String>>>,
-}
-
-impl SeatInputs {
-    fn booked(&self) -> &[String] {
-        match (&self.holds.booked, &self.booked_in_postgres) {
-            (Some(seats), _) => seats,
-            (None, Some(seats)) => seats,
-            (None, None) => &[],
-        }
-    }
+    /// Redis's, read with the holds; Postgres's when Redis does not know them all.
+    booked: Arc<Vec<String>>,
 }
 
 /// A showtime's room, its holds and its sold seats. The usual case reads nothing but
@@ -104,19 +94,17 @@ async fn load_inputs(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<Seat
         },
     )
     .await?;
-    let booked_in_postgres = match holds.booked {
-        Some(_) => None,
-        None => Some(
-            loaders
-                .load_one(BookedSeatsOf(showtime.id))
-                .await?
-                .unwrap_or_default(),
-        ),
+    let booked = match &holds.booked {
+        Some(booked) => booked.clone(),
+        None => loaders
+            .load_one(BookedSeatsOf(showtime.id))
+            .await?
+            .unwrap_or_default(),
     };
     Ok(SeatInputs {
         layout,
         holds,
-        booked_in_postgres,
+        booked,
     })
 }
 
@@ -149,7 +137,7 @@ async fn layout_from_postgres(
 fn states<'a>(ctx: &Context<'_>, showtime: &'a Showtime, inputs: &'a SeatInputs) -> SeatStates<'a> {
     let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
     SeatStates {
-        booked: inputs.booked().iter().map(String::as_str).collect(),
+        booked: inputs.booked.iter().map(String::as_str).collect(),
         blocked: showtime
             .blocked_seats
             .iter()

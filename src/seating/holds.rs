@@ -3,6 +3,7 @@
 //! seats someone else is already paying for.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,7 +46,7 @@ pub struct Holds {
     /// The sold seats as Redis knows them at `version`, when it knows them all (it
     /// mirrors Postgres from the first hold on, and again after losing its data); `None`
     /// sends the reader to Postgres.
-    pub booked: Option<Vec<String>>,
+    pub booked: Option<Arc<Vec<String>>>,
 }
 
 /// A script's status word. (A plain `.first()` would be taken for diesel's.)
@@ -402,7 +403,7 @@ pub async fn read_holds(
         let holds_from = 3 + sold.unwrap_or(0);
         let booked = sold
             .and_then(|n| reply.get(3..3 + n))
-            .map(<[String]>::to_vec);
+            .map(|seats| Arc::new(seats.to_vec()));
         let held = reply[holds_from.min(reply.len())..]
             .chunks_exact(2)
             .filter_map(|pair| {

@@ -527,14 +527,16 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .unwrap_or_default();
     }
     let room = super::rooms::room(app, showtime).await?;
-    let booked = match holds.booked.take() {
-        Some(booked) => booked,
+    let booked: HashSet<String> = match holds.booked.take() {
+        Some(booked) => booked.iter().cloned().collect(),
         None => {
             let mut conn = app.db().await?;
             booked_seats(&mut conn, &[showtime])
                 .await?
                 .remove(&showtime)
                 .unwrap_or_default()
+                .into_iter()
+                .collect()
         }
     };
     Ok(RoomState {
@@ -549,7 +551,7 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .flatten()
             .cloned()
             .collect(),
-        booked: booked.into_iter().collect(),
+        booked,
         held: holds.held,
     })
 }
