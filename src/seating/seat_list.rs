@@ -39,7 +39,7 @@ impl OutputType for SeatList {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match plan(&ctx.item.node, SEAT_FIELDS) {
+        match plan(&ctx.item.node) {
             Some(plan) => Ok(Value::List(
                 self.0.iter().map(|seat| render(seat, &plan)).collect(),
             )),
@@ -48,45 +48,28 @@ impl OutputType for SeatList {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
+/// What to write for one field of a `Seat`.
+enum SeatPart {
     Typename,
     Number,
     Column,
     Kind,
     State,
     HeldByMe,
-    Price,
+    Price(Vec<(Name, MoneyPart)>),
+}
+
+/// What to write for one field of a seat's `Money`.
+enum MoneyPart {
+    Typename,
     Amount,
     Currency,
 }
 
-const SEAT_FIELDS: &[(&str, Part)] = &[
-    ("__typename", Part::Typename),
-    ("number", Part::Number),
-    ("column", Part::Column),
-    ("kind", Part::Kind),
-    ("state", Part::State),
-    ("heldByMe", Part::HeldByMe),
-    ("price", Part::Price),
-];
-
-const MONEY_FIELDS: &[(&str, Part)] = &[
-    ("__typename", Part::Typename),
-    ("amount", Part::Amount),
-    ("currency", Part::Currency),
-];
-
-/// Response key, what to write, and the plan of its own selection (for `price`).
-struct Step {
-    key: Name,
-    part: Part,
-    inner: Vec<Step>,
-}
-
-/// The steps for a plain selection; `None` sends the list to the general resolver.
-fn plan(set: &SelectionSet, fields: &[(&str, Part)]) -> Option<Vec<Step>> {
-    let mut steps: Vec<Step> = Vec::with_capacity(set.items.len());
+/// The plain fields of a selection by response key: `None` when it has anything else
+/// (a fragment, a directive, an argument, a key given twice).
+fn plain_fields(set: &SelectionSet) -> Option<Vec<(Name, &Field)>> {
+    let mut fields: Vec<(Name, &Field)> = Vec::with_capacity(set.items.len());
     for item in &set.items {
         let Selection::Field(field) = &item.node else {
             return None;
@@ -95,50 +78,82 @@ fn plan(set: &SelectionSet, fields: &[(&str, Part)]) -> Option<Vec<Step>> {
         if !field.directives.is_empty() || !field.arguments.is_empty() {
             return None;
         }
-        let part = fields
-            .iter()
-            .find(|(name, _)| *name == field.name.node.as_str())
-            .map(|(_, part)| *part)?;
         let key = field.response_key().node.clone();
-        if steps.iter().any(|s| s.key == key) {
+        if fields.iter().any(|(k, _)| *k == key) {
             return None;
         }
-        let inner = match part {
-            Part::Price => plan(&field.selection_set.node, MONEY_FIELDS)?,
-            _ if !field.selection_set.node.items.is_empty() => return None,
-            _ => Vec::new(),
-        };
-        steps.push(Step { key, part, inner });
+        fields.push((key, field));
     }
-    Some(steps)
+    Some(fields)
 }
 
-fn render(seat: &SeatObject, plan: &[Step]) -> Value {
+fn is_leaf(field: &Field) -> bool {
+    field.selection_set.node.items.is_empty()
+}
+
+/// The plan for a plain selection of `Seat`; `None` sends the list to the general
+/// resolver.
+fn plan(set: &SelectionSet) -> Option<Vec<(Name, SeatPart)>> {
+    plain_fields(set)?
+        .into_iter()
+        .map(|(key, field)| {
+            let part = match field.name.node.as_str() {
+                "price" => return Some((key, SeatPart::Price(money_plan(field)?))),
+                _ if !is_leaf(field) => return None,
+                "__typename" => SeatPart::Typename,
+                "number" => SeatPart::Number,
+                "column" => SeatPart::Column,
+                "kind" => SeatPart::Kind,
+                "state" => SeatPart::State,
+                "heldByMe" => SeatPart::HeldByMe,
+                _ => return None,
+            };
+            Some((key, part))
+        })
+        .collect()
+}
+
+fn money_plan(price: &Field) -> Option<Vec<(Name, MoneyPart)>> {
+    plain_fields(&price.selection_set.node)?
+        .into_iter()
+        .map(|(key, field)| {
+            let part = match field.name.node.as_str() {
+                _ if !is_leaf(field) => return None,
+                "__typename" => MoneyPart::Typename,
+                "amount" => MoneyPart::Amount,
+                "currency" => MoneyPart::Currency,
+                _ => return None,
+            };
+            Some((key, part))
+        })
+        .collect()
+}
+
+fn render(seat: &SeatObject, plan: &[(Name, SeatPart)]) -> Value {
     let mut object = IndexMap::with_capacity(plan.len());
-    for step in plan {
-        let value = match step.part {
-            Part::Typename => Value::String("Seat".to_owned()),
-            Part::Number => Value::String(seat.number.clone()),
-            Part::Column => Value::from(seat.column),
-            Part::Kind => enum_value(seat.kind),
-            Part::State => enum_value(seat.state),
-            Part::HeldByMe => Value::Boolean(seat.held_by_me),
-            Part::Price => {
-                let mut money = IndexMap::with_capacity(step.inner.len());
-                for inner in &step.inner {
-                    let value = match inner.part {
-                        Part::Typename => Value::String("Money".to_owned()),
-                        Part::Amount => seat.price.amount.to_value(),
-                        _ => Value::String(seat.price.currency.clone()),
-                    };
-                    money.insert(inner.key.clone(), value);
-                }
-                Value::Object(money)
-            }
-            // Money's own fields never reach a seat's plan.
-            Part::Amount | Part::Currency => Value::Null,
+    for (key, part) in plan {
+        let value = match part {
+            SeatPart::Typename => Value::String("Seat".to_owned()),
+            SeatPart::Number => Value::String(seat.number.clone()),
+            SeatPart::Column => Value::from(seat.column),
+            SeatPart::Kind => enum_value(seat.kind),
+            SeatPart::State => enum_value(seat.state),
+            SeatPart::HeldByMe => Value::Boolean(seat.held_by_me),
+            SeatPart::Price(money) => Value::Object(
+                money
+                    .iter()
+                    .map(|(key, part)| {
+                        let value = match part {
+                            MoneyPart::Typename => Value::String("Money".to_owned()),
+                            MoneyPart::Amount => seat.price.amount.to_value(),
+                            MoneyPart::Currency => Value::String(seat.price.currency.clone()),
+                        };
+                        (key.clone(), value)
+                    })
+                    .collect(),
+            ),
         };
-        object.insert(step.key.clone(), value);
+        object.insert(key.clone(), value);
     }
     Value::Object(object)
 }
@@ -158,10 +173,16 @@ mod tests {
         let Selection::Field(seats) = &op.node.selection_set.node.items[0].node else {
             panic!("a field")
         };
-        plan(&seats.node.selection_set.node, SEAT_FIELDS).map(|steps| {
+        plan(&seats.node.selection_set.node).map(|steps| {
             steps
                 .iter()
-                .map(|s| (s.key.to_string(), s.inner.len()))
+                .map(|(key, part)| {
+                    let inner = match part {
+                        SeatPart::Price(money) => money.len(),
+                        _ => 0,
+                    };
+                    (key.to_string(), inner)
+                })
                 .collect()
         })
     }
