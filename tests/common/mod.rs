@@ -44,8 +44,18 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{head}/{db}{query}")
 }
 
-/// The template is named after a hash of the migrations, so a changed migration
-/// gets a fresh template and old ones are dropped.
+/// The checkout's part of a template's name: two checkouts on one machine (a
+/// worktree beside main, CI's clone) keep their templates apart, so one never drops
+/// the template that the other's tests are cloning.
+fn checkout_tag() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_MANIFEST_DIR").hash(&mut hasher);
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+/// The template is named after the checkout and a hash of the migrations, so a
+/// changed migration gets a fresh template and the checkout's old ones are dropped.
 fn template_name() -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -62,7 +72,7 @@ fn template_name() -> String {
             .unwrap_or_default()
             .hash(&mut hasher);
     }
-    format!("screema_tpl_{:016x}", hasher.finish())
+    format!("screema_tpl_{}_{:016x}", checkout_tag(), hasher.finish())
 }
 
 async fn create_test_database() -> (String, String) {
@@ -96,8 +106,9 @@ async fn create_test_database() -> (String, String) {
             .unwrap();
         // Templates of older migrations are of no more use.
         let stale: Vec<DbName> = diesel::sql_query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'screema\\_tpl\\_%' AND datname <> $1",
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname <> $2",
         )
+        .bind::<diesel::sql_types::Text, _>(format!("screema\\_tpl\\_{}\\_%", checkout_tag()))
         .bind::<diesel::sql_types::Text, _>(&template)
         .load(&mut admin)
         .await
