@@ -19,12 +19,12 @@ use screema::db::enums::Role;
 use screema::db::schema::{notifications, outbox, stripe_events};
 use serde_json::json;
 
+/// Points a user's bookings earned: pending until their showtimes start.
 async fn points(app: &TestApp, user: &TestUser) -> i64 {
-    app.gql_as(&user.token, "{ me { points } }", json!({}))
-        .await
-        .data()["me"]["points"]
-        .as_i64()
-        .unwrap()
+    let r = app
+        .gql_as(&user.token, "{ me { points pendingPoints } }", json!({}))
+        .await;
+    r.data()["me"]["points"].as_i64().unwrap() + r.data()["me"]["pendingPoints"].as_i64().unwrap()
 }
 
 async fn confirmations(app: &TestApp, user: &TestUser) -> i64 {
@@ -60,12 +60,12 @@ async fn a_webhook_storm_on_two_nodes_has_each_effect_once() {
     let (a2, a2_intent) = pending(&app, &alice, showtime, &["A2", "A3"]).await;
     let (b1, b1_intent) = pending(&app, &bob, showtime, &["A4"]).await;
 
-    let succeeded = |id: &str, intent: &str, booking: &str| {
-        event(
-            id,
-            "payment_intent.succeeded",
-            intent_object(intent, booking),
-        )
+    let mut paid = std::collections::HashMap::new();
+    for (intent, booking) in [(&a1_intent, &a1), (&a2_intent, &a2), (&b1_intent, &b1)] {
+        paid.insert(intent.clone(), intent_object(&app, intent, booking).await);
+    }
+    let succeeded = |id: &str, intent: &str, _booking: &str| {
+        event(id, "payment_intent.succeeded", paid[intent].clone())
     };
     let failed = |id: &str, intent: &str| {
         event(
@@ -255,7 +255,7 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
             let body = event(
                 &format!("evt_{}", b.id.simple()),
                 "payment_intent.succeeded",
-                intent_object(&intent, &b.id.to_string()),
+                intent_object(&survivor, &intent, &b.id.to_string()).await,
             );
             let signature = flow::stripe_signature(secret, survivor.app.now().timestamp(), &body);
             let to_dead = client

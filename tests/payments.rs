@@ -44,7 +44,7 @@ async fn succeeded(app: &TestApp, event_id: &str, intent: &str, booking: &str) -
         &event(
             event_id,
             "payment_intent.succeeded",
-            intent_object(intent, booking),
+            intent_object(app, intent, booking).await,
         ),
     )
     .await
@@ -96,7 +96,7 @@ async fn missing_bad_and_stale_signatures_are_refused_and_change_nothing() {
     let body = event(
         "evt_sig",
         "payment_intent.succeeded",
-        intent_object(&intent, &id),
+        intent_object(&app, &intent, &id).await,
     );
     let secret = app.app.config.stripe_webhook_secret.clone();
     let now = app.app.now().timestamp();
@@ -468,6 +468,9 @@ async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
     assert_eq!(r.data()["cancelBooking"]["status"], "CANCELLED");
     let key = format!("booking-cancelled-{id}");
     let row = || flow::outbox_row(&app, &key);
+    // Delivered at once after commit, or leased by the worker polling beside it,
+    // which records its attempt a moment later.
+    eventually("the first attempt", || async { row().await.0 >= 1 }).await;
     let (attempts, delivered, error) = row().await;
     assert_eq!((attempts, delivered), (1, None));
     assert!(error.unwrap().contains("WRONGTYPE"));
@@ -721,4 +724,428 @@ async fn booking_and_payment_mutations_need_a_signed_in_caller() {
             "{query}"
         );
     }
+}
+
+// ------------------------------------------------ Stripe as it really behaves
+
+/// The four events Stripe sends about a booking's payment, for one intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stripe {
+    Succeeded,
+    Failed,
+    Canceled,
+    /// `charge.refunded` for the whole charge (support refunded in the Dashboard).
+    Refunded,
+}
+
+impl Stripe {
+    const ALL: [Stripe; 4] = [
+        Stripe::Succeeded,
+        Stripe::Failed,
+        Stripe::Canceled,
+        Stripe::Refunded,
+    ];
+
+    async fn body(self, app: &TestApp, event_id: &str, intent: &str, booking: &str) -> String {
+        let object = match self {
+            Stripe::Succeeded => intent_object(app, intent, booking).await,
+            Stripe::Failed => json!({"id": intent, "object": "payment_intent",
+                "last_payment_error": {"message": "Your card was declined."}}),
+            Stripe::Canceled => {
+                json!({"id": intent, "object": "payment_intent", "status": "canceled"})
+            }
+            Stripe::Refunded => {
+                let paid = intent_object(app, intent, booking).await;
+                json!({"id": format!("ch_{intent}"), "object": "charge", "payment_intent": intent,
+                       "amount": paid["amount"], "currency": paid["currency"],
+                       "amount_refunded": paid["amount"], "refunded": true})
+            }
+        };
+        let kind = match self {
+            Stripe::Succeeded => "payment_intent.succeeded",
+            Stripe::Failed => "payment_intent.payment_failed",
+            Stripe::Canceled => "payment_intent.canceled",
+            Stripe::Refunded => "charge.refunded",
+        };
+        event(event_id, kind, object)
+    }
+}
+
+async fn pending_points(app: &TestApp, user: &TestUser) -> (i64, i64) {
+    let r = app
+        .gql_as(&user.token, "{ me { points pendingPoints } }", json!({}))
+        .await;
+    (
+        r.data()["me"]["points"].as_i64().unwrap(),
+        r.data()["me"]["pendingPoints"].as_i64().unwrap(),
+    )
+}
+
+/// Every pair of the four events, in both orders (and each event twice): whatever
+/// the order, a refunded payment leaves no live booking, no ticket, no sold seat and
+/// no points; a payment that succeeded and was not refunded leaves a confirmed one.
+/// Before the state machine, `charge.refunded` then `succeeded` confirmed the
+/// refunded booking and sold its seat.
+#[tokio::test]
+async fn every_pair_of_stripe_events_in_either_order_leaves_money_and_seats_right() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+        .env("RATE_LIMIT_BOOKING", "off")
+        .env("OUTBOX_POLL_MS", "50")
+        .build()
+        .await;
+    let start = app.app.now() + Duration::days(1);
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 16, &[], start).await
+    };
+    let mut seat = 0;
+    for first in Stripe::ALL {
+        for second in Stripe::ALL {
+            seat += 1;
+            let number = format!("A{seat}");
+            let user = app.with_user(Role::Customer).await;
+            let (id, intent) = pending(&app, &user, showtime, &[&number]).await;
+            for (n, kind) in [first, second].into_iter().enumerate() {
+                let body = kind
+                    .body(&app, &format!("evt_{seat}_{n}"), &intent, &id)
+                    .await;
+                assert_eq!(send_event(&app, &body).await, 200, "{first:?} {second:?}");
+            }
+            let pair = [first, second];
+            let has = |k: Stripe| pair.contains(&k);
+            let label = format!("{first:?} then {second:?}");
+            if has(Stripe::Refunded) {
+                assert_eq!(status_of(&app, &user, &id).await, "CANCELLED", "{label}");
+                assert_eq!(
+                    payment_of(&app, &id).await.0,
+                    PaymentStatus::Refunded,
+                    "{label}"
+                );
+                assert_eq!(
+                    seat_state(&app, showtime, &number).await,
+                    "AVAILABLE",
+                    "{label}"
+                );
+                assert_eq!(pending_points(&app, &user).await, (0, 0), "{label}");
+            } else if first == Stripe::Canceled && second == Stripe::Succeeded {
+                // Money for an intent already given up: it goes back by itself.
+                assert_eq!(status_of(&app, &user, &id).await, "CANCELLED", "{label}");
+                assert_eq!(
+                    seat_state(&app, showtime, &number).await,
+                    "AVAILABLE",
+                    "{label}"
+                );
+                eventually(&format!("{label}: the money goes back"), || async {
+                    payment_of(&app, &id).await.0 == PaymentStatus::Refunded
+                })
+                .await;
+            } else if has(Stripe::Succeeded) {
+                assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED", "{label}");
+                assert_eq!(
+                    payment_of(&app, &id).await.0,
+                    PaymentStatus::Succeeded,
+                    "{label}"
+                );
+                assert_eq!(
+                    seat_state(&app, showtime, &number).await,
+                    "BOOKED",
+                    "{label}"
+                );
+                assert_eq!(pending_points(&app, &user).await, (0, 10), "{label}");
+            } else if has(Stripe::Canceled) {
+                assert_eq!(status_of(&app, &user, &id).await, "CANCELLED", "{label}");
+                assert_eq!(
+                    seat_state(&app, showtime, &number).await,
+                    "AVAILABLE",
+                    "{label}"
+                );
+            } else {
+                assert_eq!(status_of(&app, &user, &id).await, "PENDING", "{label}");
+                assert_eq!(
+                    payment_of(&app, &id).await.0,
+                    PaymentStatus::Failed,
+                    "{label}"
+                );
+            }
+            // A refunded booking's seat is for sale again, and sells.
+            if has(Stripe::Refunded) {
+                let other = app.with_user(Role::Customer).await;
+                let token = flow::lock(&app, &other, showtime, &[&number]).await;
+                assert!(!token.is_empty(), "{label}");
+            }
+        }
+    }
+}
+
+fn refunded_event(event_id: &str, intent: &str, charged: i64, refunded: i64) -> String {
+    event(
+        event_id,
+        "charge.refunded",
+        json!({"id": format!("ch_{intent}"), "object": "charge", "payment_intent": intent,
+               "amount": charged, "currency": "usd", "amount_refunded": refunded,
+               "refunded": refunded >= charged}),
+    )
+}
+
+/// A goodwill refund of part of a charge in Stripe's Dashboard: the booking stands,
+/// the amount is recorded, points follow the money kept, and the rest stays
+/// refundable through the API. Before, any `charge.refunded` cancelled the booking.
+#[tokio::test]
+async fn a_partial_refund_keeps_the_booking_and_the_rest_stays_refundable() {
+    let app = app().await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    let (id, intent) = pending(&app, &user, showtime, &["A1", "A2"]).await;
+    assert_eq!(succeeded(&app, "evt_paid", &intent, &id).await, 200);
+    assert_eq!(pending_points(&app, &user).await, (0, 20));
+
+    // 5.00 of 20.00 back.
+    assert_eq!(
+        send_event(&app, &refunded_event("evt_part", &intent, 2000, 500)).await,
+        200
+    );
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+    assert_eq!(
+        payment_of(&app, &id).await.0,
+        PaymentStatus::PartiallyRefunded
+    );
+    assert_eq!(seat_state(&app, showtime, "A1").await, "BOOKED");
+    assert_eq!(pending_points(&app, &user).await, (0, 15));
+    assert!(
+        titles(&app, &user)
+            .await
+            .contains(&"Partial refund".to_owned())
+    );
+    let recorded: Vec<Decimal> = refunds::table
+        .filter(refunds::status.eq("succeeded"))
+        .select(refunds::amount)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(recorded, [fx::dec("5.00")]);
+
+    // An older event (a smaller running total) arriving late changes nothing.
+    assert_eq!(
+        send_event(&app, &refunded_event("evt_older", &intent, 2000, 300)).await,
+        200
+    );
+    assert_eq!(
+        payment_of(&app, &id).await.0,
+        PaymentStatus::PartiallyRefunded
+    );
+    assert_eq!(pending_points(&app, &user).await, (0, 15));
+
+    // The customer refunds the rest: 15.00, not 20.00.
+    let r = app
+        .gql_as(&user.token, REFUND, json!({"id": id, "r": "plans changed"}))
+        .await;
+    assert_eq!(
+        r.data()["refundBooking"]["amount"]["amount"],
+        "15.00",
+        "{r:?}"
+    );
+    assert_eq!(status_of(&app, &user, &id).await, "CANCELLED");
+    assert_eq!(payment_of(&app, &id).await.0, PaymentStatus::Refunded);
+    assert_eq!(seat_state(&app, showtime, "A1").await, "AVAILABLE");
+    assert_eq!(pending_points(&app, &user).await, (0, 0));
+    // Nothing is left to refund.
+    let again = app
+        .gql_as(&user.token, REFUND, json!({"id": id, "r": "again"}))
+        .await;
+    assert_eq!(again.code(), "CONFLICT");
+    let total: Vec<Decimal> = refunds::table
+        .filter(refunds::status.eq("succeeded"))
+        .select(refunds::amount)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(total.iter().sum::<Decimal>(), fx::dec("20.00"));
+    // Stripe's event for our own refund (running total 20.00) adds nothing more.
+    assert_eq!(
+        send_event(&app, &refunded_event("evt_rest", &intent, 2000, 2000)).await,
+        200
+    );
+    assert_eq!(flow::count(&app, "refunds").await, 2);
+}
+
+/// A payment whose amount or currency is not the booking's does not confirm it: the
+/// booking is flagged, its seat goes back on sale and what arrived is refunded by the
+/// outbox. Before, any `succeeded` confirmed the booking whatever was paid.
+#[tokio::test]
+async fn a_payment_that_does_not_match_its_booking_is_refunded_not_confirmed() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+        .env("OUTBOX_POLL_MS", "50")
+        .build()
+        .await;
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    for (n, (minor, currency)) in [(999, "usd"), (1000, "eur"), (100_000, "usd")]
+        .into_iter()
+        .enumerate()
+    {
+        let seat = format!("A{}", n + 1);
+        let (id, intent) = pending(&app, &user, showtime, &[&seat]).await;
+        let body = event(
+            &format!("evt_mismatch_{n}"),
+            "payment_intent.succeeded",
+            flow::paid_intent_object(&intent, &id, minor, currency),
+        );
+        assert_eq!(send_event(&app, &body).await, 200);
+        assert_eq!(
+            status_of(&app, &user, &id).await,
+            "CANCELLED",
+            "{minor} {currency}"
+        );
+        assert!(flow::booking(&app, &user, &id).await["qrCode"].is_null());
+        assert_eq!(seat_state(&app, showtime, &seat).await, "AVAILABLE");
+        let flag: Option<String> = screema::db::schema::bookings::table
+            .find(Uuid::parse_str(&id).unwrap())
+            .select(screema::db::schema::bookings::payment_flag)
+            .first(&mut app.conn().await)
+            .await
+            .unwrap();
+        let flag = flag.expect("the booking is flagged for operators");
+        assert!(flag.contains("payment mismatch"), "{flag}");
+        eventually("what arrived goes back", || async {
+            payment_of(&app, &id).await.0 == PaymentStatus::Refunded
+        })
+        .await;
+        let back: (Decimal, String) = refunds::table
+            .filter(refunds::booking_id.eq(Uuid::parse_str(&id).unwrap()))
+            .select((refunds::amount, refunds::currency))
+            .first(&mut app.conn().await)
+            .await
+            .unwrap();
+        let expected = Decimal::new(minor, 2);
+        assert_eq!(back, (expected, currency.to_ascii_uppercase()));
+    }
+    assert_eq!(pending_points(&app, &user).await, (0, 0));
+}
+
+/// Prices, amounts sent to the gateway and amounts read from Stripe's events follow
+/// ISO 4217's minor unit of the configured currency: none for JPY, three for KWD.
+/// Before, every amount had two decimals and went to Stripe times 100.
+#[tokio::test]
+async fn jpy_and_kwd_amounts_use_their_minor_units_end_to_end() {
+    for (currency, base, refused, shown, minor) in [
+        ("JPY", "1800", "1800.5", "1800", 1800_i64),
+        ("KWD", "3.250", "3.2505", "3.250", 3250_i64),
+    ] {
+        let app = TestApp::builder()
+            .env("SIMULATED_PAYMENT_DELAY_MS", NEVER)
+            .env("CURRENCY", currency)
+            .build()
+            .await;
+        let admin = app.with_user(Role::Admin).await;
+        let (movie, screen) = {
+            let mut conn = app.conn().await;
+            let theater = fx::theater(&mut conn, "Yen", "UTC").await;
+            let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+            (fx::movie(&mut conn, fx::MovieSpec::default()).await, screen)
+        };
+        const CREATE: &str = "mutation($m: ID!, $s: ID!, $t: DateTime!, $p: Decimal!) { createShowtime(input: {movieId: $m, screenId: $s, startTime: $t, basePrice: $p}) { id basePrice { amount currency } } }";
+        let vars = |price: &str, day: i64| {
+            json!({"m": movie.to_string(), "s": screen.to_string(),
+                   "t": (app.app.now() + Duration::days(day)).to_rfc3339(), "p": price})
+        };
+        let bad = app.gql_as(&admin.token, CREATE, vars(refused, 2)).await;
+        assert_eq!(bad.code(), "BAD_USER_INPUT", "{currency}");
+        assert_eq!(bad.field(), Some("basePrice"));
+        let r = app.gql_as(&admin.token, CREATE, vars(base, 1)).await;
+        let created = &r.data()["createShowtime"];
+        assert_eq!(
+            created["basePrice"],
+            json!({"amount": shown, "currency": currency})
+        );
+        let showtime = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
+
+        let user = app.with_user(Role::Customer).await;
+        let (id, intent) = pending(&app, &user, showtime, &["A1"]).await;
+        let b = flow::booking(&app, &user, &id).await;
+        assert_eq!(
+            b["finalAmount"],
+            json!({"amount": shown, "currency": currency})
+        );
+        // What a 100-based conversion would have sent is refused as a mismatch...
+        let (other, other_intent) = pending(&app, &user, showtime, &["A2"]).await;
+        let hundredths = if minor == 1800 { 180_000 } else { 325 };
+        let wrong = event(
+            "evt_wrong_unit",
+            "payment_intent.succeeded",
+            flow::paid_intent_object(&other_intent, &other, hundredths, currency),
+        );
+        assert_eq!(send_event(&app, &wrong).await, 200);
+        assert_eq!(status_of(&app, &user, &other).await, "CANCELLED");
+        // ...and the amount in the currency's own minor units confirms.
+        let right = event(
+            "evt_right_unit",
+            "payment_intent.succeeded",
+            flow::paid_intent_object(&intent, &id, minor, currency),
+        );
+        assert_eq!(send_event(&app, &right).await, 200);
+        assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED", "{currency}");
+        // The intent the gateway was asked for: the same minor units.
+        let expected = intent_object(&app, &intent, &id).await;
+        assert_eq!(expected["amount"], minor, "{currency}");
+    }
+}
+
+/// The same against localstripe: the intent it holds for a JPY booking is in yen,
+/// not hundredths of a yen, and its webhook confirms the booking.
+#[tokio::test]
+async fn a_jpy_booking_goes_to_localstripe_in_yen() {
+    let secret = format!("whsec_{}", Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .env("STRIPE_SECRET_KEY", "sk_test_screema")
+        .env("STRIPE_API_BASE", &localstripe_url())
+        .env("STRIPE_WEBHOOK_SECRET", &secret)
+        .env("CURRENCY", "JPY")
+        .build()
+        .await;
+    let client = reqwest::Client::new();
+    let (status, _) = stripe(
+        &client,
+        &format!("/_config/webhooks/{}", app.prefix),
+        &[
+            ("url", &app.url("/api/payments/webhook")),
+            ("secret", &secret),
+            ("events[0]", "payment_intent.succeeded"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    // One row of 10 seats at 10 (yen, now): 1,800 yen for A1 after the update below.
+    let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
+    diesel::update(screema::db::schema::showtimes::table.find(showtime))
+        .set(screema::db::schema::showtimes::base_price.eq(fx::dec("1800")))
+        .execute(&mut app.conn().await)
+        .await
+        .unwrap();
+    let user = app.with_user(Role::Customer).await;
+    let created = book(&app, &user, showtime, &["A1"]).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["booking"]["finalAmount"]["amount"], "1800");
+    let client_secret = created["paymentClientSecret"].as_str().unwrap();
+    let (intent, _) = client_secret.split_once("_secret_").unwrap();
+    let shown = client
+        .get(format!("{}/v1/payment_intents/{intent}", localstripe_url()))
+        .basic_auth("sk_test_screema", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(shown["amount"], 1800);
+    assert_eq!(shown["currency"], "jpy");
+    assert_eq!(
+        pay_with_card(&client, intent, "4242424242424242").await,
+        200
+    );
+    eventually("localstripe's webhook", || async {
+        status_of(&app, &user, &id).await == "CONFIRMED"
+    })
+    .await;
 }

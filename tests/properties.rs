@@ -23,7 +23,7 @@ use screema::booking::pricing::quote;
 use screema::catalog::layout::{MAX_SEAT_NUMBER, SeatKind, SeatLayout, SeatNumber};
 use screema::catalog::manage::price;
 use screema::loyalty::{Tiers, points_for};
-use screema::money::{Currency, Money, format_cents, round_cents};
+use screema::money::{Currency, Money};
 use screema::payments::gateway::minor_units;
 use screema::payments::signature::{self, SignatureError};
 use screema::tickets::code::{InvalidTicket, TicketClaims, TicketSigner, verify_with};
@@ -496,7 +496,7 @@ proptest! {
         let m = Money::new(x, Currency::USD);
         let cents = m.amount();
         prop_assert_eq!(cents.scale(), 2);
-        prop_assert_eq!(cents, round_cents(x));
+        prop_assert_eq!(cents, Currency::USD.round(x));
         let error = (cents - x).abs();
         prop_assert!(error <= HALF_CENT, "{} -> {}", x, cents);
         if error == HALF_CENT {
@@ -511,13 +511,26 @@ proptest! {
     fn money_strings_round_trip(x in amount()) {
         let m = Money::new(x, Currency::USD);
         let s = m.to_plain_string();
-        prop_assert_eq!(&s, &format_cents(x));
+        prop_assert_eq!(&s, &Currency::USD.round(x).to_string());
         let (_, decimals) = s.split_once('.').unwrap();
         prop_assert_eq!(decimals.len(), 2);
         prop_assert!(decimals.bytes().all(|b| b.is_ascii_digit()));
         let back = Decimal::from_str(&s).unwrap();
         prop_assert_eq!(back, m.amount());
         prop_assert_eq!(back.to_string(), s);
+    }
+
+    /// In every exponent (JPY 0, USD 2, KWD 3) an amount's minor units read back as
+    /// the same amount, and its string has exactly that many decimals.
+    #[test]
+    fn minor_units_round_trip_in_every_exponent(x in amount(), code in prop::sample::select(vec!["JPY", "USD", "KWD"])) {
+        let currency = Currency::parse(code).unwrap();
+        let m = Money::new(x, currency);
+        let minor = m.minor_units().unwrap();
+        prop_assert_eq!(Money::from_minor(minor, currency), m);
+        let s = m.to_plain_string();
+        let decimals = s.split_once('.').map_or(0, |(_, d)| d.len());
+        prop_assert_eq!(decimals as u32, currency.exponent());
     }
 
     /// Multiplying by a whole quantity is exact (no rounding), distributes over
@@ -551,16 +564,22 @@ proptest! {
         prop_assert_eq!(minor_units(sum).unwrap(), ca + minor_units(mb).unwrap());
     }
 
-    /// Three ASCII letters in any case make a currency, upper-cased; nothing else does.
+    /// A currency is an ISO 4217 code with a minor unit, in any case, upper-cased;
+    /// nothing else is, and parsing never panics.
     #[test]
-    fn currency_codes(code in "[a-zA-Z]{3}", other in ".{0,6}") {
-        let c = Currency::parse(&code).unwrap();
+    fn currency_codes(
+        code in prop::sample::select(vec!["usd", "EUR", "jPy", "KWD", "bhd", "krw", "GBP", "chf"]),
+        other in ".{0,6}",
+    ) {
+        let c = Currency::parse(code).unwrap();
         prop_assert_eq!(c.as_str(), code.to_ascii_uppercase());
         prop_assert_eq!(Currency::parse(c.as_str()), Ok(c));
         prop_assert_eq!(c.to_string(), c.as_str());
-        let t = other.trim();
-        let valid = t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic());
-        prop_assert_eq!(Currency::parse(&other).is_ok(), valid);
+        if let Ok(parsed) = Currency::parse(&other) {
+            let t = other.trim();
+            prop_assert!(t.len() == 3 && t.bytes().all(|b| b.is_ascii_alphabetic()));
+            prop_assert!(parsed.exponent() <= 4);
+        }
     }
 
     /// A booking's quote: each seat at base × multiplier within half a cent; the total
@@ -574,7 +593,7 @@ proptest! {
         snacks in prop::collection::vec((catalog_price(), 1i32..=20), 0..5),
         percent in (0i64..=10_000).prop_map(|p| Decimal::new(p, 2)),
     ) {
-        prop_assert!(price("basePrice", base).is_ok());
+        prop_assert!(price("basePrice", base, Currency::USD).is_ok());
         let layout = SeatLayout::parse(&layout_json(&rows), FIELD).unwrap();
         let all: Vec<_> = layout.seats().collect();
         let mut chosen: Vec<String> = picks.iter().map(|i| all[i.index(all.len())].number.to_string()).collect();
@@ -645,7 +664,7 @@ proptest! {
 #[test]
 fn the_largest_quote_does_not_overflow() {
     let max = Decimal::from(99_999);
-    assert!(price("basePrice", max).is_ok());
+    assert!(price("basePrice", max, Currency::USD).is_ok());
     let cells: Vec<Value> = (1..=120)
         .map(|n| json!({"number": n, "kind": "COUPLE", "priceMultiplier": "10"}))
         .collect();

@@ -73,8 +73,9 @@ struct Occupancy {
 const NET: &str = "\
     SELECT b.id, b.created_at, s.movie_id, cardinality(b.seat_numbers) AS seats, \
            b.status IN ('confirmed', 'used') AS sold, \
-           COALESCE((SELECT sum(p.amount) FROM payments p \
-                     WHERE p.booking_id = b.id AND p.status IN ('succeeded', 'refunded')), 0) \
+           COALESCE((SELECT sum(COALESCE(p.amount_received, p.amount)) FROM payments p \
+                     WHERE p.booking_id = b.id \
+                       AND p.status IN ('succeeded', 'partially_refunded', 'refunded')), 0) \
          - COALESCE((SELECT sum(r.amount) FROM refunds r \
                      WHERE r.booking_id = b.id AND r.status = 'succeeded'), 0) AS net \
     FROM bookings b JOIN showtimes s ON s.id = b.showtime_id \

@@ -49,8 +49,16 @@ impl UserObject {
         &self.0.tier
     }
 
+    /// Points that count: they decide the tier and its discount.
     async fn points(&self) -> i32 {
         self.0.points
+    }
+
+    /// Points of confirmed bookings whose showtime has not started (nor ticket been
+    /// used): they count from then, and a refund before then takes them back.
+    async fn pending_points(&self, ctx: &Context<'_>) -> Result<i32> {
+        let mut conn = app(ctx)?.db().await?;
+        Ok(crate::loyalty::pending_points(&mut conn, self.0.id).await?)
     }
 }
 

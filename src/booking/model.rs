@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::catalog::model::texts;
 use crate::db::enums::BookingStatus;
 use crate::db::schema::{booking_snacks, bookings};
+use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = bookings, check_for_backend(diesel::pg::Pg))]
@@ -32,6 +33,14 @@ pub struct Booking {
 impl Booking {
     pub fn seats(&self) -> Vec<String> {
         texts(&self.seat_numbers)
+    }
+
+    /// An amount in the booking's currency (written from the validated configuration).
+    pub fn money(&self, amount: Decimal) -> Money {
+        Money::new(
+            amount,
+            Currency::parse(&self.currency).unwrap_or(Currency::USD),
+        )
     }
 }
 

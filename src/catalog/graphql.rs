@@ -616,9 +616,14 @@ impl CatalogMutation {
         };
         let app = app(ctx)?;
         let mut conn = app.db().await.map_err(AppError::from)?;
-        let created =
-            manage::create_showtime(&mut conn, showtime, app.now(), app.config.cleaning_gap)
-                .await?;
+        let created = manage::create_showtime(
+            &mut conn,
+            showtime,
+            app.now(),
+            app.config.cleaning_gap,
+            app.config.currency,
+        )
+        .await?;
         cache::changed(app).await;
         Ok(ShowtimeNode(Arc::new(created)))
     }
@@ -628,7 +633,7 @@ impl CatalogMutation {
         let snack = NewSnack {
             name: manage::text("name", &input.name, 255)?,
             description: manage::description(input.description)?,
-            price: manage::price("price", input.price.0)?,
+            price: manage::price("price", input.price.0, app(ctx)?.config.currency)?,
             category: manage::text("category", &input.category, 100)?,
             image_url: manage::url("imageUrl", input.image_url)?,
             available: input.available,

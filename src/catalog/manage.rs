@@ -14,6 +14,7 @@ use super::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::db::enums::MovieStatus;
 use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
 use crate::error::{AppError, AppResult};
+use crate::money::Currency;
 
 /// A change to a nullable field: leave it, clear it, or set it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,15 +100,22 @@ pub fn duration(minutes: i32) -> AppResult<i32> {
     Ok(minutes)
 }
 
-pub fn price(field: &str, amount: Decimal) -> AppResult<Decimal> {
-    if amount.is_sign_negative() || amount.normalize().scale() > 2 || amount > Decimal::from(99_999)
-    {
+/// A price in the configured currency: from 0 to 99,999 units, and with no more
+/// decimals than the currency's minor unit has (two for USD, none for JPY, three for
+/// KWD). Held at exactly that many places.
+pub fn price(field: &str, amount: Decimal, currency: Currency) -> AppResult<Decimal> {
+    if amount.is_sign_negative() || !currency.fits(amount) || amount > Decimal::from(99_999) {
+        let decimals = match currency.exponent() {
+            0 => "no decimals".to_owned(),
+            1 => "at most one decimal".to_owned(),
+            n => format!("at most {n} decimals"),
+        };
         return Err(AppError::bad_input(
             field,
-            format!("`{field}` is an amount ≥ 0 with at most two decimals"),
+            format!("`{field}` is an amount from 0 to 99999 with {decimals} ({currency})"),
         ));
     }
-    Ok(amount)
+    Ok(currency.round(amount))
 }
 
 #[derive(Debug, Clone)]
@@ -314,8 +322,9 @@ pub async fn create_showtime(
     s: NewShowtime,
     now: DateTime<Utc>,
     cleaning_gap: std::time::Duration,
+    currency: Currency,
 ) -> AppResult<Showtime> {
-    let base_price = price("basePrice", s.base_price)?;
+    let base_price = price("basePrice", s.base_price, currency)?;
     if s.start_time <= now {
         return Err(AppError::bad_input(
             "startTime",

@@ -72,6 +72,7 @@ pg_enum!(PaymentStatus => sql_types::PaymentStatus {
     Failed = "failed",
     Cancelled = "cancelled",
     Refunded = "refunded",
+    PartiallyRefunded = "partially_refunded",
 });
 
 pg_enum!(NotificationType => sql_types::NotificationType {

@@ -71,6 +71,9 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        payment_flag -> Nullable<Text>,
+        points_pending -> Int4,
+        points_counted -> Int4,
     }
 }
 
@@ -168,6 +171,8 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        amount_received -> Nullable<Numeric>,
+        amount_refunded -> Numeric,
     }
 }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 use chrono::{NaiveDate, SecondsFormat, Utc};
 
-use crate::money::{self, Money};
+use crate::money::Money;
 
 /// An instant, RFC 3339 with offset, e.g. `2026-12-01T19:30:00Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,9 @@ impl ScalarType for Decimal {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(money::format_cents(self.0))
+        // Output amounts come from `Money`, which holds them at the currency's own
+        // minor unit, so the scale is already right (`12.50`, `1250`, `12.500`).
+        Value::String(self.0.to_string())
     }
 }
 

@@ -1,7 +1,30 @@
 //! What Stripe's events do to bookings. Each event is handled in one transaction that
 //! also records its id, so a replay is acknowledged and ignored, and a failure leaves
-//! nothing half-done (Stripe retries). Events may come in any order: each handler
-//! looks at the booking's current state and changes only what that event may change.
+//! nothing half-done (Stripe retries).
+//!
+//! ## The payment's state machine
+//!
+//! Stripe does not order its deliveries and retries a failed one for days, so
+//! `charge.refunded` can come before `payment_intent.succeeded` (support refunded in
+//! the Dashboard while our endpoint was down). Every event is therefore a transition on
+//! the state of the booking's payment (its `payments` row, read under the booking's row
+//! lock) that only moves forward: an event whose state is already past changes nothing.
+//!
+//! | state              | succeeded             | payment_failed  | canceled           | charge.refunded (r of a charged)              |
+//! |--------------------|-----------------------|-----------------|--------------------|-----------------------------------------------|
+//! | pending, failed    | succeeded: confirm ¹  | failed: notify  | canceled: booking cancelled | r < a: succeeded ¹ then partially refunded; r ≥ a: refunded, booking cancelled |
+//! | succeeded          | —                     | —               | —                  | partially refunded, or refunded: booking cancelled, seats freed |
+//! | partially refunded | —                     | —               | —                  | more refunded (r only grows): the same        |
+//! | refunded           | —                     | —               | —                  | —                                             |
+//! | canceled           | as pending, by the booking: an expired one is revived if its seats are free; a cancelled one is refunded automatically | — | — | as pending |
+//!
+//! ¹ Only when the money matches the booking (amount in the currency's minor units, and
+//! currency); otherwise the booking is flagged, not confirmed, and the money goes back
+//! through the outbox (log line `payment_mismatch`).
+//!
+//! Whatever the order, a payment that was refunded in full never leaves a live
+//! booking, a valid ticket or a sold seat behind; a partial refund keeps the booking,
+//! and what is left stays refundable.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -9,14 +32,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::refunds::refunded;
+use super::ledger::{self, Payment};
 use crate::app::App;
 use crate::booking::model::Booking;
 use crate::booking::service::{end_pending, is_unique_violation};
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
-use crate::db::schema::{bookings, payments, refunds, stripe_events};
+use crate::db::schema::{bookings, payments, stripe_events};
 use crate::error::{AppError, AppResult};
 use crate::loyalty;
+use crate::money::{Currency, Money};
 use crate::notifications::{self, NewNotification, messages};
 use crate::outbox::{self, Effect};
 use crate::tickets::code::TicketClaims;
@@ -95,15 +119,18 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
             if fresh == 0 {
                 return Ok(Outcome::Duplicate);
             }
+            let Some(payment) = ledger::for_intent(conn, &intent).await? else {
+                return Ok(Outcome::Ignored);
+            };
             let effects = match event.kind.as_str() {
                 "payment_intent.succeeded" => {
-                    succeeded(conn, app, &booking, &intent, object).await?
+                    succeeded(conn, app, &booking, &payment, object).await?
                 }
                 "payment_intent.payment_failed" => {
-                    failed(conn, app, &booking, &intent, object).await?
+                    failed(conn, app, &booking, &payment, object).await?
                 }
-                "payment_intent.canceled" => canceled(conn, app, &booking).await?,
-                _ => charge_refunded(conn, app, &booking, &intent, object).await?,
+                "payment_intent.canceled" => canceled(conn, app, &booking, &payment).await?,
+                _ => charge_refunded(conn, app, &booking, &payment, object).await?,
             };
             Ok(Outcome::Applied(effects))
         })
@@ -147,39 +174,81 @@ async fn find_booking(
         .optional()?)
 }
 
-async fn set_payment(
-    conn: &mut AsyncPgConnection,
-    intent: &str,
-    status: PaymentStatus,
-    method: Option<&str>,
-    failure: Option<&str>,
-) -> AppResult<()> {
-    diesel::update(payments::table.filter(payments::stripe_payment_intent_id.eq(intent)))
-        .set((
-            payments::status.eq(status),
-            payments::payment_method.eq(method.map(|m| m.chars().take(100).collect::<String>())),
-            payments::failure_reason.eq(failure),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+/// What a payment intent or charge object says was paid: its amount in minor units
+/// (`amount_received` for an intent, `amount` for a charge) and its currency.
+fn paid_in(object: &Value) -> Option<(i64, String)> {
+    let amount = object["amount_received"]
+        .as_i64()
+        .or_else(|| object["amount"].as_i64())?;
+    let currency = object["currency"].as_str()?.to_ascii_uppercase();
+    Some((amount, currency))
 }
 
+/// The money Stripe reports, when it is exactly what the booking asks for.
+fn matching(booking: &Booking, object: &Value) -> Result<Money, Mismatch> {
+    let expected = booking.money(booking.final_amount);
+    let Some((minor, currency)) = paid_in(object) else {
+        return Err(Mismatch {
+            expected,
+            received: None,
+        });
+    };
+    let received = Currency::parse(&currency)
+        .ok()
+        .map(|c| Money::from_minor(minor, c));
+    match (received, expected.minor_units()) {
+        (Some(got), Ok(want)) if got.currency() == expected.currency() && minor == want => Ok(got),
+        _ => Err(Mismatch {
+            expected,
+            received: received.map(Ok).unwrap_or(Err((minor, currency))).ok(),
+        }),
+    }
+}
+
+struct Mismatch {
+    expected: Money,
+    /// What arrived, when its currency is one we know.
+    received: Option<Money>,
+}
+
+/// `payment_intent.succeeded`.
 async fn succeeded(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-    intent: &str,
+    payment: &Payment,
     object: &Value,
 ) -> AppResult<Vec<i64>> {
-    set_payment(
+    match payment.status {
+        // Money arrived: what it means depends on the booking. A cancelled intent (by
+        // Stripe, or by us when the booking expired or was cancelled) that was paid
+        // all the same is honoured if the seats are still free, else refunded.
+        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Cancelled => {}
+        // Already past: succeeded, or some or all of it refunded since.
+        PaymentStatus::Succeeded | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded => {
+            return Ok(Vec::new());
+        }
+    }
+    let received = match matching(booking, object) {
+        Ok(received) => received,
+        Err(mismatch) => return mismatched(conn, app, booking, payment, object, mismatch).await,
+    };
+    ledger::record_success(
         conn,
-        intent,
-        PaymentStatus::Succeeded,
+        payment,
+        Some(received),
         object["payment_method"].as_str(),
-        None,
     )
     .await?;
+    take_the_money(conn, app, booking).await
+}
+
+/// The booking's side of a payment that arrived and matches it.
+async fn take_the_money(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+) -> AppResult<Vec<i64>> {
     match booking.status {
         BookingStatus::Pending => confirm(conn, app, booking).await,
         BookingStatus::Expired => {
@@ -199,9 +268,65 @@ async fn succeeded(
     }
 }
 
-/// Confirms a booking: CONFIRMED with its ticket code, a notification, and the seat
-/// change and confirmation messages queued. Refused with `SEATS_UNAVAILABLE` when
-/// another live booking has one of its seats.
+/// A payment whose amount or currency is not the booking's: not confirmed. The booking
+/// is flagged for operators and ended (its seats go back on sale), and whatever arrived
+/// is refunded through the outbox.
+async fn mismatched(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+    payment: &Payment,
+    object: &Value,
+    mismatch: Mismatch,
+) -> AppResult<Vec<i64>> {
+    let received = match (mismatch.received, paid_in(object)) {
+        (Some(money), _) => money.to_string(),
+        (None, Some((minor, currency))) => format!("{minor} minor units of {currency}"),
+        (None, None) => "an amount it did not state".to_owned(),
+    };
+    let flag = format!(
+        "payment mismatch: received {received}, expected {}",
+        mismatch.expected
+    );
+    tracing::warn!(
+        booking = %booking.id,
+        reference = %booking.booking_reference,
+        intent = payment.stripe_payment_intent_id.as_deref().unwrap_or_default(),
+        %received,
+        expected = %mismatch.expected,
+        "payment_mismatch: a payment does not match its booking; not confirmed, refunding it"
+    );
+    diesel::update(bookings::table.find(booking.id))
+        .set(bookings::payment_flag.eq(Some(&flag)))
+        .execute(conn)
+        .await?;
+    ledger::record_success(
+        conn,
+        payment,
+        mismatch.received,
+        object["payment_method"].as_str(),
+    )
+    .await?;
+    let mut effects = Vec::new();
+    if booking.status == BookingStatus::Pending {
+        effects.extend(
+            end_pending(conn, app, booking, BookingStatus::Cancelled)
+                .await?
+                .1,
+        );
+    }
+    if mismatch.received.is_some() {
+        effects.extend(
+            refund_late(conn, app, booking, "it did not match the booking's amount").await?,
+        );
+    }
+    Ok(effects)
+}
+
+/// Confirms a booking: CONFIRMED with its ticket code, a notification, its loyalty
+/// points (pending until the showtime starts), and the seat change and confirmation
+/// messages queued. Refused with `SEATS_UNAVAILABLE` when another live booking has one
+/// of its seats.
 async fn confirm(
     conn: &mut AsyncPgConnection,
     app: &App,
@@ -278,11 +403,11 @@ async fn confirm(
     );
     effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
     effects.extend(
-        loyalty::add_points(
+        loyalty::set_booking_points(
             conn,
             &app.config.tiers,
             now,
-            booking.user_id,
+            booking,
             loyalty::points_for(booking.final_amount),
         )
         .await?,
@@ -324,27 +449,34 @@ async fn refund_late(
     Ok(notice.into_iter().chain(refund).collect())
 }
 
+/// `payment_intent.payment_failed`: the customer may try again, so the booking stays.
 async fn failed(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-    intent: &str,
+    payment: &Payment,
     object: &Value,
 ) -> AppResult<Vec<i64>> {
-    if booking.status != BookingStatus::Pending {
+    if !matches!(
+        payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed
+    ) || booking.status != BookingStatus::Pending
+    {
         return Ok(Vec::new());
     }
     let reason = object["last_payment_error"]["message"]
         .as_str()
         .unwrap_or("the payment was declined");
-    set_payment(
-        conn,
-        intent,
-        PaymentStatus::Failed,
-        object["payment_method"].as_str(),
-        Some(reason),
-    )
-    .await?;
+    diesel::update(payments::table.find(payment.id))
+        .set((
+            payments::status.eq(PaymentStatus::Failed),
+            payments::payment_method.eq(object["payment_method"]
+                .as_str()
+                .map(|m| m.chars().take(100).collect::<String>())),
+            payments::failure_reason.eq(Some(reason)),
+        ))
+        .execute(conn)
+        .await?;
     let until = booking
         .expires_at
         .map(|t| format!(" until {}", t.format("%H:%M UTC")))
@@ -366,62 +498,87 @@ async fn failed(
     Ok(notice.into_iter().collect())
 }
 
+/// `payment_intent.canceled`: nobody will pay; a pending booking ends. A paid one
+/// stays: only a refund undoes a payment.
 async fn canceled(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
+    payment: &Payment,
 ) -> AppResult<Vec<i64>> {
-    // A confirmed booking stays confirmed: only a refund undoes a payment.
-    if booking.status != BookingStatus::Pending {
+    if !matches!(
+        payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed
+    ) {
         return Ok(Vec::new());
     }
-    Ok(end_pending(conn, app, booking, BookingStatus::Cancelled)
-        .await?
-        .1)
+    if booking.status == BookingStatus::Pending {
+        return Ok(end_pending(conn, app, booking, BookingStatus::Cancelled)
+            .await?
+            .1);
+    }
+    diesel::update(payments::table.find(payment.id))
+        .set(payments::status.eq(PaymentStatus::Cancelled))
+        .execute(conn)
+        .await?;
+    Ok(Vec::new())
 }
 
+/// `charge.refunded`: some or all of a charge went back, by our API or in Stripe's
+/// Dashboard. `amount_refunded` is the charge's running total, so an older event
+/// (a smaller total) arriving late changes nothing.
 async fn charge_refunded(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-    intent: &str,
+    payment: &Payment,
     object: &Value,
 ) -> AppResult<Vec<i64>> {
-    let refund_id = object["refunds"]["data"][0]["id"].as_str();
-    let recorded = diesel::update(
-        refunds::table
-            .filter(refunds::booking_id.eq(booking.id))
-            .filter(refunds::status.ne("failed")),
-    )
-    .set(refunds::status.eq("succeeded"))
-    .execute(conn)
-    .await?;
-    if recorded == 0 {
-        // Refunded outside the API (e.g. in Stripe's dashboard): record it.
-        let payment: Option<Uuid> = payments::table
-            .filter(payments::stripe_payment_intent_id.eq(intent))
-            .select(payments::id)
-            .first(conn)
-            .await
-            .optional()?;
-        let cents = object["amount_refunded"].as_i64().unwrap_or(0);
-        if let Some(payment) = payment
-            && cents > 0
-        {
-            diesel::insert_into(refunds::table)
-                .values((
-                    refunds::booking_id.eq(booking.id),
-                    refunds::payment_id.eq(payment),
-                    refunds::stripe_refund_id.eq(refund_id),
-                    refunds::amount.eq(rust_decimal::Decimal::new(cents, 2)),
-                    refunds::currency.eq(&booking.currency),
-                    refunds::status.eq("succeeded"),
-                    refunds::reason.eq(Some("refunded at the payment provider")),
-                ))
-                .on_conflict_do_nothing()
+    let mut effects = Vec::new();
+    let mut payment = payment.clone();
+    if matches!(
+        payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Cancelled
+    ) {
+        // A refund proves the charge succeeded: its `payment_intent.succeeded` is late
+        // or lost. Take the payment as succeeded first, so the order does not matter.
+        let charged = match matching(booking, object) {
+            Ok(money) => Some(money),
+            Err(mismatch) => mismatch.received,
+        };
+        payment =
+            ledger::record_success(conn, &payment, charged, object["payment_method"].as_str())
+                .await?;
+        let whole = ledger::refunds_reported(object, &payment)
+            .is_some_and(|refunded| refunded.amount() >= payment.charged().amount());
+        if matching(booking, object).is_err() {
+            diesel::update(bookings::table.find(booking.id))
+                .set(
+                    bookings::payment_flag
+                        .eq(Some("payment mismatch: refunded before it was confirmed")),
+                )
                 .execute(conn)
                 .await?;
+            if booking.status == BookingStatus::Pending {
+                effects.extend(
+                    end_pending(conn, app, booking, BookingStatus::Cancelled)
+                        .await?
+                        .1,
+                );
+            }
+            if !whole {
+                effects.extend(
+                    refund_late(conn, app, booking, "it did not match the booking's amount")
+                        .await?,
+                );
+            }
+        } else if !whole {
+            // Partly refunded: the rest was paid for, so the booking stands.
+            effects.extend(take_the_money(conn, app, booking).await?);
         }
     }
-    refunded(conn, app, booking).await
+    let booking = crate::booking::service::lock_booking(conn, booking.id).await?;
+    ledger::record_reported_refunds(conn, &booking, &payment, object).await?;
+    effects.extend(ledger::settle(conn, app, &booking).await?);
+    Ok(effects)
 }

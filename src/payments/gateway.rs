@@ -76,12 +76,12 @@ pub trait PaymentGateway: Send + Sync {
     ) -> Result<GatewayRefund, GatewayError>;
 }
 
-/// Stripe counts in the currency's minor unit (cents for the two-decimal currencies
-/// the configuration accepts).
+/// Stripe counts in the currency's minor unit (ISO 4217: cents for USD, yen for JPY,
+/// fils for KWD).
 pub fn minor_units(amount: Money) -> Result<i64, GatewayError> {
-    let cents = amount.amount() * rust_decimal::Decimal::ONE_HUNDRED;
-    i64::try_from(cents.trunc())
-        .map_err(|_| GatewayError::Declined(format!("amount {} is out of range", cents)))
+    amount
+        .minor_units()
+        .map_err(|e| GatewayError::Declined(e.to_string()))
 }
 
 #[cfg(test)]
@@ -91,10 +91,19 @@ mod tests {
     use std::str::FromStr;
 
     #[test]
-    fn amounts_go_out_in_cents() {
-        let m = |s: &str| Money::new(rust_decimal::Decimal::from_str(s).unwrap(), Currency::USD);
-        assert_eq!(minor_units(m("12.50")).unwrap(), 1250);
-        assert_eq!(minor_units(m("0.01")).unwrap(), 1);
-        assert_eq!(minor_units(m("1234.99")).unwrap(), 123_499);
+    fn amounts_go_out_in_the_currencys_minor_unit() {
+        let m = |s: &str, c: &str| {
+            Money::new(
+                rust_decimal::Decimal::from_str(s).unwrap(),
+                Currency::parse(c).unwrap(),
+            )
+        };
+        assert_eq!(minor_units(m("12.50", "USD")).unwrap(), 1250);
+        assert_eq!(minor_units(m("0.01", "EUR")).unwrap(), 1);
+        assert_eq!(minor_units(m("1234.99", "USD")).unwrap(), 123_499);
+        assert_eq!(minor_units(m("1800", "JPY")).unwrap(), 1800);
+        assert_eq!(minor_units(m("12000", "KRW")).unwrap(), 12_000);
+        assert_eq!(minor_units(m("3.250", "KWD")).unwrap(), 3250);
+        assert_eq!(minor_units(m("1.005", "BHD")).unwrap(), 1005);
     }
 }

@@ -5,6 +5,7 @@ pub mod events;
 pub mod gateway;
 pub mod graphql;
 pub mod intents;
+pub mod ledger;
 pub mod refunds;
 pub mod signature;
 pub mod simulated;

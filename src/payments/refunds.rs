@@ -1,23 +1,25 @@
 //! Refunds: asked for by a customer (until a cut-off before the showtime) or an admin,
 //! or made automatically when a payment arrives for a booking that cannot be honoured.
-//! A booking is refunded at most once: a unique index over its non-failed refunds.
+//! Each gives back what is left of the payment (a goodwill refund in Stripe's
+//! Dashboard may have given back part of it already); one refund is in flight per
+//! booking at a time (a unique index over its pending refunds), so two requests at
+//! once give the money back once.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::gateway::RefundStatus;
+use super::ledger::{self, Payment};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
 use crate::booking::service::{self, is_unique_violation, lock_booking, payment_error};
-use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus, Role};
-use crate::db::schema::{bookings, payments, refunds, showtimes};
+use crate::db::enums::{BookingStatus, Role};
+use crate::db::schema::{refunds, showtimes};
 use crate::error::{AppError, AppResult};
-use crate::money::{Currency, Money};
-use crate::notifications::{self, NewNotification, messages};
-use crate::outbox::{self, Effect};
+use crate::money::Money;
+use crate::outbox;
 
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -28,45 +30,34 @@ pub struct RefundOutcome {
     pub status: RefundStatus,
 }
 
-fn money(amount: Decimal, currency: &str) -> Money {
-    Money::new(amount, Currency::parse(currency).unwrap_or(Currency::USD))
-}
-
-/// The booking's paid payment: its id and intent.
-async fn paid_payment(
-    conn: &mut AsyncPgConnection,
-    booking: Uuid,
-) -> AppResult<Option<(Uuid, String)>> {
-    let row: Option<(Uuid, Option<String>)> = payments::table
-        .filter(payments::booking_id.eq(booking))
-        .filter(payments::status.eq(PaymentStatus::Succeeded))
-        .order(payments::created_at.desc())
-        .select((payments::id, payments::stripe_payment_intent_id))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(row.and_then(|(id, intent)| intent.map(|i| (id, i))))
-}
-
 struct Pending {
     refund_row: Uuid,
     intent: String,
     amount: Money,
 }
 
+/// Writes the refund of what is left of `payment`, pending until the gateway answers.
 async fn insert_refund(
     conn: &mut AsyncPgConnection,
     booking: &Booking,
-    payment: Uuid,
+    payment: &Payment,
     reason: &str,
     requested_by: Option<Uuid>,
-) -> AppResult<Uuid> {
+) -> AppResult<Pending> {
+    let amount = payment.refundable();
+    let intent = payment
+        .intent()
+        .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?
+        .to_owned();
+    if amount.amount() <= rust_decimal::Decimal::ZERO {
+        return Err(AppError::conflict("this booking has already been refunded"));
+    }
     let inserted = diesel::insert_into(refunds::table)
         .values((
             refunds::booking_id.eq(booking.id),
-            refunds::payment_id.eq(payment),
-            refunds::amount.eq(booking.final_amount),
-            refunds::currency.eq(&booking.currency),
+            refunds::payment_id.eq(payment.id),
+            refunds::amount.eq(amount.amount()),
+            refunds::currency.eq(amount.currency().as_str()),
             refunds::status.eq(RefundStatus::Pending.as_str()),
             refunds::reason.eq(Some(reason)),
             refunds::requested_by.eq(requested_by),
@@ -75,10 +66,14 @@ async fn insert_refund(
         .get_result(conn)
         .await;
     match inserted {
-        Ok(id) => Ok(id),
-        Err(e) if is_unique_violation(&e, "refunds_one_per_booking") => {
-            Err(AppError::conflict("this booking has already been refunded"))
-        }
+        Ok(refund_row) => Ok(Pending {
+            refund_row,
+            intent,
+            amount,
+        }),
+        Err(e) if is_unique_violation(&e, "refunds_one_pending_per_booking") => Err(
+            AppError::conflict("a refund of this booking is already under way"),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -141,16 +136,10 @@ pub async fn request(
                     )));
                 }
             }
-            let (payment, intent) = paid_payment(conn, booking.id)
+            let payment = ledger::paid_for_booking(conn, booking.id)
                 .await?
                 .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?;
-            let refund_row =
-                insert_refund(conn, &booking, payment, &reason, Some(viewer.user_id)).await?;
-            Ok(Pending {
-                refund_row,
-                intent,
-                amount: money(booking.final_amount, &booking.currency),
-            })
+            insert_refund(conn, &booking, &payment, &reason, Some(viewer.user_id)).await
         })
         .await?;
     send(app, booking_id, pending).await
@@ -158,7 +147,9 @@ pub async fn request(
 
 /// Asks the gateway for the refund and records the answer.
 async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<RefundOutcome> {
-    let key = format!("refund-{booking_id}");
+    // One key per refund row: a retry of this refund is the same refund at Stripe, and
+    // a later refund of what is left is a new one.
+    let key = format!("refund-{}", pending.refund_row);
     let result = app
         .payments
         .refund(&pending.intent, pending.amount, &key)
@@ -187,7 +178,7 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
                 .execute(conn)
                 .await?;
             if refund.status == RefundStatus::Succeeded {
-                refunded(conn, app, &booking).await
+                ledger::settle(conn, app, &booking).await
             } else {
                 Ok(Vec::new())
             }
@@ -201,74 +192,6 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
     })
 }
 
-/// The money for a booking went back (inside the caller's transaction): the payment is
-/// refunded and, if the booking was live, it is cancelled and its seats released.
-/// Idempotent: a second call changes nothing.
-pub async fn refunded(
-    conn: &mut AsyncPgConnection,
-    app: &App,
-    booking: &Booking,
-) -> AppResult<Vec<i64>> {
-    diesel::update(
-        payments::table
-            .filter(payments::booking_id.eq(booking.id))
-            .filter(payments::status.eq(PaymentStatus::Succeeded)),
-    )
-    .set(payments::status.eq(PaymentStatus::Refunded))
-    .execute(conn)
-    .await?;
-    let mut effects = Vec::new();
-    if matches!(
-        booking.status,
-        BookingStatus::Confirmed | BookingStatus::Used
-    ) {
-        diesel::update(bookings::table.find(booking.id))
-            .set(bookings::status.eq(BookingStatus::Cancelled))
-            .execute(conn)
-            .await?;
-        effects.extend(
-            outbox::enqueue(
-                conn,
-                app.now(),
-                format!("booking-refunded-{}", booking.id),
-                &Effect::Seats {
-                    showtime: booking.showtime_id,
-                    seats: booking.seats(),
-                    used_lock: None,
-                },
-            )
-            .await?,
-        );
-        let notice = notifications::record(
-            conn,
-            app.now(),
-            NewNotification::about(
-                booking,
-                NotificationType::Payment,
-                "Refund issued",
-                format!(
-                    "Booking {} is cancelled and {} {} is on its way back to you.",
-                    booking.booking_reference, booking.final_amount, booking.currency
-                ),
-            ),
-        )
-        .await?;
-        effects.extend(notice);
-        effects.extend(messages::queue(conn, app.now(), booking.id, "refund_issued").await?);
-        effects.extend(
-            crate::loyalty::add_points(
-                conn,
-                &app.config.tiers,
-                app.now(),
-                booking.user_id,
-                -crate::loyalty::points_for(booking.final_amount),
-            )
-            .await?,
-        );
-    }
-    Ok(effects)
-}
-
 /// The outbox's `refund`: gives back a payment that arrived for a booking that had
 /// expired and lost its seats, or had been cancelled. Safe to retry: the refund row
 /// and the gateway's idempotency key make a second run a no-op.
@@ -277,35 +200,37 @@ pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
     let pending = conn
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
-            let existing: Option<(Uuid, String)> = refunds::table
-                .filter(refunds::booking_id.eq(booking_id))
-                .filter(refunds::status.ne(RefundStatus::Failed.as_str()))
-                .select((refunds::id, refunds::status))
+            let Some(payment) = ledger::paid_for_booking(conn, booking_id).await? else {
+                return Ok(None);
+            };
+            // A refund of ours left pending by a run that stopped half-way is sent again
+            // under its own key, so Stripe answers with the same refund.
+            let in_flight: Option<(Uuid, rust_decimal::Decimal)> = refunds::table
+                .filter(refunds::payment_id.eq(payment.id))
+                .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+                .select((refunds::id, refunds::amount))
                 .first(conn)
                 .await
                 .optional()?;
-            let Some((payment, intent)) = paid_payment(conn, booking_id).await? else {
+            if let (Some((refund_row, amount)), Some(intent)) = (in_flight, payment.intent()) {
+                return Ok(Some(Pending {
+                    refund_row,
+                    intent: intent.to_owned(),
+                    amount: Money::new(amount, payment.currency()),
+                }));
+            }
+            if payment.refundable().amount() <= rust_decimal::Decimal::ZERO {
                 return Ok(None);
-            };
-            let refund_row = match existing {
-                Some((_, status)) if status == RefundStatus::Succeeded.as_str() => return Ok(None),
-                Some((id, _)) => id,
-                None => {
-                    insert_refund(
-                        conn,
-                        &booking,
-                        payment,
-                        "automatic: the booking could not be honoured",
-                        None,
-                    )
-                    .await?
-                }
-            };
-            Ok(Some(Pending {
-                refund_row,
-                intent,
-                amount: money(booking.final_amount, &booking.currency),
-            }))
+            }
+            insert_refund(
+                conn,
+                &booking,
+                &payment,
+                "automatic: the booking could not be honoured",
+                None,
+            )
+            .await
+            .map(Some)
         })
         .await?;
     if let Some(pending) = pending {

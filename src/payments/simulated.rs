@@ -5,7 +5,7 @@
 //! (refunds and cancellations likewise send their events), retried like Stripe
 //! retries. Ids derive from their inputs, so asking twice gives the same answer.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -35,6 +35,11 @@ struct Inner {
     /// Intents cancelled before their confirmation went out: like Stripe, a
     /// cancelled intent is never paid.
     cancelled: Mutex<HashSet<String>>,
+    /// Per intent, what was charged and what has been refunded so far (minor units),
+    /// so that `charge.refunded` carries the charge's amount and running total as
+    /// Stripe's does. Known to the node that made the intent; another node reports
+    /// the refund alone.
+    charges: Mutex<HashMap<String, (i64, i64)>>,
 }
 
 fn digest(parts: &[&str]) -> String {
@@ -61,6 +66,7 @@ impl SimulatedGateway {
                 base_url,
                 http: reqwest::Client::new(),
                 cancelled: Mutex::new(HashSet::new()),
+                charges: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -138,6 +144,12 @@ impl Inner {
 impl PaymentGateway for SimulatedGateway {
     async fn create_intent(&self, booking: Uuid, amount: Money) -> Result<Intent, GatewayError> {
         let intent = self.intent(format!("pi_sim_{}", booking.simple()));
+        if let Ok(mut charges) = self.inner.charges.lock() {
+            if charges.len() >= 10_000 {
+                charges.clear();
+            }
+            charges.insert(intent.id.clone(), (minor_units(amount)?, 0));
+        }
         let object = json!({
             "id": intent.id,
             "object": "payment_intent",
@@ -190,6 +202,16 @@ impl PaymentGateway for SimulatedGateway {
     ) -> Result<GatewayRefund, GatewayError> {
         let id = format!("re_sim_{}", digest(&[intent, key]));
         let cents = minor_units(amount)?;
+        let (charged, refunded) = match self.inner.charges.lock() {
+            Ok(mut charges) => match charges.get_mut(intent) {
+                Some((charged, refunded)) => {
+                    *refunded = (*refunded + cents).min(*charged);
+                    (*charged, *refunded)
+                }
+                None => (cents, cents),
+            },
+            Err(_) => (cents, cents),
+        };
         self.inner.send_later(
             format!("evt_sim_{id}"),
             "charge.refunded",
@@ -197,9 +219,10 @@ impl PaymentGateway for SimulatedGateway {
                 "id": format!("ch_sim_{}", digest(&[intent])),
                 "object": "charge",
                 "payment_intent": intent,
-                "amount": cents,
-                "amount_refunded": cents,
-                "refunded": true,
+                "amount": charged,
+                "currency": amount.currency().as_str().to_ascii_lowercase(),
+                "amount_refunded": refunded,
+                "refunded": refunded >= charged,
                 "refunds": {"object": "list", "data": [{"id": id, "amount": cents, "status": "succeeded"}]},
             }),
         );

@@ -96,6 +96,9 @@ pub async fn check_in(app: &App, operator: Viewer, code: &str) -> AppResult<Book
             ))
             .execute(conn)
             .await?;
+        // A used ticket cannot be refunded any more: its points count from now. The
+        // tier notification's live push, if any, leaves with the outbox's next poll.
+        crate::loyalty::count_booking(conn, &app.config.tiers, now, booking.id).await?;
         Ok(used)
     })
     .await

@@ -1,5 +1,6 @@
 //! Background work that runs beside the server, on every node: lapsed holds and
-//! bookings are released, and the outbox is delivered. Each piece is safe to run on
+//! bookings are released, loyalty points of started showtimes are counted, and the
+//! outbox is delivered. Each piece is safe to run on
 //! several nodes at once.
 
 pub mod sweeper;
@@ -48,6 +49,9 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
             crate::booking::expiry::expire_due(&app, 100)
                 .await
                 .map(drop)
+        }),
+        every(app.clone(), sweep, "loyalty points", async |app| {
+            crate::loyalty::count_started(&app).await
         }),
         every(app, poll, "outbox delivery", async |app| {
             crate::outbox::deliver_due(&app, 100).await.map(drop)

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use hmac::{Hmac, Mac};
-use screema::db::schema::outbox;
+use screema::db::schema::{outbox, payments};
+use screema::money::{Currency, Money};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -146,8 +147,29 @@ pub async fn send_event(app: &TestApp, body: &str) -> u16 {
     post_webhook(app, body, Some(&sig)).await
 }
 
-pub fn intent_object(intent: &str, booking: &str) -> Value {
+/// A succeeded intent as Stripe sends it, with the amount received in the currency's
+/// minor units: what the booking's payment row asks for (nothing, for an intent that
+/// has no row yet).
+pub async fn intent_object(app: &TestApp, intent: &str, booking: &str) -> Value {
+    use diesel::OptionalExtension;
+    let (amount, currency): (rust_decimal::Decimal, String) = payments::table
+        .filter(payments::stripe_payment_intent_id.eq(intent))
+        .select((payments::amount, payments::currency))
+        .first(&mut app.conn().await)
+        .await
+        .optional()
+        .unwrap()
+        .unwrap_or((rust_decimal::Decimal::ZERO, "USD".to_owned()));
+    let minor = Money::new(amount, Currency::parse(&currency).unwrap())
+        .minor_units()
+        .unwrap();
+    paid_intent_object(intent, booking, minor, &currency)
+}
+
+/// A succeeded intent that says `minor` units of `currency` arrived.
+pub fn paid_intent_object(intent: &str, booking: &str, minor: i64, currency: &str) -> Value {
     json!({"id": intent, "object": "payment_intent", "status": "succeeded",
+           "amount": minor, "amount_received": minor, "currency": currency.to_ascii_lowercase(),
            "payment_method": "pm_test", "metadata": {"booking_id": booking}})
 }
 
@@ -185,7 +207,7 @@ pub async fn confirmed(
     let body = event(
         &format!("evt_{}", Uuid::new_v4().simple()),
         "payment_intent.succeeded",
-        intent_object(&intent, &id),
+        intent_object(app, &intent, &id).await,
     );
     assert_eq!(send_event(app, &body).await, 200);
     let code = booking(app, user, &id).await["qrCode"]
