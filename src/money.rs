@@ -54,6 +54,18 @@ impl Currency {
         rounded
     }
 
+    /// What a customer can be charged of `amount`: the amount itself, except in the
+    /// three-decimal currencies (KWD, BHD, JOD, OMR, TND), where card networks take
+    /// only whole tens of the minor unit (Stripe: "the least-significant digit must
+    /// be 0"), so it is rounded down to the nearest ten, in the customer's favour.
+    pub fn chargeable(&self, amount: Decimal) -> Decimal {
+        if self.exponent() < 3 {
+            return self.round(amount);
+        }
+        let step = Decimal::new(1, self.exponent() - 1);
+        self.round((amount / step).floor() * step)
+    }
+
     /// Whether `amount` needs no rounding in this currency.
     pub fn fits(&self, amount: Decimal) -> bool {
         amount.normalize().scale() <= self.exponent()
@@ -209,6 +221,16 @@ mod tests {
             Money::new(d("1001"), c("JPY")).times(d("0.5")).amount(),
             d("501")
         );
+    }
+
+    #[test]
+    fn three_decimal_currencies_charge_whole_tens_of_their_minor_unit() {
+        assert_eq!(c("KWD").chargeable(d("3.255")).to_string(), "3.250");
+        assert_eq!(c("KWD").chargeable(d("3.259")).to_string(), "3.250");
+        assert_eq!(c("BHD").chargeable(d("0.009")).to_string(), "0.000");
+        assert_eq!(c("KWD").chargeable(d("3.250")).to_string(), "3.250");
+        assert_eq!(Currency::USD.chargeable(d("3.255")).to_string(), "3.26");
+        assert_eq!(c("JPY").chargeable(d("1800")).to_string(), "1800");
     }
 
     #[test]

@@ -70,8 +70,15 @@ pub fn quote(
         seats_total * discount_percent / Decimal::ONE_HUNDRED,
         currency,
     );
+    // What can be charged (see `Currency::chargeable`); any rounding down is shown as
+    // discount, so that final = total − discount holds.
+    let final_amount = Money::new(
+        currency.chargeable(total.amount() - discount.amount()),
+        currency,
+    );
+    let discount = Money::new(total.amount() - final_amount.amount(), currency);
     Quote {
-        final_amount: Money::new(total.amount() - discount.amount(), currency),
+        final_amount,
         seats: seat_prices,
         snacks: snack_lines,
         total,
@@ -128,5 +135,20 @@ mod tests {
         );
         assert_eq!(q.discount.to_plain_string(), "6.89");
         assert_eq!(q.final_amount.to_plain_string(), "82.21");
+
+        // KWD: 3.255 × 1.5 = 4.8825 → 4.883 per seat; 8.138 can only be charged as
+        // 8.130 (whole tens of fils): the 0.008 is shown as discount.
+        let kwd = Currency::parse("KWD").unwrap();
+        let q = quote(
+            &layout,
+            d("3.255"),
+            kwd,
+            &["A1".into(), "A2".into()],
+            &[],
+            Decimal::ZERO,
+        );
+        assert_eq!(q.total.to_plain_string(), "8.138");
+        assert_eq!(q.discount.to_plain_string(), "0.008");
+        assert_eq!(q.final_amount.to_plain_string(), "8.130");
     }
 }
