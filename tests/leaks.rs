@@ -1,5 +1,9 @@
 //! Nothing leaks or grows without bound from outside (issue 17):
 //!
+//! - where introspection is closed, validation errors say nothing of the schema, so
+//!   `clairvoyance` (PyPI, installed by `scripts/test-tools.sh`) recovers nothing
+//!   beyond `__typename`; where it is open, the same run recovers real fields, which
+//!   proves the run could have found them;
 //! - metrics labels come only from names the schema and HTTP define, whatever names
 //!   clients send;
 
@@ -7,8 +11,201 @@
 
 mod common;
 
-use common::TestApp;
-use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use common::ws::WsClient;
+use common::{TestApp, TestAppBuilder};
+use screema::db::enums::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn production() -> TestAppBuilder {
+    TestApp::builder()
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "a-production-secret-of-at-least-32-chars")
+        .env("STRIPE_WEBHOOK_SECRET", "whsec_production_test")
+        .env("TICKET_SIGNING_KEY", &"ab".repeat(32))
+}
+
+// ---------------------------------------------------------------------------
+// The schema does not leak through validation errors
+// ---------------------------------------------------------------------------
+
+/// What `reticence` answers for every invalid document of a caller who may not
+/// introspect.
+const CONCEALED: &str = "the query does not match the schema";
+
+/// clairvoyance's python: `scripts/test-tools.sh` installs it in a virtualenv beside
+/// the test tools' (`SCREEMA_PYTHON`).
+fn clairvoyance_python() -> PathBuf {
+    let tools_python = std::env::var("SCREEMA_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/screema/test-tools-v2/bin/python",
+            std::env::var("HOME").unwrap()
+        )
+    });
+    let tools = PathBuf::from(tools_python);
+    let dir = tools.ancestors().nth(3).expect("<tools>/<venv>/bin/python");
+    dir.join("clairvoyance-2.5.5/bin/python")
+}
+
+/// Our real names, near misses of them (which suggestions would correct) and words
+/// that are in no schema.
+const WORDS: &[&str] = &[
+    "movies",
+    "moveis",
+    "me",
+    "showtime",
+    "theatres",
+    "lockSeats",
+    "createBooking",
+    "booking",
+    "title",
+    "limit",
+    "id",
+    "seatMap",
+    "password",
+    "flag",
+];
+
+/// Runs clairvoyance against the app's `/graphql`: the types it recovered, each with
+/// the fields it found.
+async fn blind_introspection(app: &TestApp) -> BTreeMap<String, Vec<String>> {
+    let out = std::env::temp_dir().join(format!("clairvoyance-{}.json", Uuid::new_v4().simple()));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clairvoyance/blind.py");
+    let python = clairvoyance_python();
+    let log = out.with_extension("log");
+    let mut child = std::process::Command::new(&python)
+        .arg(script)
+        .arg(app.url("/graphql"))
+        .arg(&out)
+        .args(WORDS)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/test-tools.sh", python.display()));
+    let mut status = None;
+    for _ in 0..1200 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("clairvoyance did not finish within two minutes");
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(status.success(), "clairvoyance failed: {stderr}");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    schema["data"]["__schema"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let fields = t["fields"]
+                .as_array()
+                .map(|fields| {
+                    fields
+                        .iter()
+                        .map(|f| f["name"].as_str().unwrap().to_owned())
+                        // clairvoyance's placeholder for a type of no known field.
+                        .filter(|name| name != "dummy")
+                        .collect()
+                })
+                .unwrap_or_default();
+            (t["name"].as_str().unwrap().to_owned(), fields)
+        })
+        .collect()
+}
+
+/// clairvoyance, given our real names, rebuilds fields of a development server
+/// (introspection open, suggestions on: `theaters` comes from "Did you mean" alone)
+/// and nothing of a production one: `Query` with no fields.
+#[tokio::test]
+async fn clairvoyance_recovers_nothing_where_introspection_is_closed() {
+    let open = TestApp::new().await;
+    let recovered = blind_introspection(&open).await;
+    let query = &recovered["Query"];
+    for field in ["movies", "me", "showtime", "theaters"] {
+        assert!(query.contains(&field.to_owned()), "{recovered:?}");
+    }
+    assert!(
+        recovered["Mutation"].contains(&"lockSeats".to_owned()),
+        "{recovered:?}"
+    );
+
+    let closed = production().build().await;
+    let recovered = blind_introspection(&closed).await;
+    assert!(recovered.contains_key("Query"), "{recovered:?}");
+    assert!(
+        recovered.values().all(Vec::is_empty),
+        "clairvoyance recovered fields of a production server: {recovered:?}"
+    );
+}
+
+/// The same, message by message: in production a customer or a stranger gets one
+/// error that names nothing, over HTTP and the websocket alike; an admin (who may
+/// introspect) still gets suggestions; errors from execution keep their code and
+/// field.
+#[tokio::test]
+async fn validation_errors_name_nothing_where_introspection_is_closed() {
+    let app = production().build().await;
+    let customer = app.with_user(Role::Customer).await;
+    let admin = app.with_user(Role::Admin).await;
+    let probes = [
+        "{ moveis { id } }",
+        "{ movies }",
+        "{ movies(limt: 1) { total } }",
+        "{ showtime { id } }",
+        "{ movies { movies { titel } } }",
+    ];
+    for query in probes {
+        for token in [None, Some(customer.token.as_str())] {
+            let r = match token {
+                None => app.gql(query, json!({})).await,
+                Some(token) => app.gql_as(token, query, json!({})).await,
+            };
+            let errors = r.body["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "{}", r.body);
+            assert!(r.body["data"].is_null(), "{}", r.body);
+            let message = errors[0]["message"].as_str().unwrap();
+            assert!(message.starts_with(CONCEALED), "{query}: {message}");
+            assert_eq!(r.code(), "BAD_USER_INPUT");
+            assert!(errors[0]["locations"].is_null(), "{}", r.body);
+            for leaked in ["Did you mean", "MoviePage", "Movie", "ID!", "Query"] {
+                assert!(!r.body.to_string().contains(leaked), "{query}: {}", r.body);
+            }
+        }
+    }
+    let r = app
+        .gql_as(&admin.token, "{ moveis { id } }", json!({}))
+        .await;
+    let message = r.error()["message"].as_str().unwrap();
+    assert!(message.contains("Did you mean \"movies\""), "{message}");
+
+    let r = app.gql("{ movie(id: \"nope\") { id } }", json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(r.field(), Some("id"));
+
+    let mut ws = WsClient::connect(app.addr, false, Some(&customer.token)).await;
+    ws.subscribe(
+        "1",
+        "subscription { seatMapp(showtimeId: \"x\") { version } }",
+        json!({}),
+    )
+    .await;
+    let refused = ws.receive().await.to_string();
+    assert!(refused.contains(CONCEALED), "{refused}");
+    assert!(!refused.contains("seatMap\\\""), "{refused}");
+    assert!(!refused.contains("Did you mean"), "{refused}");
+}
 
 // ---------------------------------------------------------------------------
 // Metrics labels are bounded
