@@ -6,6 +6,9 @@
 //!   proves the run could have found them;
 //! - metrics labels come only from names the schema and HTTP define, whatever names
 //!   clients send;
+//! - a subscriber that joins while Redis refuses the subscription (a real Redis of
+//!   the test's own whose channel permissions are revoked, then given back) hears
+//!   the changes made after Redis takes it again, on `seatMap` and `myNotifications`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,8 +18,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
+use chrono::Duration;
+use common::fixtures as fx;
+use common::flow::{self, confirmed};
+use common::tools::RedisServer;
 use common::ws::WsClient;
 use common::{TestApp, TestAppBuilder};
+use fred::prelude::*;
 use screema::db::enums::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -268,4 +276,117 @@ async fn metrics_stay_the_same_size_whatever_names_clients_send() {
     app.gql("{ theaters { id } }", json!({})).await.data();
     let body = app.get("/metrics").await.text().await.unwrap();
     assert!(body.contains("operation=\"query.theaters\""), "{body}");
+}
+
+// ---------------------------------------------------------------------------
+// Subscribers recover when Redis takes their subscription again
+// ---------------------------------------------------------------------------
+
+const SEAT_MAP: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { version
+    changes { number state } snapshot { rows { seats { number state } } } } }";
+const MY_NOTIFICATIONS: &str = "subscription { myNotifications { title } }";
+
+/// `ACL SETUSER default <rules>` on the test's own Redis.
+async fn acl(redis: &Client, rule: &str) {
+    let _: String = redis
+        .custom(fred::cmd!("ACL"), vec!["SETUSER", "default", rule])
+        .await
+        .unwrap();
+}
+
+/// The next message for subscription `id`, skipping others'.
+async fn next_for(ws: &mut WsClient, id: &str) -> Value {
+    loop {
+        let message = ws.receive().await;
+        if message["id"] == id {
+            return message;
+        }
+    }
+}
+
+/// Whether a seat-map event shows `seat` held, as a change or in a snapshot.
+fn shows_held(event: &Value, seat: &str) -> bool {
+    let map = &event["payload"]["data"]["seatMap"];
+    let held = |s: &Value| s["number"] == seat && s["state"] == "HELD";
+    map["changes"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(held))
+        || map["snapshot"]["rows"].as_array().is_some_and(|rows| {
+            rows.iter()
+                .any(|r| r["seats"].as_array().unwrap().iter().any(held))
+        })
+}
+
+/// Redis refuses every SUBSCRIBE (the default user's channel permissions are
+/// revoked, which also cuts the node's subscriber connection) while a customer
+/// subscribes to a seat map and to their notifications: both subscriptions start
+/// anyway. When Redis allows channels again, the node subscribes them by itself,
+/// and a hold and a confirmed booking made after that reach the customer.
+#[tokio::test]
+async fn a_subscriber_that_joins_while_subscribing_fails_recovers_with_redis() {
+    let redis_server = RedisServer::start().await;
+    let app = TestApp::builder()
+        .env("REDIS_URL", &redis_server.url())
+        .build()
+        .await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 6, &[], app.app.now() + Duration::days(1)).await
+    };
+    let customer = app.with_user(Role::Customer).await;
+    let other = app.with_user(Role::Customer).await;
+    let redis = app.redis().await;
+
+    acl(&redis, "resetchannels").await;
+    let mut ws = WsClient::connect(app.addr, false, Some(&customer.token)).await;
+    ws.subscribe("map", SEAT_MAP, json!({"s": showtime.to_string()}))
+        .await;
+    let first = next_for(&mut ws, "map").await;
+    assert_eq!(first["type"], "next", "{first}");
+    assert!(first["payload"]["errors"].is_null(), "{first}");
+    assert!(
+        first["payload"]["data"]["seatMap"]["snapshot"].is_object(),
+        "{first}"
+    );
+    ws.subscribe("inbox", MY_NOTIFICATIONS, json!({})).await;
+    // Nothing but silence for the inbox: no error ends it.
+    if let Some(message) = ws.maybe_next(700).await {
+        assert_ne!(message["id"], "inbox", "{message}");
+    }
+
+    acl(&redis, "allchannels").await;
+    let seat_map_channel = format!("*seatmap*{showtime}*");
+    let inbox_channel = format!("*notify:{}", customer.id);
+    flow::eventually("both channels subscribed again", || {
+        let redis = redis.clone();
+        let patterns = [seat_map_channel.clone(), inbox_channel.clone()];
+        async move {
+            for pattern in patterns {
+                let channels: Vec<String> = redis
+                    .custom(fred::cmd!("PUBSUB"), vec!["CHANNELS".to_owned(), pattern])
+                    .await
+                    .unwrap();
+                if channels.is_empty() {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+
+    flow::lock(&app, &other, showtime, &["A1"]).await;
+    loop {
+        let event = next_for(&mut ws, "map").await;
+        assert!(event["payload"]["errors"].is_null(), "{event}");
+        if shows_held(&event, "A1") {
+            break;
+        }
+    }
+    confirmed(&app, &customer, showtime, &["A3"]).await;
+    let pushed = next_for(&mut ws, "inbox").await;
+    assert_eq!(
+        pushed["payload"]["data"]["myNotifications"]["title"], "Booking confirmed",
+        "{pushed}"
+    );
 }
