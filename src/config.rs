@@ -176,6 +176,10 @@ pub struct AuthSettings {
     /// Argon2id memory cost in KiB and passes (OWASP: 19 MiB, 2).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// Password hashes computed at once (each takes `argon2_memory_kib`), and how
+    /// many more may wait for a turn before sign-ins are refused as RATE_LIMITED.
+    pub password_hash_concurrency: usize,
+    pub password_hash_queue: usize,
 }
 
 /// `count` requests per `window`; `None` means no limit.
@@ -462,6 +466,16 @@ impl Config {
                 refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 1)?,
                 argon2_memory_kib: parse_num("ARGON2_MEMORY_KIB", 19 * 1024, 8)? as u32,
                 argon2_iterations: parse_num("ARGON2_ITERATIONS", 2, 1)? as u32,
+                password_hash_concurrency: parse_num(
+                    "PASSWORD_HASH_CONCURRENCY",
+                    machine_parallelism(),
+                    1,
+                )?,
+                password_hash_queue: parse_num(
+                    "PASSWORD_HASH_QUEUE",
+                    16 * machine_parallelism(),
+                    0,
+                )?,
             },
             rate_limits: RateLimits {
                 general: rate("RATE_LIMIT_GENERAL", "100/15m")?,
@@ -634,6 +648,11 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// The cores this process may use: what password hashing is sized to by default.
+fn machine_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

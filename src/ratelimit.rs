@@ -99,3 +99,32 @@ pub async fn exhausted(
 pub async fn clear(redis: &Redis, bucket: &str, subject: &str) {
     let _: Result<i64, _> = redis.client().await.del(key(redis, bucket, subject)).await;
 }
+
+/// Takes back one request counted by [`hit`] (never below zero; the window is
+/// kept): for a count taken as a reservation before the outcome was known, such as
+/// a sign-in that turned out right.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return n
+"#,
+    )
+});
+
+/// Gives back one request of `subject` in `bucket` that [`hit`] counted. A Redis
+/// that is away keeps it (logged); the window ends it anyway.
+pub async fn release(redis: &Redis, bucket: &str, subject: &str, limit: Option<RateLimit>) {
+    if limit.is_none() {
+        return;
+    }
+    let result: Result<i64, _> = RELEASE
+        .evalsha_with_reload(redis.client().await, key(redis, bucket, subject), ())
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, bucket, "rate limit reservation not released: Redis unavailable");
+    }
+}

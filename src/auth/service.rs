@@ -74,6 +74,13 @@ pub async fn register(app: &App, registration: Registration) -> AppResult<Sessio
 
 /// Signs in. Failures are counted per email and per client, and both limits are
 /// checked before the password is, so guessing gets slow whichever way it spreads.
+///
+/// Each attempt counts as a failure in both counts before its password is verified
+/// (refused ones too, so a guesser's hammering never frees a place), and gives it
+/// back when the password is right (or was never checked): checked first and
+/// counted after, 50 guesses sent at once would all pass the check before the first
+/// of them failed. The price: attempts in flight count against the limit while they
+/// run (tens of milliseconds each).
 pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppResult<Session> {
     if email.trim().is_empty() {
         return Err(AppError::bad_input("email", "enter your email address"));
@@ -83,41 +90,81 @@ pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppR
     }
     let limit = app.config.rate_limits.login;
     let email_key = email.trim().to_lowercase();
-    for (bucket, subject) in [
+    let buckets = [
         ("login-email", email_key.as_str()),
         ("login-client", client),
-    ] {
+    ];
+    let mut limited: Option<u64> = None;
+    for (bucket, subject) in buckets {
         if let Decision::Limited {
             retry_after_seconds,
-        } = ratelimit::exhausted(&app.redis, bucket, subject, limit).await
+        } = ratelimit::hit(&app.redis, bucket, subject, limit).await
         {
-            return Err(AppError::RateLimited {
-                retry_after_seconds,
-            });
+            limited = Some(limited.unwrap_or(0).max(retry_after_seconds));
         }
     }
-    let mut conn = app.db().await?;
+    if let Some(retry_after_seconds) = limited {
+        return Err(AppError::RateLimited {
+            retry_after_seconds,
+        });
+    }
+    match check_credentials(app, email, password).await {
+        Ok((user, mut conn)) => {
+            // A right password forgets the email's failures, and gives the client
+            // back its reservation.
+            ratelimit::clear(&app.redis, "login-email", &email_key).await;
+            ratelimit::release(&app.redis, "login-client", client, limit).await;
+            let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
+            Ok(Session { user, tokens })
+        }
+        // The reservation stands: it was a failed sign-in.
+        Err(Credentials::Wrong) => Err(wrong_credentials()),
+        // Never checked (the database, or password hashing busy): not a failure.
+        Err(Credentials::Unchecked(e)) => {
+            for (bucket, subject) in buckets {
+                ratelimit::release(&app.redis, bucket, subject, limit).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+enum Credentials {
+    Wrong,
+    Unchecked(AppError),
+}
+
+impl From<AppError> for Credentials {
+    fn from(e: AppError) -> Self {
+        Self::Unchecked(e)
+    }
+}
+
+/// The user these credentials prove, with the connection that read it.
+async fn check_credentials(
+    app: &App,
+    email: &str,
+    password: &str,
+) -> Result<(User, crate::db::Conn), Credentials> {
+    let mut conn = app.db().await.map_err(AppError::from)?;
     let user: Option<User> = match Email::parse(email) {
         Ok(email) => users::table
             .filter(users::email.eq(email.as_str()))
             .select(User::as_select())
             .first(&mut conn)
             .await
-            .optional()?,
+            .optional()
+            .map_err(AppError::from)?,
         Err(_) => None,
     };
     let ok = app
         .passwords
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-        .await;
-    let Some(user) = user.filter(|_| ok) else {
-        ratelimit::hit(&app.redis, "login-email", &email_key, limit).await;
-        ratelimit::hit(&app.redis, "login-client", client, limit).await;
-        return Err(wrong_credentials());
-    };
-    ratelimit::clear(&app.redis, "login-email", &email_key).await;
-    let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
-    Ok(Session { user, tokens })
+        .await?;
+    match user.filter(|_| ok) {
+        Some(user) => Ok((user, conn)),
+        None => Err(Credentials::Wrong),
+    }
 }
 
 async fn start_session(

@@ -6,6 +6,7 @@ pub mod guards;
 pub mod loaders;
 pub mod observe;
 pub mod pipeline;
+pub mod reticence;
 pub mod scalars;
 pub mod shape;
 
@@ -53,7 +54,26 @@ pub struct MutationRoot(
 #[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(SeatingSubscription, NotificationsSubscription);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema, twice: as callers who may introspect it see it, and for everyone
+/// else without "Did you mean …?" in validation errors. Suggestions are the
+/// schema's names, a field at a time (`clairvoyance` rebuilds a schema from them),
+/// and async-graphql turns them off only for a whole schema, so the pipeline picks
+/// one of the two per request (`reticence` says what else such callers are spared).
+/// Built once each at start-up; a request costs no more than before.
+#[derive(Clone)]
+pub struct AppSchema {
+    open: RootSchema,
+    closed: RootSchema,
+}
+
+impl AppSchema {
+    /// The schema for a caller; `closed` when introspection is closed to them.
+    pub fn for_caller(&self, closed: bool) -> &RootSchema {
+        if closed { &self.closed } else { &self.open }
+    }
+}
 
 /// The complexity of a root field that reads the database on every call (aliases are
 /// not batched): without it, hundreds of aliases of `me { id }` fit under the limit
@@ -74,7 +94,13 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
 
 pub fn build_schema(app: AppState) -> AppSchema {
     // No extensions: what they did is in `pipeline`, which says why.
-    builder(&app.config.graphql).data(app).finish()
+    AppSchema {
+        open: builder(&app.config.graphql).data(app.clone()).finish(),
+        closed: builder(&app.config.graphql)
+            .disable_suggestions()
+            .data(app)
+            .finish(),
+    }
 }
 
 /// The SDL that `schema.graphql` holds: sorted, so that diffs are about meaning.

@@ -1,9 +1,9 @@
 //! What is observed of every operation, around the executor: each error gets a code,
 //! and each operation's outcome and latency are recorded. Operations are named by
-//! their first root field, a set the schema bounds, so clients cannot blow up the
-//! metrics' label space.
+//! their first root field when the schema has it, and `other` when it does not, so
+//! the metrics' label space is bounded by the schema, whatever names clients send.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -70,6 +70,11 @@ impl Observed {
     }
 }
 
+/// The label of operations whose first root field the schema does not have.
+pub const OTHER: &str = "other";
+
+/// `query.movies`, from the first root field of the first operation; [`OTHER`] for
+/// a root field the schema does not have (the label would be the client's to choose).
 pub fn operation_label(document: &ExecutableDocument) -> Option<String> {
     let (_, operation) = document.operations.iter().next()?;
     let kind = match operation.node.ty {
@@ -84,10 +89,43 @@ pub fn operation_label(document: &ExecutableDocument) -> Option<String> {
         .items
         .iter()
         .find_map(|item| match &item.node {
-            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            Selection::Field(field) => Some(field.node.name.node.as_str()),
             _ => None,
         })?;
+    let known = matches!(field, "__typename" | "__schema" | "__type")
+        || root_fields().contains(&(kind, field.to_owned()));
+    if !known {
+        return Some(OTHER.to_owned());
+    }
     Some(format!("{kind}.{field}"))
+}
+
+/// The schema's root fields as (`query`, `movies`), read once from its SDL.
+fn root_fields() -> &'static HashSet<(&'static str, String)> {
+    static FIELDS: OnceLock<HashSet<(&'static str, String)>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let Ok(document) = async_graphql::parser::parse_schema(super::sdl()) else {
+            return HashSet::new();
+        };
+        let mut fields = HashSet::new();
+        for definition in &document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let kind = match ty.node.name.node.as_str() {
+                "Query" => "query",
+                "Mutation" => "mutation",
+                "Subscription" => "subscription",
+                _ => continue,
+            };
+            if let TypeKind::Object(object) = &ty.node.kind {
+                for field in &object.fields {
+                    fields.insert((kind, field.node.name.node.to_string()));
+                }
+            }
+        }
+        fields
+    })
 }
 
 fn argument_positions(document: &ExecutableDocument) -> Vec<(Pos, String)> {

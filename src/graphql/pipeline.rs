@@ -1,8 +1,10 @@
 //! What every GraphQL operation goes through besides the executor, over HTTP and the
 //! websocket alike: before it, the shape check and the introspection policy
 //! (`shape`), the parsed document from the cache (`documents`), and fresh
-//! dataloaders; after it, a code on every error and the
-//! operation's metrics (`observe`).
+//! dataloaders; the schema for the caller (without suggestions when introspection
+//! is closed to them); after it, validation errors that say nothing of the schema
+//! to such callers (`reticence`), a code on every error and the operation's metrics
+//! (`observe`).
 //!
 //! These were schema extensions. Any extension at all makes async-graphql send every
 //! field through its extension chain: a registry lookup by type and field name and
@@ -20,7 +22,7 @@ use futures_util::stream::BoxStream;
 use super::loaders::new_loaders;
 use super::observe::Observed;
 use super::shape;
-use super::{AppSchema, documents};
+use super::{AppSchema, documents, reticence};
 use crate::app::AppState;
 use crate::auth::model::Viewer;
 
@@ -28,12 +30,18 @@ use crate::auth::model::Viewer;
 /// already in the request.
 pub async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Response {
     let viewer = viewer_in(&request.data);
+    let closed = closed_to(app, viewer.as_ref());
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
+    // A syntax error names nothing of the schema: it is left as it is.
+    let conceal = closed && request.parsed_query().is_ok();
     let mut response = match prepare(app, request, viewer.as_ref()) {
-        Ok(request) => schema.execute(request).await,
+        Ok(request) => schema.for_caller(closed).execute(request).await,
         Err(refusal) => Response::from_errors(vec![refusal]),
     };
+    if conceal {
+        reticence::conceal(&mut response);
+    }
     observed.finish(&app.metrics, &mut response);
     response
 }
@@ -47,20 +55,33 @@ pub fn execute_stream(
     session: Arc<Data>,
 ) -> BoxStream<'static, Response> {
     let viewer = viewer_in(&session);
+    let closed = closed_to(app, viewer.as_ref());
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
+    let conceal = closed && request.parsed_query().is_ok();
     let responses = match prepare(app, request, viewer.as_ref()) {
-        Ok(request) => schema.execute_stream_with_session_data(request, session),
+        Ok(request) => schema
+            .for_caller(closed)
+            .execute_stream_with_session_data(request, session),
         Err(refusal) => {
             futures_util::stream::once(async move { Response::from_errors(vec![refusal]) }).boxed()
         }
     };
     responses
         .map(move |mut response| {
+            if conceal {
+                reticence::conceal(&mut response);
+            }
             observed.label(&mut response);
             response
         })
         .boxed()
+}
+
+/// Whether introspection, and so everything a validation error would say of the
+/// schema, is closed to this caller.
+fn closed_to(app: &AppState, viewer: Option<&Viewer>) -> bool {
+    shape::introspection_closed(app.config.graphql.introspection, viewer)
 }
 
 /// The caller, as the HTTP handler put it in the request's data or `connection_init`

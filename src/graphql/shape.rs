@@ -38,6 +38,11 @@ pub const MAX_TYPENAME_ALIASES: u64 = 10;
 /// Root fields of a mutation operation.
 pub const MAX_MUTATIONS: u64 = 5;
 
+/// Whether introspection is closed to this caller under `policy`.
+pub fn introspection_closed(policy: Introspection, viewer: Option<&Viewer>) -> bool {
+    introspection_refusal(policy, viewer).is_some()
+}
+
 /// Whether this caller is refused introspection under `policy`, and how.
 fn introspection_refusal(policy: Introspection, viewer: Option<&Viewer>) -> Option<AppError> {
     match policy {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -200,9 +200,27 @@ pub async fn scrape(State(state): State<ServerState>) -> Response {
     }
 }
 
-/// Counts HTTP requests by matched route (never by raw path: unbounded labels).
+/// A request's method as a label: the standard ones by name, any other (a client
+/// may send any token as a method) as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Counts HTTP requests by matched route (never by raw path) and standard method
+/// (never by the raw token): labels a client could choose would be unbounded.
 pub async fn track_http(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -211,7 +229,7 @@ pub async fn track_http(State(app): State<AppState>, request: Request, next: Nex
     let started = Instant::now();
     let response = next.run(request).await;
     app.metrics
-        .observe_http(&method, &route, response.status().as_u16());
+        .observe_http(method, &route, response.status().as_u16());
     tracing::debug!(%method, %route, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
 }

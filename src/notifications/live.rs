@@ -144,15 +144,20 @@ pub async fn open(app: &App, user: Uuid) -> AppResult<Inbox> {
     let hub = app.live.clone();
     let (receiver, first) = hub.inboxes().open(user)?;
     let channel = channel(app, user);
+    // The inbox exists before the SUBSCRIBE, so that if anything fails its drop
+    // closes it: an inbox left open with no subscription would make every later
+    // subscription of the user skip the SUBSCRIBE, and hear nothing.
+    let inbox = Inbox {
+        hub: hub.clone(),
+        user,
+        channel: channel.clone(),
+        receiver,
+    };
     if first {
+        // A SUBSCRIBE that fails is retried until Redis takes it (`LiveHub`).
         hub.subscribe_channel(&channel).await?;
     }
-    Ok(Inbox {
-        hub,
-        user,
-        channel,
-        receiver,
-    })
+    Ok(inbox)
 }
 
 impl Drop for Inbox {

@@ -8,6 +8,22 @@
 //! missed and nothing doubled. A gap in the versions, a version going backwards (Redis
 //! lost its data) or a reconnection makes the room reload and tell its subscribers to
 //! start again from a snapshot.
+//!
+//! A SUBSCRIBE that fails does not fail the subscriber, and is tried again until
+//! Redis takes it; then the rooms reload, since they may have missed changes
+//! meanwhile. Without this, a room or inbox opened while subscribing failed stayed
+//! deaf after Redis came back. It fails in two ways:
+//!
+//! - the subscriber connection is away: the channel is kept as wanted
+//!   (`deferred`) and subscribed every sweep interval until that succeeds;
+//! - Redis refuses it (an error reply, e.g. NOPERM when the ACL denies channels):
+//!   fred's subscriber never sees that reply (it takes a SUBSCRIBE as done once
+//!   written, and drops the error as unsolicited) and believes itself subscribed.
+//!   So every sweep interval the node asks Redis how many channels its subscriber
+//!   connection really has (`CLIENT LIST TYPE pubsub`, by the connection's name);
+//!   fewer than fred believes, twice running, and it subscribes them all again.
+//!   Not on a Redis Cluster, whose subscriptions are spread over its nodes; there
+//!   the reconnection's re-subscribe is all there is.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -134,6 +150,9 @@ struct Hub {
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
     /// Users with live notification subscriptions on this node.
     inboxes: crate::notifications::live::Inboxes,
+    /// Channels wanted whose SUBSCRIBE could not be sent, to try again
+    /// (`recover_subscriptions`).
+    deferred: Mutex<HashSet<String>>,
 }
 
 impl LiveHub {
@@ -153,6 +172,7 @@ impl LiveHub {
             backlog,
             rooms: Mutex::new(HashMap::new()),
             inboxes: Default::default(),
+            deferred: Mutex::new(HashSet::new()),
         })))
     }
 
@@ -169,6 +189,11 @@ impl LiveHub {
         let catalog = (hub.clone(), catalog_channel.clone());
         tokio::spawn(async move { subscribe_catalog(&catalog.0, catalog.1).await });
         tokio::spawn(audit_epochs(
+            Arc::downgrade(app),
+            hub.clone(),
+            app.config.holds.sweep_interval,
+        ));
+        tokio::spawn(recover_subscriptions(
             Arc::downgrade(app),
             hub.clone(),
             app.config.holds.sweep_interval,
@@ -241,10 +266,11 @@ impl LiveHub {
     }
 
     /// Subscribes this node's subscriber connection to a channel.
+    /// A SUBSCRIBE that fails is retried until it succeeds (see the module's docs), so
+    /// this does not fail for Redis's sake.
     pub async fn subscribe_channel(&self, channel: &str) -> AppResult<()> {
         let _ops = self.0.channel_ops.lock().await;
-        self.0.connected().await?;
-        self.0.subscriber.subscribe(channel.to_owned()).await?;
+        self.0.subscribe_or_defer(channel.to_owned()).await;
         Ok(())
     }
 
@@ -260,6 +286,7 @@ impl LiveHub {
             handle.spawn(async move {
                 let _ops = hub.channel_ops.lock().await;
                 if !still_wanted() {
+                    hub.forget_deferred(&channel);
                     let _ = hub.subscriber.unsubscribe(channel).await;
                 }
             });
@@ -297,9 +324,10 @@ impl LiveHub {
             room: room.clone(),
         };
         if first {
+            // A failure is retried in the background, and the room reloads once it
+            // succeeds: the subscriber gets its snapshot now either way.
             let _ops = self.0.channel_ops.lock().await;
-            self.0.connected().await?;
-            self.0.subscriber.subscribe(channel).await?;
+            self.0.subscribe_or_defer(channel).await;
         }
         let mut guard = room.state.lock().await;
         if guard.0.is_none() {
@@ -329,20 +357,165 @@ impl LiveHub {
 /// Until this is in place, the catalog cache's time to live bounds what a missed
 /// change costs.
 async fn subscribe_catalog(hub: &Hub, channel: String) {
-    let subscribed = match hub.connected().await {
-        Ok(()) => hub
-            .subscriber
-            .subscribe(channel)
-            .await
-            .map_err(AppError::from),
-        Err(e) => Err(e),
+    hub.subscribe_or_defer(channel).await;
+}
+
+/// SUBSCRIBEs again to every channel the subscriber believes it has.
+async fn resubscribe(hub: &Hub) {
+    let channels: Vec<String> = hub
+        .subscriber
+        .tracked_channels()
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect();
+    if channels.is_empty() {
+        return;
+    }
+    let _ops = hub.channel_ops.lock().await;
+    if let Err(e) = hub.subscriber.subscribe(channels).await {
+        tracing::warn!(error = %e, "re-subscribing failed; retrying");
+    }
+}
+
+/// Every sweep interval: what could not be subscribed is tried again, and what Redis
+/// refused is subscribed again (see the module's docs); rooms that may have missed
+/// changes meanwhile reload once their channels are in place.
+async fn recover_subscriptions(
+    app: std::sync::Weak<App>,
+    hub: Arc<Hub>,
+    period: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Redis held fewer channels than wanted at the last tick (once may be a
+    // SUBSCRIBE still on its way).
+    let mut suspect = false;
+    // Channels were missing: every room reloads once they are all in place.
+    let mut missed = false;
+    loop {
+        tick.tick().await;
+        let Some(app) = app.upgrade() else { break };
+        if app.shutdown.has_begun() {
+            break;
+        }
+        if !hub.subscriber.is_connected() {
+            continue;
+        }
+        retry_deferred(&app, &hub).await;
+        match missing_subscriptions(&app, &hub).await {
+            Some(true) if suspect => {
+                tracing::warn!("Redis holds fewer channels than subscribed; subscribing again");
+                resubscribe(&hub).await;
+                (suspect, missed) = (false, true);
+            }
+            Some(true) => suspect = true,
+            Some(false) => {
+                suspect = false;
+                if missed {
+                    missed = false;
+                    tracing::info!("subscriptions restored; resynchronising live seat maps");
+                    app.catalog.clear();
+                    resync_all(&app, &hub).await;
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// SUBSCRIBEs what could not be sent before; a room whose channel it is reloads.
+async fn retry_deferred(app: &App, hub: &Hub) {
+    let deferred: Vec<String> = match hub.deferred.lock() {
+        Ok(deferred) => deferred.iter().cloned().collect(),
+        Err(_) => return,
     };
-    if let Err(e) = subscribed {
-        tracing::warn!(error = %crate::error::LogDisplay(&e), "could not subscribe to catalog changes");
+    for channel in deferred {
+        let subscribed = {
+            let _ops = hub.channel_ops.lock().await;
+            // Still wanted: closing the room or inbox takes it out of the set.
+            let wanted = hub.deferred.lock().is_ok_and(|d| d.contains(&channel));
+            wanted && hub.subscriber.subscribe(channel.clone()).await.is_ok()
+        };
+        if subscribed {
+            hub.forget_deferred(&channel);
+            tracing::info!(%channel, "subscribed after a failed attempt");
+            reload_room_of(app, hub, &channel).await;
+        }
+    }
+}
+
+/// Whether Redis holds fewer channels for the subscriber connection than it believes
+/// it has; `None` when that cannot be told (Redis away, or a cluster).
+async fn missing_subscriptions(app: &App, hub: &Hub) -> Option<bool> {
+    if hub.subscriber.is_clustered() {
+        return None;
+    }
+    let wanted = hub.subscriber.tracked_channels().len();
+    let clients: String = app
+        .redis
+        .client()
+        .await
+        .custom(fred::cmd!("CLIENT"), vec!["LIST", "TYPE", "pubsub"])
+        .await
+        .ok()?;
+    let name = format!("name={}", hub.subscriber.id());
+    // A connection with no channel left is not listed: it holds none.
+    let held = clients
+        .lines()
+        .find(|line| line.split(' ').any(|field| field == name))
+        .and_then(|line| line.split(' ').find_map(|f| f.strip_prefix("sub=")))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    Some(held < wanted)
+}
+
+/// Reloads the room whose channel this is, if one is open: it may have missed
+/// changes while the channel was not subscribed.
+async fn reload_room_of(app: &App, hub: &Hub, channel: &str) {
+    let room = hub.rooms.lock().ok().and_then(|rooms| {
+        rooms
+            .iter()
+            .find(|(showtime, _)| keys::channel(&app.redis, **showtime) == channel)
+            .map(|(showtime, room)| (*showtime, room.clone()))
+    });
+    let Some((showtime, room)) = room else {
+        return;
+    };
+    let mut guard = room.state.lock().await;
+    if let Some(state) = guard.0.as_mut() {
+        reload(app, showtime, &room, state).await;
     }
 }
 
 impl Hub {
+    /// SUBSCRIBEs to a channel, or keeps it to be tried again when that fails. The
+    /// caller holds `channel_ops` (or is the start-up or reconnection path).
+    async fn subscribe_or_defer(&self, channel: String) {
+        let subscribed = match self.connected().await {
+            Ok(()) => self
+                .subscriber
+                .subscribe(channel.clone())
+                .await
+                .map_err(AppError::from),
+            Err(e) => Err(e),
+        };
+        match subscribed {
+            Ok(()) => self.forget_deferred(&channel),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::LogDisplay(&e), %channel, "could not subscribe; retrying");
+                if let Ok(mut deferred) = self.deferred.lock() {
+                    deferred.insert(channel);
+                }
+            }
+        }
+    }
+
+    fn forget_deferred(&self, channel: &str) {
+        if let Ok(mut deferred) = self.deferred.lock() {
+            deferred.remove(channel);
+        }
+    }
+
     /// Waits for the subscriber connection (a cluster needs its routing table before
     /// it can route a SUBSCRIBE), for as long as a Redis command may take.
     async fn connected(&self) -> AppResult<()> {
@@ -411,6 +584,7 @@ impl Drop for Membership {
                     .map(|r| r.contains_key(&showtime))
                     .unwrap_or(true);
                 if !reopened {
+                    hub.forget_deferred(&channel);
                     let _ = hub.subscriber.unsubscribe(channel).await;
                 }
             });
