@@ -177,11 +177,6 @@ pub struct AuthSettings {
     /// Argon2id memory cost in KiB and passes (OWASP: 19 MiB, 2).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
-    /// Hashes computed at once (each holds `argon2_memory_kib`): the machine's cores.
-    pub argon2_concurrency: usize,
-    /// How long a sign-in or registration waits for a free hasher before it is
-    /// refused with `RATE_LIMITED`.
-    pub argon2_queue: Duration,
 }
 
 /// `count` requests per `window`; `None` means no limit.
@@ -478,12 +473,6 @@ impl Config {
                 refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 1)?,
                 argon2_memory_kib: parse_num("ARGON2_MEMORY_KIB", 19 * 1024, 8)? as u32,
                 argon2_iterations: parse_num("ARGON2_ITERATIONS", 2, 1)? as u32,
-                argon2_concurrency: parse_num(
-                    "ARGON2_CONCURRENCY",
-                    std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    1,
-                )?,
-                argon2_queue: Duration::from_millis(parse_num("ARGON2_QUEUE_MS", 2000, 0)? as u64),
             },
             rate_limits: RateLimits {
                 general: rate("RATE_LIMIT_GENERAL", "100/15m")?,

@@ -26,15 +26,13 @@ return {n, ttl}
     )
 });
 
-/// Gives back one count, if the window still exists (a DECR on a missing key would
-/// leave a key without an expiry).
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+/// Reads the count without adding to it.
+static PEEK: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('DECR', KEYS[1])
-end
-return 0
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+return {n, ttl}
 "#,
     )
 });
@@ -103,18 +101,25 @@ pub async fn hit(redis: &Redis, bucket: &str, subject: &str, limit: Option<RateL
     }
 }
 
-/// Gives back a count taken by `hit` (a reservation that turned out not to be
-/// what the bucket counts). Best effort: Redis away, the count stays until its window
-/// ends.
-pub async fn release(redis: &Redis, bucket: &str, subject: &str, limit: Option<RateLimit>) {
-    if limit.is_none() {
-        return;
-    }
-    let released: Result<i64, _> = RELEASE
+/// Whether `subject` has already used up `bucket`, without counting this request.
+pub async fn exhausted(
+    redis: &Redis,
+    bucket: &str,
+    subject: &str,
+    limit: Option<RateLimit>,
+) -> Decision {
+    let Some(limit) = limit else {
+        return Decision::Allowed;
+    };
+    let result: Result<(i64, i64), _> = PEEK
         .evalsha_with_reload(redis.client().await, key(redis, bucket, subject), ())
         .await;
-    if let Err(e) = released {
-        tracing::warn!(error = %e, bucket, "rate limit reservation not given back: Redis unavailable");
+    match result {
+        Ok((count, ttl)) => decide(count + 1, ttl, i64::from(limit.count)),
+        Err(e) => {
+            tracing::warn!(error = %e, bucket, "rate limit not checked: Redis unavailable");
+            Decision::Allowed
+        }
     }
 }
 

@@ -1,16 +1,7 @@
 //! Password hashing with argon2id, with the cost from the configuration (tests make it
 //! cheap). Hashing runs on the blocking pool: it is deliberately slow.
-//!
-//! Each hash holds `ARGON2_MEMORY_KIB` (19 MiB by default) for its duration, so a
-//! flood of `login`/`register` could exhaust memory and the blocking pool: at most
-//! `ARGON2_CONCURRENCY` hashes run at once (the machine's cores, where the work is
-//! done anyway), the others wait up to `ARGON2_QUEUE_MS` for a turn and are then
-//! refused with `RATE_LIMITED`.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-
-use tokio::sync::Semaphore;
 
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -18,7 +9,6 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::config::AuthSettings;
-use crate::error::{AppError, AppResult};
 
 #[derive(Clone)]
 pub struct Passwords(Arc<Inner>);
@@ -28,10 +18,6 @@ struct Inner {
     /// A hash to verify against when the email is unknown, so that a wrong email
     /// costs the same time as a wrong password.
     decoy: OnceLock<String>,
-    /// Turns to hash: `ARGON2_CONCURRENCY`.
-    turns: Semaphore,
-    /// How long a caller waits for a turn.
-    queue: Duration,
 }
 
 impl Passwords {
@@ -46,23 +32,7 @@ impl Passwords {
         Ok(Self(Arc::new(Inner {
             params,
             decoy: OnceLock::new(),
-            turns: Semaphore::new(settings.argon2_concurrency.max(1)),
-            queue: settings.argon2_queue,
         })))
-    }
-
-    /// Waits for a turn to hash, for `ARGON2_QUEUE_MS` at most.
-    async fn turn(&self) -> AppResult<tokio::sync::SemaphorePermit<'_>> {
-        match tokio::time::timeout(self.0.queue, self.0.turns.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(closed)) => Err(AppError::internal(closed)),
-            Err(_) => {
-                tracing::warn!("password hashing saturated: a sign-in was refused");
-                Err(AppError::RateLimited {
-                    retry_after_seconds: 1,
-                })
-            }
-        }
     }
 
     fn hasher(&self) -> Argon2<'static> {
@@ -77,20 +47,14 @@ impl Passwords {
             .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
     }
 
-    /// Hashes on the blocking pool, in turn (`RATE_LIMITED` when none comes).
-    pub async fn hash(&self, password: &str) -> AppResult<String> {
-        let _turn = self.turn().await?;
+    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let (this, password) = (self.clone(), password.to_owned());
-        tokio::task::spawn_blocking(move || this.hash_blocking(&password))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(AppError::internal)
+        tokio::task::spawn_blocking(move || this.hash_blocking(&password)).await?
     }
 
     /// Checks `password` against `stored`, or against a decoy when there is no user,
-    /// taking about the same time either way; in turn (`RATE_LIMITED` when none comes).
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> AppResult<bool> {
-        let _turn = self.turn().await?;
+    /// taking about the same time either way.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let this = self.clone();
         let password = password.to_owned();
         let stored = stored.map(str::to_owned);
@@ -113,7 +77,7 @@ impl Passwords {
             ok && real
         })
         .await
-        .map_err(AppError::internal)
+        .unwrap_or(false)
     }
 
     fn decoy(&self) -> String {
@@ -134,8 +98,6 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         refresh_token_ttl: std::time::Duration::from_secs(1),
         argon2_memory_kib: 19 * 1024,
         argon2_iterations: 2,
-        argon2_concurrency: 1,
-        argon2_queue: std::time::Duration::ZERO,
     };
     Passwords::new(&settings)?.hash_blocking(password)
 }

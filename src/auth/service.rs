@@ -72,11 +72,8 @@ pub async fn register(app: &App, registration: Registration) -> AppResult<Sessio
     Ok(Session { user, tokens })
 }
 
-/// Signs in. Each attempt reserves a failure in both limits (per email, per client)
-/// before the password is checked, so that guesses sent in parallel cannot all pass
-/// a check made before any of them was counted; a success gives its reservation
-/// back (and clears the email's count). Over either limit even the right password
-/// waits.
+/// Signs in. Failures are counted per email and per client, and both limits are
+/// checked before the password is, so guessing gets slow whichever way it spreads.
 pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppResult<Session> {
     if email.trim().is_empty() {
         return Err(AppError::bad_input("email", "enter your email address"));
@@ -86,64 +83,41 @@ pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppR
     }
     let limit = app.config.rate_limits.login;
     let email_key = email.trim().to_lowercase();
-    let buckets = [
+    for (bucket, subject) in [
         ("login-email", email_key.as_str()),
         ("login-client", client),
-    ];
-    for (n, (bucket, subject)) in buckets.iter().enumerate() {
+    ] {
         if let Decision::Limited {
             retry_after_seconds,
-        } = ratelimit::hit(&app.redis, bucket, subject, limit).await
+        } = ratelimit::exhausted(&app.redis, bucket, subject, limit).await
         {
-            // A refused attempt checks nothing: it counts for nothing.
-            for (bucket, subject) in &buckets[..=n] {
-                ratelimit::release(&app.redis, bucket, subject, limit).await;
-            }
             return Err(AppError::RateLimited {
                 retry_after_seconds,
             });
         }
     }
-    let user = match find_and_verify(app, email, password).await {
-        Ok(user) => user,
-        Err(e) => {
-            // Not checked (busy, or a failure of ours): not a failed guess either.
-            for (bucket, subject) in &buckets {
-                ratelimit::release(&app.redis, bucket, subject, limit).await;
-            }
-            return Err(e);
-        }
-    };
-    // A wrong email or password keeps its reservation: that is the failure counted.
-    let Some(user) = user else {
-        return Err(wrong_credentials());
-    };
-    ratelimit::clear(&app.redis, "login-email", &email_key).await;
-    ratelimit::release(&app.redis, "login-client", client, limit).await;
     let mut conn = app.db().await?;
-    let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
-    Ok(Session { user, tokens })
-}
-
-/// The user whose email and password these are, if any.
-async fn find_and_verify(app: &App, email: &str, password: &str) -> AppResult<Option<User>> {
     let user: Option<User> = match Email::parse(email) {
-        Ok(email) => {
-            let mut conn = app.db().await?;
-            users::table
-                .filter(users::email.eq(email.as_str()))
-                .select(User::as_select())
-                .first(&mut conn)
-                .await
-                .optional()?
-        }
+        Ok(email) => users::table
+            .filter(users::email.eq(email.as_str()))
+            .select(User::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?,
         Err(_) => None,
     };
     let ok = app
         .passwords
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
-    Ok(user.filter(|_| ok))
+        .await;
+    let Some(user) = user.filter(|_| ok) else {
+        ratelimit::hit(&app.redis, "login-email", &email_key, limit).await;
+        ratelimit::hit(&app.redis, "login-client", client, limit).await;
+        return Err(wrong_credentials());
+    };
+    ratelimit::clear(&app.redis, "login-email", &email_key).await;
+    let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
+    Ok(Session { user, tokens })
 }
 
 async fn start_session(
