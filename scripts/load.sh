@@ -41,7 +41,7 @@ if curl -fsS "$url/health/live" >/dev/null 2>&1; then
 fi
 say "starting the server on $url (database $db, Redis prefix $prefix)"
 BIND_ADDR="127.0.0.1:$port" REDIS_KEY_PREFIX="$prefix" \
-  RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off \
+  RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off WS_MAX_CONNECTIONS_PER_CLIENT=off \
   SIMULATED_PAYMENT_DELAY_MS=100 TICKET_STORE_DIR="$out/tickets" \
   RUST_LOG="${RUST_LOG:-warn}" ./target/release/screema serve >"$out/server.log" 2>&1 &
 server=$!
@@ -53,7 +53,7 @@ for n in $(seq 2 "${LOAD_NODES:-1}"); do
   p=$((port + n - 1))
   say "starting node $n on http://127.0.0.1:$p"
   BIND_ADDR="127.0.0.1:$p" REDIS_KEY_PREFIX="$prefix" \
-    RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off \
+    RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off WS_MAX_CONNECTIONS_PER_CLIENT=off \
     SIMULATED_PAYMENT_DELAY_MS=100 TICKET_STORE_DIR="$out/tickets" \
     RUST_LOG="${RUST_LOG:-warn}" ./target/release/screema serve >"$out/server-$n.log" 2>&1 &
   others+=($!)

@@ -40,6 +40,8 @@ pub struct App {
     pub catalog: crate::catalog::cache::CatalogCache,
     pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
+    /// This node's open websockets, by user and by client.
+    pub websockets: Arc<crate::http::ws::sessions::Websockets>,
 }
 
 pub type AppState = Arc<App>;
@@ -86,6 +88,7 @@ impl App {
         let app = Arc::new(Self {
             rooms: Default::default(),
             shutdown: Default::default(),
+            websockets: Default::default(),
             catalog: crate::catalog::cache::CatalogCache::new(config.catalog_cache_ttl),
             lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,
@@ -104,6 +107,7 @@ impl App {
             statements,
         });
         app.live.start(&app);
+        crate::auth::sessions::listen(&app);
         Ok(app)
     }
 

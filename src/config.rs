@@ -64,6 +64,7 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub auth: AuthSettings,
     pub rate_limits: RateLimits,
+    pub websockets: WebsocketLimits,
     /// Peers whose `X-Forwarded-For` is believed (load balancers in front of us).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Added to a film's running time to get the showtime's end: the room is cleaned.
@@ -195,6 +196,16 @@ pub struct RateLimits {
     pub booking: Option<RateLimit>,
     /// Failed sign-ins, per email and per client.
     pub login: Option<RateLimit>,
+}
+
+/// Caps on websockets (`http::ws`).
+#[derive(Debug, Clone, Copy)]
+pub struct WebsocketLimits {
+    /// Operations one socket may have running at once (subscriptions, and queries
+    /// and mutations not yet answered).
+    pub max_operations: usize,
+    /// Sockets one client IP may hold open on one node; `None`: no cap.
+    pub max_connections_per_client: Option<usize>,
 }
 
 impl RateLimit {
@@ -481,6 +492,13 @@ impl Config {
                 general: rate("RATE_LIMIT_GENERAL", "100/15m")?,
                 booking: rate("RATE_LIMIT_BOOKING", "5/1m")?,
                 login: rate("RATE_LIMIT_LOGIN", "10/15m")?,
+            },
+            websockets: WebsocketLimits {
+                max_operations: parse_num("WS_MAX_SUBSCRIPTIONS", 50, 1)?,
+                max_connections_per_client: match get("WS_MAX_CONNECTIONS_PER_CLIENT") {
+                    Some(v) if v.trim().eq_ignore_ascii_case("off") => None,
+                    _ => Some(parse_num("WS_MAX_CONNECTIONS_PER_CLIENT", 20, 1)?),
+                },
             },
             trusted_proxies,
             cleaning_gap: Duration::from_secs(

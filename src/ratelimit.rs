@@ -4,8 +4,10 @@
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
+use crate::auth::tokens::AccessToken;
 use crate::config::RateLimit;
 use crate::redis::Redis;
 
@@ -31,6 +33,31 @@ static PEEK: LazyLock<Script> = LazyLock::new(|| {
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 local ttl = redis.call('PTTL', KEYS[1])
 return {n, ttl}
+"#,
+    )
+});
+
+/// The general limit of a signed-in caller, and whether their token was revoked
+/// (`auth::sessions`), in one step: the two keys share the user's hash tag.
+/// KEYS: the counter, the user's revocations. ARGV: the window in ms (0: no limit),
+/// the token's issue time in ms, its refresh family ('' if none).
+static ADMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::from_lua(
+        r#"
+local r = redis.call('HMGET', KEYS[2], 'before', 'fam:' .. ARGV[3])
+if tonumber(r[1] or '0') > tonumber(ARGV[2]) or (ARGV[3] ~= '' and r[2]) then
+  return {0, 0, 1}
+end
+if ARGV[1] == '0' then
+  return {0, 0, 0}
+end
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl, 0}
 "#,
     )
 });
@@ -92,6 +119,71 @@ pub async fn exhausted(
         Err(e) => {
             tracing::warn!(error = %e, bucket, "rate limit not checked: Redis unavailable");
             Decision::Allowed
+        }
+    }
+}
+
+/// The outcome of the general check of one request or websocket operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Allowed,
+    Limited {
+        retry_after_seconds: u64,
+    },
+    /// The caller's access token belongs to a sign-in that has ended.
+    Revoked,
+}
+
+/// Counts one request (or websocket query or mutation) in the general bucket: per
+/// user when signed in, checking in the same script that the token was not revoked;
+/// else per client IP. With the limit off, a signed-in caller's token is still
+/// checked. A Redis that is away lets the request through (logged): availability
+/// over strictness, for revocations as for limits.
+pub async fn general(
+    redis: &Redis,
+    limit: Option<RateLimit>,
+    token: Option<&AccessToken>,
+    client: IpAddr,
+) -> Admission {
+    let Some(token) = token else {
+        return match hit(redis, "general", &format!("ip:{client}"), limit).await {
+            Decision::Allowed => Admission::Allowed,
+            Decision::Limited {
+                retry_after_seconds,
+            } => Admission::Limited {
+                retry_after_seconds,
+            },
+        };
+    };
+    let user = token.viewer.user_id;
+    let keys = vec![
+        // The hash tag puts both keys in one Cluster slot, so one script reads both.
+        key(redis, "general", &format!("{{user:{user}}}")),
+        crate::auth::sessions::revocations_key(redis, user),
+    ];
+    let window_ms = limit.map_or(0, |l| l.window.as_millis() as i64);
+    let args = vec![
+        window_ms.to_string(),
+        token.issued_ms.to_string(),
+        token.family.map(|f| f.to_string()).unwrap_or_default(),
+    ];
+    let result: Result<(i64, i64, i64), _> = ADMIT
+        .evalsha_with_reload(redis.client().await, keys, args)
+        .await;
+    match (result, limit) {
+        (Ok((_, _, 1)), _) => Admission::Revoked,
+        (Ok((count, ttl, _)), Some(limit)) => match decide(count, ttl, i64::from(limit.count)) {
+            Decision::Allowed => Admission::Allowed,
+            Decision::Limited {
+                retry_after_seconds,
+            } => Admission::Limited {
+                retry_after_seconds,
+            },
+        },
+        (Ok(_), None) => Admission::Allowed,
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "general limit and revocations not checked: Redis unavailable");
+            Admission::Allowed
         }
     }
 }

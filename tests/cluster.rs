@@ -228,3 +228,67 @@ impl Drop for CleanCluster {
         .join();
     }
 }
+
+/// A sign-in that ends through one node ends on the other, on a cluster: the general
+/// limit's script reads the user's counter and revocations in one slot, and the
+/// revocation reaches the other node's subscriber.
+#[tokio::test]
+async fn a_demotion_closes_the_socket_on_the_other_node_of_a_cluster() {
+    let app = TestApp::builder()
+        .env("REDIS_URL", &cluster_url())
+        .env("RATE_LIMIT_GENERAL", "100/1m")
+        .build()
+        .await;
+    let _clean = CleanCluster(app.prefix.clone());
+    let other = app
+        .another_node()
+        .env("REDIS_URL", &cluster_url())
+        .env("RATE_LIMIT_GENERAL", "100/1m")
+        .build()
+        .await;
+    let boss = app.with_user(Role::Admin).await;
+    let demoted = app.with_user(Role::Admin).await;
+    let analytics = "{ analytics { totalBookings } }";
+    other
+        .gql_as(&demoted.token, analytics, json!({}))
+        .await
+        .data();
+    let mut ws = WsClient::connect(other.addr, false, Some(&demoted.token)).await;
+    ws.subscribe("1", "subscription { myNotifications { id } }", json!({}))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    app.gql_as(
+        &boss.token,
+        "mutation($u: ID!) { setUserRole(userId: $u, role: CUSTOMER) { id } }",
+        json!({"u": demoted.id.to_string()}),
+    )
+    .await
+    .data();
+    let started = std::time::Instant::now();
+    assert_eq!(ws.close_code().await, Some(4403));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    for node in [&app, &other] {
+        assert_eq!(
+            node.gql_as(&demoted.token, analytics, json!({}))
+                .await
+                .code(),
+            "UNAUTHENTICATED"
+        );
+    }
+    // The user's counter and revocations went to the same master (one slot).
+    let mut together = false;
+    for master in masters().await {
+        let keys = keys_under(&master, &app.prefix).await;
+        let user = demoted.id.to_string();
+        let counter = keys
+            .iter()
+            .any(|k| k.contains("rl:general") && k.contains(&user));
+        let revoked = keys
+            .iter()
+            .any(|k| k.contains(":sess:") && k.contains(&user));
+        assert_eq!(counter, revoked, "{keys:?}");
+        together |= counter && revoked;
+    }
+    assert!(together);
+}

@@ -5,4 +5,5 @@ pub mod input;
 pub mod model;
 pub mod password;
 pub mod service;
+pub mod sessions;
 pub mod tokens;

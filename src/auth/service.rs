@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::input::{Email, FullName, Password, Phone};
 use super::model::{RefreshToken, User, Viewer};
-use super::tokens;
+use super::{sessions, tokens};
 use crate::app::App;
 use crate::db::enums::Role;
 use crate::db::schema::{refresh_tokens, users};
@@ -175,21 +175,23 @@ async fn start_session(
 ) -> AppResult<TokenPair> {
     let now = app.now();
     let refresh_token = insert_refresh_token(app, conn, user.id, family, now).await?;
-    let access_token = access_token(app, user, now)?;
+    let access_token = access_token(app, user, family, now)?;
     Ok(TokenPair {
         access_token,
         refresh_token,
     })
 }
 
-fn access_token(app: &App, user: &User, now: DateTime<Utc>) -> AppResult<String> {
+/// An access token of the sign-in `family`, so that revoking the family voids it.
+fn access_token(app: &App, user: &User, family: Uuid, now: DateTime<Utc>) -> AppResult<String> {
     let viewer = Viewer {
         user_id: user.id,
         role: user.role,
     };
-    tokens::issue_access_token(
+    tokens::issue_access_token_in_family(
         &app.config.jwt_secret,
         viewer,
+        Some(family),
         now,
         app.config.auth.access_token_ttl,
     )
@@ -222,7 +224,10 @@ enum Rotation {
     Rotated(TokenPair),
     Refused,
     /// A token already rotated was presented again: someone holds a copy.
-    Reused,
+    Reused {
+        user: Uuid,
+        family: Uuid,
+    },
 }
 
 /// Trades a refresh token for a new pair. The old token stops working; presenting it
@@ -257,7 +262,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<TokenPair> {
             }
             if rotated_at.is_some() {
                 revoke_family(conn, family, now).await?;
-                return Ok(Rotation::Reused);
+                return Ok(Rotation::Reused {
+                    user: user_id,
+                    family,
+                });
             }
             if expires_at <= now {
                 return Ok(Rotation::Refused);
@@ -272,7 +280,7 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<TokenPair> {
                 .first(conn)
                 .await?;
             let refresh_token = insert_refresh_token(app, conn, user.id, family, now).await?;
-            let access_token = access_token(app, &user, now)?;
+            let access_token = access_token(app, &user, family, now)?;
             Ok(Rotation::Rotated(TokenPair {
                 access_token,
                 refresh_token,
@@ -282,8 +290,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<TokenPair> {
     match outcome {
         Rotation::Rotated(pair) => Ok(pair),
         Rotation::Refused => Err(refused_refresh()),
-        Rotation::Reused => {
+        Rotation::Reused { user, family } => {
             tracing::warn!("refresh token reused: its family is revoked");
+            // The thief's access tokens die now too, and their websockets close.
+            sessions::family_revoked(app, user, family).await;
             Err(refused_refresh())
         }
     }
@@ -308,16 +318,20 @@ async fn revoke_family(
 pub async fn logout(app: &App, refresh_token: &str) -> AppResult<bool> {
     let hash = tokens::hash_refresh_token(refresh_token);
     let mut conn = app.db().await?;
-    let family: Option<Uuid> = refresh_tokens::table
+    let found: Option<(Uuid, Uuid)> = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
-        .select(refresh_tokens::family_id)
+        .select((refresh_tokens::user_id, refresh_tokens::family_id))
         .first(&mut conn)
         .await
         .optional()?;
-    match family {
-        Some(family) => Ok(revoke_family(&mut conn, family, app.now()).await? > 0),
-        None => Ok(false),
-    }
+    let Some((user, family)) = found else {
+        return Ok(false);
+    };
+    let revoked = revoke_family(&mut conn, family, app.now()).await? > 0;
+    // Even when it was revoked already: a second logout repairs a revocation that
+    // did not reach Redis the first time.
+    sessions::family_revoked(app, user, family).await;
+    Ok(revoked)
 }
 
 pub async fn user_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Option<User>> {
@@ -330,7 +344,8 @@ pub async fn user_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Opt
 }
 
 /// Changes a user's role and signs them out everywhere, so the new role applies at
-/// their next sign-in (access tokens already issued live out their short lifetime).
+/// their next sign-in: access tokens already issued stop working and their
+/// websockets close (`auth::sessions`).
 pub async fn set_role(app: &App, by: Viewer, user_id: Uuid, role: Role) -> AppResult<User> {
     if by.user_id == user_id && role != Role::Admin {
         return Err(AppError::bad_input(
@@ -340,23 +355,26 @@ pub async fn set_role(app: &App, by: Viewer, user_id: Uuid, role: Role) -> AppRe
     }
     let now = app.now();
     let mut conn = app.db().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let user: Option<User> = diesel::update(users::table.find(user_id))
-            .set(users::role.eq(role))
-            .returning(User::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-        let user = user.ok_or_else(|| AppError::bad_input("userId", "no such user"))?;
-        diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::user_id.eq(user_id))
-                .filter(refresh_tokens::revoked_at.is_null()),
-        )
-        .set(refresh_tokens::revoked_at.eq(now))
-        .execute(conn)
+    let user = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let user: Option<User> = diesel::update(users::table.find(user_id))
+                .set(users::role.eq(role))
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            let user = user.ok_or_else(|| AppError::bad_input("userId", "no such user"))?;
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(user_id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(now))
+            .execute(conn)
+            .await?;
+            Ok(user)
+        })
         .await?;
-        Ok(user)
-    })
-    .await
+    sessions::user_revoked(app, user_id).await;
+    Ok(user)
 }

@@ -21,6 +21,27 @@ struct Claims {
     jti: Uuid,
     iat: i64,
     exp: i64,
+    /// The refresh family the token was issued from, so that revoking the family
+    /// voids its access tokens too (`auth::sessions`). Absent on tokens that no
+    /// sign-in issued (tests' and the load tool's), which only a user-wide
+    /// revocation reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<Uuid>,
+    /// The issue time in milliseconds (`iat` is whole seconds): a user-wide
+    /// revocation voids exactly the tokens issued before it, not a sign-in made in
+    /// the same second after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ims: Option<i64>,
+}
+
+/// A verified access token: who, and what a revocation check needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessToken {
+    pub viewer: Viewer,
+    pub family: Option<Uuid>,
+    /// Milliseconds since the epoch.
+    pub issued_ms: i64,
+    pub expires_at: DateTime<Utc>,
 }
 
 fn role_claim(role: Role) -> &'static str {
@@ -37,12 +58,25 @@ pub fn issue_access_token(
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> AppResult<String> {
+    issue_access_token_in_family(secret, viewer, None, now, ttl)
+}
+
+/// An access token tied to the refresh family `family` (a sign-in).
+pub fn issue_access_token_in_family(
+    secret: &str,
+    viewer: Viewer,
+    family: Option<Uuid>,
+    now: DateTime<Utc>,
+    ttl: std::time::Duration,
+) -> AppResult<String> {
     let claims = Claims {
         sub: viewer.user_id,
         role: role_claim(viewer.role).to_owned(),
         jti: Uuid::new_v4(),
         iat: now.timestamp(),
         exp: now.timestamp() + ttl.as_secs() as i64,
+        fam: family,
+        ims: Some(now.timestamp_millis()),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -55,6 +89,11 @@ pub fn issue_access_token(
 /// Verifies signature and algorithm (HS256, nothing else, never `none`), then expiry
 /// against the application's clock.
 pub fn verify_access_token(secret: &str, token: &str, now: DateTime<Utc>) -> AppResult<Viewer> {
+    verify(secret, token, now).map(|t| t.viewer)
+}
+
+/// `verify_access_token`, with what revocation checks need.
+pub fn verify(secret: &str, token: &str, now: DateTime<Utc>) -> AppResult<AccessToken> {
     let refused = |why: &str| AppError::Unauthenticated {
         message: format!("invalid access token: {why}"),
     };
@@ -75,9 +114,15 @@ pub fn verify_access_token(secret: &str, token: &str, now: DateTime<Utc>) -> App
         });
     }
     let role = role_from_claim(&data.claims.role).ok_or_else(|| refused("unknown role"))?;
-    Ok(Viewer {
-        user_id: data.claims.sub,
-        role,
+    let claims = data.claims;
+    Ok(AccessToken {
+        viewer: Viewer {
+            user_id: claims.sub,
+            role,
+        },
+        family: claims.fam,
+        issued_ms: claims.ims.unwrap_or(claims.iat.saturating_mul(1000)),
+        expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC),
     })
 }
 
@@ -132,6 +177,8 @@ mod tests {
             jti: Uuid::new_v4(),
             iat: now.timestamp(),
             exp: now.timestamp() + 600,
+            fam: None,
+            ims: None,
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

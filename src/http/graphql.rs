@@ -18,11 +18,12 @@ use super::ServerState;
 use super::client::{ClientAddr, bearer, bearer_token, client_addr};
 use super::graphiql;
 use super::ws::protocol::Protocol;
+use super::ws::sessions::ClientSlot;
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::auth::tokens::verify_access_token;
+use crate::auth::tokens::{self, AccessToken};
 use crate::error::AppError;
-use crate::ratelimit::{self, Decision};
+use crate::ratelimit::{self, Admission};
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -126,7 +127,11 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
             &parts.headers,
             &state.app.config.trusted_proxies,
         );
-        return websocket(state, Protocol(protocol), upgrade, client);
+        let cap = state.app.config.websockets.max_connections_per_client;
+        let Some(slot) = state.app.websockets.open(client.0, cap) else {
+            return too_many_sockets(cap.unwrap_or_default());
+        };
+        return websocket(state, Protocol(protocol), upgrade, client, slot);
     }
     let wants_html = parts
         .headers
@@ -153,32 +158,44 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
         &parts.headers,
         &app.config.trusted_proxies,
     );
-    let viewer = match bearer(&parts.headers) {
+    let token = match bearer(&parts.headers) {
         None => None,
-        Some(token) => match verify_access_token(&app.config.jwt_secret, token, app.now()) {
-            Ok(viewer) => Some(viewer),
+        Some(token) => match tokens::verify(&app.config.jwt_secret, token, app.now()) {
+            Ok(token) => Some(token),
             Err(e) => return Err(refusal(e)),
         },
     };
-    let subject = match viewer {
-        Some(v) => format!("user:{}", v.user_id),
-        None => format!("ip:{}", client.0),
-    };
-    if let Decision::Limited {
-        retry_after_seconds,
-    } = ratelimit::hit(
-        &app.redis,
-        "general",
-        &subject,
-        app.config.rate_limits.general,
-    )
-    .await
-    {
-        return Err(refusal(AppError::RateLimited {
+    admit_operation(app, token.as_ref(), client)
+        .await
+        .map_err(refusal)?;
+    Ok(Caller {
+        viewer: token.map(|t| t.viewer),
+        client,
+    })
+}
+
+/// The general limit, and that the caller's sign-in has not ended, for one HTTP
+/// request or one websocket query or mutation: both count in the same bucket.
+pub(crate) async fn admit_operation(
+    app: &App,
+    token: Option<&AccessToken>,
+    client: ClientAddr,
+) -> Result<(), AppError> {
+    match ratelimit::general(&app.redis, app.config.rate_limits.general, token, client.0).await {
+        Admission::Allowed => Ok(()),
+        Admission::Limited {
             retry_after_seconds,
-        }));
+        } => Err(AppError::RateLimited {
+            retry_after_seconds,
+        }),
+        Admission::Revoked => Err(revoked()),
     }
-    Ok(Caller { viewer, client })
+}
+
+pub(crate) fn revoked() -> AppError {
+    AppError::Unauthenticated {
+        message: "this sign-in has ended; sign in again".to_owned(),
+    }
 }
 
 /// A GraphQL-shaped error response for a request refused before execution, built by
@@ -227,6 +244,7 @@ fn websocket(
     protocol: Protocol,
     upgrade: WebSocketUpgrade,
     client: ClientAddr,
+    slot: ClientSlot,
 ) -> Response {
     // A subscriber sends a few small messages and receives events: small buffers keep
     // tens of thousands of connections affordable (tungstenite's defaults are 128 KiB
@@ -238,15 +256,43 @@ fn websocket(
         .write_buffer_size(0)
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| super::ws::serve(socket, state, protocol, client))
+        .on_upgrade(move |socket| async move {
+            // The client's place is held for as long as the socket is open.
+            super::ws::serve(socket, state, protocol, client).await;
+            drop(slot);
+        })
         .into_response()
 }
 
-/// The viewer a `connection_init` payload proves, `None` for an anonymous one.
-pub(super) fn viewer_from_init(
+/// How long a client over the socket cap is asked to wait: sockets close at any
+/// moment, so a short while.
+const SOCKET_CAP_RETRY_SECONDS: u64 = 10;
+
+/// The upgrade refused: HTTP 429 with `Retry-After`, and a `RATE_LIMITED` error that
+/// names the limit.
+fn too_many_sockets(cap: usize) -> Response {
+    let error = AppError::RateLimited {
+        retry_after_seconds: SOCKET_CAP_RETRY_SECONDS,
+    };
+    let mut server_error = async_graphql::Error::from(error).into_server_error(Default::default());
+    server_error.message = format!(
+        "at most {cap} open websockets per client (WS_MAX_CONNECTIONS_PER_CLIENT); close one first"
+    );
+    server_error.locations.clear();
+    let body = serde_json::json!({ "data": null, "errors": [server_error] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(SOCKET_CAP_RETRY_SECONDS),
+    );
+    response
+}
+
+/// The token a `connection_init` payload proves, `None` for an anonymous one.
+pub(super) fn token_from_init(
     app: &App,
     payload: &serde_json::Value,
-) -> Result<Option<Viewer>, AppError> {
+) -> Result<Option<AccessToken>, AppError> {
     let Some(header) = ["authorization", "Authorization"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
@@ -255,7 +301,7 @@ pub(super) fn viewer_from_init(
     };
     // Another scheme is no token at all: refused like a bad one.
     let token = bearer_token(header).unwrap_or_default();
-    verify_access_token(&app.config.jwt_secret, token, app.now()).map(Some)
+    tokens::verify(&app.config.jwt_secret, token, app.now()).map(Some)
 }
 
 /// The sub-protocol the upgrade will speak: the first one offered that we know,

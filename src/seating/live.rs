@@ -186,6 +186,7 @@ impl LiveHub {
         let prefix = app.redis.key("seatmap:");
         let notify_prefix = app.redis.key("notify:");
         let catalog_channel = crate::catalog::cache::channel(app);
+        let sessions_channel = crate::auth::sessions::channel(app);
         let catalog = (hub.clone(), catalog_channel.clone());
         tokio::spawn(async move { subscribe_catalog(&catalog.0, catalog.1).await });
         tokio::spawn(audit_epochs(
@@ -207,6 +208,12 @@ impl LiveHub {
                             let channel = message.channel.to_string();
                             if channel == catalog_channel {
                                 app.catalog.clear();
+                                continue;
+                            }
+                            if channel == sessions_channel {
+                                if let Ok(text) = message.value.convert::<String>() {
+                                    app.websockets.session_ended(&text);
+                                }
                                 continue;
                             }
                             if channel.starts_with(&notify_prefix) {

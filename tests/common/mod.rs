@@ -212,6 +212,8 @@ impl TestAppBuilder {
             // Tests that are about rate limits turn them on.
             ("RATE_LIMIT_GENERAL".to_owned(), "off".to_owned()),
             ("RATE_LIMIT_BOOKING".to_owned(), "off".to_owned()),
+            // Tests open many sockets from one address; the cap's own test sets it.
+            ("WS_MAX_CONNECTIONS_PER_CLIENT".to_owned(), "off".to_owned()),
             (
                 "TICKET_STORE_DIR".to_owned(),
                 ticket_dir(&prefix).display().to_string(),

@@ -18,6 +18,8 @@ pub enum Out {
     Response(Box<Response>),
     /// A payload that is already JSON, shared with other subscribers.
     Shared(Arc<str>),
+    /// Refused before it ran (the general rate limit, a sign-in that ended).
+    Refused(crate::error::AppError),
 }
 
 pub fn results(

@@ -81,7 +81,14 @@ impl Protocol {
         out
     }
 
-    /// `connection_init` carried a token that does not verify.
+    /// Operation `id` refused before it ran: `error` in both protocols, with a list of
+    /// GraphQL errors, and no `complete` after it.
+    pub fn error(self, id: &str, errors: &[async_graphql::ServerError]) -> String {
+        message("error", Some(id), Some(errors))
+    }
+
+    /// `connection_init` carried a token that does not verify, or the sign-in ended
+    /// (revoked, expired) while the socket was open.
     pub fn forbidden(self, reason: String) -> Reply {
         if self.is_legacy() {
             Reply::Refuse(reason)
