@@ -192,7 +192,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
                 let written = conn
                     .transaction::<_, AppError, _>(async |conn| write(conn, app, &plan, hold).await)
                     .await?;
-                Ok((conn, Attempt::Made(written)))
+                Ok((conn, Attempt::Made(Box::new(written))))
             }
             Some(request) => {
                 // Everything happens inside the transaction that reserved the key, so
@@ -212,7 +212,9 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
                             return Ok(Attempt::Repeat(earlier));
                         }
                         let hold = claimed.insert(prepare(app, &plan).await?);
-                        Ok(Attempt::Made(write(conn, app, &plan, hold).await?))
+                        Ok(Attempt::Made(Box::new(
+                            write(conn, app, &plan, hold).await?,
+                        )))
                     })
                     .await?;
                 Ok((conn, outcome))
@@ -221,7 +223,8 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
     }
     .await;
     match attempt {
-        Ok((conn, Attempt::Made((booking, outbox_id)))) => {
+        Ok((conn, Attempt::Made(made))) => {
+            let (booking, outbox_id) = *made;
             outbox::deliver_now(app, conn, &outbox_id.into_iter().collect::<Vec<_>>()).await;
             let client_secret = claimed.map(|c| c.intent.client_secret).unwrap_or_default();
             Ok(Created {
@@ -273,7 +276,7 @@ struct Claimed {
 
 enum Attempt {
     /// This attempt wrote the booking (and the outbox row that syncs its seats).
-    Made((Booking, Option<i64>)),
+    Made(Box<(Booking, Option<i64>)>),
     /// An earlier request with the same idempotency key made this booking.
     Repeat(Uuid),
 }
