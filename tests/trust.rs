@@ -282,6 +282,49 @@ async fn a_hold_that_lapses_while_the_intent_is_made_books_nothing() {
     .await;
 }
 
+#[tokio::test]
+async fn a_booking_postgres_refuses_gives_the_claimed_hold_back() {
+    // Two nodes with their own Redis: both hold A1; Postgres sells it to the first,
+    // and refuses the second after its hold was claimed. That hold is restored as it
+    // was (still the caller's to extend or release), not left claimed.
+    let a = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", NO_AUTO_PAY)
+        .build()
+        .await;
+    let b = a
+        .node_with_own_redis()
+        .env("SIMULATED_PAYMENT_DELAY_MS", NO_AUTO_PAY)
+        .build()
+        .await;
+    let showtime = showtime_in(&a, 10, Duration::days(1)).await;
+    let alice = a.with_user(Role::Customer).await;
+    let bob = b.with_user(Role::Customer).await;
+    let ta = lock(&a, &alice, showtime, &["A1"]).await;
+    let tb = lock(&b, &bob, showtime, &["A1"]).await;
+    flow::create_booking(&a, &alice, showtime, &["A1"], &ta, json!([]))
+        .await
+        .data();
+    let r = flow::create_booking(&b, &bob, showtime, &["A1"], &tb, json!([])).await;
+    assert_eq!(r.code(), "SEATS_UNAVAILABLE", "{:#}", r.body);
+    assert_eq!(flow::count(&a, "bookings").await, 1);
+    let r = b
+        .gql_as(
+            &bob.token,
+            "mutation($t: String!) { extendSeatLock(lockToken: $t) { lockedSeats } }",
+            json!({"t": tb}),
+        )
+        .await;
+    assert_eq!(r.data()["extendSeatLock"]["lockedSeats"], json!(["A1"]));
+    let r = b
+        .gql_as(
+            &bob.token,
+            "mutation($t: String!) { releaseSeats(lockToken: $t) }",
+            json!({"t": tb}),
+        )
+        .await;
+    assert_eq!(r.data()["releaseSeats"], true);
+}
+
 // ---------------------------------------------------------------------------------
 // The per-user seat cap counts unpaid bookings
 
