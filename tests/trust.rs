@@ -134,8 +134,14 @@ async fn a_repeated_idempotency_key_answers_with_the_same_booking() {
     let r = book_with_key(&app, &other, showtime, &["A5"], &t, json!([]), &key).await;
     assert_ne!(id_and_secret(&r).0, id);
 
-    // Bounded: 255 characters at most, and not blank.
-    for bad in ["x".repeat(256), "   ".to_owned(), String::new()] {
+    // Bounded: 255 characters at most, not blank, no control characters (a NUL would
+    // otherwise reach Postgres).
+    for bad in [
+        "x".repeat(256),
+        "   ".to_owned(),
+        String::new(),
+        "nul\u{0}byte".to_owned(),
+    ] {
         let r = book_with_key(
             &app,
             &user,

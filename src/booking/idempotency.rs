@@ -35,13 +35,21 @@ pub struct Request {
     pub hash: String,
 }
 
-/// Checks a key: absent is fine; present, it is 1 to 255 characters, not blank.
+/// Checks a key: absent is fine; present, it is 1 to 255 characters, not blank, with
+/// no control characters.
 pub fn parse_key(raw: Option<String>) -> AppResult<Option<String>> {
     let Some(key) = raw else { return Ok(None) };
     if key.trim().is_empty() {
         return Err(AppError::bad_input(
             "idempotencyKey",
             "give a key of 1 to 255 characters (a random UUID is a good one), or none",
+        ));
+    }
+    // Postgres's text cannot hold NUL; no control character belongs in a key.
+    if key.chars().any(char::is_control) {
+        return Err(AppError::bad_input(
+            "idempotencyKey",
+            "no control characters, please",
         ));
     }
     if key.chars().count() > MAX_KEY_CHARS {
