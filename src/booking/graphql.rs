@@ -108,9 +108,10 @@ impl BookingNode {
         .map(DateTime)
     }
 
-    /// The ticket code for the QR image; set once the booking is paid.
+    /// The ticket code for the QR image; set once the booking is paid, null again once
+    /// it is cancelled, refunded or expired (the ticket is void).
     async fn qr_code(&self) -> Option<&str> {
-        self.0.qr_code.as_deref()
+        crate::tickets::valid_code(&self.0)
     }
 
     /// Where the owner fetches the ticket's QR image (with their access token), once
@@ -176,6 +177,11 @@ pub struct CreateBookingInput {
     #[graphql(default)]
     snacks: Vec<SnackOrderInput>,
     lock_token: String,
+    /// A key of the client's (up to 255 characters; a random UUID per checkout) that
+    /// makes the request safe to repeat: the same key with the same showtime, seats
+    /// and snacks answers with the same booking and client secret, however often and
+    /// however concurrently it is sent; with anything else it is refused.
+    idempotency_key: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -245,6 +251,7 @@ impl BookingMutation {
                 seats: input.seat_numbers,
                 snacks,
                 lock_token: input.lock_token,
+                idempotency_key: input.idempotency_key,
             },
         )
         .await?;

@@ -4,6 +4,7 @@
 
 pub mod expiry;
 pub mod graphql;
+pub mod idempotency;
 pub mod model;
 pub mod pricing;
 pub mod reference;

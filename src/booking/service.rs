@@ -7,6 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::idempotency;
 use super::model::Booking;
 use super::pricing::{Quote, quote};
 use super::reference::new_reference;
@@ -17,7 +18,7 @@ use crate::db::enums::{BookingStatus, PaymentStatus, Role};
 use crate::db::schema::{booking_seats, booking_snacks, bookings, payments, snacks};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
-use crate::payments::gateway::GatewayError;
+use crate::payments::gateway::{GatewayError, Intent};
 use crate::ratelimit::{self, Decision};
 use crate::seating::holds::{self, parse_seats};
 
@@ -28,6 +29,8 @@ pub struct NewBooking {
     pub seats: Vec<String>,
     pub snacks: Vec<(Uuid, i32)>,
     pub lock_token: String,
+    /// With a key, repeats of this request answer with the booking it made.
+    pub idempotency_key: Option<String>,
 }
 
 pub struct Created {
@@ -144,9 +147,12 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             "give the token of your seat lock",
         ));
     }
+    let request = idempotency::parse_key(input.idempotency_key)?.map(|key| idempotency::Request {
+        key,
+        hash: idempotency::fingerprint(input.showtime, &seats, &input.snacks),
+    });
     let room = crate::seating::rooms::room(app, input.showtime).await?;
-    let showtime = &room.showtime;
-    if showtime.start_time <= app.now() {
+    if room.showtime.start_time <= app.now() {
         return Err(AppError::bad_input(
             "showtimeId",
             "this showtime has already started",
@@ -159,80 +165,267 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
         )
     };
-    let expires_at =
-        holds::check_for_booking(app, viewer, input.showtime, &input.lock_token, &seats).await?;
-    let quote = quote(
-        &room.layout,
-        showtime.base_price,
-        app.config.currency,
-        &seats,
-        &snack_prices,
-        discount_percent,
-    );
+    let plan = Plan {
+        viewer,
+        showtime: input.showtime,
+        lock_token: input.lock_token,
+        quote: quote(
+            &room.layout,
+            room.showtime.base_price,
+            app.config.currency,
+            &seats,
+            &snack_prices,
+            discount_percent,
+        ),
+        seats,
+        booking_id: Uuid::new_v4(),
+    };
 
-    let booking_id = Uuid::new_v4();
-    let intent = app
-        .payments
-        .create_intent(booking_id, quote.final_amount)
-        .await
-        .map_err(payment_error)?;
-
-    let mut conn = app.db().await?;
-    let written = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let booking = insert_booking(
-                conn,
-                BookingRow {
-                    id: booking_id,
-                    user: viewer.user_id,
-                    showtime: input.showtime,
-                    seats: &seats,
-                    quote: &quote,
-                    intent: &intent.id,
-                    expires_at,
-                },
-            )
-            .await?;
-            let outbox_id = outbox::enqueue(
-                conn,
-                app.now(),
-                format!("booking-made-{booking_id}"),
-                &Effect::Seats {
-                    showtime: input.showtime,
-                    seats: seats.clone(),
-                    used_lock: Some(input.lock_token.clone()),
-                },
-            )
-            .await?;
-            Ok((booking, outbox_id))
-        })
-        .await;
-    match written {
-        Ok((booking, outbox_id)) => {
+    // The intent of this attempt once its hold is claimed: what to undo if the
+    // booking is then not written.
+    let mut claimed: Option<Claimed> = None;
+    let attempt: AppResult<(_, Attempt)> = async {
+        match &request {
+            None => {
+                let hold = claimed.insert(prepare(app, &plan).await?);
+                let mut conn = app.db().await?;
+                let written = conn
+                    .transaction::<_, AppError, _>(async |conn| write(conn, app, &plan, hold).await)
+                    .await?;
+                Ok((conn, Attempt::Made(Box::new(written))))
+            }
+            Some(request) => {
+                // Everything happens inside the transaction that reserved the key, so
+                // a repeat waits for this attempt's outcome (see `idempotency`).
+                let mut conn = app.db().await?;
+                let claimed = &mut claimed;
+                let outcome = conn
+                    .transaction::<_, AppError, _>(async |conn| {
+                        let reserved = idempotency::reserve(
+                            conn,
+                            plan.viewer.user_id,
+                            request,
+                            plan.booking_id,
+                        )
+                        .await?;
+                        if let Some(earlier) = reserved {
+                            return Ok(Attempt::Repeat(earlier));
+                        }
+                        let hold = claimed.insert(prepare(app, &plan).await?);
+                        Ok(Attempt::Made(Box::new(
+                            write(conn, app, &plan, hold).await?,
+                        )))
+                    })
+                    .await?;
+                Ok((conn, outcome))
+            }
+        }
+    }
+    .await;
+    match attempt {
+        Ok((conn, Attempt::Made(made))) => {
+            let (booking, outbox_id) = *made;
             outbox::deliver_now(app, conn, &outbox_id.into_iter().collect::<Vec<_>>()).await;
+            let client_secret = claimed.map(|c| c.intent.client_secret).unwrap_or_default();
             Ok(Created {
                 booking,
-                client_secret: intent.client_secret,
+                client_secret,
             })
         }
+        Ok((mut conn, Attempt::Repeat(id))) => repeat(app, &mut conn, id).await,
         Err(e) => {
-            // Nobody will pay this intent: cancel it, without making the caller wait.
-            let gateway = app.payments.clone();
-            let intent_id = intent.id.clone();
-            tokio::spawn(async move {
-                if let Err(e) = gateway.cancel_intent(&intent_id).await {
-                    tracing::info!(intent = %intent_id, error = %e, "unused intent not cancelled");
+            if let Some(Claimed { intent, .. }) = claimed {
+                // The hold was claimed for a booking that was not written: give it
+                // back (should that fail, the sweeper frees it after the claim's
+                // grace), and cancel the intent nobody will pay.
+                if let Err(undo) =
+                    holds::restore(app, plan.showtime, &plan.lock_token, plan.booking_id).await
+                {
+                    tracing::warn!(error = %crate::error::LogDisplay(&undo), "claimed hold not restored");
                 }
-            });
+                cancel_later(app, intent.id);
+            }
             if let AppError::SeatsUnavailable { .. } = e {
-                let taken = taken_seats(&mut conn, input.showtime, &seats).await?;
+                let mut conn = app.db().await?;
+                let taken = taken_seats(&mut conn, plan.showtime, &plan.seats).await?;
                 return Err(AppError::SeatsUnavailable {
-                    seats: if taken.is_empty() { seats } else { taken },
+                    seats: if taken.is_empty() { plan.seats } else { taken },
                 });
             }
             Err(e)
         }
     }
+}
+
+/// What one `createBooking` works from once its input is checked.
+struct Plan {
+    viewer: Viewer,
+    showtime: Uuid,
+    seats: Vec<String>,
+    lock_token: String,
+    quote: Quote,
+    booking_id: Uuid,
+}
+
+/// A payment intent made and the hold claimed for it, with the hold's expiry (the
+/// booking's, while unpaid).
+struct Claimed {
+    intent: Intent,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+enum Attempt {
+    /// This attempt wrote the booking (and the outbox row that syncs its seats).
+    Made(Box<(Booking, Option<i64>)>),
+    /// An earlier request with the same idempotency key made this booking.
+    Repeat(Uuid),
+}
+
+/// The steps before the booking's rows: an early look at the hold (a refusal costs
+/// no payment intent), the intent, then the atomic claim of the hold, which checks
+/// it again against the clock after the provider's round trip, so a hold that lapsed
+/// meanwhile is `LOCK_EXPIRED` and its seats stay free for others.
+async fn prepare(app: &App, plan: &Plan) -> AppResult<Claimed> {
+    holds::check_for_booking(
+        app,
+        plan.viewer,
+        plan.showtime,
+        &plan.lock_token,
+        &plan.seats,
+    )
+    .await?;
+    let intent = app
+        .payments
+        .create_intent(plan.booking_id, plan.quote.final_amount)
+        .await
+        .map_err(payment_error)?;
+    let claimed = holds::claim(
+        app,
+        plan.viewer,
+        plan.showtime,
+        &plan.lock_token,
+        &plan.seats,
+        plan.booking_id,
+    )
+    .await;
+    match claimed {
+        Ok(expires_at) => Ok(Claimed { intent, expires_at }),
+        Err(e) => {
+            cancel_later(app, intent.id);
+            Err(e)
+        }
+    }
+}
+
+/// The booking's rows and the outbox row that books its seats in Redis (and ends the
+/// claimed hold), inside the caller's transaction.
+async fn write(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    plan: &Plan,
+    hold: &Claimed,
+) -> AppResult<(Booking, Option<i64>)> {
+    let booking = insert_booking(
+        conn,
+        BookingRow {
+            id: plan.booking_id,
+            user: plan.viewer.user_id,
+            showtime: plan.showtime,
+            seats: &plan.seats,
+            quote: &plan.quote,
+            intent: &hold.intent.id,
+            expires_at: hold.expires_at,
+        },
+    )
+    .await?;
+    let outbox_id = outbox::enqueue(
+        conn,
+        app.now(),
+        format!("booking-made-{}", plan.booking_id),
+        &Effect::Seats {
+            showtime: plan.showtime,
+            seats: plan.seats.clone(),
+            used_lock: Some(plan.lock_token.clone()),
+        },
+    )
+    .await?;
+    Ok((booking, outbox_id))
+}
+
+/// The answer to a repeated idempotency key: the booking it made, with its intent's
+/// client secret (the same intent, so the same secret).
+async fn repeat(app: &App, conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Created> {
+    let booking: Booking = bookings::table
+        .find(id)
+        .select(Booking::as_select())
+        .first(conn)
+        .await?;
+    let intent = booking
+        .payment_intent_id
+        .as_deref()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("booking {id} has no payment intent")))?;
+    let intent = app
+        .payments
+        .retrieve_intent(intent)
+        .await
+        .map_err(payment_error)?;
+    Ok(Created {
+        booking,
+        client_secret: intent.client_secret,
+    })
+}
+
+/// Cancels an intent nobody will pay, without making the caller wait.
+fn cancel_later(app: &App, intent: String) {
+    let gateway = app.payments.clone();
+    tokio::spawn(async move {
+        if let Err(e) = gateway.cancel_intent(&intent).await {
+            tracing::info!(intent = %intent, error = %e, "unused intent not cancelled");
+        }
+    });
+}
+
+/// A user's bookings of a showtime as the per-user seat cap sees them: the seats of
+/// the unpaid ones still running, and the ids of all (see `seating::scripts::LOCK`).
+pub struct Unpaid {
+    pub seats: usize,
+    pub known: Vec<Uuid>,
+}
+
+pub async fn unpaid_seats(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    showtime: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Unpaid> {
+    type Row = (
+        Uuid,
+        BookingStatus,
+        Vec<Option<String>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let rows: Vec<Row> = bookings::table
+        .filter(bookings::user_id.eq(user))
+        .filter(bookings::showtime_id.eq(showtime))
+        .select((
+            bookings::id,
+            bookings::status,
+            bookings::seat_numbers,
+            bookings::expires_at,
+        ))
+        .load(conn)
+        .await?;
+    let seats = rows
+        .iter()
+        .filter(|(_, status, _, expires)| {
+            *status == BookingStatus::Pending && expires.is_none_or(|at| at > now)
+        })
+        .map(|(_, _, seats, _)| seats.len())
+        .sum();
+    Ok(Unpaid {
+        seats,
+        known: rows.into_iter().map(|(id, ..)| id).collect(),
+    })
 }
 
 struct BookingRow<'a> {

@@ -24,6 +24,20 @@ pub mod sql_types {
 
 diesel::table! {
     use diesel::sql_types::*;
+
+    booking_requests (user_id, idempotency_key) {
+        user_id -> Uuid,
+        #[max_length = 255]
+        idempotency_key -> Varchar,
+        #[max_length = 64]
+        request_hash -> Varchar,
+        booking_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use super::sql_types::BookingStatus;
 
     booking_seats (booking_id, seat_number) {
@@ -302,6 +316,16 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+
+    ticket_voids (booking_id) {
+        booking_id -> Uuid,
+        showtime_id -> Uuid,
+        voided_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use super::sql_types::UserRole;
 
     users (id) {
@@ -325,6 +349,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(booking_requests -> bookings (booking_id));
+diesel::joinable!(booking_requests -> users (user_id));
 diesel::joinable!(booking_snacks -> bookings (booking_id));
 diesel::joinable!(booking_snacks -> snacks (snack_id));
 diesel::joinable!(bookings -> showtimes (showtime_id));
@@ -342,8 +368,11 @@ diesel::joinable!(seat_locks -> showtimes (showtime_id));
 diesel::joinable!(seat_locks -> users (user_id));
 diesel::joinable!(showtimes -> movies (movie_id));
 diesel::joinable!(showtimes -> screens (screen_id));
+diesel::joinable!(ticket_voids -> bookings (booking_id));
+diesel::joinable!(ticket_voids -> showtimes (showtime_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    booking_requests,
     booking_seats,
     booking_snacks,
     bookings,
@@ -360,5 +389,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     snacks,
     stripe_events,
     theaters,
+    ticket_voids,
     users,
 );

@@ -43,6 +43,10 @@ pub fn router(app: AppState) -> Router {
             "/api/tickets/public-key",
             get(crate::tickets::http::public_key),
         )
+        .route(
+            "/api/tickets/revoked",
+            get(crate::tickets::revoked::revoked),
+        )
         .route("/api/tickets/{file}", get(crate::tickets::http::image))
         .route("/seatmap/{showtime}", get(seatmap::page))
         .route(

@@ -17,7 +17,7 @@ use fred::prelude::*;
 
 use super::keys;
 use super::lock_log::Entry;
-use super::scripts::{CHECK, EXTEND, LOCK, READ, RELEASE, SWEEP};
+use super::scripts::{CHECK, CLAIM, EXTEND, LOCK, READ, RELEASE, RESTORE, SWEEP};
 use super::sync::ensure_booked;
 use crate::app::App;
 use crate::auth::model::Viewer;
@@ -62,6 +62,21 @@ fn from_millis(ms: i64) -> AppResult<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("bad expiry {ms} from Redis")))
+}
+
+/// How long a showtime's Redis keys outlive it: long enough for late refunds and the
+/// last live maps to find them, short enough that past showtimes do not pile up.
+const KEYS_OUTLIVE_SHOWTIME: chrono::Duration = chrono::Duration::days(1);
+
+/// How long a claimed hold keeps its seats from the sweeper past its own expiry: the
+/// booking's transaction runs in this time (it takes milliseconds; a node that dies
+/// meanwhile leaves the seats to the sweeper after it).
+const CLAIM_GRACE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// When a showtime's seat keys expire (ms): a day after it ends, or after now for a
+/// showtime already over (a key set to expire in the past would vanish at once).
+pub(super) fn keys_expire_at(showtime: &Showtime, now: DateTime<Utc>) -> i64 {
+    millis(showtime.end_time.max(now) + KEYS_OUTLIVE_SHOWTIME)
 }
 
 /// `<showtimeId>.<128 random bits>`: the showtime travels with the token.
@@ -213,12 +228,26 @@ pub async fn lock_seats(
     let token = new_token(showtime_id);
     let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
     let cap = now + chrono::Duration::from_std(settings.max_hold).map_err(AppError::internal)?;
+    // The cap counts unpaid bookings' seats too (read here, before the script; the
+    // script counts a booking committed since from its claimed lock, see `LOCK`).
+    let unpaid = {
+        let mut conn = app.db().await?;
+        crate::booking::service::unpaid_seats(&mut conn, viewer.user_id, showtime_id, now).await?
+    };
     let mut args = vec![
         token.clone(),
         user,
         millis(expires_at).to_string(),
         millis(cap).to_string(),
         settings.max_seats_per_user.to_string(),
+        keys_expire_at(showtime, now).to_string(),
+        unpaid.seats.to_string(),
+        unpaid
+            .known
+            .iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
     ];
     args.extend(names.iter().cloned());
     let mut reply = run(app, &LOCK, showtime_id, args.clone()).await?;
@@ -248,7 +277,7 @@ pub async fn lock_seats(
         Some("TOO_MANY") => Err(AppError::bad_input(
             "seatNumbers",
             format!(
-                "at most {} seats per showtime; you already hold {}",
+                "at most {} seats per showtime; you already have {} (held, or booked and unpaid)",
                 settings.max_seats_per_user,
                 reply.get(1).map(String::as_str).unwrap_or("some")
             ),
@@ -289,7 +318,12 @@ pub async fn check_for_booking(
     let mut args = vec![token.to_owned(), viewer.user_id.to_string()];
     args.extend(seats.iter().cloned());
     let reply: Vec<String> = run(app, &CHECK, showtime, args).await?;
-    match head(&reply) {
+    lock_answer(&reply)
+}
+
+/// `CHECK`'s and `CLAIM`'s answer: the hold's expiry, or why it cannot be booked.
+fn lock_answer(reply: &[String]) -> AppResult<DateTime<Utc>> {
+    match head(reply) {
         Some("OK") => from_millis(reply.get(1).and_then(|e| e.parse().ok()).unwrap_or(0)),
         Some("MISMATCH") => Err(AppError::bad_input(
             "seatNumbers",
@@ -303,12 +337,48 @@ pub async fn check_for_booking(
         }),
         // EXPIRED and FORBIDDEN are errors; anything else is a script we do not know.
         other => {
-            outcome(&reply)?;
+            outcome(reply)?;
             Err(AppError::internal(anyhow::anyhow!(
                 "check script answered {other:?}"
             )))
         }
     }
+}
+
+/// Turns the caller's hold into booking `booking`, in one atomic step that checks the
+/// lock (theirs, alive now, exactly `seats`) and claims it: from then on it cannot be
+/// extended, released, used again or swept until the booking's transaction has had
+/// its time. Returns the hold's expiry. `restore` undoes it if that transaction fails.
+pub async fn claim(
+    app: &App,
+    viewer: Viewer,
+    showtime: Uuid,
+    token: &str,
+    seats: &[String],
+    booking: Uuid,
+) -> AppResult<DateTime<Utc>> {
+    let keep_until = app.now() + CLAIM_GRACE;
+    let mut args = vec![
+        token.to_owned(),
+        viewer.user_id.to_string(),
+        booking.to_string(),
+        millis(keep_until).to_string(),
+    ];
+    args.extend(seats.iter().cloned());
+    let reply: Vec<String> = run(app, &CLAIM, showtime, args).await?;
+    lock_answer(&reply)
+}
+
+/// Gives back a hold that `claim` took for a booking that was not written.
+pub async fn restore(app: &App, showtime: Uuid, token: &str, booking: Uuid) -> AppResult<()> {
+    let _: i64 = run_script(
+        app,
+        &RESTORE,
+        showtime,
+        vec![token.to_owned(), booking.to_string()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Adds another hold period, never past the cap counted from the first hold.

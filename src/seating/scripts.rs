@@ -3,7 +3,12 @@
 //!
 //! Keys, for one showtime `S` (prefix `P`):
 //! - `P:seat:{S}:holds`   hash seat → lock token (the seats held now)
-//! - `P:seat:{S}:locks`   hash lock token → `user|expiresMs|capMs|seat,seat,…`
+//! - `P:seat:{S}:locks`   hash lock token → `user|expiresMs|capMs|seat,seat,…`; a lock
+//!   that a booking is being made from (`CLAIM`) has `claimed:<bookingId>:<capMs>` in
+//!   place of its cap: it can no longer be extended, released or booked again, and
+//!   once the booking is written (`SYNC`) it stays as a marker, without seats in
+//!   `holds`, until it lapses, so that the seats of an unpaid booking still count
+//!   against its owner's per-showtime cap while Postgres may not show them yet
 //! - `P:seat:{S}:expiry`  sorted set lock token by expiry (for sweeping)
 //! - `P:seat:{S}:booked`  set of booked seats (mirrors Postgres; see `ensure_booked`)
 //! - `P:seat:{S}:version` the change counter; every change to a seat increments it
@@ -13,6 +18,10 @@
 //! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`
 //! (a HELD seat also names its holder: `[seat, "HELD", userId]`),
 //! from inside the script that made it, so the channel's order is the versions' order.
+//!
+//! The scripts that create keys (`LOCK`, `SYNC`, `LOAD_BOOKED`) also set every key of
+//! the showtime to expire at an instant the caller gives (a day after the showtime
+//! ends, see `holds::keys_expire_at`), so the keys of past showtimes do not pile up.
 
 use std::sync::LazyLock;
 
@@ -24,11 +33,52 @@ const PRELUDE: &str = r#"
 local holds, locks, expiry, booked, version, epoch, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1]
 local now = tonumber(ARGV[2])
 
+-- A lock's owner, expiry, cap and seats, and the booking it is claimed by (nil when
+-- it is a plain hold).
 local function parse(meta)
   local user, exp, cap, seats = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
   local list = {}
   for s in string.gmatch(seats, '[^,]+') do list[#list + 1] = s end
-  return user, tonumber(exp), tonumber(cap), list
+  local booking, kept = string.match(cap, '^claimed:([^:]*):(.*)$')
+  if booking then return user, tonumber(exp), tonumber(kept), list, booking end
+  return user, tonumber(exp), tonumber(cap), list, nil
+end
+
+local function meta_of(user, exp, cap, seats)
+  return user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ',')
+end
+
+-- Every key of the showtime expires at `at` (ms): a day after it ends.
+local function keep(at)
+  if at and at > 0 then
+    for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], at) end
+  end
+end
+
+-- The caller's live, unclaimed lock `token` for exactly the seats ARGV[from..]:
+-- returns owner, exp, cap, seats, or nil and the refusal to answer.
+local function usable(token, user, from)
+  local meta = redis.call('HGET', locks, token)
+  if not meta then return nil, {'EXPIRED'} end
+  local owner, exp, cap, held, claimed = parse(meta)
+  if owner ~= user then return nil, {'FORBIDDEN'} end
+  -- Claimed: a booking is being (or was) made from it; the lock is used up.
+  if claimed or exp <= now then return nil, {'EXPIRED'} end
+  local wanted = {}
+  for i = from, #ARGV do wanted[ARGV[i]] = true end
+  local same = #held == #ARGV - from + 1
+  for _, s in ipairs(held) do if not wanted[s] then same = false end end
+  if not same then
+    local out = {'MISMATCH'}
+    for _, s in ipairs(held) do out[#out + 1] = s end
+    return nil, out
+  end
+  local lost = {'UNAVAILABLE'}
+  for _, s in ipairs(held) do
+    if redis.call('HGET', holds, s) ~= token then lost[#lost + 1] = s end
+  end
+  if #lost > 1 then return nil, lost end
+  return owner, exp, cap, held
 end
 
 local function release(token, meta)
@@ -64,17 +114,27 @@ fn script(body: &str) -> Script {
     Script::from_lua(format!("{PRELUDE}\n{body}"))
 }
 
-/// ARGV: channel, now, token, user, expiresMs, capMs, maxPerUser, seats…
+/// ARGV: channel, now, token, user, expiresMs, capMs, maxPerUser, keysExpireAtMs,
+/// unpaidSeats, knownBookings, seats…
 /// Returns `{'OK', version}`, `{'NEED_BOOKED'}`, `{'UNAVAILABLE', seat…}` or
-/// `{'TOO_MANY', alreadyHeld}`. All seats are held, or none.
+/// `{'TOO_MANY', alreadyHad}`. All seats are held, or none.
+///
+/// The cap counts the user's holds plus the seats of their unpaid bookings:
+/// `unpaidSeats` is what Postgres has (read just before), `knownBookings` the
+/// comma-separated ids of every booking of theirs Postgres showed for the showtime. A
+/// claimed lock counts unless its booking is among those (then Postgres counted it, or
+/// it is paid or void): a booking committed after that read is counted here, once.
 pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if redis.call('EXISTS', booked) == 0 then return {'NEED_BOOKED'} end
 sweep()
 local token, user, exp, cap, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local expire_at, unpaid = tonumber(ARGV[8]), tonumber(ARGV[9])
+local known = {}
+for b in string.gmatch(ARGV[10], '[^,]+') do known[b] = true end
 local seats = {}
-for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 11, #ARGV do seats[#seats + 1] = ARGV[i] end
 local taken = {}
 for _, s in ipairs(seats) do
   if redis.call('SISMEMBER', booked, s) == 1 or redis.call('HEXISTS', holds, s) == 1 then
@@ -85,10 +145,10 @@ if #taken > 0 then
   table.insert(taken, 1, 'UNAVAILABLE')
   return taken
 end
-local mine = 0
+local mine = unpaid
 for _, meta in ipairs(redis.call('HVALS', locks)) do
-  local u, _, _, held = parse(meta)
-  if u == user then mine = mine + #held end
+  local u, _, _, held, booking = parse(meta)
+  if u == user and not (booking and known[booking]) then mine = mine + #held end
 end
 if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
 local changes = {}
@@ -96,9 +156,10 @@ for _, s in ipairs(seats) do
   redis.call('HSET', holds, s, token)
   changes[#changes + 1] = {s, 'HELD', user}
 end
-redis.call('HSET', locks, token, user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
+redis.call('HSET', locks, token, meta_of(user, exp, cap, seats))
 redis.call('ZADD', expiry, exp, token)
 local v = redis.call('INCR', version)
+keep(expire_at)
 redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
 return {'OK', tostring(v)}
 "#,
@@ -114,11 +175,12 @@ sweep()
 local token, user, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local meta = redis.call('HGET', locks, token)
 if not meta then return {'EXPIRED'} end
-local owner, exp, cap, seats = parse(meta)
+local owner, exp, cap, seats, claimed = parse(meta)
 if owner ~= user then return {'FORBIDDEN'} end
+if claimed then return {'EXPIRED'} end
 local new_exp = math.min(now + ttl, cap)
 if new_exp < exp then new_exp = exp end
-redis.call('HSET', locks, token, owner .. '|' .. new_exp .. '|' .. cap .. '|' .. table.concat(seats, ','))
+redis.call('HSET', locks, token, meta_of(owner, new_exp, cap, seats))
 redis.call('ZADD', expiry, new_exp, token)
 local out = {'OK', tostring(new_exp)}
 for _, s in ipairs(seats) do out[#out + 1] = s end
@@ -135,8 +197,9 @@ sweep()
 local token, user = ARGV[3], ARGV[4]
 local meta = redis.call('HGET', locks, token)
 if not meta then return {'EXPIRED'} end
-local owner = parse(meta)
+local owner, _, _, _, claimed = parse(meta)
 if owner ~= user then return {'FORBIDDEN'} end
+if claimed then return {'EXPIRED'} end
 release(token, meta)
 return {'OK'}
 "#,
@@ -183,57 +246,82 @@ return out
 
 /// Fills the booked set from Postgres's seats, once: a marker member records that it
 /// is complete, and a new epoch that the showtime's data starts afresh.
-/// KEYS: booked, epoch. ARGV: new epoch, seats…
+/// KEYS: booked, epoch. ARGV: new epoch, keysExpireAtMs, seats…
 pub static LOAD_BOOKED: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SADD', KEYS[1], '~loaded')
 redis.call('SET', KEYS[2], ARGV[1])
-for i = 2, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 return 1
 "#,
     )
 });
 
 /// ARGV: channel, now, token, user, seats…. Checks that a lock is the caller's, alive,
-/// and holds exactly these seats. Returns `{'OK', expiresMs}`, `{'EXPIRED'}`,
+/// unclaimed, and holds exactly these seats. Returns `{'OK', expiresMs}`, `{'EXPIRED'}`,
 /// `{'FORBIDDEN'}`, `{'MISMATCH', lockedSeat…}` or `{'UNAVAILABLE', seat…}` (seats a
-/// payment took from under the lock). Changes nothing but lapsed holds.
+/// payment took from under the lock). Changes nothing but lapsed holds: an early,
+/// cheap refusal before a payment intent is made; `CLAIM` decides.
 pub static CHECK: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 sweep()
-local token, user = ARGV[3], ARGV[4]
-local meta = redis.call('HGET', locks, token)
-if not meta then return {'EXPIRED'} end
-local owner, exp, _, held = parse(meta)
-if owner ~= user then return {'FORBIDDEN'} end
-local wanted = {}
-for i = 5, #ARGV do wanted[ARGV[i]] = true end
-local same = #held == #ARGV - 4
-for _, s in ipairs(held) do if not wanted[s] then same = false end end
-if not same then
-  table.insert(held, 1, 'MISMATCH')
-  return held
-end
-local lost = {}
-for _, s in ipairs(held) do
-  if redis.call('HGET', holds, s) ~= token then lost[#lost + 1] = s end
-end
-if #lost > 0 then
-  table.insert(lost, 1, 'UNAVAILABLE')
-  return lost
-end
+local owner, exp, _, _ = usable(ARGV[3], ARGV[4], 5)
+if not owner then return exp end
 return {'OK', tostring(exp)}
 "#,
     )
 });
 
+/// ARGV: channel, now, token, user, bookingId, keepUntilMs, seats…. The step that turns
+/// a hold into a booking: in one atomic step it checks what `CHECK` checks, with the
+/// expiry against `now`, and marks the lock claimed by `bookingId`, so it can be
+/// neither extended, released nor used again, and the sweeper leaves its seats alone
+/// until `keepUntilMs` (time for the booking's transaction). Same answers as `CHECK`.
+/// After the booking commits, `SYNC` books the seats; if it does not, `RESTORE`.
+pub static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+sweep()
+local token, booking, keep_until = ARGV[3], ARGV[5], tonumber(ARGV[6])
+local owner, exp, cap, held = usable(token, ARGV[4], 7)
+if not owner then return exp end
+redis.call('HSET', locks, token, meta_of(owner, exp, 'claimed:' .. booking .. ':' .. cap, held))
+redis.call('ZADD', expiry, math.max(exp, keep_until), token)
+return {'OK', tostring(exp)}
+"#,
+    )
+});
+
+/// ARGV: channel, now, token, bookingId. Puts back a lock that `CLAIM` claimed for a
+/// booking whose transaction then failed: the hold is as it was (and is released at
+/// once if it lapsed meanwhile). Returns 1 if it restored the lock, else 0.
+pub static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local token = ARGV[3]
+local meta = redis.call('HGET', locks, token)
+if not meta then return 0 end
+local owner, exp, cap, held, claimed = parse(meta)
+if claimed ~= ARGV[4] then return 0 end
+redis.call('HSET', locks, token, meta_of(owner, exp, cap, held))
+redis.call('ZADD', expiry, exp, token)
+sweep()
+return 1
+"#,
+    )
+});
+
 /// Brings seats in line with Postgres after a booking changed there, and publishes
-/// what changed as one versioned event. ARGV: channel, now, token, then pairs of
-/// `seat, '1'|'0'` (booked in Postgres or not). `token`, when not empty, names a hold
-/// that the booking used up: it is removed without releasing its seats first.
+/// what changed as one versioned event. ARGV: channel, now, token, keysExpireAtMs, then
+/// pairs of `seat, '1'|'0'` (booked in Postgres or not). `token`, when not empty, names
+/// a hold that the booking used up: its seats leave `holds` without being released
+/// first; a claimed lock stays as its booking's marker for the per-user cap (see
+/// `LOCK`) until it lapses, any other is removed.
 /// Idempotent: a second run with the same arguments changes and publishes nothing.
 pub static SYNC: LazyLock<Script> = LazyLock::new(|| {
     script(
@@ -244,21 +332,23 @@ local freed = {}
 if token ~= '' then
   local meta = redis.call('HGET', locks, token)
   if meta then
-    local _, _, _, seats = parse(meta)
+    local _, _, _, seats, claimed = parse(meta)
     for _, s in ipairs(seats) do
       if redis.call('HGET', holds, s) == token then
         redis.call('HDEL', holds, s)
         freed[s] = true
       end
     end
-    redis.call('HDEL', locks, token)
-    redis.call('ZREM', expiry, token)
+    if not claimed then
+      redis.call('HDEL', locks, token)
+      redis.call('ZREM', expiry, token)
+    end
   end
 end
 local loaded = redis.call('EXISTS', booked) == 1
 local changes = {}
 local listed = {}
-for i = 4, #ARGV - 1, 2 do
+for i = 5, #ARGV - 1, 2 do
   local s, want = ARGV[i], ARGV[i + 1] == '1'
   listed[s] = true
   local was = redis.call('SISMEMBER', booked, s) == 1
@@ -289,6 +379,7 @@ if #changes > 0 then
   local v = redis.call('INCR', version)
   redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
 end
+keep(tonumber(ARGV[4]))
 return #changes
 "#,
     )

@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::holds::run_script;
+use super::holds::{keys_expire_at, run_script};
 use super::keys;
 use super::scripts::{LOAD_BOOKED, SYNC};
 use crate::app::App;
@@ -56,11 +56,15 @@ pub async fn sync_seats(
     seats: &[String],
     used_lock: Option<&str>,
 ) -> AppResult<()> {
+    let room = super::rooms::room(app, showtime).await?;
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
         let booked = live_seats(conn, showtime, Some(seats)).await?;
-        let mut args = vec![used_lock.unwrap_or_default().to_owned()];
+        let mut args = vec![
+            used_lock.unwrap_or_default().to_owned(),
+            keys_expire_at(&room.showtime, app.now()).to_string(),
+        ];
         for seat in seats {
             args.push(seat.clone());
             args.push(if booked.contains(seat) { "1" } else { "0" }.to_owned());
@@ -74,7 +78,10 @@ pub async fn sync_seats(
 /// Makes sure Redis knows the showtime's booked seats (after a flush it does not):
 /// Postgres's seats are copied in once, marked complete. Takes the same turn as
 /// `sync_seats`, so a booking committed meanwhile is either in the copy or synced after.
+/// A showtime that does not exist is `BAD_USER_INPUT` naming `showtimeId`, and writes
+/// nothing: no keys for made-up ids.
 pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
+    let room = super::rooms::room(app, showtime).await?;
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
@@ -83,7 +90,10 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
             keys::seat_key(&app.redis, showtime, "booked"),
             keys::seat_key(&app.redis, showtime, "epoch"),
         ];
-        let mut args = vec![Uuid::new_v4().simple().to_string()];
+        let mut args = vec![
+            Uuid::new_v4().simple().to_string(),
+            keys_expire_at(&room.showtime, app.now()).to_string(),
+        ];
         args.extend(booked);
         let _: i64 = LOAD_BOOKED
             .evalsha_with_reload(app.redis.client().await, keys, args)

@@ -16,6 +16,7 @@ pub async fn public_key(State(state): State<ServerState>) -> Json<Value> {
         "format": "T1.<base64url payload>.<base64url signature>; the signature covers \
                    \"screema-ticket-v1\\0\" followed by the payload: booking id (16 bytes), \
                    showtime id (16), issue time (i64 big-endian seconds), seats (comma-separated)",
+        "revokedFormat": "GET /api/tickets/revoked?showtimeId=<id>&since=<RFC 3339> (staff): JSON                           {showtimeId, since, until, revoked: [{bookingId, revokedAt}]}; the                           Screema-Signature header is the base64url Ed25519 signature, with this                           key, of \"screema-revoked-v1\\0\" followed by the body's exact bytes;                           a code is void when its booking is listed with revokedAt at or after                           its issue time; ask again from `until`",
     }))
 }
 

@@ -81,9 +81,10 @@ impl TicketImages {
 }
 
 /// The booking's ticket image, made and stored if it is not there yet. `None` for a
-/// booking without a ticket (not paid, or void).
+/// booking without a ticket (not paid, or void: a refunded or cancelled booking keeps
+/// its code in the database, but its ticket is served no more).
 pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>> {
-    let Some(code) = booking.qr_code.as_deref() else {
+    let Some(code) = super::valid_code(booking) else {
         return Ok(None);
     };
     if let Some(png) = app.ticket_images.get(booking.id).await? {

@@ -13,6 +13,9 @@ use uuid::Uuid;
 const PREFIX: &str = "T1.";
 /// Signed with the payload, so a signature made for anything else never verifies here.
 const DOMAIN: &[u8] = b"screema-ticket-v1\0";
+/// The tag of the list of voided tickets (`GET /api/tickets/revoked`), signed with the
+/// same key: a list's signature is never a ticket's, nor the other way round.
+const REVOKED_DOMAIN: &[u8] = b"screema-revoked-v1\0";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketClaims {
@@ -55,6 +58,29 @@ impl TicketSigner {
     pub fn verify(&self, code: &str) -> Result<TicketClaims, InvalidTicket> {
         verify_with(&self.public_key(), code)
     }
+
+    /// The detached signature (base64url) of a list of voided tickets: Ed25519 over
+    /// `"screema-revoked-v1\0"` followed by the exact bytes of the list's body.
+    pub fn sign_revoked(&self, body: &[u8]) -> String {
+        let signature = self.key.sign(&[REVOKED_DOMAIN, body].concat());
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    }
+}
+
+/// What a scanner does with a list of voided tickets and its signature header.
+pub fn verify_revoked_with(key: &VerifyingKey, body: &[u8], signature: &str) -> bool {
+    let Some(signature) = URL_SAFE_NO_PAD
+        .decode(signature.trim())
+        .ok()
+        .and_then(|s| <[u8; 64]>::try_from(s).ok())
+    else {
+        return false;
+    };
+    key.verify(
+        &[REVOKED_DOMAIN, body].concat(),
+        &Signature::from_bytes(&signature),
+    )
+    .is_ok()
 }
 
 /// What a scanner does with the published key.
