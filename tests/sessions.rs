@@ -387,3 +387,70 @@ async fn a_socket_has_a_cap_on_running_operations() {
         assert!(ws.maybe_next(300).await.is_none());
     }
 }
+
+/// The REST routes that take a bearer token refuse a revoked one too: the ticket
+/// image (its owner's) and the list of voided tickets (staff). Before, they checked
+/// only the token's signature and expiry, so an ended sign-in fetched both until
+/// the token expired.
+#[tokio::test]
+async fn a_revoked_token_fetches_no_ticket_image_and_no_voided_list() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let boss = app.with_user(Role::Admin).await;
+    let customer = app.with_user(Role::Customer).await;
+    let operator = app.with_user(Role::Operator).await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        common::fixtures::one_row_showtime(
+            &mut conn,
+            4,
+            &[],
+            app.app.now() + chrono::Duration::days(1),
+        )
+        .await
+    };
+    let (id, _) = common::flow::confirmed(&app, &customer, showtime, &["A1"]).await;
+    let fetch = |token: String, path: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let image = format!("/api/tickets/{id}.png");
+    let voided = format!(
+        "/api/tickets/revoked?showtimeId={showtime}&since={}",
+        urlencode("2020-01-01T00:00:00Z")
+    );
+    common::flow::eventually("the ticket image", || async {
+        fetch(customer.token.clone(), image.clone()).await == 200
+    })
+    .await;
+    assert_eq!(fetch(operator.token.clone(), voided.clone()).await, 200);
+
+    for user in [&customer, &operator] {
+        let done = app
+            .gql_as(
+                &boss.token,
+                SET_ROLE,
+                json!({"u": user.id.to_string(), "r": "CUSTOMER"}),
+            )
+            .await;
+        assert_eq!(done.data()["setUserRole"]["role"], "CUSTOMER");
+    }
+    assert_eq!(fetch(customer.token.clone(), image).await, 401);
+    assert_eq!(fetch(operator.token.clone(), voided).await, 401);
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(':', "%3A")
+}

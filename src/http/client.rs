@@ -37,6 +37,23 @@ pub fn client_addr(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpAd
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
+/// The signed-in caller of a REST request: a valid bearer token whose sign-in has not
+/// ended (logout, a new role, refresh-token reuse), checked in Redis as GraphQL checks
+/// it, so a revoked token fetches no ticket image and no list of voided tickets.
+pub async fn signed_in(
+    app: &crate::app::App,
+    headers: &HeaderMap,
+) -> Option<crate::auth::model::Viewer> {
+    let token =
+        crate::auth::tokens::verify(&app.config.jwt_secret, bearer(headers)?, app.now()).ok()?;
+    // With no limit given, `general` only checks the token (the address is unused).
+    let unused = IpAddr::from([0, 0, 0, 0]);
+    match crate::ratelimit::general(&app.redis, None, Some(&token), unused).await {
+        crate::ratelimit::Admission::Revoked => None,
+        _ => Some(token.viewer),
+    }
+}
+
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }

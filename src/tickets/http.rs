@@ -37,10 +37,8 @@ pub async fn image(
 
     let app = &state.app;
     let not_found = || (StatusCode::NOT_FOUND, "no such ticket").into_response();
-    let viewer = match crate::http::client::bearer(&headers)
-        .map(|t| crate::auth::tokens::verify_access_token(&app.config.jwt_secret, t, app.now()))
-    {
-        Some(Ok(viewer)) => viewer,
+    let viewer = match crate::http::client::signed_in(app, &headers).await {
+        Some(viewer) => viewer,
         _ => {
             return (
                 StatusCode::UNAUTHORIZED,

@@ -101,10 +101,8 @@ pub async fn revoked(
     headers: HeaderMap,
 ) -> Response {
     let app = &state.app;
-    let viewer = match crate::http::client::bearer(&headers)
-        .map(|t| crate::auth::tokens::verify_access_token(&app.config.jwt_secret, t, app.now()))
-    {
-        Some(Ok(viewer)) => viewer,
+    let viewer = match crate::http::client::signed_in(app, &headers).await {
+        Some(viewer) => viewer,
         _ => {
             return (
                 StatusCode::UNAUTHORIZED,
