@@ -194,13 +194,7 @@ pub async fn record_reported_refunds(
     }
     // More went back than the rows say. Our refund in flight is part of it when the
     // event came before the gateway's answer was written.
-    let in_flight: Option<(Uuid, Decimal)> = refunds::table
-        .filter(refunds::payment_id.eq(payment.id))
-        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
-        .select((refunds::id, refunds::amount))
-        .first(conn)
-        .await
-        .optional()?;
+    let in_flight = refund_in_flight(conn, payment.id).await?;
     let mut missing = total.amount() - recorded;
     if let Some((row, amount)) = in_flight
         && amount <= missing
@@ -215,6 +209,21 @@ pub async fn record_reported_refunds(
         insert_provider_refund(conn, booking, payment, None, Money::new(missing, currency)).await?;
     }
     Ok(())
+}
+
+/// Our refund of `payment` that is sent or being sent and not yet answered: its row
+/// and amount (at most one: a unique index).
+pub async fn refund_in_flight(
+    conn: &mut AsyncPgConnection,
+    payment: Uuid,
+) -> AppResult<Option<(Uuid, Decimal)>> {
+    Ok(refunds::table
+        .filter(refunds::payment_id.eq(payment))
+        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+        .select((refunds::id, refunds::amount))
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 async fn insert_provider_refund(

@@ -205,13 +205,7 @@ pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
             };
             // A refund of ours left pending by a run that stopped half-way is sent again
             // under its own key, so Stripe answers with the same refund.
-            let in_flight: Option<(Uuid, rust_decimal::Decimal)> = refunds::table
-                .filter(refunds::payment_id.eq(payment.id))
-                .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
-                .select((refunds::id, refunds::amount))
-                .first(conn)
-                .await
-                .optional()?;
+            let in_flight = ledger::refund_in_flight(conn, payment.id).await?;
             if let (Some((refund_row, amount)), Some(intent)) = (in_flight, payment.intent()) {
                 return Ok(Some(Pending {
                     refund_row,
