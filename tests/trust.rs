@@ -391,6 +391,78 @@ async fn unpaid_bookings_count_against_the_seat_cap_until_they_end() {
     assert_over_cap(&try_lock(&app, &user, showtime, &["A11"]).await);
 }
 
+/// The cap asks Postgres only about a user who may have unpaid bookings (a claimed
+/// hold in Redis): a hold refused over the cap costs no SQL for a user with none, or
+/// after paying; with a booking unpaid it reads Postgres. Paid seats never count.
+/// (Refused holds are measured: a granted one writes its record off the request path.)
+#[tokio::test]
+async fn the_seat_cap_reads_postgres_only_for_users_with_unpaid_bookings() {
+    let app = TestApp::builder()
+        .env("MAX_SEATS_PER_USER", "4")
+        .env("SIMULATED_PAYMENT_DELAY_MS", NO_AUTO_PAY)
+        .env("SWEEP_INTERVAL_MS", "3600000")
+        .env("OUTBOX_POLL_MS", "3600000")
+        .build()
+        .await;
+    let showtime = showtime_in(&app, 12, Duration::days(1)).await;
+    let user = app.with_user(Role::Customer).await;
+    // Statements once background writes have settled.
+    let settled = || {
+        let app = &app;
+        async move {
+            let mut last = app.statements().await;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                let now = app.statements().await;
+                if now == last {
+                    return now;
+                }
+                last = now;
+            }
+        }
+    };
+    let refused_over_cap = |seats: &'static [&'static str]| {
+        let (app, user) = (&app, &user);
+        async move {
+            let before = settled().await;
+            assert_over_cap(&try_lock(app, user, showtime, seats).await);
+            settled().await - before
+        }
+    };
+    let four = lock(&app, &user, showtime, &["A1", "A2", "A3", "A4"]).await;
+    assert_eq!(
+        refused_over_cap(&["A5"]).await,
+        0,
+        "no unpaid booking: no SQL"
+    );
+    let released = app
+        .gql_as(
+            &user.token,
+            "mutation($t: String!) { releaseSeats(lockToken: $t) }",
+            json!({"t": four}),
+        )
+        .await;
+    assert_eq!(released.data()["releaseSeats"], true);
+
+    let (id, intent) = pending(&app, &user, showtime, &["A1", "A2", "A3"]).await;
+    assert!(
+        refused_over_cap(&["A4", "A5"]).await >= 1,
+        "an unpaid booking is read from Postgres"
+    );
+
+    let body = flow::event(
+        "evt_paid",
+        "payment_intent.succeeded",
+        flow::intent_object(&app, &intent, &id).await,
+    );
+    assert_eq!(flow::send_event(&app, &body).await, 200);
+    assert_eq!(status_of(&app, &user, &id).await, "CONFIRMED");
+    // Paid seats do not count: four more may be held, and the fifth is refused
+    // without a look at Postgres.
+    lock(&app, &user, showtime, &["A4", "A5", "A6", "A7"]).await;
+    assert_eq!(refused_over_cap(&["A8"]).await, 0, "after paying: no SQL");
+}
+
 // ---------------------------------------------------------------------------------
 // A refunded or cancelled ticket is void everywhere
 

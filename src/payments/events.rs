@@ -70,9 +70,10 @@ pub enum Handled {
     NotYet,
 }
 
-/// What the event's transaction did; `Applied` carries the outbox rows to deliver.
+/// What the event's transaction did; `Applied` carries the outbox rows to deliver and,
+/// for money that arrived, the booking (showtime, id), which is no longer unpaid.
 enum Outcome {
-    Applied(Vec<i64>),
+    Applied(Vec<i64>, Option<(Uuid, Uuid)>),
     Duplicate,
     Ignored,
     NotYet,
@@ -132,15 +133,23 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
                 "payment_intent.canceled" => canceled(conn, app, &booking, &payment).await?,
                 _ => charge_refunded(conn, app, &booking, &payment, object).await?,
             };
-            Ok(Outcome::Applied(effects))
+            // After `succeeded` a booking is confirmed, or ended (refused money goes
+            // back): pending no more, whatever the order of events.
+            let paid = (event.kind == "payment_intent.succeeded")
+                .then_some((booking.showtime_id, booking.id));
+            Ok(Outcome::Applied(effects, paid))
         })
         .await?;
     Ok(match outcome {
         Outcome::Ignored => Handled::Ignored,
         Outcome::Duplicate => Handled::Duplicate,
         Outcome::NotYet => Handled::NotYet,
-        Outcome::Applied(effects) => {
+        Outcome::Applied(effects, paid) => {
             outbox::deliver_now(app, conn, &effects).await;
+            // Its hold no longer stands for unpaid seats under the per-user cap.
+            if let Some((showtime, booking)) = paid {
+                crate::seating::holds::forget_claim(app, showtime, booking).await;
+            }
             Handled::Applied
         }
     })

@@ -17,7 +17,7 @@ use fred::prelude::*;
 
 use super::keys;
 use super::lock_log::Entry;
-use super::scripts::{CHECK, CLAIM, EXTEND, LOCK, READ, RELEASE, RESTORE, SWEEP};
+use super::scripts::{CHECK, CLAIM, EXTEND, FORGET_CLAIM, LOCK, READ, RELEASE, RESTORE, SWEEP};
 use super::sync::ensure_booked;
 use crate::app::App;
 use crate::auth::model::Viewer;
@@ -228,32 +228,50 @@ pub async fn lock_seats(
     let token = new_token(showtime_id);
     let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
     let cap = now + chrono::Duration::from_std(settings.max_hold).map_err(AppError::internal)?;
-    // The cap counts unpaid bookings' seats too (read here, before the script; the
-    // script counts a booking committed since from its claimed lock, see `LOCK`).
-    let unpaid = {
-        let mut conn = app.db().await?;
-        crate::booking::service::unpaid_seats(&mut conn, viewer.user_id, showtime_id, now).await?
+    // The cap counts unpaid bookings' seats too. Postgres is read only for a user whose
+    // claimed locks show they may have some (see `LOCK`); the script then counts a
+    // booking committed after that read from its claimed lock.
+    let args = |unpaid: Option<&crate::booking::service::Unpaid>| {
+        let mut args = vec![
+            token.clone(),
+            user.clone(),
+            millis(expires_at).to_string(),
+            millis(cap).to_string(),
+            settings.max_seats_per_user.to_string(),
+            keys_expire_at(showtime, now).to_string(),
+            unpaid.map_or_else(|| "-1".to_owned(), |u| u.seats.to_string()),
+            unpaid.map_or_else(String::new, |u| {
+                u.known
+                    .iter()
+                    .map(|id| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        ];
+        args.extend(names.iter().cloned());
+        args
     };
-    let mut args = vec![
-        token.clone(),
-        user,
-        millis(expires_at).to_string(),
-        millis(cap).to_string(),
-        settings.max_seats_per_user.to_string(),
-        keys_expire_at(showtime, now).to_string(),
-        unpaid.seats.to_string(),
-        unpaid
-            .known
-            .iter()
-            .map(|id| id.to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-    ];
-    args.extend(names.iter().cloned());
-    let mut reply = run(app, &LOCK, showtime_id, args.clone()).await?;
-    if head(&reply) == Some("NEED_BOOKED") {
-        ensure_booked(app, showtime_id).await?;
-        reply = run(app, &LOCK, showtime_id, args).await?;
+    let mut unpaid = None;
+    let mut reply = run(app, &LOCK, showtime_id, args(None)).await?;
+    // At most once each: the booked seats copied from Postgres, the unpaid seats read.
+    for _ in 0..2 {
+        match head(&reply) {
+            Some("NEED_BOOKED") => ensure_booked(app, showtime_id).await?,
+            Some("NEED_UNPAID") if unpaid.is_none() => {
+                let mut conn = app.db().await?;
+                unpaid = Some(
+                    crate::booking::service::unpaid_seats(
+                        &mut conn,
+                        viewer.user_id,
+                        showtime_id,
+                        now,
+                    )
+                    .await?,
+                );
+            }
+            _ => break,
+        }
+        reply = run(app, &LOCK, showtime_id, args(unpaid.as_ref())).await?;
     }
     match head(&reply) {
         Some("OK") => {
@@ -379,6 +397,17 @@ pub async fn restore(app: &App, showtime: Uuid, token: &str, booking: Uuid) -> A
     )
     .await?;
     Ok(())
+}
+
+/// A booking was paid: its claimed lock stops counting as unpaid seats for the
+/// per-user cap. Best effort: left in place, it only costs the user's next hold a look
+/// at Postgres.
+pub async fn forget_claim(app: &App, showtime: Uuid, booking: Uuid) {
+    let result: AppResult<i64> =
+        run_script(app, &FORGET_CLAIM, showtime, vec![booking.to_string()]).await;
+    if let Err(e) = result {
+        tracing::debug!(%booking, error = %crate::error::LogDisplay(&e), "claimed lock not forgotten");
+    }
 }
 
 /// Adds another hold period, never past the cap counted from the first hold.

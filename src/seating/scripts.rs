@@ -116,14 +116,18 @@ fn script(body: &str) -> Script {
 
 /// ARGV: channel, now, token, user, expiresMs, capMs, maxPerUser, keysExpireAtMs,
 /// unpaidSeats, knownBookings, seats…
-/// Returns `{'OK', version}`, `{'NEED_BOOKED'}`, `{'UNAVAILABLE', seat…}` or
-/// `{'TOO_MANY', alreadyHad}`. All seats are held, or none.
+/// Returns `{'OK', version}`, `{'NEED_BOOKED'}`, `{'NEED_UNPAID'}`,
+/// `{'UNAVAILABLE', seat…}` or `{'TOO_MANY', alreadyHad}`. All seats are held, or none.
 ///
 /// The cap counts the user's holds plus the seats of their unpaid bookings:
 /// `unpaidSeats` is what Postgres has (read just before), `knownBookings` the
 /// comma-separated ids of every booking of theirs Postgres showed for the showtime. A
 /// claimed lock counts unless its booking is among those (then Postgres counted it, or
 /// it is paid or void): a booking committed after that read is counted here, once.
+/// `unpaidSeats` of -1 means "not read": an unpaid booking keeps its claimed lock here
+/// until its hold's expiry, which is its own, so a user with no claimed lock has none
+/// and Postgres need not be asked; one with a claimed lock gets `NEED_UNPAID`, and the
+/// caller reads Postgres and asks again.
 pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -145,10 +149,13 @@ if #taken > 0 then
   table.insert(taken, 1, 'UNAVAILABLE')
   return taken
 end
-local mine = unpaid
+local mine = math.max(unpaid, 0)
 for _, meta in ipairs(redis.call('HVALS', locks)) do
   local u, _, _, held, booking = parse(meta)
-  if u == user and not (booking and known[booking]) then mine = mine + #held end
+  if u == user then
+    if booking and unpaid < 0 then return {'NEED_UNPAID'} end
+    if not (booking and known[booking]) then mine = mine + #held end
+  end
 end
 if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
 local changes = {}
@@ -293,6 +300,31 @@ if not owner then return exp end
 redis.call('HSET', locks, token, meta_of(owner, exp, 'claimed:' .. booking .. ':' .. cap, held))
 redis.call('ZADD', expiry, math.max(exp, keep_until), token)
 return {'OK', tostring(exp)}
+"#,
+    )
+});
+
+/// ARGV: channel, now, bookingId. The booking was paid: its claimed lock no longer
+/// stands for unpaid seats, so it goes, and the user's next hold needs no look at
+/// Postgres (see `LOCK`). Left alone while any of its seats is still held under it (the
+/// booking's own seat sync has not run yet). Returns 1 if it went, else 0.
+pub static FORGET_CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local all = redis.call('HGETALL', locks)
+for i = 1, #all, 2 do
+  local token = all[i]
+  local _, _, _, held, claimed = parse(all[i + 1])
+  if claimed == ARGV[3] then
+    for _, s in ipairs(held) do
+      if redis.call('HGET', holds, s) == token then return 0 end
+    end
+    redis.call('HDEL', locks, token)
+    redis.call('ZREM', expiry, token)
+    return 1
+  end
+end
+return 0
 "#,
     )
 });
