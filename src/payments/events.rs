@@ -145,11 +145,12 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
         Outcome::Duplicate => Handled::Duplicate,
         Outcome::NotYet => Handled::NotYet,
         Outcome::Applied(effects, paid) => {
-            outbox::deliver_now(app, conn, &effects).await;
-            // Its hold no longer stands for unpaid seats under the per-user cap.
+            // Its hold no longer stands for unpaid seats under the per-user cap; first,
+            // before the effects, so that the customer's next hold finds it gone.
             if let Some((showtime, booking)) = paid {
                 crate::seating::holds::forget_claim(app, showtime, booking).await;
             }
+            outbox::deliver_now(app, conn, &effects).await;
             Handled::Applied
         }
     })
