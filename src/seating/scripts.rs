@@ -306,21 +306,19 @@ return {'OK', tostring(exp)}
 
 /// ARGV: channel, now, bookingId. The booking was paid: its claimed lock no longer
 /// stands for unpaid seats, so it goes, and the user's next hold needs no look at
-/// Postgres (see `LOCK`). Left alone while any of its seats is still held under it (the
-/// booking's own seat sync has not run yet). Returns 1 if it went, else 0.
+/// Postgres (see `LOCK`). Its seats may still be in `holds` under it when the payment
+/// beat the booking's own seat sync: that sync books them all the same (a seat booked
+/// in Postgres leaves `holds` whoever holds it), and until then they show as held, not
+/// free. Returns 1 if it went, else 0.
 pub static FORGET_CLAIM: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local all = redis.call('HGETALL', locks)
 for i = 1, #all, 2 do
-  local token = all[i]
-  local _, _, _, held, claimed = parse(all[i + 1])
+  local _, _, _, _, claimed = parse(all[i + 1])
   if claimed == ARGV[3] then
-    for _, s in ipairs(held) do
-      if redis.call('HGET', holds, s) == token then return 0 end
-    end
-    redis.call('HDEL', locks, token)
-    redis.call('ZREM', expiry, token)
+    redis.call('HDEL', locks, all[i])
+    redis.call('ZREM', expiry, all[i])
     return 1
   end
 end
