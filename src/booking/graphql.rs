@@ -31,11 +31,7 @@ pub struct BookingNode(pub Arc<Booking>);
 
 impl BookingNode {
     fn money(&self, amount: rust_decimal::Decimal) -> MoneyObject {
-        Money::new(
-            amount,
-            Currency::parse(&self.0.currency).unwrap_or(Currency::USD),
-        )
-        .into()
+        self.0.money(amount).into()
     }
 }
 
@@ -82,7 +78,7 @@ impl BookingNode {
             .map(|(line, snack)| BookingSnackObject {
                 line: line.clone(),
                 snack: snack.clone(),
-                currency: Currency::parse(&self.0.currency).unwrap_or(Currency::USD),
+                currency: self.0.money_currency(),
             })
             .collect())
     }

@@ -35,12 +35,14 @@ impl Booking {
         texts(&self.seat_numbers)
     }
 
-    /// An amount in the booking's currency (written from the validated configuration).
+    /// The booking's currency (written from the validated configuration).
+    pub fn money_currency(&self) -> Currency {
+        Currency::parse(&self.currency).unwrap_or(Currency::USD)
+    }
+
+    /// An amount in the booking's currency.
     pub fn money(&self, amount: Decimal) -> Money {
-        Money::new(
-            amount,
-            Currency::parse(&self.currency).unwrap_or(Currency::USD),
-        )
+        Money::new(amount, self.money_currency())
     }
 }
 

@@ -641,11 +641,7 @@ pub async fn end_pending(
             conn,
             app.now(),
             format!("booking-{}-{}", status.as_db_str(), booking.id),
-            &Effect::Seats {
-                showtime: booking.showtime_id,
-                seats: booking.seats(),
-                used_lock: None,
-            },
+            &Effect::seats_of(booking),
         )
         .await?,
     );

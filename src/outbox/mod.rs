@@ -54,6 +54,16 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// The seats of `booking` changed in Postgres (it was sold, or freed): bring Redis
+    /// and the live maps in line.
+    pub fn seats_of(booking: &crate::booking::model::Booking) -> Self {
+        Self::Seats {
+            showtime: booking.showtime_id,
+            seats: booking.seats(),
+            used_lock: None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Seats { .. } => "seats",

@@ -208,10 +208,7 @@ fn matching(booking: &Booking, object: &Value) -> Result<Money, Mismatch> {
         .map(|c| Money::from_minor(minor, c));
     match (received, expected.minor_units()) {
         (Some(got), Ok(want)) if got.currency() == expected.currency() && minor == want => Ok(got),
-        _ => Err(Mismatch {
-            expected,
-            received: received.map(Ok).unwrap_or(Err((minor, currency))).ok(),
-        }),
+        _ => Err(Mismatch { expected, received }),
     }
 }
 
@@ -391,11 +388,7 @@ async fn confirm(
                 conn,
                 now,
                 format!("booking-confirmed-{}", booking.id),
-                &Effect::Seats {
-                    showtime: booking.showtime_id,
-                    seats: booking.seats(),
-                    used_lock: None,
-                },
+                &Effect::seats_of(booking),
             )
             .await?,
         );
@@ -552,8 +545,9 @@ async fn charge_refunded(
     ) {
         // A refund proves the charge succeeded: its `payment_intent.succeeded` is late
         // or lost. Take the payment as succeeded first, so the order does not matter.
-        let charged = match matching(booking, object) {
-            Ok(money) => Some(money),
+        let matched = matching(booking, object);
+        let charged = match &matched {
+            Ok(money) => Some(*money),
             Err(mismatch) => mismatch.received,
         };
         payment =
@@ -561,7 +555,7 @@ async fn charge_refunded(
                 .await?;
         let whole = ledger::refunds_reported(object, &payment)
             .is_some_and(|refunded| refunded.amount() >= payment.charged().amount());
-        if matching(booking, object).is_err() {
+        if matched.is_err() {
             diesel::update(bookings::table.find(booking.id))
                 .set(
                     bookings::payment_flag

@@ -306,11 +306,7 @@ pub async fn settle(
                 conn,
                 now,
                 format!("booking-refunded-{}", booking.id),
-                &Effect::Seats {
-                    showtime: booking.showtime_id,
-                    seats: booking.seats(),
-                    used_lock: None,
-                },
+                &Effect::seats_of(booking),
             )
             .await?,
         );
