@@ -6,7 +6,7 @@ use crate::auth::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Pool, StatementCounter};
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::notifications::email::Mailer;
 use crate::notifications::sms::{HttpSms, SmsSender};
 use crate::payments::gateway::PaymentGateway;

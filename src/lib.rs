@@ -17,6 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod loyalty;
+pub mod metrics;
 pub mod money;
 pub mod notifications;
 pub mod outbox;

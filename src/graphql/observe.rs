@@ -14,7 +14,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Pos, Positioned, Request, Response};
 
 use super::error::{between, code_of, label_errors};
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// An operation on its way through: what it is called, and where each argument's
 /// value stands in the query, to name the argument of an error that only carries a
