@@ -13,6 +13,8 @@ use crate::payments::gateway::PaymentGateway;
 use crate::payments::simulated::SimulatedGateway;
 use crate::payments::stripe::StripeGateway;
 use crate::redis::Redis;
+use crate::notifications::live::Inboxes;
+use crate::pubsub::PubSub;
 use crate::seating::live::LiveHub;
 use crate::tickets::code::TicketSigner;
 use crate::tickets::store::TicketImages;
@@ -25,7 +27,12 @@ pub struct App {
     pub metrics: Metrics,
     pub statements: StatementCounter,
     pub passwords: Passwords,
+    /// The one Redis subscriber connection, and who listens to which channels.
+    pub pubsub: PubSub,
+    /// Live seat maps: a room per showtime watched here.
     pub live: LiveHub,
+    /// Live notifications: an inbox per user watching here.
+    pub inboxes: Arc<Inboxes>,
     pub payments: Arc<dyn PaymentGateway>,
     /// Where this node's server listens, once it does (the simulated gateway posts
     /// its webhooks there).
@@ -62,7 +69,8 @@ impl App {
         )?;
         let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
         let passwords = Passwords::new(&config.auth)?;
-        let live = LiveHub::new(&config.redis_url, config.holds.live_backlog)?;
+        let pubsub = PubSub::new(&config.redis_url)?;
+        let live = LiveHub::new(pubsub.clone(), config.holds.live_backlog);
         let base_url = Arc::new(OnceLock::new());
         let payments: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
             Some(key) => Arc::new(StripeGateway::new(key, config.stripe_api_base.as_deref())?),
@@ -95,6 +103,8 @@ impl App {
             mailer,
             sms,
             live,
+            pubsub,
+            inboxes: Default::default(),
             payments,
             base_url,
             tickets: TicketSigner::from_seed(&config.tickets.signing_seed),
@@ -106,8 +116,12 @@ impl App {
             clock,
             statements,
         });
+        // Every listener is in place before the subscriber connects.
         app.live.start(&app);
-        crate::auth::sessions::listen(&app);
+        crate::notifications::live::listen(&app);
+        crate::catalog::cache::listen(&app);
+        crate::http::ws::sessions::listen(&app);
+        app.pubsub.start(&app);
         Ok(app)
     }
 

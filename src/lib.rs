@@ -22,6 +22,7 @@ pub mod money;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
+pub mod pubsub;
 pub mod ratelimit;
 pub mod redis;
 pub mod seating;

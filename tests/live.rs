@@ -279,7 +279,7 @@ async fn subscribers_get_a_fresh_snapshot_when_the_redis_connection_comes_back()
 
     // Cut this server's subscriber connection, and only it: Redis is shared.
     let redis = app.redis().await;
-    let name = app.app.live.connection_name();
+    let name = app.app.pubsub.connection_name();
     let clients: String =
         fred::interfaces::ClientLike::custom(&redis, fred::cmd!("CLIENT"), vec!["LIST"])
             .await

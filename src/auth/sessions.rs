@@ -14,7 +14,7 @@
 //! (`ratelimit::general`): no extra round trip.
 //!
 //! Every revocation is then published on `<prefix>:sessions`; each node's one
-//! subscriber connection hands it to `http::ws::sessions`, which closes that user's
+//! subscriber connection (`pubsub`) hands it to `http::ws::sessions`, which closes that user's
 //! sockets there. If Redis is away at that moment, the revocation still holds in
 //! Postgres (no refresh), but its access tokens live out their lifetime and open
 //! sockets close at their token's expiry: availability over strictness, as for the
@@ -102,29 +102,4 @@ async fn end(app: &App, user: Uuid, field: &str, value: &str, family: Option<Uui
     if let Err(e) = published {
         tracing::warn!(error = %e, %user, "revocation not published: open websockets close at their token's expiry");
     }
-}
-
-/// Subscribes this node's subscriber connection to the sessions channel, retrying
-/// until it is in place (Redis may be away at start-up); after that the live hub's
-/// reconnection re-subscribes it with every other channel.
-pub fn listen(app: &std::sync::Arc<App>) {
-    let weak = std::sync::Arc::downgrade(app);
-    let channel = channel(app);
-    tokio::spawn(async move {
-        loop {
-            let Some(app) = weak.upgrade() else { return };
-            if app.shutdown.has_begun() {
-                return;
-            }
-            match app.live.subscribe_channel(&channel).await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!(
-                    error = %crate::error::LogDisplay(&e),
-                    "could not subscribe to session revocations; retrying"
-                ),
-            }
-            drop(app);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
 }

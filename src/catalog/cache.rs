@@ -155,6 +155,29 @@ pub fn channel(app: &crate::app::App) -> String {
     app.redis.key("catalog:changed")
 }
 
+/// Takes the catalog's channel. Until it is in place, the time to live bounds what a
+/// missed change costs.
+pub fn listen(app: &crate::app::App) {
+    app.pubsub.listen(
+        crate::pubsub::Channels::Fixed(channel(app)),
+        std::sync::Arc::new(Changes),
+    );
+}
+
+/// Word of a change, or that words may have been missed: either way, forget.
+struct Changes;
+
+#[async_trait::async_trait]
+impl crate::pubsub::Listener for Changes {
+    async fn message(&self, app: &crate::app::App, _channel: &str, _payload: String) {
+        app.catalog.clear();
+    }
+
+    async fn missed(&self, app: &crate::app::App) {
+        app.catalog.clear();
+    }
+}
+
 /// After an admin change is committed: this node forgets at once, the others when
 /// the word reaches them.
 pub async fn changed(app: &crate::app::App) {

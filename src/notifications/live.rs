@@ -1,12 +1,13 @@
 //! Live notifications. Each is published on its user's channel
 //! (`<prefix>:notify:<userId>`) by the outbox after its transaction commits; the node
-//! holding that user's websocket receives it on its one Redis subscriber connection
-//! (the live hub's) and hands it to the user's local subscriptions: an inbox per user,
-//! opened with the first and closed with the last.
+//! holding that user's websocket receives it (`pubsub`) and hands it to the user's
+//! local subscriptions: an inbox per user, opened with the first and closed with the
+//! last.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use super::Notification;
 use crate::app::App;
 use crate::db::enums::NotificationType;
 use crate::error::{AppError, AppResult};
-use crate::seating::live::LiveHub;
+use crate::pubsub::{Channels, Listener, PubSub};
 
 pub fn channel(app: &App, user: Uuid) -> String {
     app.redis.key(&format!("notify:{user}"))
@@ -62,6 +63,25 @@ struct UserInbox {
 /// The open inboxes of this node, by user.
 #[derive(Default)]
 pub struct Inboxes(Mutex<HashMap<Uuid, UserInbox>>);
+
+/// Takes the users' channels.
+pub fn listen(app: &App) {
+    app.pubsub.listen(
+        Channels::Prefixed(app.redis.key("notify:")),
+        app.inboxes.clone(),
+    );
+}
+
+#[async_trait]
+impl Listener for Inboxes {
+    async fn message(&self, _app: &App, _channel: &str, payload: String) {
+        self.deliver(&payload);
+    }
+
+    /// A notification is in the user's list either way: a live one lost is not
+    /// fetched again.
+    async fn missed(&self, _app: &App) {}
+}
 
 impl Inboxes {
     /// Hands a published notification to its user's inbox, if it is open here.
@@ -134,40 +154,39 @@ fn poisoned() -> AppError {
 
 /// A subscription's place in its user's inbox; the last one out unsubscribes.
 pub struct Inbox {
-    hub: LiveHub,
+    inboxes: Arc<Inboxes>,
+    pubsub: PubSub,
     user: Uuid,
     channel: String,
     pub receiver: broadcast::Receiver<Arc<Notification>>,
 }
 
 pub async fn open(app: &App, user: Uuid) -> AppResult<Inbox> {
-    let hub = app.live.clone();
-    let (receiver, first) = hub.inboxes().open(user)?;
+    let (receiver, first) = app.inboxes.open(user)?;
     let channel = channel(app, user);
     // The inbox exists before the SUBSCRIBE, so that if anything fails its drop
     // closes it: an inbox left open with no subscription would make every later
     // subscription of the user skip the SUBSCRIBE, and hear nothing.
     let inbox = Inbox {
-        hub: hub.clone(),
+        inboxes: app.inboxes.clone(),
+        pubsub: app.pubsub.clone(),
         user,
         channel: channel.clone(),
         receiver,
     };
     if first {
-        // A SUBSCRIBE that fails is retried until Redis takes it (`LiveHub`).
-        hub.subscribe_channel(&channel).await?;
+        // A SUBSCRIBE that fails is retried until Redis takes it (`pubsub`).
+        app.pubsub.subscribe(&channel).await?;
     }
     Ok(inbox)
 }
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        if self.hub.inboxes().close(self.user) {
-            let (hub, user) = (self.hub.clone(), self.user);
-            self.hub
-                .unsubscribe_channel_unless(self.channel.clone(), move || {
-                    hub.inboxes().is_open(user)
-                });
+        if self.inboxes.close(self.user) {
+            let (inboxes, user) = (self.inboxes.clone(), self.user);
+            self.pubsub
+                .unsubscribe_unless(self.channel.clone(), move || inboxes.is_open(user));
         }
     }
 }

@@ -1,34 +1,18 @@
-//! Live seat maps. One Redis subscriber connection per process; per showtime, a room
-//! opened with its first local subscriber and closed with its last. A room keeps the
-//! showtime's seat states, applies the published changes in version order, and hands
-//! each change to its local subscribers once, as one shared event.
+//! Live seat maps. Per showtime, a room opened with its first local subscriber and
+//! closed with its last. A room keeps the showtime's seat states, applies the changes
+//! published on the showtime's channel (`pubsub`) in version order, and hands each
+//! change to its local subscribers once, as one shared event.
 //!
 //! A room subscribes to Redis first and reads its snapshot second; changes that were
 //! buffered meanwhile are applied only above the snapshot's version, so nothing is
 //! missed and nothing doubled. A gap in the versions, a version going backwards (Redis
-//! lost its data) or a reconnection makes the room reload and tell its subscribers to
-//! start again from a snapshot.
-//!
-//! A SUBSCRIBE that fails does not fail the subscriber, and is tried again until
-//! Redis takes it; then the rooms reload, since they may have missed changes
-//! meanwhile. Without this, a room or inbox opened while subscribing failed stayed
-//! deaf after Redis came back. It fails in two ways:
-//!
-//! - the subscriber connection is away: the channel is kept as wanted
-//!   (`deferred`) and subscribed every sweep interval until that succeeds;
-//! - Redis refuses it (an error reply, e.g. NOPERM when the ACL denies channels):
-//!   fred's subscriber never sees that reply (it takes a SUBSCRIBE as done once
-//!   written, and drops the error as unsolicited) and believes itself subscribed.
-//!   So every sweep interval the node asks Redis how many channels its subscriber
-//!   connection really has (`CLIENT LIST TYPE pubsub`, by the connection's name);
-//!   fewer than fred believes, twice running, and it subscribes them all again.
-//!   Not on a Redis Cluster, whose subscriptions are spread over its nodes; there
-//!   the reconnection's re-subscribe is all there is.
+//! lost its data), a reconnection or a channel subscribed late makes the room reload
+//! and tell its subscribers to start again from a snapshot.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use fred::clients::SubscriberClient;
+use async_trait::async_trait;
 use fred::prelude::*;
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -42,6 +26,7 @@ use crate::app::App;
 use crate::catalog::layout::SeatLayout;
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
+use crate::pubsub::{Channels, Listener, PubSub};
 
 #[derive(Debug)]
 pub enum LiveEvent {
@@ -141,168 +126,33 @@ struct Room {
 pub struct LiveHub(Arc<Hub>);
 
 struct Hub {
-    subscriber: SubscriberClient,
-    /// Held around SUBSCRIBE and UNSUBSCRIBE, so that a room closing and one reopening
-    /// for the same showtime cannot leave the channel unsubscribed.
-    channel_ops: tokio::sync::Mutex<()>,
+    pubsub: PubSub,
     /// How many events a slow subscriber may fall behind before it gets a snapshot.
     backlog: usize,
     rooms: Mutex<HashMap<Uuid, Arc<Room>>>,
-    /// Users with live notification subscriptions on this node.
-    inboxes: crate::notifications::live::Inboxes,
-    /// Channels wanted whose SUBSCRIBE could not be sent, to try again
-    /// (`recover_subscriptions`).
-    deferred: Mutex<HashSet<String>>,
 }
 
 impl LiveHub {
-    pub fn new(redis_url: &str, backlog: usize) -> anyhow::Result<Self> {
-        let config = Config::from_url(redis_url)?;
-        let subscriber = Builder::from_config(config)
-            .with_connection_config(|c| {
-                c.connection_timeout = std::time::Duration::from_secs(2);
-                // Named, so that operators (and tests) can find this connection.
-                c.auto_client_setname = true;
-            })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build_subscriber_client()?;
-        Ok(Self(Arc::new(Hub {
-            subscriber,
-            channel_ops: tokio::sync::Mutex::new(()),
+    pub fn new(pubsub: PubSub, backlog: usize) -> Self {
+        Self(Arc::new(Hub {
+            pubsub,
             backlog,
             rooms: Mutex::new(HashMap::new()),
-            inboxes: Default::default(),
-            deferred: Mutex::new(HashSet::new()),
-        })))
+        }))
     }
 
-    /// Connects and starts delivering. Called once the `App` exists.
+    /// Takes the showtimes' channels, and checks the open rooms' epochs every sweep
+    /// interval. Called once the `App` exists.
     pub fn start(&self, app: &Arc<App>) {
-        let hub = self.0.clone();
-        hub.subscriber.connect();
-        let weak = Arc::downgrade(app);
-        let mut messages = hub.subscriber.message_rx();
-        let mut reconnects = hub.subscriber.reconnect_rx();
         let prefix = app.redis.key("seatmap:");
-        let notify_prefix = app.redis.key("notify:");
-        let catalog_channel = crate::catalog::cache::channel(app);
-        let sessions_channel = crate::auth::sessions::channel(app);
-        let catalog = (hub.clone(), catalog_channel.clone());
-        tokio::spawn(async move { subscribe_catalog(&catalog.0, catalog.1).await });
+        self.0
+            .pubsub
+            .listen(Channels::Prefixed(prefix.clone()), Arc::new(SeatChanges { prefix }));
         tokio::spawn(audit_epochs(
             Arc::downgrade(app),
-            hub.clone(),
+            self.0.clone(),
             app.config.holds.sweep_interval,
         ));
-        tokio::spawn(recover_subscriptions(
-            Arc::downgrade(app),
-            hub.clone(),
-            app.config.holds.sweep_interval,
-        ));
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    message = messages.recv() => match message {
-                        Ok(message) => {
-                            let Some(app) = weak.upgrade() else { break };
-                            let channel = message.channel.to_string();
-                            if channel == catalog_channel {
-                                app.catalog.clear();
-                                continue;
-                            }
-                            if channel == sessions_channel {
-                                if let Ok(text) = message.value.convert::<String>() {
-                                    app.websockets.session_ended(&text);
-                                }
-                                continue;
-                            }
-                            if channel.starts_with(&notify_prefix) {
-                                if let Ok(text) = message.value.convert::<String>() {
-                                    hub.inboxes.deliver(&text);
-                                }
-                                continue;
-                            }
-                            let Some(showtime) = channel
-                                .strip_prefix(&prefix)
-                                .map(|rest| rest.trim_matches(|c| c == '{' || c == '}'))
-                                .and_then(|id| Uuid::parse_str(id).ok())
-                            else {
-                                continue;
-                            };
-                            let Ok(text) = message.value.convert::<String>() else { continue };
-                            let Ok(published) = serde_json::from_str::<Published>(&text) else {
-                                tracing::warn!(%channel, "unreadable seat change");
-                                continue;
-                            };
-                            let room = hub.rooms.lock().ok().and_then(|r| r.get(&showtime).cloned());
-                            if let Some(room) = room {
-                                deliver(&app, showtime, &room, published).await;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            // We cannot know what was lost: every room starts again.
-                            tracing::warn!(lost = n, "seat change stream lagged; resynchronising");
-                            let Some(app) = weak.upgrade() else { break };
-                            resync_all(&app, &hub).await;
-                        }
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    reconnect = reconnects.recv() => match reconnect {
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                            tracing::info!("Redis subscriber reconnected; resynchronising live seat maps");
-                            // Subscribe again first, then read: a change published in
-                            // between is then either in the snapshot or delivered.
-                            if let Err(e) = hub.subscriber.resubscribe_all().await {
-                                tracing::error!(error = %e, "re-subscribing after a reconnect failed");
-                            }
-                            subscribe_catalog(&hub, catalog_channel.clone()).await;
-                            let Some(app) = weak.upgrade() else { break };
-                            // Catalog changes may have been missed too.
-                            app.catalog.clear();
-                            resync_all(&app, &hub).await;
-                        }
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                }
-            }
-        });
-    }
-
-    pub fn inboxes(&self) -> &crate::notifications::live::Inboxes {
-        &self.0.inboxes
-    }
-
-    /// Subscribes this node's subscriber connection to a channel.
-    /// A SUBSCRIBE that fails is retried until it succeeds (see the module's docs), so
-    /// this does not fail for Redis's sake.
-    pub async fn subscribe_channel(&self, channel: &str) -> AppResult<()> {
-        let _ops = self.0.channel_ops.lock().await;
-        self.0.subscribe_or_defer(channel.to_owned()).await;
-        Ok(())
-    }
-
-    /// Unsubscribes from a channel in the background, unless `still_wanted` says a
-    /// subscriber came back meanwhile.
-    pub fn unsubscribe_channel_unless(
-        &self,
-        channel: String,
-        still_wanted: impl FnOnce() -> bool + Send + 'static,
-    ) {
-        let hub = self.0.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ops = hub.channel_ops.lock().await;
-                if !still_wanted() {
-                    hub.forget_deferred(&channel);
-                    let _ = hub.subscriber.unsubscribe(channel).await;
-                }
-            });
-        }
-    }
-
-    /// The name of the subscriber connection (`CLIENT LIST` shows it).
-    pub fn connection_name(&self) -> String {
-        self.0.subscriber.id().to_owned()
     }
 
     /// Joins a showtime's room: its current snapshot (for `me`) and its events.
@@ -333,8 +183,7 @@ impl LiveHub {
         if first {
             // A failure is retried in the background, and the room reloads once it
             // succeeds: the subscriber gets its snapshot now either way.
-            let _ops = self.0.channel_ops.lock().await;
-            self.0.subscribe_or_defer(channel).await;
+            self.0.pubsub.subscribe(&channel).await?;
         }
         let mut guard = room.state.lock().await;
         if guard.0.is_none() {
@@ -359,180 +208,57 @@ impl LiveHub {
         }
         Ok(membership)
     }
-}
 
-/// Until this is in place, the catalog cache's time to live bounds what a missed
-/// change costs.
-async fn subscribe_catalog(hub: &Hub, channel: String) {
-    hub.subscribe_or_defer(channel).await;
-}
-
-/// SUBSCRIBEs again to every channel the subscriber believes it has.
-async fn resubscribe(hub: &Hub) {
-    let channels: Vec<String> = hub
-        .subscriber
-        .tracked_channels()
-        .into_iter()
-        .map(|c| c.to_string())
-        .collect();
-    if channels.is_empty() {
-        return;
-    }
-    let _ops = hub.channel_ops.lock().await;
-    if let Err(e) = hub.subscriber.subscribe(channels).await {
-        tracing::warn!(error = %e, "re-subscribing failed; retrying");
+    fn room(&self, showtime: Uuid) -> Option<Arc<Room>> {
+        self.0.rooms.lock().ok().and_then(|r| r.get(&showtime).cloned())
     }
 }
 
-/// Every sweep interval: what could not be subscribed is tried again, and what Redis
-/// refused is subscribed again (see the module's docs); rooms that may have missed
-/// changes meanwhile reload once their channels are in place.
-async fn recover_subscriptions(
-    app: std::sync::Weak<App>,
-    hub: Arc<Hub>,
-    period: std::time::Duration,
-) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Redis held fewer channels than wanted at the last tick (once may be a
-    // SUBSCRIBE still on its way).
-    let mut suspect = false;
-    // Channels were missing: every room reloads once they are all in place.
-    let mut missed = false;
-    loop {
-        tick.tick().await;
-        let Some(app) = app.upgrade() else { break };
-        if app.shutdown.has_begun() {
-            break;
-        }
-        if !hub.subscriber.is_connected() {
-            continue;
-        }
-        retry_deferred(&app, &hub).await;
-        match missing_subscriptions(&app, &hub).await {
-            Some(true) if suspect => {
-                tracing::warn!("Redis holds fewer channels than subscribed; subscribing again");
-                resubscribe(&hub).await;
-                (suspect, missed) = (false, true);
-            }
-            Some(true) => suspect = true,
-            Some(false) => {
-                suspect = false;
-                if missed {
-                    missed = false;
-                    tracing::info!("subscriptions restored; resynchronising live seat maps");
-                    app.catalog.clear();
-                    resync_all(&app, &hub).await;
-                }
-            }
-            None => {}
-        }
+/// The showtimes' channels (`<prefix>seatmap:{<showtime>}`), for the rooms open here.
+struct SeatChanges {
+    prefix: String,
+}
+
+impl SeatChanges {
+    fn showtime_of(&self, channel: &str) -> Option<Uuid> {
+        channel
+            .strip_prefix(&self.prefix)
+            .map(|rest| rest.trim_matches(|c| c == '{' || c == '}'))
+            .and_then(|id| Uuid::parse_str(id).ok())
     }
 }
 
-/// SUBSCRIBEs what could not be sent before; a room whose channel it is reloads.
-async fn retry_deferred(app: &App, hub: &Hub) {
-    let deferred: Vec<String> = match hub.deferred.lock() {
-        Ok(deferred) => deferred.iter().cloned().collect(),
-        Err(_) => return,
-    };
-    for channel in deferred {
-        let subscribed = {
-            let _ops = hub.channel_ops.lock().await;
-            // Still wanted: closing the room or inbox takes it out of the set.
-            let wanted = hub.deferred.lock().is_ok_and(|d| d.contains(&channel));
-            wanted && hub.subscriber.subscribe(channel.clone()).await.is_ok()
+#[async_trait]
+impl Listener for SeatChanges {
+    async fn message(&self, app: &App, channel: &str, payload: String) {
+        let Some(showtime) = self.showtime_of(channel) else {
+            return;
         };
-        if subscribed {
-            hub.forget_deferred(&channel);
-            tracing::info!(%channel, "subscribed after a failed attempt");
-            reload_room_of(app, hub, &channel).await;
-        }
-    }
-}
-
-/// Whether Redis holds fewer channels for the subscriber connection than it believes
-/// it has; `None` when that cannot be told (Redis away, or a cluster).
-async fn missing_subscriptions(app: &App, hub: &Hub) -> Option<bool> {
-    if hub.subscriber.is_clustered() {
-        return None;
-    }
-    let wanted = hub.subscriber.tracked_channels().len();
-    let clients: String = app
-        .redis
-        .client()
-        .await
-        .custom(fred::cmd!("CLIENT"), vec!["LIST", "TYPE", "pubsub"])
-        .await
-        .ok()?;
-    let name = format!("name={}", hub.subscriber.id());
-    // A connection with no channel left is not listed: it holds none.
-    let held = clients
-        .lines()
-        .find(|line| line.split(' ').any(|field| field == name))
-        .and_then(|line| line.split(' ').find_map(|f| f.strip_prefix("sub=")))
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0);
-    Some(held < wanted)
-}
-
-/// Reloads the room whose channel this is, if one is open: it may have missed
-/// changes while the channel was not subscribed.
-async fn reload_room_of(app: &App, hub: &Hub, channel: &str) {
-    let room = hub.rooms.lock().ok().and_then(|rooms| {
-        rooms
-            .iter()
-            .find(|(showtime, _)| keys::channel(&app.redis, **showtime) == channel)
-            .map(|(showtime, room)| (*showtime, room.clone()))
-    });
-    let Some((showtime, room)) = room else {
-        return;
-    };
-    let mut guard = room.state.lock().await;
-    if let Some(state) = guard.0.as_mut() {
-        reload(app, showtime, &room, state).await;
-    }
-}
-
-impl Hub {
-    /// SUBSCRIBEs to a channel, or keeps it to be tried again when that fails. The
-    /// caller holds `channel_ops` (or is the start-up or reconnection path).
-    async fn subscribe_or_defer(&self, channel: String) {
-        let subscribed = match self.connected().await {
-            Ok(()) => self
-                .subscriber
-                .subscribe(channel.clone())
-                .await
-                .map_err(AppError::from),
-            Err(e) => Err(e),
+        let Ok(published) = serde_json::from_str::<Published>(&payload) else {
+            tracing::warn!(%channel, "unreadable seat change");
+            return;
         };
-        match subscribed {
-            Ok(()) => self.forget_deferred(&channel),
-            Err(e) => {
-                tracing::warn!(error = %crate::error::LogDisplay(&e), %channel, "could not subscribe; retrying");
-                if let Ok(mut deferred) = self.deferred.lock() {
-                    deferred.insert(channel);
-                }
-            }
+        if let Some(room) = app.live.room(showtime) {
+            deliver(app, showtime, &room, published).await;
         }
     }
 
-    fn forget_deferred(&self, channel: &str) {
-        if let Ok(mut deferred) = self.deferred.lock() {
-            deferred.remove(channel);
-        }
+    async fn missed(&self, app: &App) {
+        resync_all(app, &app.live.0).await;
     }
 
-    /// Waits for the subscriber connection (a cluster needs its routing table before
-    /// it can route a SUBSCRIBE), for as long as a Redis command may take.
-    async fn connected(&self) -> AppResult<()> {
-        tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            self.subscriber.wait_for_connect(),
-        )
-        .await
-        .map_err(|_| AppError::internal(anyhow::anyhow!("Redis subscriber not connected")))??;
-        Ok(())
+    /// The room whose channel this is, if one is open, reloads.
+    async fn resubscribed(&self, app: &App, channel: &str) {
+        let Some(showtime) = self.showtime_of(channel) else {
+            return;
+        };
+        let Some(room) = app.live.room(showtime) else {
+            return;
+        };
+        let mut guard = room.state.lock().await;
+        if let Some(state) = guard.0.as_mut() {
+            reload(app, showtime, &room, state).await;
+        }
     }
 }
 
@@ -580,22 +306,17 @@ impl Drop for Membership {
         }
         rooms.remove(&self.showtime);
         let hub = self.hub.0.clone();
-        let (showtime, channel) = (self.showtime, self.channel.clone());
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ops = hub.channel_ops.lock().await;
-                // A subscriber may have reopened the room meanwhile: keep its channel.
-                let reopened = hub
-                    .rooms
+        let showtime = self.showtime;
+        // A subscriber may have reopened the room meanwhile: keep its channel.
+        self.hub
+            .0
+            .pubsub
+            .unsubscribe_unless(self.channel.clone(), move || {
+                hub.rooms
                     .lock()
                     .map(|r| r.contains_key(&showtime))
-                    .unwrap_or(true);
-                if !reopened {
-                    hub.forget_deferred(&channel);
-                    let _ = hub.subscriber.unsubscribe(channel).await;
-                }
+                    .unwrap_or(true)
             });
-        }
     }
 }
 

@@ -17,7 +17,28 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::auth::sessions::Ended;
+use crate::app::App;
+use crate::auth::sessions::{self, Ended};
+use crate::pubsub::{Channels, Listener};
+
+/// Takes the sessions channel.
+pub fn listen(app: &App) {
+    app.pubsub.listen(
+        Channels::Fixed(sessions::channel(app)),
+        app.websockets.clone(),
+    );
+}
+
+#[async_trait::async_trait]
+impl Listener for Websockets {
+    async fn message(&self, _app: &App, _channel: &str, payload: String) {
+        self.session_ended(&payload);
+    }
+
+    /// A revocation missed here still holds on every request (the limit's script
+    /// reads it), and the socket closes at its token's expiry.
+    async fn missed(&self, _app: &App) {}
+}
 
 #[derive(Default)]
 pub struct Websockets {
