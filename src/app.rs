@@ -48,7 +48,7 @@ pub struct App {
     pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
     /// This node's open websockets, by user and by client.
-    pub websockets: Arc<crate::http::ws::sessions::Websockets>,
+    pub websockets: Arc<crate::graphql::engine::ws::sessions::Websockets>,
 }
 
 pub type AppState = Arc<App>;
@@ -120,7 +120,7 @@ impl App {
         app.live.start(&app);
         crate::notifications::live::listen(&app);
         crate::catalog::cache::listen(&app);
-        crate::http::ws::sessions::listen(&app);
+        crate::graphql::engine::ws::sessions::listen(&app);
         app.pubsub.start(&app);
         Ok(app)
     }

@@ -198,7 +198,7 @@ pub struct RateLimits {
     pub login: Option<RateLimit>,
 }
 
-/// Caps on websockets (`http::ws`).
+/// Caps on websockets (`graphql::engine::ws`).
 #[derive(Debug, Clone, Copy)]
 pub struct WebsocketLimits {
     /// Operations one socket may have running at once (subscriptions, and queries

@@ -14,7 +14,7 @@
 //! (`ratelimit::general`): no extra round trip.
 //!
 //! Every revocation is then published on `<prefix>:sessions`; each node's one
-//! subscriber connection (`pubsub`) hands it to `http::ws::sessions`, which closes that user's
+//! subscriber connection (`pubsub`) hands it to `graphql::engine::ws::sessions`, which closes that user's
 //! sockets there. If Redis is away at that moment, the revocation still holds in
 //! Postgres (no refresh), but its access tokens live out their lifetime and open
 //! sockets close at their token's expiry: availability over strictness, as for the

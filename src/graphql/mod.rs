@@ -1,125 +1,29 @@
-//! Assembles the schema from each domain's roots, with limits and extensions.
+//! GraphQL: the engine every transport runs operations through (`engine`, with the
+//! websocket transport under it), the schema assembled from each domain's roots
+//! (`schema`), the seat map's fast paths (`seat_map`), and what a domain's
+//! `graphql.rs` builds its resolvers with: guards, scalars, dataloaders, the error
+//! boundary and the context accessors below.
 
-pub mod documents;
+pub mod engine;
 pub mod error;
 pub mod guards;
 pub mod loaders;
-pub mod observe;
-pub mod pipeline;
-pub mod reticence;
 pub mod scalars;
-pub mod shape;
+pub mod schema;
+pub mod seat_map;
 
-use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::Context;
 
-use crate::admin::graphql::AdminQuery;
 use crate::app::AppState;
-use crate::auth::graphql::{AuthMutation, AuthQuery};
-use crate::booking::graphql::{BookingMutation, BookingQuery};
-use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
-use crate::config::GraphqlLimits;
 use crate::error::AppError;
-use crate::notifications::graphql::{
-    NotificationsMutation, NotificationsQuery, NotificationsSubscription,
-};
-use crate::payments::graphql::PaymentsMutation;
-use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
-use crate::tickets::graphql::TicketsMutation;
 use loaders::Loaders;
 
-#[derive(MergedObject, Default)]
-#[graphql(name = "Query")]
-pub struct QueryRoot(
-    CatalogQuery,
-    AuthQuery,
-    SeatingQuery,
-    BookingQuery,
-    NotificationsQuery,
-    AdminQuery,
-);
-
-#[derive(MergedObject, Default)]
-#[graphql(name = "Mutation")]
-pub struct MutationRoot(
-    AuthMutation,
-    CatalogMutation,
-    SeatingMutation,
-    BookingMutation,
-    PaymentsMutation,
-    TicketsMutation,
-    NotificationsMutation,
-);
-
-#[derive(MergedSubscription, Default)]
-#[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(SeatingSubscription, NotificationsSubscription);
-
-type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
-
-/// The schema, twice: as callers who may introspect it see it, and for everyone
-/// else without "Did you mean …?" in validation errors. Suggestions are the
-/// schema's names, a field at a time (`clairvoyance` rebuilds a schema from them),
-/// and async-graphql turns them off only for a whole schema, so the pipeline picks
-/// one of the two per request (`reticence` says what else such callers are spared).
-/// Built once each at start-up; a request costs no more than before.
-#[derive(Clone)]
-pub struct AppSchema {
-    open: RootSchema,
-    closed: RootSchema,
-}
-
-impl AppSchema {
-    /// The schema for a caller; `closed` when introspection is closed to them.
-    pub fn for_caller(&self, closed: bool) -> &RootSchema {
-        if closed { &self.closed } else { &self.open }
-    }
-}
+pub use schema::{AppSchema, build_schema, sdl};
 
 /// The complexity of a root field that reads the database on every call (aliases are
 /// not batched): without it, hundreds of aliases of `me { id }` fit under the limit
 /// and cost hundreds of SQL statements.
 pub const PER_CALL_QUERY_COST: usize = 10;
-
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot::default(),
-    )
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity)
-    .limit_recursive_depth(32)
-    .limit_directives(8)
-}
-
-pub fn build_schema(app: AppState) -> AppSchema {
-    // No extensions: what they did is in `pipeline`, which says why.
-    AppSchema {
-        open: builder(&app.config.graphql).data(app.clone()).finish(),
-        closed: builder(&app.config.graphql)
-            .disable_suggestions()
-            .data(app)
-            .finish(),
-    }
-}
-
-/// The SDL that `schema.graphql` holds: sorted, so that diffs are about meaning.
-pub fn sdl() -> String {
-    let limits = GraphqlLimits {
-        max_depth: 1,
-        max_complexity: 1,
-        max_body_bytes: 1,
-        introspection: crate::config::Introspection::Open,
-        batch_delay: std::time::Duration::ZERO,
-        probe_timeout: std::time::Duration::from_secs(1),
-    };
-    builder(&limits).finish().sdl_with_options(
-        async_graphql::SDLExportOptions::new()
-            .sorted_fields()
-            .sorted_arguments()
-            .sorted_enum_items(),
-    )
-}
 
 /// The application state, for resolvers.
 pub fn app<'a>(ctx: &Context<'a>) -> Result<&'a AppState, AppError> {

@@ -6,9 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, header};
 
-/// The client's IP address, as far as we can trust it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
+pub use crate::auth::tokens::bearer_token;
+pub use crate::graphql::engine::admission::ClientAddr;
 
 pub fn client_addr(extensions: &Extensions, headers: &HeaderMap, trusted: &[IpAddr]) -> ClientAddr {
     let peer = extensions
@@ -58,11 +57,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
-/// `Bearer <token>` → the token (the scheme in any case).
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 
 use std::str::FromStr;
 
+use async_graphql::Executor;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
@@ -15,15 +16,17 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 
 use super::ServerState;
-use super::client::{ClientAddr, bearer, bearer_token, client_addr};
+use super::client::{ClientAddr, bearer, client_addr};
 use super::graphiql;
-use super::ws::protocol::Protocol;
-use super::ws::sessions::ClientSlot;
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::auth::tokens::{self, AccessToken};
+use crate::auth::tokens;
 use crate::error::AppError;
-use crate::ratelimit::{self, Admission};
+use crate::graphql::engine::admission::admit_operation;
+use crate::graphql::engine::operation_types;
+use crate::graphql::engine::ws::protocol::Protocol;
+use crate::graphql::engine::ws::sessions::ClientSlot;
+use crate::graphql::engine::ws::{self, Serving};
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -44,30 +47,23 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
     .await
     {
         // A link or an image can make a browser send a GET: it never changes anything.
-        Ok(request) if is_get && is_mutation(&request.0) => refused_with(
-            StatusCode::METHOD_NOT_ALLOWED,
-            AppError::bad_input("query", "mutations must be sent with POST"),
-        ),
-        Ok(request) => execute(state, request, caller).await.into_response(),
+        Ok(mut request) => {
+            if is_get && is_mutation(&mut request.0) {
+                return refused_with(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    AppError::bad_input("query", "mutations must be sent with POST"),
+                );
+            }
+            execute(state, request, caller).await.into_response()
+        }
         Err(rejection) => unreadable(rejection.0),
     }
 }
 
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Mutation,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .get(name)
-            .is_some_and(|op| op.node.ty == OperationType::Mutation),
-        // Ambiguous without a name: execution refuses it anyway, but not as a mutation.
-        (DocumentOperations::Multiple(ops), None) => {
-            ops.values().any(|op| op.node.ty == OperationType::Mutation)
-        }
-    }
+/// Whether the request may run a mutation (read with the parsed-document cache).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
+    operation_types(request).contains(&OperationType::Mutation)
 }
 
 /// A body that is not a GraphQL request, answered like every other error.
@@ -174,30 +170,6 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
     })
 }
 
-/// The general limit, and that the caller's sign-in has not ended, for one HTTP
-/// request or one websocket query or mutation: both count in the same bucket.
-pub(crate) async fn admit_operation(
-    app: &App,
-    token: Option<&AccessToken>,
-    client: ClientAddr,
-) -> Result<(), AppError> {
-    match ratelimit::general(&app.redis, app.config.rate_limits.general, token, client.0).await {
-        Admission::Allowed => Ok(()),
-        Admission::Limited {
-            retry_after_seconds,
-        } => Err(AppError::RateLimited {
-            retry_after_seconds,
-        }),
-        Admission::Revoked => Err(revoked()),
-    }
-}
-
-pub(crate) fn revoked() -> AppError {
-    AppError::Unauthenticated {
-        message: "this sign-in has ended; sign in again".to_owned(),
-    }
-}
-
 /// A GraphQL-shaped error response for a request refused before execution, built by
 /// the same error boundary as every other error.
 fn refusal(error: AppError) -> Response {
@@ -230,9 +202,7 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
     }
-    crate::graphql::pipeline::execute(&state.schema, &state.app, request)
-        .await
-        .into()
+    state.engine.execute(request).await.into()
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).
@@ -258,7 +228,12 @@ fn websocket(
         .max_frame_size(max_message)
         .on_upgrade(move |socket| async move {
             // The client's place is held for as long as the socket is open.
-            super::ws::serve(socket, state, protocol, client).await;
+            let serving = Serving {
+                app: state.app,
+                executor: state.engine,
+                hook: state.seat_map_events,
+            };
+            ws::serve(socket, serving, protocol, client).await;
             drop(slot);
         })
         .into_response()
@@ -286,22 +261,6 @@ fn too_many_sockets(cap: usize) -> Response {
         HeaderValue::from(SOCKET_CAP_RETRY_SECONDS),
     );
     response
-}
-
-/// The token a `connection_init` payload proves, `None` for an anonymous one.
-pub(super) fn token_from_init(
-    app: &App,
-    payload: &serde_json::Value,
-) -> Result<Option<AccessToken>, AppError> {
-    let Some(header) = ["authorization", "Authorization"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-    else {
-        return Ok(None);
-    };
-    // Another scheme is no token at all: refused like a bad one.
-    let token = bearer_token(header).unwrap_or_default();
-    tokens::verify(&app.config.jwt_secret, token, app.now()).map(Some)
 }
 
 /// The sub-protocol the upgrade will speak: the first one offered that we know,

@@ -6,7 +6,6 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod seatmap;
-pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,19 +18,22 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::app::AppState;
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::engine::Engine;
+use crate::graphql::seat_map::SeatMapEvents;
 
 #[derive(Clone)]
 pub struct ServerState {
     pub app: AppState,
-    pub schema: AppSchema,
+    pub engine: Engine,
+    /// The websocket transport's hook for shared seat map payloads.
+    pub seat_map_events: SeatMapEvents,
 }
 
 pub fn router(app: AppState) -> Router {
-    let schema = build_schema(app.clone());
     let state = ServerState {
+        engine: Engine::new(app.clone()),
+        seat_map_events: SeatMapEvents::new(app.metrics.clone()),
         app: app.clone(),
-        schema,
     };
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))

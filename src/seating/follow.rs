@@ -2,7 +2,7 @@
 //! from, then each change exactly one version on, or word that it must start again
 //! from a snapshot.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
@@ -79,22 +79,5 @@ impl Follower {
                 _ => return Step::Resnapshot,
             }
         }
-    }
-}
-
-/// Where a `seatMap` resolver leaves its follower after the first event, for a
-/// transport that sends the later events itself (see `event_json`).
-#[derive(Clone, Default)]
-pub struct Handoff(Arc<Mutex<Option<Follower>>>);
-
-impl Handoff {
-    pub fn put(&self, follower: Follower) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(follower);
-        }
-    }
-
-    pub fn take(&self) -> Option<Follower> {
-        self.0.lock().ok().and_then(|mut slot| slot.take())
     }
 }

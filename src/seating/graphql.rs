@@ -8,7 +8,6 @@ use futures_util::stream::BoxStream;
 
 use super::best;
 use super::rooms;
-use super::seat_list::SeatList;
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
@@ -22,7 +21,9 @@ use crate::graphql::scalars::{MoneyObject, int};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
-use crate::seating::follow::{Follower, Handoff, Step};
+use crate::graphql::seat_map::Handoff;
+use crate::graphql::seat_map::seat_list::SeatList;
+use crate::seating::follow::{Follower, Step};
 use crate::seating::holds::{self, Holds, SeatLock};
 use crate::seating::live::LiveEvent;
 
@@ -54,14 +55,14 @@ pub struct SeatRowObject {
 #[graphql(name = "Seat")]
 pub struct SeatObject {
     /// Row label and number, e.g. `C7`.
-    pub(super) number: String,
+    pub(crate) number: String,
     /// Position in the row from 0, counting aisle gaps: seats with a gap between them
     /// have columns that differ by more than one.
-    pub(super) column: i32,
-    pub(super) kind: SeatKindGql,
-    pub(super) state: SeatStateGql,
-    pub(super) held_by_me: bool,
-    pub(super) price: MoneyObject,
+    pub(crate) column: i32,
+    pub(crate) kind: SeatKindGql,
+    pub(crate) state: SeatStateGql,
+    pub(crate) held_by_me: bool,
+    pub(crate) price: MoneyObject,
 }
 
 struct SeatInputs {
@@ -264,7 +265,7 @@ impl SeatingMutation {
 #[derive(SimpleObject, Clone)]
 #[graphql(name = "SeatChange")]
 pub struct SeatChangeObject {
-    number: String,
+    pub(crate) number: String,
     state: SeatStateGql,
 }
 

@@ -34,11 +34,44 @@ pub enum LiveEvent {
         version: i64,
         changes: Vec<(String, SeatState)>,
         available: usize,
-        /// Its GraphQL payloads, built once for all the room's subscribers.
-        rendered: super::event_json::Rendered,
+        /// Its payloads as the transport sends them, built once for all the room's
+        /// subscribers.
+        rendered: Rendered,
     },
     /// Start again from a snapshot: the room could not prove it missed nothing.
     Resync,
+}
+
+/// An event's payloads, one per fingerprint (of what a subscriber selected), rendered
+/// by the first subscriber that needs it.
+#[derive(Default)]
+pub struct Rendered(Mutex<Vec<(u64, Arc<str>)>>);
+
+impl Rendered {
+    /// The payload for `fingerprint`, and whether this call rendered it.
+    pub fn get_or_render(
+        &self,
+        fingerprint: u64,
+        render: impl FnOnce() -> String,
+    ) -> (Arc<str>, bool) {
+        // Rendering under the lock makes the others wait for it instead of rendering
+        // it again; a render takes microseconds.
+        let Ok(mut rendered) = self.0.lock() else {
+            return (render().into(), true);
+        };
+        if let Some((_, payload)) = rendered.iter().find(|(f, _)| *f == fingerprint) {
+            return (payload.clone(), false);
+        }
+        let payload: Arc<str> = render().into();
+        rendered.push((fingerprint, payload.clone()));
+        (payload, true)
+    }
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rendered")
+    }
 }
 
 /// The seats of one showtime as the room knows them.

@@ -1,7 +1,6 @@
 //! Seat maps (and, with the holds work, holds and the live feed).
 
 pub mod best;
-pub mod event_json;
 pub mod follow;
 pub mod graphql;
 pub mod holds;
@@ -11,6 +10,5 @@ pub mod lock_log;
 pub mod queries;
 pub mod rooms;
 pub mod scripts;
-pub mod seat_list;
 pub mod seat_map;
 pub mod sync;

@@ -1,59 +1,71 @@
-//! A subscription's results: through the executor, except a `seatMap` subscription's
-//! change events, which are written once per showtime and selection and shared.
+//! The websocket hook for `seatMap` subscriptions whose selection can be planned
+//! (`events`): the executor runs the subscription up to its snapshot, then the change
+//! events are written once per showtime and selection and shared by every such
+//! subscriber here.
 
 use std::sync::Arc;
 
-use async_graphql::{Data, Request, Response, Variables};
+use async_graphql::{Data, Executor, Request, Response, Variables};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use crate::app::AppState;
-use crate::graphql::{AppSchema, pipeline};
-use crate::seating::event_json::{self, EventPlan};
-use crate::seating::follow::{Follower, Handoff, Step};
+use super::Handoff;
+use super::events::{self, EventPlan};
+use crate::graphql::engine::ws::{Out, PreRendered};
+use crate::graphql::engine::{self, Engine};
+use crate::metrics::Metrics;
+use crate::seating::follow::{Follower, Step};
 use crate::seating::live::LiveEvent;
 
-/// One result for the client.
-pub enum Out {
-    Response(Box<Response>),
-    /// A payload that is already JSON, shared with other subscribers.
-    Shared(Arc<str>),
-    /// Refused before it ran (the general rate limit, a sign-in that ended).
-    Refused(crate::error::AppError),
+/// The hook: give it to the websocket transport.
+#[derive(Clone)]
+pub struct SeatMapEvents {
+    metrics: Metrics,
 }
 
-pub fn results(
-    schema: &AppSchema,
-    app: &AppState,
-    request: Request,
-    session: Arc<Data>,
-) -> BoxStream<'static, Out> {
-    let Some(plan) = event_json::plan(&request.query, request.operation_name.as_deref()) else {
-        return pipeline::execute_stream(schema, app, request, session)
-            .map(|response| Out::Response(Box::new(response)))
-            .boxed();
-    };
-    let shared = Shared {
-        schema: schema.clone(),
-        app: app.clone(),
-        session,
-        fingerprint: plan.fingerprint(),
-        plan: Arc::new(plan),
-        query: request.query,
-        operation_name: request.operation_name,
-        variables: request.variables,
-    };
-    let state = shared.execute(None);
-    futures_util::stream::unfold((shared, state), |(shared, state)| async move {
-        let (out, state) = shared.step(state).await?;
-        Some((out, (shared, state)))
-    })
-    .boxed()
+impl SeatMapEvents {
+    pub fn new(metrics: Metrics) -> Self {
+        Self { metrics }
+    }
+}
+
+impl PreRendered<Engine> for SeatMapEvents {
+    fn results(
+        &self,
+        engine: &Engine,
+        mut request: Request,
+        session: Arc<Data>,
+    ) -> Result<BoxStream<'static, Out>, Box<Request>> {
+        let name = request.operation_name.clone();
+        let Some(plan) =
+            engine::document(&mut request).and_then(|d| events::plan(d, name.as_deref()))
+        else {
+            return Err(Box::new(request));
+        };
+        let shared = Shared {
+            engine: engine.clone(),
+            metrics: self.metrics.clone(),
+            session,
+            fingerprint: plan.fingerprint(),
+            plan: Arc::new(plan),
+            query: request.query,
+            operation_name: request.operation_name,
+            variables: request.variables,
+        };
+        let state = shared.execute(None);
+        Ok(
+            futures_util::stream::unfold((shared, state), |(shared, state)| async move {
+                let (out, state) = shared.step(state).await?;
+                Some((out, (shared, state)))
+            })
+            .boxed(),
+        )
+    }
 }
 
 struct Shared {
-    schema: AppSchema,
-    app: AppState,
+    engine: Engine,
+    metrics: Metrics,
     session: Arc<Data>,
     plan: Arc<EventPlan>,
     fingerprint: u64,
@@ -83,12 +95,9 @@ impl Shared {
         }
         let request = request.data(handoff.clone());
         State::Executing {
-            results: pipeline::execute_stream(
-                &self.schema,
-                &self.app,
-                request,
-                self.session.clone(),
-            ),
+            results: self
+                .engine
+                .execute_stream(request, Some(self.session.clone())),
             handoff,
             previous,
         }
@@ -138,7 +147,7 @@ impl Shared {
         let (payload, fresh) = rendered.get_or_render(self.fingerprint, || {
             self.plan.render(showtime, *version, changes, *available)
         });
-        self.app.metrics.live_payload(fresh);
+        self.metrics.live_payload(fresh);
         Some(payload)
     }
 }

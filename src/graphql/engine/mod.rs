@@ -1,5 +1,6 @@
-//! What every GraphQL operation goes through besides the executor, over HTTP and the
-//! websocket alike: before it, the shape check and the introspection policy
+//! The engine: where every GraphQL operation runs, over HTTP and the websocket alike.
+//! [`Engine`] is an `async_graphql::Executor`; around async-graphql's own execution
+//! it does, before it, the shape check and the introspection policy
 //! (`shape`), the parsed document from the cache (`documents`), and fresh
 //! dataloaders; the schema for the caller (without suggestions when introspection
 //! is closed to them); after it, validation errors that say nothing of the schema
@@ -12,23 +13,67 @@
 //! server's CPU (perf; BENCHMARKS.md). Done here, once per request, the executor takes
 //! its fast path.
 
+pub mod admission;
+pub mod documents;
+pub mod observe;
+pub mod reticence;
+pub mod shape;
+pub mod ws;
+
 use std::any::TypeId;
 use std::sync::Arc;
 
-use async_graphql::{Data, Request, Response, ServerResult};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Data, Executor, Request, Response, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use self::observe::Observed;
+use super::AppSchema;
 use super::loaders::new_loaders;
-use super::observe::Observed;
-use super::shape;
-use super::{AppSchema, documents, reticence};
 use crate::app::AppState;
 use crate::auth::model::Viewer;
 
-/// Runs a query or mutation sent over HTTP; the caller's data (viewer, address) is
-/// already in the request.
-pub async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Response {
+/// The schema and the application it runs against: what HTTP and the websocket
+/// transport execute operations with.
+#[derive(Clone)]
+pub struct Engine {
+    schema: AppSchema,
+    app: AppState,
+}
+
+impl Engine {
+    pub fn new(app: AppState) -> Self {
+        Self {
+            schema: super::build_schema(app.clone()),
+            app,
+        }
+    }
+
+    pub fn app(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl Executor for Engine {
+    /// A query or mutation; the caller's data (viewer, address) is already in the
+    /// request.
+    async fn execute(&self, request: Request) -> Response {
+        execute(&self.schema, &self.app, request).await
+    }
+
+    /// Every response of an operation, whose caller is in the session's data (the
+    /// websocket's, set at `connection_init`) or else in the request's.
+    fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        execute_stream(&self.schema, &self.app, request, session.unwrap_or_default())
+    }
+}
+
+async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Response {
     let viewer = viewer_in(&request.data);
     let closed = closed_to(app, viewer.as_ref());
     documents::parse(&mut request);
@@ -46,15 +91,13 @@ pub async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -
     response
 }
 
-/// Runs an operation sent over the websocket, whose caller is in the connection's
-/// data: every response it gives, labelled.
-pub fn execute_stream(
+fn execute_stream(
     schema: &AppSchema,
     app: &AppState,
     mut request: Request,
     session: Arc<Data>,
 ) -> BoxStream<'static, Response> {
-    let viewer = viewer_in(&session);
+    let viewer = viewer_in(&session).or_else(|| viewer_in(&request.data));
     let closed = closed_to(app, viewer.as_ref());
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
@@ -97,4 +140,27 @@ fn viewer_in(data: &Data) -> Option<Viewer> {
 fn prepare(app: &AppState, request: Request, viewer: Option<&Viewer>) -> ServerResult<Request> {
     let request = shape::admit(request, viewer, app.config.graphql.introspection)?;
     Ok(request.data(new_loaders(app.clone())))
+}
+
+/// The request's parsed document, from the cache when its text is known; `None` when
+/// it does not parse (the executor reports that).
+pub fn document(request: &mut Request) -> Option<&ExecutableDocument> {
+    documents::parse(request);
+    request.parsed_query().ok()
+}
+
+/// The types of the operations a request may run: the one it names, or the only one;
+/// every one when it has several and names none (execution refuses that anyway).
+pub fn operation_types(request: &mut Request) -> Vec<OperationType> {
+    let name = request.operation_name.clone();
+    let Some(document) = document(request) else {
+        return Vec::new();
+    };
+    match (&document.operations, name.as_deref()) {
+        (DocumentOperations::Single(op), _) => vec![op.node.ty],
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| op.node.ty).into_iter().collect()
+        }
+        (DocumentOperations::Multiple(ops), None) => ops.values().map(|op| op.node.ty).collect(),
+    }
 }

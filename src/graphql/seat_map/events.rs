@@ -6,16 +6,20 @@
 //! fragments, directives or repeated keys) its payload can be written here directly,
 //! shared by every subscriber that asked for the same fields. Anything else goes
 //! through the executor as usual; `tests/live.rs` checks that both give the same JSON.
+//! Names (`__typename`, the states) come from the GraphQL types themselves.
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
+use async_graphql::resolver_utils::enum_value;
+use async_graphql::{OutputType, Value};
 use uuid::Uuid;
 
-use super::seat_map::SeatState;
+use crate::graphql::scalars::int;
+use crate::seating::graphql::{SeatChangeObject, SeatMapEventObject, SeatStateGql};
+use crate::seating::seat_map::SeatState;
 
 /// What a subscription asked of each `SeatMapEvent`, in the order it asked.
 #[derive(Debug, Hash, PartialEq, Eq)]
@@ -43,11 +47,10 @@ enum ChangeField {
     Typename,
 }
 
-/// The plan for a request's query, when it is a `seatMap` subscription whose events
-/// can be shared; `None` sends it through the executor.
-pub fn plan(query: &str, operation_name: Option<&str>) -> Option<EventPlan> {
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    let operation = operation(&document, operation_name)?;
+/// The plan for a request's document, when it is a `seatMap` subscription whose
+/// events can be shared; `None` sends it through the executor.
+pub fn plan(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<EventPlan> {
+    let operation = operation(document, operation_name)?;
     if operation.ty != OperationType::Subscription || !operation.directives.is_empty() {
         return None;
     }
@@ -161,12 +164,13 @@ impl EventPlan {
             // Writing to a String cannot fail.
             let _ = match field {
                 EventField::ShowtimeId => write!(out, "\"{showtime}\""),
-                EventField::Version => write!(out, "{}", crate::graphql::scalars::int(version)),
-                EventField::AvailableSeats => {
-                    write!(out, "{}", crate::graphql::scalars::int(available))
-                }
+                EventField::Version => write!(out, "{}", int(version)),
+                EventField::AvailableSeats => write!(out, "{}", int(available)),
                 EventField::Snapshot => out.write_str("null"),
-                EventField::Typename => out.write_str("\"SeatMapEvent\""),
+                EventField::Typename => {
+                    quoted(&mut out, &SeatMapEventObject::type_name());
+                    Ok(())
+                }
                 EventField::Changes(inner) => {
                     out.push('[');
                     for (j, (number, state)) in changes.iter().enumerate() {
@@ -182,8 +186,10 @@ impl EventPlan {
                             out.push(':');
                             match field {
                                 ChangeField::Number => quoted(&mut out, number),
-                                ChangeField::State => quoted(&mut out, state_name(*state)),
-                                ChangeField::Typename => quoted(&mut out, "SeatChange"),
+                                ChangeField::State => quoted(&mut out, &state_name(*state)),
+                                ChangeField::Typename => {
+                                    quoted(&mut out, &SeatChangeObject::type_name())
+                                }
                             }
                         }
                         out.push('}');
@@ -207,49 +213,21 @@ fn quoted(out: &mut String, text: &str) {
 }
 
 /// The GraphQL name of a seat state, as the `SeatState` enum spells it.
-fn state_name(state: SeatState) -> &'static str {
-    match state {
-        SeatState::Available => "AVAILABLE",
-        SeatState::Held => "HELD",
-        SeatState::Booked => "BOOKED",
-        SeatState::Blocked => "BLOCKED",
-    }
-}
-
-/// An event's payloads, one per plan, rendered by the first subscriber that needs it.
-#[derive(Default)]
-pub struct Rendered(Mutex<Vec<(u64, Arc<str>)>>);
-
-impl Rendered {
-    /// The payload for `fingerprint`, and whether this call rendered it.
-    pub fn get_or_render(
-        &self,
-        fingerprint: u64,
-        render: impl FnOnce() -> String,
-    ) -> (Arc<str>, bool) {
-        // Rendering under the lock makes the others wait for it instead of rendering
-        // it again; a render takes microseconds.
-        let Ok(mut rendered) = self.0.lock() else {
-            return (render().into(), true);
-        };
-        if let Some((_, payload)) = rendered.iter().find(|(f, _)| *f == fingerprint) {
-            return (payload.clone(), false);
-        }
-        let payload: Arc<str> = render().into();
-        rendered.push((fingerprint, payload.clone()));
-        (payload, true)
-    }
-}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Rendered")
+fn state_name(state: SeatState) -> String {
+    match enum_value(SeatStateGql::from(state)) {
+        Value::Enum(name) => name.to_string(),
+        _ => String::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(query: &str, operation_name: Option<&str>) -> Option<EventPlan> {
+        let document = async_graphql::parser::parse_query(query).ok()?;
+        super::plan(&document, operation_name)
+    }
 
     const ID: &str = "00000000-0000-0000-0000-000000000001";
 

@@ -17,7 +17,8 @@ use async_graphql::{
     ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
 };
 
-use super::graphql::SeatObject;
+use crate::graphql::scalars::MoneyObject;
+use crate::seating::graphql::SeatObject;
 
 pub struct SeatList(pub Vec<SeatObject>);
 
@@ -133,7 +134,7 @@ fn render(seat: &SeatObject, plan: &[(Name, SeatPart)]) -> Value {
     let mut object = IndexMap::with_capacity(plan.len());
     for (key, part) in plan {
         let value = match part {
-            SeatPart::Typename => Value::String("Seat".to_owned()),
+            SeatPart::Typename => Value::String(SeatObject::type_name().into_owned()),
             SeatPart::Number => Value::String(seat.number.clone()),
             SeatPart::Column => Value::from(seat.column),
             SeatPart::Kind => enum_value(seat.kind),
@@ -144,7 +145,7 @@ fn render(seat: &SeatObject, plan: &[(Name, SeatPart)]) -> Value {
                     .iter()
                     .map(|(key, part)| {
                         let value = match part {
-                            MoneyPart::Typename => Value::String("Money".to_owned()),
+                            MoneyPart::Typename => Value::String(MoneyObject::type_name().into_owned()),
                             MoneyPart::Amount => seat.price.amount.to_value(),
                             MoneyPart::Currency => Value::String(seat.price.currency.clone()),
                         };

@@ -1,8 +1,11 @@
-//! GraphQL over websocket, both sub-protocols, on one task per connection.
+//! GraphQL over websocket, both sub-protocols, on one task per connection, running
+//! operations through any `async_graphql::Executor`.
 //!
-//! Our own loop rather than async-graphql's, so that a seat map change can be sent as
-//! one shared payload to every subscriber (see `live`), and so that a shutting-down
-//! server can close its websockets with a close code instead of waiting on them.
+//! Our own loop rather than async-graphql's: async-graphql's gets close codes wrong
+//! (`protocol` says which), a shutting-down server must close its websockets with a
+//! close code instead of waiting on them, and a payload written once may be sent to
+//! many subscribers as it is: the [`PreRendered`] hook is where such payloads come
+//! from (the seat map's change events, `graphql::seat_map`).
 //!
 //! A signed-in socket lasts no longer than its sign-in: it is closed (4403, or the
 //! legacy protocol's `connection_error`) when its access token expires, and at once
@@ -10,7 +13,6 @@
 //! the general rate limit as HTTP requests do, and a socket runs at most
 //! `WS_MAX_SUBSCRIPTIONS` operations at once.
 
-pub mod live;
 pub mod protocol;
 pub mod sessions;
 
@@ -19,28 +21,62 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::ClientMessage;
-use async_graphql::{Data, Request};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor, Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll};
 use futures_util::{SinkExt, StreamExt};
 
-use self::live::Out;
 use self::protocol::{Protocol, Reply};
 use self::sessions::Registration;
-use super::ServerState;
-use super::client::ClientAddr;
+use super::admission::{self, ClientAddr};
+use crate::app::AppState;
 use crate::auth::tokens::AccessToken;
 use crate::error::AppError;
 use crate::ratelimit::{self, Admission};
 
+/// One result for the client.
+pub enum Out {
+    Response(Box<Response>),
+    /// A payload that is already JSON, shared with other subscribers.
+    Shared(Arc<str>),
+    /// Refused before it ran (the general rate limit, a sign-in that ended).
+    Refused(AppError),
+}
+
+/// Where payloads written once for many subscribers come from.
+pub trait PreRendered<E: Executor>: Clone + Send + Sync + 'static {
+    /// The results of an operation this hook serves (through `executor`, and with
+    /// payloads of its own), or the request back for the executor alone.
+    fn results(
+        &self,
+        executor: &E,
+        request: Request,
+        session: Arc<Data>,
+    ) -> Result<BoxStream<'static, Out>, Box<Request>>;
+}
+
+/// What a connection runs with: the application (sign-in, limits, shutdown), the
+/// executor and the hook.
+pub struct Serving<E, H> {
+    pub app: AppState,
+    pub executor: E,
+    pub hook: H,
+}
+
 /// How long a client may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, client: ClientAddr) {
+pub async fn serve<E: Executor, H: PreRendered<E>>(
+    socket: WebSocket,
+    serving: Serving<E, H>,
+    protocol: Protocol,
+    client: ClientAddr,
+) {
     let (mut sink, mut incoming) = socket.split();
-    let app = state.app.clone();
+    let app = serving.app.clone();
     let mut connection = Connection {
-        state,
+        serving,
         protocol,
         client,
         session: None,
@@ -74,7 +110,7 @@ pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, cl
                 }
             },
             _ = ended_signal(ended.as_deref()) => {
-                Some(protocol.forbidden(super::graphql::revoked().public_message()))
+                Some(protocol.forbidden(admission::revoked().public_message()))
             }
             _ = &mut closing => {
                 Some(Reply::Close(1001, "The server is shutting down".to_owned()))
@@ -111,8 +147,8 @@ pub async fn serve(socket: WebSocket, state: ServerState, protocol: Protocol, cl
     }
 }
 
-struct Connection {
-    state: ServerState,
+struct Connection<E, H> {
+    serving: Serving<E, H>,
     protocol: Protocol,
     client: ClientAddr,
     /// Set by `connection_init`: what every operation of this connection runs with.
@@ -124,7 +160,7 @@ struct Connection {
     subscriptions: Subscriptions,
 }
 
-impl Connection {
+impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
     async fn receive(&mut self, message: Message) -> Option<Reply> {
         let parsed = match &message {
             Message::Text(text) => ClientMessage::from_bytes(text.as_bytes()),
@@ -142,7 +178,7 @@ impl Connection {
                     return Some(self.protocol.too_many_inits());
                 }
                 let payload = payload.unwrap_or_default();
-                match super::graphql::token_from_init(&self.state.app, &payload) {
+                match admission::token_from_init(&self.serving.app, &payload) {
                     Ok(token) => {
                         if let Some(token) = &token
                             && let Err(refused) = self.sign_in(token).await
@@ -161,7 +197,10 @@ impl Connection {
                     Err(e) => Some(self.protocol.forbidden(e.public_message())),
                 }
             }
-            ClientMessage::Start { id, payload } => {
+            ClientMessage::Start {
+                id,
+                payload: mut request,
+            } => {
                 let Some(session) = self.session.clone() else {
                     return Some(self.protocol.unauthorized());
                 };
@@ -175,7 +214,7 @@ impl Connection {
                     // The legacy protocol has no rule for it: the newer one replaces it.
                     self.subscriptions.remove(&id);
                 }
-                let cap = self.state.app.config.websockets.max_operations;
+                let cap = self.serving.app.config.websockets.max_operations;
                 if self.subscriptions.running.len() >= cap {
                     let error = server_error(
                         AppError::RateLimited {
@@ -188,10 +227,15 @@ impl Connection {
                     );
                     return Some(Reply::Text(self.protocol.error(&id, &[error])));
                 }
-                let results = if is_subscription(&payload) {
-                    live::results(&self.state.schema, &self.state.app, payload, session)
+                // Anything else, unreadable requests included, counts as a query.
+                let subscription = matches!(
+                    super::operation_types(&mut request)[..],
+                    [OperationType::Subscription]
+                );
+                let results = if subscription {
+                    results(&self.serving, request, session)
                 } else {
-                    self.admitted(payload, session)
+                    self.admitted(request, session)
                 };
                 self.subscriptions.insert(id, results);
                 None
@@ -229,12 +273,12 @@ impl Connection {
     /// A signed-in socket joins the registry first and checks that its sign-in has
     /// not ended second, so a revocation is either seen here or reaches the socket.
     async fn sign_in(&mut self, token: &AccessToken) -> Result<(), Reply> {
-        let app = &self.state.app;
+        let app = &self.serving.app;
         self.registration = Some(app.websockets.register(token.viewer.user_id, token.family));
         match ratelimit::general(&app.redis, None, Some(token), self.client.0).await {
             Admission::Revoked => Err(self
                 .protocol
-                .forbidden(super::graphql::revoked().public_message())),
+                .forbidden(admission::revoked().public_message())),
             _ => Ok(()),
         }
     }
@@ -243,18 +287,22 @@ impl Connection {
     /// an anonymous socket or one whose token has expired.
     fn until_expiry(&self) -> Option<Duration> {
         let token = self.token.as_ref()?;
-        let left = token.expires_at - self.state.app.now();
+        let left = token.expires_at - self.serving.app.now();
         (left > chrono::Duration::zero()).then(|| left.to_std().unwrap_or_default())
     }
 
     /// A query or mutation: counted in the general limit (the same bucket as HTTP)
     /// before it runs, without holding up the socket's other operations.
     fn admitted(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Out> {
-        let (schema, app) = (self.state.schema.clone(), self.state.app.clone());
+        let serving = Serving {
+            app: self.serving.app.clone(),
+            executor: self.serving.executor.clone(),
+            hook: self.serving.hook.clone(),
+        };
         let (token, client) = (self.token, self.client);
         futures_util::stream::once(async move {
-            match super::graphql::admit_operation(&app, token.as_ref(), client).await {
-                Ok(()) => live::results(&schema, &app, request, session),
+            match admission::admit_operation(&serving.app, token.as_ref(), client).await {
+                Ok(()) => results(&serving, request, session),
                 Err(e) => futures_util::stream::iter([Out::Refused(e)]).boxed(),
             }
         })
@@ -271,20 +319,19 @@ async fn ended_signal(ended: Option<&tokio::sync::Notify>) {
     }
 }
 
-/// Whether the request's operation is a subscription. Anything else, unreadable
-/// requests included, counts as a query.
-fn is_subscription(request: &Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let is = |ty: OperationType| ty == OperationType::Subscription;
-    match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => is(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name).is_some_and(|op| is(op.node.ty))
-        }
-        (DocumentOperations::Multiple(_), None) => false,
+/// An operation's results: the hook's, or else the executor's.
+fn results<E: Executor, H: PreRendered<E>>(
+    serving: &Serving<E, H>,
+    request: Request,
+    session: Arc<Data>,
+) -> BoxStream<'static, Out> {
+    match serving.hook.results(&serving.executor, request, session.clone()) {
+        Ok(results) => results,
+        Err(request) => serving
+            .executor
+            .execute_stream(*request, Some(session))
+            .map(|response| Out::Response(Box::new(response)))
+            .boxed(),
     }
 }
 

@@ -13,7 +13,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Pos, Positioned, Request, Response};
 
-use super::error::{between, code_of, label_errors};
+use crate::graphql::error::{between, code_of, label_errors};
 use crate::metrics::Metrics;
 
 /// An operation on its way through: what it is called, and where each argument's
@@ -104,7 +104,7 @@ pub fn operation_label(document: &ExecutableDocument) -> Option<String> {
 fn root_fields() -> &'static HashSet<(&'static str, String)> {
     static FIELDS: OnceLock<HashSet<(&'static str, String)>> = OnceLock::new();
     FIELDS.get_or_init(|| {
-        let Ok(document) = async_graphql::parser::parse_schema(super::sdl()) else {
+        let Ok(document) = async_graphql::parser::parse_schema(crate::graphql::sdl()) else {
             return HashSet::new();
         };
         let mut fields = HashSet::new();
@@ -180,7 +180,7 @@ fn input_fields() -> &'static HashMap<String, Vec<(String, String)>> {
                 BaseType::List(inner) => named(inner),
             }
         }
-        let Ok(document) = async_graphql::parser::parse_schema(super::sdl()) else {
+        let Ok(document) = async_graphql::parser::parse_schema(crate::graphql::sdl()) else {
             return HashMap::new();
         };
         document

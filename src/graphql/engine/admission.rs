@@ -1,0 +1,54 @@
+//! What lets an operation in, over HTTP and the websocket alike: who the client is,
+//! the general rate limit (one bucket for both transports) and whether the caller's
+//! sign-in has ended.
+
+use std::net::IpAddr;
+
+use crate::app::App;
+use crate::auth::tokens::{self, AccessToken, bearer_token};
+use crate::error::AppError;
+use crate::ratelimit::{self, Admission};
+
+/// The client's IP address, as far as we can trust it (`http::client` reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The general limit, and that the caller's sign-in has not ended, for one HTTP
+/// request or one websocket query or mutation: both count in the same bucket.
+pub async fn admit_operation(
+    app: &App,
+    token: Option<&AccessToken>,
+    client: ClientAddr,
+) -> Result<(), AppError> {
+    match ratelimit::general(&app.redis, app.config.rate_limits.general, token, client.0).await {
+        Admission::Allowed => Ok(()),
+        Admission::Limited {
+            retry_after_seconds,
+        } => Err(AppError::RateLimited {
+            retry_after_seconds,
+        }),
+        Admission::Revoked => Err(revoked()),
+    }
+}
+
+pub fn revoked() -> AppError {
+    AppError::Unauthenticated {
+        message: "this sign-in has ended; sign in again".to_owned(),
+    }
+}
+
+/// The token a `connection_init` payload proves, `None` for an anonymous one.
+pub fn token_from_init(
+    app: &App,
+    payload: &serde_json::Value,
+) -> Result<Option<AccessToken>, AppError> {
+    let Some(header) = ["authorization", "Authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+    else {
+        return Ok(None);
+    };
+    // Another scheme is no token at all: refused like a bad one.
+    let token = bearer_token(header).unwrap_or_default();
+    tokens::verify(&app.config.jwt_secret, token, app.now()).map(Some)
+}
