@@ -47,6 +47,8 @@ pub struct App {
     pub catalog: crate::catalog::cache::CatalogCache,
     pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
+    /// What delivers each outbox effect.
+    pub effects: Arc<dyn crate::outbox::Deliver>,
     /// This node's open websockets, by user and by client.
     pub websockets: Arc<crate::graphql::engine::ws::sessions::Websockets>,
 }
@@ -97,6 +99,7 @@ impl App {
             rooms: Default::default(),
             shutdown: Default::default(),
             websockets: Default::default(),
+            effects: Arc::new(crate::worker::effects::Delivery),
             catalog: crate::catalog::cache::CatalogCache::new(config.catalog_cache_ttl),
             lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,

@@ -114,8 +114,8 @@ impl fmt::Display for LogDisplay<'_> {
 
 /// A refused seat layout is bad input at the path it names. Here rather than next to
 /// `LayoutError`, whose crate (`screema-formats`) does not know `AppError`.
-impl From<crate::catalog::layout::LayoutError> for AppError {
-    fn from(e: crate::catalog::layout::LayoutError) -> Self {
+impl From<screema_formats::layout::LayoutError> for AppError {
+    fn from(e: screema_formats::layout::LayoutError) -> Self {
         AppError::bad_input(e.field, e.message)
     }
 }

@@ -31,6 +31,16 @@ pub struct Booking {
 }
 
 impl Booking {
+    /// The outbox effect for this booking's seats having changed in Postgres (sold,
+    /// or freed): bring Redis and the live maps in line.
+    pub fn seats_effect(&self) -> crate::outbox::Effect {
+        crate::outbox::Effect::Seats {
+            showtime: self.showtime_id,
+            seats: self.seats(),
+            used_lock: None,
+        }
+    }
+
     pub fn seats(&self) -> Vec<String> {
         texts(&self.seat_numbers)
     }

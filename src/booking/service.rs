@@ -385,49 +385,6 @@ fn cancel_later(app: &App, intent: String) {
     });
 }
 
-/// A user's bookings of a showtime as the per-user seat cap sees them: the seats of
-/// the unpaid ones still running, and the ids of all (see `seating::scripts::LOCK`).
-pub struct Unpaid {
-    pub seats: usize,
-    pub known: Vec<Uuid>,
-}
-
-pub async fn unpaid_seats(
-    conn: &mut AsyncPgConnection,
-    user: Uuid,
-    showtime: Uuid,
-    now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<Unpaid> {
-    type Row = (
-        Uuid,
-        BookingStatus,
-        Vec<Option<String>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    );
-    let rows: Vec<Row> = bookings::table
-        .filter(bookings::user_id.eq(user))
-        .filter(bookings::showtime_id.eq(showtime))
-        .select((
-            bookings::id,
-            bookings::status,
-            bookings::seat_numbers,
-            bookings::expires_at,
-        ))
-        .load(conn)
-        .await?;
-    let seats = rows
-        .iter()
-        .filter(|(_, status, _, expires)| {
-            *status == BookingStatus::Pending && expires.is_none_or(|at| at > now)
-        })
-        .map(|(_, _, seats, _)| seats.len())
-        .sum();
-    Ok(Unpaid {
-        seats,
-        known: rows.into_iter().map(|(id, ..)| id).collect(),
-    })
-}
-
 struct BookingRow<'a> {
     id: Uuid,
     user: Uuid,
@@ -641,7 +598,7 @@ pub async fn end_pending(
             conn,
             app.now(),
             format!("booking-{}-{}", status.as_db_str(), booking.id),
-            &Effect::seats_of(booking),
+            &booking.seats_effect(),
         )
         .await?,
     );

@@ -5,6 +5,10 @@
 //! and retries failures with back-off. A crash between commit and delivery loses
 //! nothing, and a failed delivery never undoes the change. Every effect is idempotent,
 //! so delivering one twice does no harm.
+//!
+//! The kinds of effect are the variants of [`Effect`], listed there once: their names
+//! are derived, and what delivers each is one `match` in `worker::effects`, installed
+//! in the `App` (this module is below every domain that writes effects).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -16,8 +20,11 @@ use crate::app::App;
 use crate::db::schema::outbox;
 use crate::error::{AppError, AppResult, LogDisplay};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Effect {
     /// Bring Redis and the live seat maps in line with Postgres for these seats;
     /// `used_lock` is the hold a new booking was made from.
@@ -54,39 +61,20 @@ pub enum Effect {
 }
 
 impl Effect {
-    /// The seats of `booking` changed in Postgres (it was sold, or freed): bring Redis
-    /// and the live maps in line.
-    pub fn seats_of(booking: &crate::booking::model::Booking) -> Self {
-        Self::Seats {
-            showtime: booking.showtime_id,
-            seats: booking.seats(),
-            used_lock: None,
-        }
-    }
-
+    /// The row's `kind`: the variant's name, as `serde` tags it too.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Seats { .. } => "seats",
-            Self::CancelIntent { .. } => "cancel_intent",
-            Self::Refund { .. } => "refund",
-            Self::Email { .. } => "email",
-            Self::Sms { .. } => "sms",
-            Self::Notify { .. } => "notify",
-            Self::TicketImage { .. } => "ticket_image",
-        }
+        self.into()
     }
 }
 
-/// The kinds this build delivers.
-const DELIVERED: [&str; 7] = [
-    "seats",
-    "cancel_intent",
-    "refund",
-    "notify",
-    "email",
-    "sms",
-    "ticket_image",
-];
+/// The kinds this build delivers: all of them.
+const DELIVERED: &[&str] = <Effect as strum::VariantNames>::VARIANTS;
+
+/// What delivers an effect (`worker::effects`).
+#[async_trait::async_trait]
+pub trait Deliver: Send + Sync {
+    async fn deliver(&self, app: &App, effect: &Effect) -> AppResult<()>;
+}
 
 /// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
 /// second effect with the same key is not written. Returns the new row's id.
@@ -171,7 +159,7 @@ async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
 
 async fn attempt(app: &App, payload: serde_json::Value) -> AppResult<()> {
     match serde_json::from_value::<Effect>(payload) {
-        Ok(effect) => deliver(app, &effect).await,
+        Ok(effect) => app.effects.deliver(app, &effect).await,
         Err(e) => Err(AppError::internal(anyhow::anyhow!(
             "unreadable effect: {e}"
         ))),
@@ -262,35 +250,6 @@ async fn deliver_one(app: &App) -> AppResult<bool> {
     Ok(true)
 }
 
-/// Boxed: delivering a refund may itself deliver the effects it causes, and the
-/// recursion needs a future of known size.
-fn deliver<'a>(
-    app: &'a App,
-    effect: &'a Effect,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send + 'a>> {
-    Box::pin(async move { deliver_effect(app, effect).await })
-}
-
-async fn deliver_effect(app: &App, effect: &Effect) -> AppResult<()> {
-    match effect {
-        Effect::Seats {
-            showtime,
-            seats,
-            used_lock,
-        } => crate::seating::sync::sync_seats(app, *showtime, seats, used_lock.as_deref()).await,
-        Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
-        Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
-        Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
-        Effect::TicketImage { booking } => crate::tickets::store::store_for(app, *booking).await,
-        Effect::Email { booking, template } => {
-            crate::notifications::messages::send_email(app, *booking, template).await
-        }
-        Effect::Sms { booking, template } => {
-            crate::notifications::messages::send_sms(app, *booking, template).await
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +264,35 @@ mod tests {
         let json = serde_json::to_value(&effect).unwrap();
         assert_eq!(json["kind"], "seats");
         assert_eq!(serde_json::from_value::<Effect>(json).unwrap(), effect);
+    }
+
+    #[test]
+    fn every_kind_is_named_alike_by_serde_and_strum_and_delivered() {
+        let one = Uuid::nil();
+        for effect in [
+            Effect::Seats {
+                showtime: one,
+                seats: vec![],
+                used_lock: None,
+            },
+            Effect::CancelIntent { intent: "pi".into() },
+            Effect::Refund { booking: one },
+            Effect::Email {
+                booking: one,
+                template: "t".into(),
+            },
+            Effect::Sms {
+                booking: one,
+                template: "t".into(),
+            },
+            Effect::Notify { notification: one },
+            Effect::TicketImage { booking: one },
+        ] {
+            let json = serde_json::to_value(&effect).unwrap();
+            assert_eq!(json["kind"], effect.kind());
+            assert!(DELIVERED.contains(&effect.kind()));
+        }
+        assert_eq!(DELIVERED.len(), 7);
     }
 
     #[test]

@@ -388,7 +388,7 @@ async fn confirm(
                 conn,
                 now,
                 format!("booking-confirmed-{}", booking.id),
-                &Effect::seats_of(booking),
+                &booking.seats_effect(),
             )
             .await?,
         );

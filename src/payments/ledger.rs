@@ -20,7 +20,7 @@ use crate::error::AppResult;
 use crate::loyalty;
 use crate::money::{Currency, Money};
 use crate::notifications::{self, NewNotification, messages};
-use crate::outbox::{self, Effect};
+use crate::outbox;
 
 /// A payment row: one attempt to pay a booking, through one intent.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -306,7 +306,7 @@ pub async fn settle(
                 conn,
                 now,
                 format!("booking-refunded-{}", booking.id),
-                &Effect::seats_of(booking),
+                &booking.seats_effect(),
             )
             .await?,
         );

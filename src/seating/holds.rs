@@ -231,7 +231,7 @@ pub async fn lock_seats(
     // The cap counts unpaid bookings' seats too. Postgres is read only for a user whose
     // claimed locks show they may have some (see `LOCK`); the script then counts a
     // booking committed after that read from its claimed lock.
-    let args = |unpaid: Option<&crate::booking::service::Unpaid>| {
+    let args = |unpaid: Option<&super::queries::Unpaid>| {
         let mut args = vec![
             token.clone(),
             user.clone(),
@@ -260,7 +260,7 @@ pub async fn lock_seats(
             Some("NEED_UNPAID") if unpaid.is_none() => {
                 let mut conn = app.db().await?;
                 unpaid = Some(
-                    crate::booking::service::unpaid_seats(
+                    super::queries::unpaid_seats(
                         &mut conn,
                         viewer.user_id,
                         showtime_id,
@@ -453,7 +453,7 @@ async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
         .redis
         .pool()
         .next()
-        .sadd(crate::worker::sweeper::index_key(app), showtime.to_string())
+        .sadd(super::keys::active_showtimes(&app.redis), showtime.to_string())
         .await?;
     Ok(())
 }

@@ -14,3 +14,8 @@ pub fn seat_key(redis: &Redis, showtime: Uuid, part: &str) -> String {
 pub fn channel(redis: &Redis, showtime: Uuid) -> String {
     redis.key(&format!("seatmap:{{{showtime}}}"))
 }
+
+/// Showtimes that have holds: the sweeper's to-do list.
+pub fn active_showtimes(redis: &Redis) -> String {
+    redis.key("seating:active")
+}

@@ -3,6 +3,7 @@
 //! outbox is delivered. Each piece is safe to run on
 //! several nodes at once.
 
+pub mod effects;
 pub mod sweeper;
 
 use std::future::Future;

@@ -8,14 +8,10 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::seating::holds;
 
-/// Showtimes that have holds, the sweeper's to-do list.
-pub fn index_key(app: &App) -> String {
-    app.redis.key("seating:active")
-}
 
 pub async fn sweep_once(app: &App) -> crate::error::AppResult<()> {
     let client = app.redis.client().await;
-    let index = index_key(app);
+    let index = crate::seating::keys::active_showtimes(&app.redis);
     let active: Vec<String> = client.smembers(&index).await?;
     for member in active {
         let Ok(showtime) = Uuid::parse_str(&member) else {
