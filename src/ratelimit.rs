@@ -7,24 +7,24 @@ use fred::types::scripts::Script;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use crate::auth::tokens::AccessToken;
+use uuid::Uuid;
+
 use crate::config::RateLimit;
 use crate::redis::Redis;
 
-/// Counts a request and reports the count and the window's remaining milliseconds.
-static HIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r#"
+/// Counts a request in KEYS[1], with a window of ARGV[1] ms: leaves the count in `n`
+/// and the window's remaining milliseconds in `ttl`. Shared by the scripts below.
+const COUNT: &str = r#"
 local n = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {n, ttl}
-"#,
-    )
-});
+"#;
+
+/// Counts a request and reports the count and the window's remaining milliseconds.
+static HIT: LazyLock<Script> = LazyLock::new(|| Script::from_lua(format!("{COUNT}return {{n, ttl}}")));
 
 /// Reads the count without adding to it.
 static PEEK: LazyLock<Script> = LazyLock::new(|| {
@@ -42,25 +42,32 @@ return {n, ttl}
 /// KEYS: the counter, the user's revocations. ARGV: the window in ms (0: no limit),
 /// the token's issue time in ms, its refresh family ('' if none).
 static ADMIT: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
+    Script::from_lua(format!(
         r#"
 local r = redis.call('HMGET', KEYS[2], 'before', 'fam:' .. ARGV[3])
 if tonumber(r[1] or '0') > tonumber(ARGV[2]) or (ARGV[3] ~= '' and r[2]) then
-  return {0, 0, 1}
+  return {{0, 0, 1}}
 end
 if ARGV[1] == '0' then
-  return {0, 0, 0}
+  return {{0, 0, 0}}
 end
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {n, ttl, 0}
-"#,
-    )
+{COUNT}return {{n, ttl, 0}}
+"#
+    ))
 });
+
+/// A signed-in caller as the general check sees it: who, and what tells whether
+/// their sign-in has ended (`auth::sessions` fills it in from their token).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: Uuid,
+    /// When the caller's access token was issued, in ms since the epoch.
+    pub issued_ms: i64,
+    /// The refresh family the token came from, if any.
+    pub family: Option<Uuid>,
+    /// The user's revocations hash; it shares the user's hash tag.
+    pub revocations_key: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -142,10 +149,10 @@ pub enum Admission {
 pub async fn general(
     redis: &Redis,
     limit: Option<RateLimit>,
-    token: Option<&AccessToken>,
+    caller: Option<&SignedIn>,
     client: IpAddr,
 ) -> Admission {
-    let Some(token) = token else {
+    let Some(caller) = caller else {
         return match hit(redis, "general", &format!("ip:{client}"), limit).await {
             Decision::Allowed => Admission::Allowed,
             Decision::Limited {
@@ -155,17 +162,16 @@ pub async fn general(
             },
         };
     };
-    let user = token.viewer.user_id;
     let keys = vec![
         // The hash tag puts both keys in one Cluster slot, so one script reads both.
-        key(redis, "general", &format!("{{user:{user}}}")),
-        crate::auth::sessions::revocations_key(redis, user),
+        key(redis, "general", &format!("{{user:{}}}", caller.user)),
+        caller.revocations_key.clone(),
     ];
     let window_ms = limit.map_or(0, |l| l.window.as_millis() as i64);
     let args = vec![
         window_ms.to_string(),
-        token.issued_ms.to_string(),
-        token.family.map(|f| f.to_string()).unwrap_or_default(),
+        caller.issued_ms.to_string(),
+        caller.family.map(|f| f.to_string()).unwrap_or_default(),
     ];
     let result: Result<(i64, i64, i64), _> = ADMIT
         .evalsha_with_reload(redis.client().await, keys, args)

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::auth::tokens::AccessToken;
+use crate::ratelimit::SignedIn;
 use crate::redis::Redis;
 
 /// The channel that carries "these sessions ended" to every node.
@@ -39,6 +41,17 @@ pub fn channel(app: &App) -> String {
 /// A user's revocations (see the module docs).
 pub fn revocations_key(redis: &Redis, user: Uuid) -> String {
     redis.key(&format!("sess:{{user:{user}}}"))
+}
+
+/// What the general check (`ratelimit::general`) needs of a token to tell whether its
+/// sign-in has ended.
+pub fn signed_in(redis: &Redis, token: &AccessToken) -> SignedIn {
+    SignedIn {
+        user: token.viewer.user_id,
+        issued_ms: token.issued_ms,
+        family: token.family,
+        revocations_key: revocations_key(redis, token.viewer.user_id),
+    }
 }
 
 /// What travels on the channel: one user's sign-ins that ended, all of them when

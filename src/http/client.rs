@@ -47,7 +47,8 @@ pub async fn signed_in(
         crate::auth::tokens::verify(&app.config.jwt_secret, bearer(headers)?, app.now()).ok()?;
     // With no limit given, `general` only checks the token (the address is unused).
     let unused = IpAddr::from([0, 0, 0, 0]);
-    match crate::ratelimit::general(&app.redis, None, Some(&token), unused).await {
+    let caller = crate::auth::sessions::signed_in(&app.redis, &token);
+    match crate::ratelimit::general(&app.redis, None, Some(&caller), unused).await {
         crate::ratelimit::Admission::Revoked => None,
         _ => Some(token.viewer),
     }

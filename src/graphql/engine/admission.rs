@@ -20,7 +20,9 @@ pub async fn admit_operation(
     token: Option<&AccessToken>,
     client: ClientAddr,
 ) -> Result<(), AppError> {
-    match ratelimit::general(&app.redis, app.config.rate_limits.general, token, client.0).await {
+    let caller = token.map(|token| crate::auth::sessions::signed_in(&app.redis, token));
+    let limit = app.config.rate_limits.general;
+    match ratelimit::general(&app.redis, limit, caller.as_ref(), client.0).await {
         Admission::Allowed => Ok(()),
         Admission::Limited {
             retry_after_seconds,

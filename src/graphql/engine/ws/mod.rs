@@ -275,7 +275,8 @@ impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
     async fn sign_in(&mut self, token: &AccessToken) -> Result<(), Reply> {
         let app = &self.serving.app;
         self.registration = Some(app.websockets.register(token.viewer.user_id, token.family));
-        match ratelimit::general(&app.redis, None, Some(token), self.client.0).await {
+        let caller = crate::auth::sessions::signed_in(&app.redis, token);
+        match ratelimit::general(&app.redis, None, Some(&caller), self.client.0).await {
             Admission::Revoked => Err(self
                 .protocol
                 .forbidden(admission::revoked().public_message())),
