@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use super::model::{Booking, BookingSnack};
-use super::service::{self, NewBooking};
+use super::records;
+use crate::checkout::{self, NewBooking};
 use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
 use crate::catalog::model::Snack;
 use crate::db::enums::BookingStatus;
@@ -199,7 +200,7 @@ impl BookingQuery {
         complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
     )]
     async fn my_bookings(&self, ctx: &Context<'_>) -> Result<Vec<BookingNode>> {
-        let bookings = service::mine(app(ctx)?, viewer(ctx)?).await?;
+        let bookings = records::mine(app(ctx)?, viewer(ctx)?).await?;
         Ok(bookings
             .into_iter()
             .map(|b| BookingNode(Arc::new(b)))
@@ -214,7 +215,7 @@ impl BookingQuery {
     )]
     async fn booking(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BookingNode>> {
         let id = parse_uuid("id", &id)?;
-        let found = service::find_visible(app(ctx)?, viewer(ctx)?, id).await?;
+        let found = records::find_visible(app(ctx)?, viewer(ctx)?, id).await?;
         Ok(found.map(|b| BookingNode(Arc::new(b))))
     }
 }
@@ -239,7 +240,7 @@ impl BookingMutation {
             .iter()
             .map(|s| Ok((parse_uuid("snacks", &s.snack_id)?, s.quantity)))
             .collect::<Result<Vec<_>, crate::error::AppError>>()?;
-        let created = service::create(
+        let created = checkout::create(
             app(ctx)?,
             viewer,
             NewBooking {
@@ -261,7 +262,7 @@ impl BookingMutation {
     #[graphql(guard = "SignedIn")]
     async fn cancel_booking(&self, ctx: &Context<'_>, id: ID) -> Result<BookingNode> {
         let id = parse_uuid("id", &id)?;
-        let booking = service::cancel(app(ctx)?, viewer(ctx)?, id).await?;
+        let booking = records::cancel(app(ctx)?, viewer(ctx)?, id).await?;
         Ok(BookingNode(Arc::new(booking)))
     }
 }

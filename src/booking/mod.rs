@@ -2,10 +2,9 @@
 //! their owner or expired by the sweeper when unpaid. Postgres's partial unique index
 //! on live booked seats is the last word on who has a seat.
 
-pub mod expiry;
 pub mod graphql;
 pub mod idempotency;
 pub mod model;
 pub mod pricing;
 pub mod reference;
-pub mod service;
+pub mod records;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{Movie, Showtime};
 use super::queries::{MovieFilter, PageRequest};
-use crate::graphql::loaders::ShowtimesOfMovie;
+use super::queries::ShowtimesOfMovie;
 
 /// More distinct reads than this (searches are free text) and the cache starts over.
 const MAX_ENTRIES: usize = 4096;

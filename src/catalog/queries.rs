@@ -279,6 +279,15 @@ pub async fn all_snacks(conn: &mut AsyncPgConnection) -> AppResult<Vec<Snack>> {
         .await?)
 }
 
+/// A movie's showtimes, on one date and at one theater when given: a dataloader's key
+/// and the catalog cache's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShowtimesOfMovie {
+    pub movie: uuid::Uuid,
+    pub date: Option<chrono::NaiveDate>,
+    pub theater: Option<uuid::Uuid>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,3 +88,9 @@ pub async fn run_migrations(url: &str) -> anyhow::Result<Vec<String>> {
     .await
     .context("migration task panicked")?
 }
+
+/// Whether `e` is a violation of the unique constraint (or index) `constraint`.
+pub fn is_unique_violation(e: &diesel::result::Error, constraint: &str) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some(constraint))
+}

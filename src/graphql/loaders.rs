@@ -51,12 +51,7 @@ pub struct ScreenKey(pub Uuid);
 pub struct TheaterKey(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ScreensOfTheater(pub Uuid);
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ShowtimesOfMovie {
-    pub movie: Uuid,
-    pub date: Option<NaiveDate>,
-    pub theater: Option<Uuid>,
-}
+pub use crate::catalog::queries::ShowtimesOfMovie;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookedSeatsOf(pub Uuid);
 /// A booking's snack lines, each with its snack.

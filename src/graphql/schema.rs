@@ -8,13 +8,13 @@ use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
+use crate::door::graphql::DoorMutation;
 use crate::config::GraphqlLimits;
 use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
 };
 use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
-use crate::tickets::graphql::TicketsMutation;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -35,7 +35,7 @@ pub struct MutationRoot(
     SeatingMutation,
     BookingMutation,
     PaymentsMutation,
-    TicketsMutation,
+    DoorMutation,
     NotificationsMutation,
 );
 

@@ -5,7 +5,10 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod revoked_tickets;
 pub mod seatmap;
+pub mod stripe_webhook;
+pub mod tickets;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,17 +46,17 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route(
             "/api/tickets/public-key",
-            get(crate::tickets::http::public_key),
+            get(tickets::public_key),
         )
         .route(
             "/api/tickets/revoked",
-            get(crate::tickets::revoked::revoked),
+            get(revoked_tickets::revoked),
         )
-        .route("/api/tickets/{file}", get(crate::tickets::http::image))
+        .route("/api/tickets/{file}", get(tickets::image))
         .route("/seatmap/{showtime}", get(seatmap::page))
         .route(
             "/api/payments/webhook",
-            axum::routing::post(crate::payments::webhook::receive),
+            axum::routing::post(stripe_webhook::receive),
         )
         .layer(RequestBodyLimitLayer::new(
             app.config.graphql.max_body_bytes,

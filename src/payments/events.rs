@@ -35,7 +35,8 @@ use uuid::Uuid;
 use super::ledger::{self, Payment};
 use crate::app::App;
 use crate::booking::model::Booking;
-use crate::booking::service::{end_pending, is_unique_violation};
+use crate::booking::records::end_pending;
+use crate::db::is_unique_violation;
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
 use crate::db::schema::{bookings, payments, stripe_events};
 use crate::error::{AppError, AppResult};
@@ -581,7 +582,7 @@ async fn charge_refunded(
             effects.extend(take_the_money(conn, app, booking).await?);
         }
     }
-    let booking = crate::booking::service::lock_booking(conn, booking.id).await?;
+    let booking = crate::booking::records::lock_booking(conn, booking.id).await?;
     ledger::record_reported_refunds(conn, &booking, &payment, object).await?;
     effects.extend(ledger::settle(conn, app, &booking).await?);
     Ok(effects)

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::error::AppError;
 use crate::money::Money;
 
 /// A payment intent as the client needs it to pay.
@@ -82,6 +83,19 @@ pub fn minor_units(amount: Money) -> Result<i64, GatewayError> {
     amount
         .minor_units()
         .map_err(|e| GatewayError::Declined(e.to_string()))
+}
+
+/// A gateway's refusal as the customer is told it.
+pub fn payment_error(e: GatewayError) -> AppError {
+    match e {
+        GatewayError::Declined(message) => AppError::PaymentFailed { message },
+        GatewayError::Unavailable(cause) => {
+            tracing::warn!(%cause, "payment provider unavailable");
+            AppError::PaymentFailed {
+                message: "the payment provider is unavailable; please try again".to_owned(),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

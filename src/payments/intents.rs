@@ -8,7 +8,8 @@ use super::gateway::{GatewayError, Intent};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
-use crate::booking::service::{self, payment_error};
+use crate::booking::records::authorise;
+use crate::payments::gateway::payment_error;
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::schema::{bookings, payments};
 use crate::error::{AppError, AppResult};
@@ -25,7 +26,7 @@ pub async fn for_booking(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Inten
         .optional()?
         .ok_or(AppError::NotFound { what: "booking" })?;
     // Only the owner pays; operators and admins, who see the booking, are FORBIDDEN.
-    service::authorise(&booking, viewer, booking.user_id == viewer.user_id)?;
+    authorise(&booking, viewer, booking.user_id == viewer.user_id)?;
     if booking.status != BookingStatus::Pending {
         return Err(AppError::conflict(format!(
             "only a pending booking can be paid; this one is {}",

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::gateway::RefundStatus;
 use crate::app::App;
 use crate::booking::model::Booking;
-use crate::booking::service::end_pending;
+use crate::booking::records::end_pending;
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
 use crate::db::schema::{bookings, payments, refunds};
 use crate::error::AppResult;

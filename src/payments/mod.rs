@@ -10,4 +10,3 @@ pub mod refunds;
 pub mod signature;
 pub mod simulated;
 pub mod stripe;
-pub mod webhook;

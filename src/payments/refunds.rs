@@ -14,7 +14,9 @@ use super::ledger::{self, Payment};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
-use crate::booking::service::{self, is_unique_violation, lock_booking, payment_error};
+use crate::booking::records::{authorise, lock_booking};
+use crate::db::is_unique_violation;
+use crate::payments::gateway::payment_error;
 use crate::db::enums::{BookingStatus, Role};
 use crate::db::schema::{refunds, showtimes};
 use crate::error::{AppError, AppResult};
@@ -114,7 +116,7 @@ pub async fn request(
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
             let admin = viewer.role == Role::Admin;
-            service::authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
+            authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
             if booking.status != BookingStatus::Confirmed {
                 return Err(AppError::conflict(format!(
                     "only a confirmed booking can be refunded; this one is {}",

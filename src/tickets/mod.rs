@@ -1,11 +1,7 @@
 //! Tickets: a confirmed booking's code, signed so that a scanner can check it offline,
-//! and the operators' check-in.
+//! and its image. Checking them in is the door's (`door`).
 
-pub mod check_in;
-pub mod graphql;
-pub mod http;
 pub mod image;
-pub mod revoked;
 pub mod store;
 
 /// Ticket codes live in the small `screema-formats` crate (crates/screema-formats, as

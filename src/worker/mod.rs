@@ -47,7 +47,7 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
             sweeper::sweep_once(&app).await
         }),
         every(app.clone(), sweep, "booking expiry", async |app| {
-            crate::booking::expiry::expire_due(&app, 100)
+            crate::checkout::expiry::expire_due(&app, 100)
                 .await
                 .map(drop)
         }),

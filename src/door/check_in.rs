@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
-use crate::booking::service::lock_booking;
+use crate::booking::records::lock_booking;
 use crate::db::enums::BookingStatus;
 use crate::db::schema::{bookings, check_ins, showtimes};
 use crate::error::{AppError, AppResult};

@@ -10,10 +10,10 @@ use crate::graphql::app;
 use crate::graphql::guards::{RoleGuard, viewer};
 
 #[derive(Default)]
-pub struct TicketsMutation;
+pub struct DoorMutation;
 
 #[Object]
-impl TicketsMutation {
+impl DoorMutation {
     /// Operators and admins: checks in the ticket whose QR code was scanned. A forged
     /// or unreadable code is BAD_USER_INPUT (`code`); a ticket already used, void
     /// (cancelled, refunded, expired, unpaid) or outside its window (from an hour

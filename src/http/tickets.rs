@@ -64,7 +64,7 @@ pub async fn image(
             .await
             .optional()?;
         match booking {
-            Some(b) => super::store::image_of(app, &b).await,
+            Some(b) => crate::tickets::store::image_of(app, &b).await,
             None => Ok(None),
         }
     }

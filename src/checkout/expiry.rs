@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-use super::model::Booking;
-use super::service::end_pending;
+use crate::booking::model::Booking;
+use crate::booking::records::end_pending;
 use crate::app::App;
 use crate::db::enums::{BookingStatus, NotificationType};
 use crate::db::schema::bookings;

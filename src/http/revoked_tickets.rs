@@ -21,16 +21,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::Timestamptz;
-use diesel_async::RunQueryDsl;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::App;
 use crate::db::enums::Role;
-use crate::db::schema::{showtimes, ticket_voids};
-use crate::error::AppResult;
+use crate::door::revoked::read;
 use crate::http::ServerState;
 
 /// The response header that carries the body's signature.
@@ -53,46 +48,6 @@ fn refuse(status: StatusCode, field: Option<&str>, message: &str) -> Response {
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-#[derive(QueryableByName)]
-struct Until {
-    #[diesel(sql_type = Timestamptz)]
-    until: DateTime<Utc>,
-}
-
-/// The voids of a showtime since `since`, and `until` (see the module's docs), read
-/// in one statement so that they share a snapshot.
-async fn read(
-    app: &App,
-    showtime: Uuid,
-    since: DateTime<Utc>,
-) -> AppResult<Option<(Vec<(Uuid, DateTime<Utc>)>, DateTime<Utc>)>> {
-    let mut conn = app.db().await?;
-    let exists: Option<Uuid> = showtimes::table
-        .find(showtime)
-        .select(showtimes::id)
-        .first(&mut conn)
-        .await
-        .optional()?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    let until: Until = diesel::sql_query(
-        "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid() \
-         AND xact_start IS NOT NULL)) AS until",
-    )
-    .get_result(&mut conn)
-    .await?;
-    let voids: Vec<(Uuid, DateTime<Utc>)> = ticket_voids::table
-        .filter(ticket_voids::showtime_id.eq(showtime))
-        .filter(ticket_voids::voided_at.ge(since))
-        .order((ticket_voids::voided_at, ticket_voids::booking_id))
-        .select((ticket_voids::booking_id, ticket_voids::voided_at))
-        .load(&mut conn)
-        .await?;
-    Ok(Some((voids, until.until)))
 }
 
 pub async fn revoked(

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::events::{self, Event, Handled};
-use super::signature;
+use crate::payments::events::{self, Event, Handled};
+use crate::payments::signature;
 use crate::error::LogDisplay;
 use crate::http::ServerState;
 
