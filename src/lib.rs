@@ -31,5 +31,6 @@ pub mod seating;
 pub mod seed;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 pub mod tickets;
 pub mod worker;

@@ -6,12 +6,11 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
 
-use super::cache;
-use super::manage::{self, MoviePatch, NewMovie, NewShowtime, NewSnack, Patch};
+use super::manage::{self, MovieChanges, MovieInput, NewShowtime, Patch, SnackInput};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
-use crate::db::enums::{MovieStatus, Role};
-use crate::error::{AppError, AppResult};
+use crate::db::enums::Role;
+use crate::error::AppError;
 use crate::graphql::guards::RoleGuard;
 use crate::graphql::loaders::{
     MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey,
@@ -479,15 +478,12 @@ pub struct CreateSnackInput {
     available: bool,
 }
 
-fn patch<T, U>(
-    field: &str,
-    value: MaybeUndefined<T>,
-    check: impl FnOnce(&str, T) -> AppResult<Option<U>>,
-) -> AppResult<Patch<U>> {
+/// What the admin sent for a nullable field: absent keeps it, `null` clears it.
+fn patch<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Patch<U> {
     match value {
-        MaybeUndefined::Undefined => Ok(Patch::Keep),
-        MaybeUndefined::Null => Ok(Patch::Clear),
-        MaybeUndefined::Value(v) => Ok(check(field, v)?.map_or(Patch::Clear, Patch::Set)),
+        MaybeUndefined::Undefined => Patch::Keep,
+        MaybeUndefined::Null => Patch::Clear,
+        MaybeUndefined::Value(v) => Patch::Set(map(v)),
     }
 }
 
@@ -498,27 +494,21 @@ pub struct CatalogMutation;
 impl CatalogMutation {
     #[graphql(guard = "RoleGuard::new(Role::Admin)")]
     async fn create_movie(&self, ctx: &Context<'_>, input: CreateMovieInput) -> Result<MovieNode> {
-        let movie = NewMovie {
-            title: manage::text("title", &input.title, 255)?,
-            description: manage::description(input.description)?,
-            duration: manage::duration(input.duration)?,
-            rating: manage::optional_text("rating", input.rating, 10)?,
-            genres: manage::names("genres", input.genres)?,
-            cast: manage::names("cast", input.cast)?,
-            director: manage::optional_text("director", input.director, 255)?,
-            poster_url: manage::url("posterUrl", input.poster_url)?,
-            backdrop_url: manage::url("backdropUrl", input.backdrop_url)?,
-            trailer_url: manage::url("trailerUrl", input.trailer_url)?,
+        let movie = MovieInput {
+            title: input.title,
+            description: input.description,
+            duration: input.duration,
+            rating: input.rating,
+            genres: input.genres,
+            cast: input.cast,
+            director: input.director,
             release_date: input.release_date.map(|d| d.0),
-            status: input
-                .status
-                .map(Into::into)
-                .unwrap_or(MovieStatus::Upcoming),
+            poster_url: input.poster_url,
+            backdrop_url: input.backdrop_url,
+            trailer_url: input.trailer_url,
+            status: input.status.map(Into::into),
         };
-        let app = app(ctx)?;
-        let mut conn = app.db().await.map_err(AppError::from)?;
-        let created = manage::create_movie(&mut conn, movie).await?;
-        cache::changed(app).await;
+        let created = manage::add_movie(app(ctx)?, movie).await?;
         Ok(MovieNode(Arc::new(created)))
     }
 
@@ -530,42 +520,21 @@ impl CatalogMutation {
         input: UpdateMovieInput,
     ) -> Result<MovieNode> {
         let id = parse_uuid("id", &id)?;
-        let changes = MoviePatch {
-            title: input
-                .title
-                .map(|t| manage::text("title", &t, 255))
-                .transpose()?,
-            description: patch("description", input.description, |_, v| {
-                manage::description(Some(v))
-            })?,
-            duration: input.duration.map(manage::duration).transpose()?,
-            rating: patch("rating", input.rating, |f, v| {
-                manage::optional_text(f, Some(v), 10)
-            })?,
-            genres: input
-                .genres
-                .map(|g| manage::names("genres", g))
-                .transpose()?,
-            cast: input.cast.map(|c| manage::names("cast", c)).transpose()?,
-            director: patch("director", input.director, |f, v| {
-                manage::optional_text(f, Some(v), 255)
-            })?,
-            release_date: patch("releaseDate", input.release_date, |_, d| Ok(Some(d.0)))?,
-            poster_url: patch("posterUrl", input.poster_url, |f, v| {
-                manage::url(f, Some(v))
-            })?,
-            backdrop_url: patch("backdropUrl", input.backdrop_url, |f, v| {
-                manage::url(f, Some(v))
-            })?,
-            trailer_url: patch("trailerUrl", input.trailer_url, |f, v| {
-                manage::url(f, Some(v))
-            })?,
+        let changes = MovieChanges {
+            title: input.title,
+            description: patch(input.description, |v| v),
+            duration: input.duration,
+            rating: patch(input.rating, |v| v),
+            genres: input.genres,
+            cast: input.cast,
+            director: patch(input.director, |v| v),
+            release_date: patch(input.release_date, |d| d.0),
+            poster_url: patch(input.poster_url, |v| v),
+            backdrop_url: patch(input.backdrop_url, |v| v),
+            trailer_url: patch(input.trailer_url, |v| v),
             status: input.status.map(Into::into),
         };
-        let app = app(ctx)?;
-        let mut conn = app.db().await.map_err(AppError::from)?;
-        let updated = manage::update_movie(&mut conn, id, changes).await?;
-        cache::changed(app).await;
+        let updated = manage::change_movie(app(ctx)?, id, changes).await?;
         Ok(MovieNode(Arc::new(updated)))
     }
 
@@ -575,10 +544,13 @@ impl CatalogMutation {
         ctx: &Context<'_>,
         input: CreateTheaterInput,
     ) -> Result<TheaterNode> {
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        let timezone = input.timezone.unwrap_or_else(|| "UTC".to_owned());
-        let theater =
-            manage::create_theater(&mut conn, &input.name, &input.location, &timezone).await?;
+        let theater = manage::add_theater(
+            app(ctx)?,
+            &input.name,
+            &input.location,
+            input.timezone.as_deref(),
+        )
+        .await?;
         Ok(TheaterNode(Arc::new(theater)))
     }
 
@@ -590,14 +562,9 @@ impl CatalogMutation {
         input: CreateScreenInput,
     ) -> Result<ScreenNode> {
         let theater = parse_uuid("theaterId", &input.theater_id)?;
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        let screen = manage::create_screen(
-            &mut conn,
-            theater,
-            input.screen_number,
-            &input.seat_layout.0,
-        )
-        .await?;
+        let screen =
+            manage::add_screen(app(ctx)?, theater, input.screen_number, &input.seat_layout.0)
+                .await?;
         Ok(ScreenNode::from(&screen))
     }
 
@@ -614,31 +581,20 @@ impl CatalogMutation {
             start_time: input.start_time.0,
             base_price: input.base_price.0,
         };
-        let app = app(ctx)?;
-        let mut conn = app.db().await.map_err(AppError::from)?;
-        let created = manage::create_showtime(
-            &mut conn,
-            showtime,
-            app.now(),
-            app.config.cleaning_gap,
-            app.config.currency,
-        )
-        .await?;
-        cache::changed(app).await;
+        let created = manage::add_showtime(app(ctx)?, showtime).await?;
         Ok(ShowtimeNode(Arc::new(created)))
     }
 
     #[graphql(guard = "RoleGuard::new(Role::Admin)")]
     async fn create_snack(&self, ctx: &Context<'_>, input: CreateSnackInput) -> Result<SnackNode> {
-        let snack = NewSnack {
-            name: manage::text("name", &input.name, 255)?,
-            description: manage::description(input.description)?,
-            price: manage::price("price", input.price.0, app(ctx)?.config.currency)?,
-            category: manage::text("category", &input.category, 100)?,
-            image_url: manage::url("imageUrl", input.image_url)?,
+        let snack = SnackInput {
+            name: input.name,
+            description: input.description,
+            price: input.price.0,
+            category: input.category,
+            image_url: input.image_url,
             available: input.available,
         };
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        Ok(SnackNode(manage::create_snack(&mut conn, snack).await?))
+        Ok(SnackNode(manage::add_snack(app(ctx)?, snack).await?))
     }
 }

@@ -1,6 +1,8 @@
 //! Catalog changes (admins): each input is checked field by field before anything is
-//! written, and the database's own constraints settle races (duplicate screen
-//! numbers, overlapping showtimes).
+//! written, the database's own constraints settle races (duplicate screen numbers,
+//! overlapping showtimes), and a change that readers see clears the catalog cache on
+//! every node. The entry points (`add_movie`, `change_movie`, `add_theater`,
+//! `add_screen`, `add_showtime`, `add_snack`) take what the admin sent, unchecked.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -14,7 +16,9 @@ use super::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::db::enums::MovieStatus;
 use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
 use crate::error::{AppError, AppResult};
+use crate::app::App;
 use crate::money::Currency;
+use crate::text::{is_control_but_line_break, names, optional_text, text, url};
 
 /// A change to a nullable field: leave it, clear it, or set it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,33 +29,8 @@ pub enum Patch<T> {
     Set(T),
 }
 
-pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            field,
-            format!("`{field}` needs 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// Empty text counts as absent.
-pub fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
-    match value {
-        Some(v) if !v.trim().is_empty() => text(field, &v, max).map(Some),
-        _ => Ok(None),
-    }
-}
-
-/// Whether `c` is a control character other than a line break or a tab (NUL among
-/// them, which Postgres cannot store in text).
-pub fn is_control_but_line_break(c: char) -> bool {
-    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
-}
-
 /// Descriptions may hold line breaks (but no other control characters).
-pub fn description(value: Option<String>) -> AppResult<Option<String>> {
+fn description(value: Option<String>) -> AppResult<Option<String>> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
         Some(v) if v.chars().count() > 5000 => Err(AppError::bad_input(
             "description",
@@ -65,32 +44,7 @@ pub fn description(value: Option<String>) -> AppResult<Option<String>> {
     }
 }
 
-pub fn url(field: &str, value: Option<String>) -> AppResult<Option<String>> {
-    match optional_text(field, value, 500)? {
-        Some(u)
-            if !(u.starts_with("https://") || u.starts_with("http://"))
-                || u.contains(char::is_whitespace) =>
-        {
-            Err(AppError::bad_input(
-                field,
-                format!("`{field}` must be an http(s) URL"),
-            ))
-        }
-        other => Ok(other),
-    }
-}
-
-pub fn names(field: &str, values: Vec<String>) -> AppResult<Vec<String>> {
-    if values.len() > 50 {
-        return Err(AppError::bad_input(
-            field,
-            format!("at most 50 entries in `{field}`"),
-        ));
-    }
-    values.iter().map(|v| text(field, v, 100)).collect()
-}
-
-pub fn duration(minutes: i32) -> AppResult<i32> {
+fn duration(minutes: i32) -> AppResult<i32> {
     if !(1..=600).contains(&minutes) {
         return Err(AppError::bad_input(
             "duration",
@@ -119,7 +73,7 @@ pub fn price(field: &str, amount: Decimal, currency: Currency) -> AppResult<Deci
 }
 
 #[derive(Debug, Clone)]
-pub struct NewMovie {
+struct NewMovie {
     pub title: String,
     pub description: Option<String>,
     pub duration: i32,
@@ -138,7 +92,7 @@ fn some_texts(values: &[String]) -> Vec<Option<String>> {
     values.iter().cloned().map(Some).collect()
 }
 
-pub async fn create_movie(conn: &mut AsyncPgConnection, m: NewMovie) -> AppResult<Movie> {
+async fn create_movie(conn: &mut AsyncPgConnection, m: NewMovie) -> AppResult<Movie> {
     Ok(diesel::insert_into(movies::table)
         .values((
             movies::title.eq(m.title),
@@ -160,7 +114,7 @@ pub async fn create_movie(conn: &mut AsyncPgConnection, m: NewMovie) -> AppResul
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct MoviePatch {
+struct MoviePatch {
     pub title: Option<String>,
     pub description: Patch<String>,
     pub duration: Option<i32>,
@@ -185,7 +139,7 @@ fn patched<T: Clone>(patch: &Patch<T>, current: &Option<T>) -> Option<T> {
 
 /// Changes only the fields given; the row is locked so concurrent edits of other
 /// fields are not lost.
-pub async fn update_movie(
+async fn update_movie(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     p: MoviePatch,
@@ -230,7 +184,7 @@ pub async fn update_movie(
     .await
 }
 
-pub async fn create_theater(
+async fn create_theater(
     conn: &mut AsyncPgConnection,
     name: &str,
     location: &str,
@@ -269,7 +223,7 @@ pub async fn create_theater(
         .await?)
 }
 
-pub async fn create_screen(
+async fn create_screen(
     conn: &mut AsyncPgConnection,
     theater_id: Uuid,
     screen_number: i32,
@@ -317,7 +271,7 @@ pub struct NewShowtime {
 
 /// Schedules a showtime: it ends after the film and the cleaning gap, in the future,
 /// never overlapping another on its screen.
-pub async fn create_showtime(
+async fn create_showtime(
     conn: &mut AsyncPgConnection,
     s: NewShowtime,
     now: DateTime<Utc>,
@@ -375,7 +329,7 @@ pub async fn create_showtime(
     }
 }
 
-pub struct NewSnack {
+struct NewSnack {
     pub name: String,
     pub description: Option<String>,
     pub price: Decimal,
@@ -384,7 +338,7 @@ pub struct NewSnack {
     pub available: bool,
 }
 
-pub async fn create_snack(conn: &mut AsyncPgConnection, s: NewSnack) -> AppResult<Snack> {
+async fn create_snack(conn: &mut AsyncPgConnection, s: NewSnack) -> AppResult<Snack> {
     Ok(diesel::insert_into(snacks::table)
         .values((
             snacks::name.eq(s.name),
@@ -397,4 +351,155 @@ pub async fn create_snack(conn: &mut AsyncPgConnection, s: NewSnack) -> AppResul
         .returning(Snack::as_returning())
         .get_result(conn)
         .await?)
+}
+
+/// A movie as an admin sends it, unchecked.
+pub struct MovieInput {
+    pub title: String,
+    pub description: Option<String>,
+    pub duration: i32,
+    pub rating: Option<String>,
+    pub genres: Vec<String>,
+    pub cast: Vec<String>,
+    pub director: Option<String>,
+    pub release_date: Option<NaiveDate>,
+    pub poster_url: Option<String>,
+    pub backdrop_url: Option<String>,
+    pub trailer_url: Option<String>,
+    /// UPCOMING when not given.
+    pub status: Option<MovieStatus>,
+}
+
+pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
+    let movie = NewMovie {
+        title: text("title", &input.title, 255)?,
+        description: description(input.description)?,
+        duration: duration(input.duration)?,
+        rating: optional_text("rating", input.rating, 10)?,
+        genres: names("genres", input.genres)?,
+        cast: names("cast", input.cast)?,
+        director: optional_text("director", input.director, 255)?,
+        poster_url: url("posterUrl", input.poster_url)?,
+        backdrop_url: url("backdropUrl", input.backdrop_url)?,
+        trailer_url: url("trailerUrl", input.trailer_url)?,
+        release_date: input.release_date,
+        status: input.status.unwrap_or(MovieStatus::Upcoming),
+    };
+    let mut conn = app.db().await?;
+    let created = create_movie(&mut conn, movie).await?;
+    super::cache::changed(app).await;
+    Ok(created)
+}
+
+/// Changes to a movie as an admin sends them, unchecked: only the fields given change.
+#[derive(Default)]
+pub struct MovieChanges {
+    pub title: Option<String>,
+    pub description: Patch<String>,
+    pub duration: Option<i32>,
+    pub rating: Patch<String>,
+    pub genres: Option<Vec<String>>,
+    pub cast: Option<Vec<String>>,
+    pub director: Patch<String>,
+    pub release_date: Patch<NaiveDate>,
+    pub poster_url: Patch<String>,
+    pub backdrop_url: Patch<String>,
+    pub trailer_url: Patch<String>,
+    pub status: Option<MovieStatus>,
+}
+
+/// A patch checked: a value that checks out as absent (empty text) clears the field.
+fn checked<T, U>(
+    field: &str,
+    patch: Patch<T>,
+    check: impl FnOnce(&str, T) -> AppResult<Option<U>>,
+) -> AppResult<Patch<U>> {
+    match patch {
+        Patch::Keep => Ok(Patch::Keep),
+        Patch::Clear => Ok(Patch::Clear),
+        Patch::Set(v) => Ok(check(field, v)?.map_or(Patch::Clear, Patch::Set)),
+    }
+}
+
+pub async fn change_movie(app: &App, id: Uuid, changes: MovieChanges) -> AppResult<Movie> {
+    let c = changes;
+    let patch = MoviePatch {
+        title: c.title.map(|t| text("title", &t, 255)).transpose()?,
+        description: checked("description", c.description, |_, v| description(Some(v)))?,
+        duration: c.duration.map(duration).transpose()?,
+        rating: checked("rating", c.rating, |f, v| optional_text(f, Some(v), 10))?,
+        genres: c.genres.map(|g| names("genres", g)).transpose()?,
+        cast: c.cast.map(|g| names("cast", g)).transpose()?,
+        director: checked("director", c.director, |f, v| optional_text(f, Some(v), 255))?,
+        release_date: checked("releaseDate", c.release_date, |_, d| Ok(Some(d)))?,
+        poster_url: checked("posterUrl", c.poster_url, |f, v| url(f, Some(v)))?,
+        backdrop_url: checked("backdropUrl", c.backdrop_url, |f, v| url(f, Some(v)))?,
+        trailer_url: checked("trailerUrl", c.trailer_url, |f, v| url(f, Some(v)))?,
+        status: c.status,
+    };
+    let mut conn = app.db().await?;
+    let updated = update_movie(&mut conn, id, patch).await?;
+    super::cache::changed(app).await;
+    Ok(updated)
+}
+
+/// A theater; in UTC when no time zone is given.
+pub async fn add_theater(
+    app: &App,
+    name: &str,
+    location: &str,
+    timezone: Option<&str>,
+) -> AppResult<Theater> {
+    let mut conn = app.db().await?;
+    create_theater(&mut conn, name, location, timezone.unwrap_or("UTC")).await
+}
+
+/// A screen of a theater; its seat count comes from the layout.
+pub async fn add_screen(
+    app: &App,
+    theater: Uuid,
+    screen_number: i32,
+    layout: &serde_json::Value,
+) -> AppResult<Screen> {
+    let mut conn = app.db().await?;
+    create_screen(&mut conn, theater, screen_number, layout).await
+}
+
+/// A showtime, ending after the film's running time and the cleaning gap, priced in
+/// the configured currency.
+pub async fn add_showtime(app: &App, showtime: NewShowtime) -> AppResult<Showtime> {
+    let mut conn = app.db().await?;
+    let created = create_showtime(
+        &mut conn,
+        showtime,
+        app.now(),
+        app.config.cleaning_gap,
+        app.config.currency,
+    )
+    .await?;
+    super::cache::changed(app).await;
+    Ok(created)
+}
+
+/// A snack as an admin sends it, unchecked.
+pub struct SnackInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub price: Decimal,
+    pub category: String,
+    pub image_url: Option<String>,
+    pub available: bool,
+}
+
+pub async fn add_snack(app: &App, input: SnackInput) -> AppResult<Snack> {
+    let snack = NewSnack {
+        name: text("name", &input.name, 255)?,
+        description: description(input.description)?,
+        price: price("price", input.price, app.config.currency)?,
+        category: text("category", &input.category, 100)?,
+        image_url: url("imageUrl", input.image_url)?,
+        available: input.available,
+    };
+    let mut conn = app.db().await?;
+    create_snack(&mut conn, snack).await
 }

@@ -103,7 +103,7 @@ pub async fn request(
     }
     if reason.as_ref().is_some_and(|r| {
         r.chars()
-            .any(crate::catalog::manage::is_control_but_line_break)
+            .any(crate::text::is_control_but_line_break)
     }) {
         return Err(AppError::bad_input(
             "reason",
