@@ -164,6 +164,8 @@ diesel::table! {
         delivered_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         created_at -> Timestamptz,
+        #[max_length = 64]
+        request_id -> Nullable<Varchar>,
     }
 }
 

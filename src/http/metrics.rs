@@ -1,9 +1,11 @@
-//! `/metrics` and the HTTP request counts behind it.
+//! `/metrics` and the HTTP request counts behind it; and each request's span and
+//! request id (`telemetry`).
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use tracing::Instrument;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -41,8 +43,12 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Counts HTTP requests by matched route (never by raw path) and standard method
-/// (never by the raw token): labels a client could choose would be unbounded.
+/// (never by the raw token): labels a client could choose would be unbounded. Runs
+/// each request in a span with its request id, which the response carries back as
+/// `X-Request-Id`.
 pub async fn track_http(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let method = method_label(request.method());
     let route = request
@@ -50,8 +56,19 @@ pub async fn track_http(State(app): State<AppState>, request: Request, next: Nex
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
+    let offered = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok());
+    let id = crate::telemetry::request_id(offered);
+    let span = tracing::info_span!("request", request_id = %id, %method, %route);
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = crate::telemetry::with_request_id(id.clone(), next.run(request))
+        .instrument(span)
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     app.metrics
         .observe_http(method, &route, response.status().as_u16());
     tracing::debug!(%method, %route, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -91,6 +92,7 @@ pub async fn enqueue(
             outbox::payload.eq(payload),
             outbox::idempotency_key.eq(key),
             outbox::available_at.eq(now),
+            outbox::request_id.eq(crate::telemetry::current_request_id()),
         ))
         .on_conflict(outbox::idempotency_key)
         .do_nothing()
@@ -119,7 +121,7 @@ pub async fn deliver_now(app: &App, conn: crate::db::Conn, ids: &[i64]) {
 /// delivered in one more: two statements for a request's effects, not four each.
 async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
     let now = app.now();
-    let mut claimed: Vec<(i64, serde_json::Value, i32)> = {
+    let mut claimed: Vec<(i64, serde_json::Value, i32, Option<String>)> = {
         let mut conn = app.db().await?;
         // A row the worker holds is waited for, then skipped: its `available_at` has
         // moved past `now` by the time this statement sees it again.
@@ -131,14 +133,19 @@ async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
                 .filter(outbox::kind.eq_any(DELIVERED)),
         )
         .set(outbox::available_at.eq(now + LEASE))
-        .returning((outbox::id, outbox::payload, outbox::attempts))
+        .returning((
+            outbox::id,
+            outbox::payload,
+            outbox::attempts,
+            outbox::request_id,
+        ))
         .get_results(&mut conn)
         .await?
     };
-    claimed.sort_by_key(|(id, _, _)| *id);
+    claimed.sort_by_key(|(id, ..)| *id);
     let mut delivered = Vec::with_capacity(claimed.len());
-    for (id, payload, attempts) in claimed {
-        match attempt(app, payload).await {
+    for (id, payload, attempts, request) in claimed {
+        match attempt(app, id, payload, request).await {
             Ok(()) => delivered.push(id),
             Err(e) => record_failure(app, id, attempts + 1, &e).await?,
         }
@@ -157,13 +164,21 @@ async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
     Ok(())
 }
 
-async fn attempt(app: &App, payload: serde_json::Value) -> AppResult<()> {
-    match serde_json::from_value::<Effect>(payload) {
-        Ok(effect) => app.effects.deliver(app, &effect).await,
-        Err(e) => Err(AppError::internal(anyhow::anyhow!(
-            "unreadable effect: {e}"
-        ))),
-    }
+/// Delivers one row's effect in a span with the id of the request that wrote it
+/// (`telemetry`), which effects it writes in turn inherit.
+async fn attempt(
+    app: &App,
+    id: i64,
+    payload: serde_json::Value,
+    request: Option<String>,
+) -> AppResult<()> {
+    let effect = serde_json::from_value::<Effect>(payload)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable effect: {e}")))?;
+    let request = crate::telemetry::request_id(request.as_deref());
+    let span = tracing::info_span!("outbox", outbox = id, kind = effect.kind(), request_id = %request);
+    crate::telemetry::with_request_id(request, app.effects.deliver(app, &effect))
+        .instrument(span)
+        .await
 }
 
 /// Leaves a failed row to a later attempt, after a back-off.
@@ -208,18 +223,23 @@ async fn deliver_one(app: &App) -> AppResult<bool> {
         let mut conn = app.db().await?;
         conn.transaction::<_, AppError, _>(async |conn| {
             let now = app.now();
-            let row: Option<(i64, serde_json::Value, i32)> = outbox::table
+            let row: Option<(i64, serde_json::Value, i32, Option<String>)> = outbox::table
                 .filter(outbox::delivered_at.is_null())
                 .filter(outbox::available_at.le(now))
                 .filter(outbox::kind.eq_any(DELIVERED))
-                .select((outbox::id, outbox::payload, outbox::attempts))
+                .select((
+                    outbox::id,
+                    outbox::payload,
+                    outbox::attempts,
+                    outbox::request_id,
+                ))
                 .order(outbox::id)
                 .for_update()
                 .skip_locked()
                 .first(conn)
                 .await
                 .optional()?;
-            if let Some((id, _, _)) = &row {
+            if let Some((id, ..)) = &row {
                 diesel::update(outbox::table.find(*id))
                     .set(outbox::available_at.eq(now + LEASE))
                     .execute(conn)
@@ -229,11 +249,11 @@ async fn deliver_one(app: &App) -> AppResult<bool> {
         })
         .await?
     };
-    let Some((id, payload, attempts)) = claimed else {
+    let Some((id, payload, attempts, request)) = claimed else {
         return Ok(false);
     };
     let attempts = attempts + 1;
-    match attempt(app, payload).await {
+    match attempt(app, id, payload, request).await {
         Ok(()) => {
             let mut conn = app.db().await?;
             diesel::update(outbox::table.find(id))

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::error::{AppResult, LogDisplay};
@@ -32,7 +33,8 @@ where
                 _ = tick.tick() => {}
                 _ = app.shutdown.begun() => break,
             }
-            if let Err(e) = step(app.clone()).await {
+            let span = tracing::info_span!("worker", task = what);
+            if let Err(e) = step(app.clone()).instrument(span).await {
                 tracing::warn!(error = %LogDisplay(&e), "{what} failed; retrying next tick");
             }
         }

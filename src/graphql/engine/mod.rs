@@ -27,12 +27,14 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Data, Executor, Request, Response, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use tracing::Instrument;
 
 use self::observe::Observed;
 use super::AppSchema;
 use super::loaders::new_loaders;
 use crate::app::AppState;
 use crate::auth::model::Viewer;
+use crate::telemetry::Traced;
 
 /// The schema and the application it runs against: what HTTP and the websocket
 /// transport execute operations with.
@@ -80,8 +82,19 @@ async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Re
     let observed = Observed::of(&mut request);
     // A syntax error names nothing of the schema: it is left as it is.
     let conceal = closed && request.parsed_query().is_ok();
+    let span = tracing::info_span!(
+        "graphql",
+        operation = observed.name(),
+        caller = %caller(viewer.as_ref()),
+    );
     let mut response = match prepare(app, request, viewer.as_ref()) {
-        Ok(request) => schema.for_caller(closed).execute(request).await,
+        Ok(request) => {
+            schema
+                .for_caller(closed)
+                .execute(request)
+                .instrument(span)
+                .await
+        }
         Err(refusal) => Response::from_errors(vec![refusal]),
     };
     if conceal {
@@ -102,6 +115,14 @@ fn execute_stream(
     documents::parse(&mut request);
     let observed = Observed::of(&mut request);
     let conceal = closed && request.parsed_query().is_ok();
+    // No HTTP request around a websocket operation: it gets a request id of its own.
+    let id = crate::telemetry::request_id(None);
+    let span = tracing::info_span!(
+        "graphql",
+        request_id = %id,
+        operation = observed.name(),
+        caller = %caller(viewer.as_ref()),
+    );
     let responses = match prepare(app, request, viewer.as_ref()) {
         Ok(request) => schema
             .for_caller(closed)
@@ -110,7 +131,7 @@ fn execute_stream(
             futures_util::stream::once(async move { Response::from_errors(vec![refusal]) }).boxed()
         }
     };
-    responses
+    let responses = responses
         .map(move |mut response| {
             if conceal {
                 reticence::conceal(&mut response);
@@ -118,7 +139,13 @@ fn execute_stream(
             observed.label(&mut response);
             response
         })
-        .boxed()
+        .boxed();
+    Traced::new(responses, span, id).boxed()
+}
+
+/// Who runs an operation, for its span.
+fn caller(viewer: Option<&Viewer>) -> String {
+    viewer.map_or_else(|| "anonymous".to_owned(), |v| v.user_id.to_string())
 }
 
 /// Whether introspection, and so everything a validation error would say of the

@@ -43,6 +43,11 @@ impl Observed {
         }
     }
 
+    /// The operation's bounded name (`query.movies`, `other`, `invalid`).
+    pub fn name(&self) -> &str {
+        &self.label
+    }
+
     /// Gives every error of a response a code.
     pub fn label(&self, response: &mut Response) {
         for error in &mut response.errors {
