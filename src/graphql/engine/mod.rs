@@ -51,10 +51,6 @@ impl Engine {
             app,
         }
     }
-
-    pub fn app(&self) -> &AppState {
-        &self.app
-    }
 }
 
 impl Executor for Engine {
