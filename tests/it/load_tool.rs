@@ -8,16 +8,42 @@
 
 use crate::common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TestApp;
 use serde_json::Value;
 
+/// The `screema-load` binary. It is another package of the workspace
+/// (`crates/screema-load`), so Cargo defines no `CARGO_BIN_EXE_screema-load` here; it
+/// lands in the same profile folder as this test binary (`target/debug/` beside
+/// `target/debug/deps/it-…`), built by the same command when that command covers the
+/// workspace (`scripts/test.sh` runs `cargo nextest run --workspace`).
+/// `SCREEMA_LOAD_BIN` names another one.
+fn load_tool() -> PathBuf {
+    if let Some(path) = std::env::var_os("SCREEMA_LOAD_BIN") {
+        return path.into();
+    }
+    let test_binary = std::env::current_exe().unwrap();
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lies in target/<profile>/deps");
+    let path = profile_dir.join(format!("screema-load{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p screema-load`, or run the tests \
+         with `--workspace` as scripts/test.sh does",
+        path.display()
+    );
+    path
+}
+
 /// Runs one scenario to the end: its JSON report.
 async fn run(app: &TestApp, scenario: &str, options: &[&str]) -> Value {
     let out = std::env::temp_dir().join(format!("screema-load-{}", uuid::Uuid::new_v4()));
     let url = format!("http://{}", app.addr);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_screema-load"));
+    let mut command = Command::new(load_tool());
     command
         .arg(scenario)
         .args(["--url", &url, "--out", &out.display().to_string()])
