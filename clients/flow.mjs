@@ -1,6 +1,6 @@
 // The booking flow as the React app and the PWA run it: Apollo Client 4 over HTTP and
 // graphql-ws (token in connection_init), plus the legacy subscriptions-transport-ws
-// protocol. Driven by tests/clients.rs against a test server; prints one JSON line
+// protocol. Driven by tests/it/clients.rs against a test server; prints one JSON line
 // of what it saw and exits non-zero on any failure.
 //
 // Environment: SCREEMA_URL (http://host:port), SHOWTIME_ID, CUSTOMER_EMAIL,

@@ -12,8 +12,10 @@ if curl -fsS "http://$bind/health/live" >/dev/null 2>&1; then
   exit 0
 fi
 
-echo "[dev] building (the first build takes a few minutes)"
-cargo build --quiet --bin screema
+# Cargo's own progress (crates compiled, the bar) shows, so a first build on a fresh
+# machine is visibly moving; when nothing changed this prints one "Finished" line.
+echo "[dev] building (the first build takes several minutes; cargo shows its progress)"
+cargo build --bin screema
 ./target/debug/screema migrate
 ./target/debug/screema seed
 echo "[dev] demo users (password screema-demo-2026): admin@screema.local, operator@screema.local, customer@screema.local"

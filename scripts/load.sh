@@ -22,7 +22,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fds="$(ulimit -n)"
 
 say "building release binaries (the first build takes several minutes)"
-cargo build --release --quiet --bin screema --bin screema-load
+cargo build --release --quiet --workspace --bin screema --bin screema-load
 
 port="${LOAD_PORT:-8090}"
 url="http://127.0.0.1:$port"

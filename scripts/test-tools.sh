@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite's helpers from PyPI, in a virtualenv of their own: localstripe (a fake
 # Stripe server, started here on loopback), aiosmtpd (an SMTP server), moto (an
-# S3-compatible server) and schemathesis (the GraphQL fuzzer of tests/schema_fuzz.rs),
+# S3-compatible server) and schemathesis (the GraphQL fuzzer of tests/it/schema_fuzz.rs),
 # and clairvoyance in a virtualenv of its own;
 # each email or S3 test starts its own on a port of its own. Idempotent: installs once, starts
 # localstripe when it is not answering. Prints nothing else on stdout but, with
@@ -49,7 +49,7 @@ sys.exit(version("schemathesis") != sys.argv[1])' "$SCHEMATHESIS_VERSION" >/dev/
   say "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 fi
-# clairvoyance (tests/leaks.rs tries to recover the schema of a production server
+# clairvoyance (tests/it/leaks.rs tries to recover the schema of a production server
 # from its error messages), in a virtualenv of its own beside the first: it pins
 # rich<14, which schemathesis's rich 15 would break. The tests find it there.
 CLAIRVOYANCE_VERSION="2.5.5"

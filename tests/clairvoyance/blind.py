@@ -9,7 +9,7 @@ put into graphql-js's words before clairvoyance reads it: what a few minutes of 
 attacker's time would do. And a field whose type the server will not tell is left
 out instead of aborting the whole run (clairvoyance gives up on the first one).
 
-Usage: python blind.py URL OUTPUT WORD...  (tests/leaks.rs runs it)
+Usage: python blind.py URL OUTPUT WORD...  (tests/it/leaks.rs runs it)
 """
 
 import asyncio

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/schema_fuzz.rs (loaded through SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for tests/it/schema_fuzz.rs (loaded through SCHEMATHESIS_HOOKS).
 
 A client's mistake is an answer, not a failure: BAD_USER_INPUT, NOT_FOUND,
 UNAUTHENTICATED, FORBIDDEN, CONFLICT and the rest are what the API promises for

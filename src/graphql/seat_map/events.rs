@@ -5,7 +5,8 @@
 //! appears in snapshots), so when a subscription's selection is plain fields (no
 //! fragments, directives or repeated keys) its payload can be written here directly,
 //! shared by every subscriber that asked for the same fields. Anything else goes
-//! through the executor as usual; `tests/live.rs` checks that both give the same JSON.
+//! through the executor as usual; `tests/it/seat_map_fast_paths.rs` checks that both
+//! give the same JSON.
 //! Names (`__typename`, the states) come from the GraphQL types themselves.
 
 use std::hash::{Hash, Hasher};

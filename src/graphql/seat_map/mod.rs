@@ -9,9 +9,9 @@
 //!   subscriber of a showtime.
 //!
 //! Anything else goes through the executor, and each gives the same JSON as the
-//! executor would: the unit tests here check the plans, `tests/holds.rs` compares seat
-//! lists both ways and `tests/live.rs` compares events both ways, on both websocket
-//! protocols.
+//! executor would: the unit tests here check the plans, and
+//! `tests/it/seat_map_fast_paths.rs` reads seat lists and events both ways (events on
+//! both websocket protocols).
 
 pub mod events;
 pub mod live;

@@ -5,7 +5,7 @@
 //! selected field is a plain field of `Seat` (or of its `price`), with no directive,
 //! argument, fragment or repeated key, the values are written directly; anything else
 //! goes through async-graphql's own list resolution, so the answer is the same either
-//! way (`tests/holds.rs` compares the two).
+//! way (`tests/it/seat_map_fast_paths.rs` compares the two).
 
 use std::borrow::Cow;
 

@@ -1,0 +1,185 @@
+//! Nested fields go through dataloaders: a page costs the same number of SQL
+//! statements whatever its size (no 1 + N).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use chrono::{Duration, Utc};
+use common::TestApp;
+use common::fixtures::{self as fx, MovieSpec};
+use fred::prelude::*;
+use screema::db::enums::{BookingStatus, Role};
+use serde_json::json;
+
+async fn statements_for(app: &TestApp, query: &str, limit: i64) -> u64 {
+    let before = app.statements().await;
+    let r = app.gql(query, json!({ "limit": limit })).await;
+    r.data();
+    app.statements().await - before
+}
+
+#[tokio::test]
+async fn a_page_of_movies_with_showtimes_screens_and_theaters_costs_a_constant_number_of_statements()
+ {
+    // One connection, so that its one-off type lookups are done by the warm-up; a wide
+    // batching window, so that timing on a busy machine cannot split a batch.
+    let app = TestApp::builder()
+        .env("DATABASE_POOL_SIZE", "1")
+        .env("GRAPHQL_BATCH_DELAY_MS", "50")
+        // The background workers count statements too: keep them out of the way.
+        .env("SWEEP_INTERVAL_MS", "3600000")
+        .env("OUTBOX_POLL_MS", "3600000")
+        // This is about the loaders, not about reads served from memory.
+        .env("CATALOG_CACHE_TTL_MS", "0")
+        .build()
+        .await;
+    let mut conn = app.conn().await;
+    let mut screens = Vec::new();
+    for t in 0..3 {
+        let theater = fx::theater(&mut conn, &format!("Theater {t}"), "UTC").await;
+        for n in 1..=2 {
+            screens.push(fx::screen(&mut conn, theater, n, fx::small_layout()).await);
+        }
+    }
+    let user = fx::user(&mut conn, Role::Customer).await;
+    let start = Utc::now() + Duration::days(1);
+    for m in 0..25 {
+        let title = format!("Movie {m:02}");
+        let movie = fx::movie(
+            &mut conn,
+            MovieSpec {
+                title: &title,
+                ..Default::default()
+            },
+        )
+        .await;
+        for k in 0..3 {
+            let screen = screens[(m + k) % screens.len()];
+            let at = start + Duration::hours(((m * 3 + k) * 2) as i64);
+            let showtime = fx::showtime(&mut conn, movie, screen, at, "10.00").await;
+            if k == 0 {
+                fx::booking(&mut conn, user, showtime, &["A1"], BookingStatus::Confirmed)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    drop(conn);
+
+    let page = "query($limit: Int) { movies(limit: $limit) { movies { title
+        showtimes { startTime screen { screenNumber theater { name } } } } pagination { total } } }";
+    statements_for(&app, page, 20).await;
+    let five = statements_for(&app, page, 5).await;
+    let twenty = statements_for(&app, page, 20).await;
+    // count, movies, showtimes, screens, theaters.
+    assert_eq!((five, twenty), (5, 5));
+
+    // With seat maps: the same plus one for the booked seats of all showtimes.
+    let with_maps = "query($limit: Int) { movies(limit: $limit) { movies { title
+        showtimes { availableSeats screen { theater { name } } seatMap { version rows { seats { number state } } } } } } }";
+    statements_for(&app, with_maps, 20).await;
+    let five = statements_for(&app, with_maps, 5).await;
+    let twenty = statements_for(&app, with_maps, 20).await;
+    assert_eq!((five, twenty), (6, 6));
+}
+
+/// Once anyone has held a seat of a showtime, Redis knows its sold seats too (it
+/// mirrors Postgres from then on): a seat map is read from Redis and the process's room
+/// cache with no SQL at all, which is what keeps a flash sale's many map reads off the
+/// database. When Redis has lost them, Postgres answers again.
+#[tokio::test]
+async fn a_seat_map_of_a_showtime_in_play_is_read_without_sql_and_from_postgres_after_redis_loses_it()
+ {
+    let app = TestApp::builder()
+        .env("DATABASE_POOL_SIZE", "1")
+        .env("SWEEP_INTERVAL_MS", "3600000")
+        .env("OUTBOX_POLL_MS", "3600000")
+        .build()
+        .await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        let theater = fx::theater(&mut conn, "Odeon", "UTC").await;
+        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+        let movie = fx::movie(&mut conn, MovieSpec::default()).await;
+        let at = Utc::now() + Duration::days(1);
+        let showtime = fx::showtime(&mut conn, movie, screen, at, "10.00").await;
+        let buyer = fx::user(&mut conn, Role::Customer).await;
+        fx::booking(
+            &mut conn,
+            buyer,
+            showtime,
+            &["A1"],
+            BookingStatus::Confirmed,
+        )
+        .await
+        .unwrap();
+        showtime
+    };
+    let alice = app.with_user(Role::Customer).await;
+    let bob = app.with_user(Role::Customer).await;
+    common::flow::lock(&app, &alice, showtime, &["A2"]).await;
+    common::flow::book(&app, &bob, showtime, &["B1", "B2"]).await;
+
+    let query = "query($s: ID!) { showtime(id: $s) { availableSeats
+        seatMap { version rows { seats { number state heldByMe } } } } }";
+    let read = |token: String| {
+        let app = &app;
+        async move {
+            let before = app.statements().await;
+            let r = app
+                .gql_as(&token, query, json!({"s": showtime.to_string()}))
+                .await;
+            let statements = app.statements().await - before;
+            (r.data()["showtime"].clone(), statements)
+        }
+    };
+    let states = |map: &serde_json::Value| -> Vec<(String, String, bool)> {
+        map["seatMap"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["seats"].as_array().unwrap().clone())
+            .map(|s| {
+                (
+                    s["number"].as_str().unwrap().to_owned(),
+                    s["state"].as_str().unwrap().to_owned(),
+                    s["heldByMe"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let expected = |mine: bool| {
+        [
+            ("A1", "BOOKED", false),
+            ("A2", "HELD", mine),
+            ("A3", "AVAILABLE", false),
+            ("B1", "BOOKED", false),
+            ("B2", "BOOKED", false),
+            ("B3", "AVAILABLE", false),
+        ]
+        .map(|(n, s, m)| (n.to_owned(), s.to_owned(), m))
+        .to_vec()
+    };
+
+    let (map, statements) = read(alice.token.clone()).await;
+    assert_eq!(states(&map), expected(true));
+    assert_eq!(map["availableSeats"], 2);
+    assert_eq!(statements, 0, "a seat map in play costs no SQL");
+    let (map, statements) = read(bob.token.clone()).await;
+    assert_eq!(states(&map), expected(false));
+    assert_eq!(statements, 0);
+
+    // Redis loses the sold seats: Postgres answers, and the map is the same.
+    let redis = app.redis().await;
+    let _: i64 = redis
+        .del(format!("{}:seat:{{{showtime}}}:booked", app.prefix))
+        .await
+        .unwrap();
+    let (map, statements) = read(alice.token.clone()).await;
+    assert_eq!(states(&map), expected(true));
+    assert!(
+        statements >= 1,
+        "read from Postgres: {statements} statements"
+    );
+}

@@ -1,0 +1,176 @@
+//! The clients SCREEMA's users run, against a test server: Apollo Client 4 over HTTP
+//! and graphql-ws, and the legacy subscriptions-transport-ws protocol
+//! (`clients/flow.mjs`, with the packages `scripts/test-tools.sh` installs).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use chrono::Duration;
+use common::TestApp;
+use common::fixtures as fx;
+use screema::db::enums::Role;
+use serde_json::{Value, json};
+
+/// Runs `clients/<script>` with Node and returns the JSON line it prints last.
+async fn run_node(script: &str, env: &[(&str, String)]) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
+    let mut command = std::process::Command::new("node");
+    command.arg(dir.join(script)).current_dir(&dir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    // The server runs on this test's runtime: wait for node off it.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node (run scripts/test-tools.sh to install the client packages)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn apollo_client_and_the_legacy_protocol_follow_a_booking_live() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "200")
+        .build()
+        .await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 10, &[], app.app.now() + Duration::days(1)).await
+    };
+    let email = format!("{}@example.test", uuid::Uuid::new_v4().simple());
+    let password = "correct-horse-battery-staple-42";
+    app.gql(
+        "mutation($i: RegisterInput!) { register(input: $i) { user { id } } }",
+        json!({"i": {"email": email, "password": password, "fullName": "Apollo Client"}}),
+    )
+    .await
+    .data();
+    let other = app.with_user(Role::Customer).await;
+
+    let seen = run_node(
+        "flow.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SHOWTIME_ID", showtime.to_string()),
+            ("CUSTOMER_EMAIL", email),
+            ("PASSWORD", password.to_owned()),
+            ("OTHER_TOKEN", other.token.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["movies"], 1);
+    let first = seen["firstVersion"].as_i64().unwrap();
+    assert_eq!(seen["heldVersion"], first + 1);
+    assert_eq!(
+        seen["heldChange"],
+        json!([{"__typename": "SeatChange", "number": "A1", "state": "HELD"}])
+    );
+    assert_eq!(seen["legacySnapshotVersion"], first + 1);
+    assert_eq!(seen["bookedVersion"], first + 3);
+    let mut booked: Vec<String> = seen["bookedChange"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={}",
+                c["number"].as_str().unwrap(),
+                c["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    booked.sort();
+    assert_eq!(booked, ["A2=BOOKED", "A3=BOOKED"]);
+    assert_eq!(seen["legacyBooked"].as_array().unwrap().len(), 2);
+    assert_eq!(seen["confirmed"], true);
+    assert_eq!(seen["qrCode"], "T1.");
+    assert_eq!(
+        seen["amount"],
+        json!({"amount": "20.00", "currency": "USD", "__typename": "Money"})
+    );
+}
+
+#[tokio::test]
+async fn graphiql_runs_a_typed_query_in_a_real_browser_with_no_internet() {
+    let app = TestApp::new().await;
+    {
+        let mut conn = app.conn().await;
+        fx::theater(&mut conn, "Rialto Palace", "UTC").await;
+    }
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("graphiql.png");
+    let seen = run_node(
+        "graphiql.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("EXPECT", "Rialto Palace".to_owned()),
+            ("SCREENSHOT", shot.display().to_string()),
+        ],
+    )
+    .await;
+    let query: String = seen["query"].as_str().unwrap().split_whitespace().collect();
+    assert_eq!(query, "{theaters{name}}");
+    assert!(
+        seen["result"]
+            .as_str()
+            .unwrap()
+            .contains("\"name\": \"Rialto Palace\"")
+    );
+    assert_eq!(seen["external"], json!([]), "the page fetched from outside");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+}
+
+#[tokio::test]
+async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
+    let app = TestApp::new().await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        let theater = fx::theater(&mut conn, "Box Office", "UTC").await;
+        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+        let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
+        let start = app.app.now() + Duration::days(1);
+        fx::showtime_blocking(&mut conn, movie, screen, start, "9.00", &["B3"]).await
+    };
+    let customer = app.with_user(Role::Customer).await;
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("seatmap.png");
+    let seen = run_node(
+        "seatmap.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SHOWTIME_ID", showtime.to_string()),
+            ("TOKEN", customer.token.clone()),
+            ("SCREENSHOT", shot.display().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["before"]["seats"], 6);
+    assert_eq!(seen["before"]["blocked"], "BLOCKED");
+    assert_eq!(seen["before"]["count"], "5 seats available");
+    assert_eq!(seen["before"]["banner"], false);
+    assert_eq!(seen["after"]["a1"], "#ff9f0a");
+    assert_eq!(seen["after"]["count"], "3 seats available");
+    assert!(seen["elapsedMs"].as_u64().unwrap() < 1000, "{seen}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    let r = app.get("/seatmap/not-a-showtime").await;
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn schema_tools_read_the_schema_with_the_standard_introspection_query() {
+    // GraphiQL's documentation explorer and codegen tools start with this query; it
+    // is 15 levels deep, which the default depth limit must allow.
+    let app = TestApp::new().await;
+    let seen = run_node("introspect.mjs", &[("SCREEMA_URL", app.url(""))]).await;
+    assert_eq!(seen["hasSeatMap"], true, "{seen}");
+    assert!(seen["types"].as_u64().unwrap() > 30, "{seen}");
+}

@@ -1,0 +1,42 @@
+//! The integration tests, one binary with a module per area (as zero2prod's
+//! `tests/api/main.rs` and crates.io's `src/tests/` do): one link instead of one per
+//! file. Every test goes through the public HTTP API or the `screema` binary, with its
+//! own database, Redis key prefix and server (`common`). Run one area with
+//! `scripts/test.sh <module>::`, e.g. `scripts/test.sh booking::`.
+
+mod common;
+
+mod admin_catalog;
+mod analytics;
+mod auth;
+mod batching;
+mod best_seats;
+mod booking;
+mod catalog;
+mod cli;
+mod clients;
+mod cluster;
+mod data_model;
+mod faults;
+mod holds;
+mod http;
+mod leaks;
+mod limits;
+mod live;
+mod load_tool;
+mod login_floods;
+mod loyalty;
+mod messages;
+mod notifications;
+mod payments;
+mod properties;
+mod schema;
+mod schema_fuzz;
+mod schema_rs;
+mod seat_map_fast_paths;
+mod security;
+mod seed;
+mod sessions;
+mod shutdown;
+mod tickets;
+mod trust;
