@@ -6,6 +6,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::config::Config;
 use crate::{db, graphql, http, seed, telemetry};
+use secrecy::ExposeSecret;
 
 const USAGE: &str = "usage: screema <command>
 
@@ -31,7 +32,7 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
         anyhow::bail!("unknown command `{command}`\n\n{USAGE}");
     }
     let config = Config::from_env().context("invalid configuration")?;
-    telemetry::init(config.log_format);
+    telemetry::init(config.server.log_format);
     match command {
         "migrate" => migrate(&config).await,
         "seed" => {
@@ -42,7 +43,7 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
                 &mut conn,
                 app.config.env,
                 app.now().date_naive(),
-                app.config.cleaning_gap,
+                app.config.catalog.cleaning_gap,
             )
             .await?;
             println!("seeded: {report}");
@@ -53,7 +54,7 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let applied = db::run_migrations(&config.database_url).await?;
+    let applied = db::run_migrations(config.database.url.expose_secret()).await?;
     if applied.is_empty() {
         tracing::info!("database schema up to date");
     } else {
@@ -68,11 +69,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(e) = app.redis.ping().await {
         tracing::warn!(error = %e, "Redis is not reachable yet; /health/ready reports it until it is");
     }
-    let listener = TcpListener::bind(app.config.bind_addr)
+    let listener = TcpListener::bind(app.config.server.bind_addr)
         .await
-        .with_context(|| format!("binding {}", app.config.bind_addr))?;
+        .with_context(|| format!("binding {}", app.config.server.bind_addr))?;
     let base = app.config.base_url();
-    tracing::info!(addr = %app.config.bind_addr, env = ?app.config.env, "SCREEMA listening");
+    tracing::info!(addr = %app.config.server.bind_addr, env = ?app.config.env, "SCREEMA listening");
     println!(
         "SCREEMA is up. GraphiQL: {base}/graphql  (health: {base}/health/ready, metrics: {base}/metrics)"
     );

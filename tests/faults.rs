@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rust_decimal::prelude::ToPrimitive;
 use screema::db::enums::Role;
 use screema::db::schema::{notifications, outbox, stripe_events};
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 /// Points a user's bookings earned: pending until their showtimes start.
@@ -239,7 +240,7 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
 
     // Stripe's webhooks for every intent: the dead node refuses the connection, so
     // they are retried against the survivor, which confirms every booking.
-    let secret = &survivor.app.config.stripe_webhook_secret;
+    let secret = survivor.app.config.payments.webhook_secret.expose_secret();
     // A COMMIT the dead node sent just before it died may still land: Stripe would
     // send that booking's webhook too, so the list is read until it stops growing.
     let mut paid = std::collections::HashSet::new();
@@ -315,7 +316,7 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
 /// Runs one statement on the maintenance database, beside the test's own.
 async fn maintenance(app: &TestApp, sql: &str) {
     use diesel_async::AsyncConnection;
-    let url = &app.app.config.database_url;
+    let url = app.app.config.database.url.expose_secret();
     let (server, _) = url.rsplit_once('/').unwrap();
     let mut conn = diesel_async::AsyncPgConnection::establish(&format!("{server}/postgres"))
         .await
@@ -331,7 +332,9 @@ async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart
     let db = app
         .app
         .config
-        .database_url
+        .database
+        .url
+        .expose_secret()
         .rsplit_once('/')
         .unwrap()
         .1

@@ -11,6 +11,7 @@ mod common;
 use std::process::Command;
 
 use common::TestApp;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 /// Runs one scenario to the end: its JSON report.
@@ -22,7 +23,7 @@ async fn run(app: &TestApp, scenario: &str, options: &[&str]) -> Value {
         .arg(scenario)
         .args(["--url", &url, "--out", &out.display().to_string()])
         .args(options)
-        .env("DATABASE_URL", &app.app.config.database_url);
+        .env("DATABASE_URL", app.app.config.database.url.expose_secret());
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()

@@ -620,7 +620,7 @@ impl CatalogMutation {
             &mut conn,
             showtime,
             app.now(),
-            app.config.cleaning_gap,
+            app.config.catalog.cleaning_gap,
             app.config.currency,
         )
         .await?;

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, header};
+use secrecy::ExposeSecret;
 
 /// The client's IP address, as far as we can trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +45,12 @@ pub async fn signed_in(
     app: &crate::app::App,
     headers: &HeaderMap,
 ) -> Option<crate::auth::model::Viewer> {
-    let token =
-        crate::auth::tokens::verify(&app.config.jwt_secret, bearer(headers)?, app.now()).ok()?;
+    let token = crate::auth::tokens::verify(
+        app.config.auth.jwt_secret.expose_secret(),
+        bearer(headers)?,
+        app.now(),
+    )
+    .ok()?;
     // With no limit given, `general` only checks the token (the address is unused).
     let unused = IpAddr::from([0, 0, 0, 0]);
     match crate::ratelimit::general(&app.redis, None, Some(&token), unused).await {

@@ -24,6 +24,7 @@ use crate::auth::model::Viewer;
 use crate::auth::tokens::{self, AccessToken};
 use crate::error::AppError;
 use crate::ratelimit::{self, Admission};
+use secrecy::ExposeSecret;
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -125,7 +126,7 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
         let client = client_addr(
             &parts.extensions,
             &parts.headers,
-            &state.app.config.trusted_proxies,
+            &state.app.config.server.trusted_proxies,
         );
         let cap = state.app.config.websockets.max_connections_per_client;
         let Some(slot) = state.app.websockets.open(client.0, cap) else {
@@ -156,14 +157,16 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
     let client = client_addr(
         &parts.extensions,
         &parts.headers,
-        &app.config.trusted_proxies,
+        &app.config.server.trusted_proxies,
     );
     let token = match bearer(&parts.headers) {
         None => None,
-        Some(token) => match tokens::verify(&app.config.jwt_secret, token, app.now()) {
-            Ok(token) => Some(token),
-            Err(e) => return Err(refusal(e)),
-        },
+        Some(token) => {
+            match tokens::verify(app.config.auth.jwt_secret.expose_secret(), token, app.now()) {
+                Ok(token) => Some(token),
+                Err(e) => return Err(refusal(e)),
+            }
+        }
     };
     admit_operation(app, token.as_ref(), client)
         .await
@@ -301,7 +304,7 @@ pub(super) fn token_from_init(
     };
     // Another scheme is no token at all: refused like a bad one.
     let token = bearer_token(header).unwrap_or_default();
-    tokens::verify(&app.config.jwt_secret, token, app.now()).map(Some)
+    tokens::verify(app.config.auth.jwt_secret.expose_secret(), token, app.now()).map(Some)
 }
 
 /// The sub-protocol the upgrade will speak: the first one offered that we know,

@@ -13,6 +13,7 @@ use super::events::{self, Event, Handled};
 use super::signature;
 use crate::error::LogDisplay;
 use crate::http::ServerState;
+use secrecy::ExposeSecret;
 
 pub async fn receive(
     State(state): State<ServerState>,
@@ -26,7 +27,7 @@ pub async fn receive(
     if let Err(e) = signature::verify(
         header,
         &body,
-        &app.config.stripe_webhook_secret,
+        app.config.payments.webhook_secret.expose_secret(),
         app.now(),
         app.config.payments.webhook_tolerance.as_secs() as i64,
     ) {
