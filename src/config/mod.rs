@@ -35,6 +35,140 @@ pub use tickets::{Seed, TicketSettings, TicketStore};
 use crate::money::Currency;
 use vars::Vars;
 
+/// Every variable the configuration reads, by section: what `screema serve --help`
+/// lists. A test holds it to what `from_lookup` actually reads, both ways.
+pub const VARIABLES: &[(&str, &[&str])] = &[
+    (
+        "server",
+        &[
+            "APP_ENV",
+            "BIND_ADDR",
+            "PUBLIC_URL",
+            "CORS_ORIGINS",
+            "TRUSTED_PROXIES",
+            "SHUTDOWN_GRACE_SECONDS",
+            "LOG_FORMAT",
+        ],
+    ),
+    ("database", &["DATABASE_URL", "DATABASE_POOL_SIZE"]),
+    ("redis", &["REDIS_URL", "REDIS_KEY_PREFIX"]),
+    (
+        "auth",
+        &[
+            "JWT_SECRET",
+            "ACCESS_TOKEN_TTL_SECONDS",
+            "REFRESH_TOKEN_TTL_SECONDS",
+            "ARGON2_MEMORY_KIB",
+            "ARGON2_ITERATIONS",
+            "PASSWORD_HASH_CONCURRENCY",
+            "PASSWORD_HASH_QUEUE",
+        ],
+    ),
+    (
+        "rate limits",
+        &[
+            "RATE_LIMIT_GENERAL",
+            "RATE_LIMIT_BOOKING",
+            "RATE_LIMIT_LOGIN",
+        ],
+    ),
+    (
+        "graphql",
+        &[
+            "GRAPHQL_MAX_DEPTH",
+            "GRAPHQL_MAX_COMPLEXITY",
+            "GRAPHQL_INTROSPECTION",
+            "GRAPHQL_BATCH_DELAY_MS",
+            "MAX_BODY_BYTES",
+            "HEALTH_PROBE_TIMEOUT_MS",
+        ],
+    ),
+    (
+        "websockets",
+        &["WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_CLIENT"],
+    ),
+    ("money", &["CURRENCY", "LOYALTY_TIERS"]),
+    ("catalog", &["CATALOG_CACHE_TTL_MS", "CLEANING_GAP_MINUTES"]),
+    (
+        "holds",
+        &[
+            "HOLD_TTL_SECONDS",
+            "HOLD_MAX_SECONDS",
+            "MAX_SEATS_PER_USER",
+            "SWEEP_INTERVAL_MS",
+            "LIVE_BACKLOG",
+        ],
+    ),
+    (
+        "payments",
+        &[
+            "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRET",
+            "STRIPE_API_BASE",
+            "WEBHOOK_TOLERANCE_SECONDS",
+            "REFUND_CUTOFF_MINUTES",
+            "SIMULATED_PAYMENT_DELAY_MS",
+            "OUTBOX_POLL_MS",
+        ],
+    ),
+    (
+        "tickets",
+        &[
+            "TICKET_SIGNING_KEY",
+            "CHECK_IN_OPENS_MINUTES",
+            "TICKET_STORE",
+            "TICKET_STORE_DIR",
+            "S3_BUCKET",
+            "S3_REGION",
+            "S3_ENDPOINT",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ],
+    ),
+    (
+        "messaging",
+        &[
+            "SMTP_HOST",
+            "SMTP_PORT",
+            "SMTP_TLS",
+            "SMTP_USERNAME",
+            "SMTP_PASSWORD",
+            "MAIL_FROM",
+            "SMS_API_BASE",
+            "SMS_ACCOUNT_SID",
+            "SMS_AUTH_TOKEN",
+            "SMS_FROM",
+        ],
+    ),
+];
+
+/// The variables as `screema serve --help` shows them.
+pub fn variables_help() -> String {
+    let mut help = String::from(
+        "Configuration: environment variables, each with a development default \
+         (README.md, \"Configuration\", says what each means). A bad value stops the \
+         server naming the variable; in production the development secrets are refused.\n\
+         Durations take a plain number in the unit their name gives, as always \
+         (HOLD_TTL_SECONDS=600), or units (HOLD_TTL_SECONDS=10m, CATALOG_CACHE_TTL_MS=250ms).\n",
+    );
+    for (section, names) in VARIABLES {
+        let mut line = format!("  {section:<12}");
+        for name in *names {
+            if line.len() + name.len() > 78 {
+                help.push_str(line.trim_end());
+                help.push('\n');
+                line = " ".repeat(14);
+            }
+            line.push_str(name);
+            line.push(' ');
+        }
+        help.push_str(line.trim_end());
+        help.push('\n');
+    }
+    help.push_str("  logging     RUST_LOG (the tracing filter, e.g. `info,screema=debug`)\n");
+    help
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
     Development,
@@ -297,5 +431,38 @@ mod tests {
             "postgres://u:db-hunter2@h/db"
         );
         assert_eq!(hex::encode(c.tickets.signing_seed.expose_secret().0), seed);
+    }
+
+    #[test]
+    fn the_listed_variables_are_the_ones_read() {
+        use std::cell::RefCell;
+        use std::collections::BTreeSet;
+        let read = RefCell::new(BTreeSet::new());
+        // Every branch that reads more: SMTP, SMS, and each ticket store.
+        for store in ["local", "s3"] {
+            let vars: HashMap<&str, &str> = HashMap::from([
+                ("SMTP_HOST", "mail"),
+                ("SMS_API_BASE", "http://sms"),
+                ("SMS_ACCOUNT_SID", "AC1"),
+                ("SMS_AUTH_TOKEN", "token"),
+                ("SMS_FROM", "+1555"),
+                ("TICKET_STORE", store),
+                ("S3_BUCKET", "b"),
+            ]);
+            Config::from_lookup(|k| {
+                read.borrow_mut().insert(k.to_owned());
+                vars.get(k).map(|v| v.to_string())
+            })
+            .unwrap();
+        }
+        let listed: BTreeSet<String> = VARIABLES
+            .iter()
+            .flat_map(|(_, names)| names.iter().map(|n| n.to_string()))
+            .collect();
+        assert_eq!(read.into_inner(), listed);
+        let help = variables_help();
+        for name in &listed {
+            assert!(help.contains(name.as_str()), "{name}");
+        }
     }
 }
