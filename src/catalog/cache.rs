@@ -123,7 +123,7 @@ impl CatalogCache {
             value,
             read_at: ticket.read_at,
         };
-        self.showtimes.insert(key.clone(), entry);
+        self.showtimes.insert(key, entry);
         if !self.current(ticket) {
             self.showtimes.invalidate(&key);
         }
