@@ -748,3 +748,14 @@ async fn with_redis_away_holds_are_unavailable_with_503_and_what_postgres_answer
     assert_eq!(r.status, 200);
     r.data();
 }
+
+#[tokio::test]
+async fn with_postgres_away_a_webhook_is_refused_with_503_for_stripe_to_retry() {
+    let app = TestApp::builder().without_database().build().await;
+    let body = event(
+        "evt_away",
+        "payment_intent.succeeded",
+        json!({"id": "pi_away", "metadata": {"booking_id": uuid::Uuid::new_v4().to_string()}}),
+    );
+    assert_eq!(send_event(&app, &body).await, 503);
+}

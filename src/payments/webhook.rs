@@ -1,17 +1,17 @@
 //! `POST /api/payments/webhook`: Stripe's events, on the raw body so that the
 //! signature is checked over exactly the bytes Stripe signed. A missing, bad or stale
 //! signature is a 400 that changes nothing; an event that cannot be applied now is a
-//! 500, which Stripe retries.
+//! 500, or a 503 when Postgres or Redis is away, both of which Stripe retries.
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::events::{self, Event, Handled};
 use super::signature;
-use crate::error::LogDisplay;
+use crate::error::{AppError, LogDisplay, UNAVAILABLE_RETRY_SECONDS};
 use crate::http::ServerState;
 use secrecy::ExposeSecret;
 
@@ -51,6 +51,17 @@ pub async fn receive(
         Ok(handled) => {
             tracing::info!(event = %id, kind = %kind, ?handled, "webhook");
             (StatusCode::OK, axum::Json(json!({"received": true}))).into_response()
+        }
+        // Postgres or Redis away: nothing is wrong with the event, and Stripe retries
+        // a 503 as it does a 500; the status says which it is to whoever watches.
+        Err(e @ AppError::Unavailable { .. }) => {
+            tracing::warn!(event = %id, kind = %kind, error = %LogDisplay(&e), "webhook not applied; Stripe will retry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, UNAVAILABLE_RETRY_SECONDS.to_string())],
+                axum::Json(json!({"error": "unavailable; retry"})),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(event = %id, kind = %kind, error = %LogDisplay(&e), "webhook failed; Stripe will retry");
