@@ -42,8 +42,9 @@ enum Command {
     Migrate,
     /// Load the demo catalog, showtimes and users (idempotent; no demo users in production)
     #[command(
-        after_help = "Runs pending migrations first. Reads DATABASE_URL, APP_ENV, \
-                            CLEANING_GAP_MINUTES and CURRENCY."
+        after_help = "Runs pending migrations first. Reads the variables `serve` reads \
+                            (`screema serve --help`): DATABASE_URL above all; with \
+                            APP_ENV=production no demo users are made."
     )]
     Seed,
     /// Print the GraphQL schema (SDL) to standard output, as `schema.graphql` holds it
