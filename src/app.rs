@@ -18,6 +18,7 @@ use crate::pubsub::PubSub;
 use crate::seating::live::LiveHub;
 use crate::tickets::code::TicketSigner;
 use crate::tickets::store::TicketImages;
+use secrecy::ExposeSecret;
 
 pub struct App {
     pub config: Config,
@@ -65,19 +66,26 @@ impl App {
         let metrics = Metrics::new();
         let statements = StatementCounter(metrics.db_statements());
         let db = db::build_pool(
-            &config.database_url,
-            config.database_pool_size,
+            config.database.url.expose_secret(),
+            config.database.pool_size,
             statements.clone(),
         )?;
-        let redis = Redis::connect(&config.redis_url, &config.redis_key_prefix, 4)?;
-        let passwords = Passwords::new(&config.auth)?;
-        let pubsub = PubSub::new(&config.redis_url)?;
+        let redis = Redis::connect(
+            config.redis.url.expose_secret(),
+            &config.redis.key_prefix,
+            4,
+        )?;
+        let passwords = Passwords::new(&config.auth.passwords)?;
+        let pubsub = PubSub::new(config.redis.url.expose_secret())?;
         let live = LiveHub::new(pubsub.clone(), config.holds.live_backlog);
         let base_url = Arc::new(OnceLock::new());
-        let payments: Arc<dyn PaymentGateway> = match &config.stripe_secret_key {
-            Some(key) => Arc::new(StripeGateway::new(key, config.stripe_api_base.as_deref())?),
+        let payments: Arc<dyn PaymentGateway> = match &config.payments.stripe_secret_key {
+            Some(key) => Arc::new(StripeGateway::new(
+                key.expose_secret(),
+                config.payments.stripe_api_base.as_deref(),
+            )?),
             None => Arc::new(SimulatedGateway::new(
-                &config.stripe_webhook_secret,
+                config.payments.webhook_secret.expose_secret(),
                 config.payments.simulated_delay,
                 clock.clone(),
                 base_url.clone(),
@@ -94,13 +102,13 @@ impl App {
             .sms
             .clone()
             .map(|s| Arc::new(HttpSms::new(s)) as Arc<dyn SmsSender>);
-        let ticket_images = TicketImages::new(&config.ticket_store)?;
+        let ticket_images = TicketImages::new(&config.tickets.store)?;
         let app = Arc::new(Self {
             rooms: Default::default(),
             shutdown: Default::default(),
             websockets: Default::default(),
             effects: Arc::new(crate::worker::effects::Delivery),
-            catalog: crate::catalog::cache::CatalogCache::new(config.catalog_cache_ttl),
+            catalog: crate::catalog::cache::CatalogCache::new(config.catalog.cache_ttl),
             lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
             ticket_images,
             mailer,
@@ -110,7 +118,7 @@ impl App {
             inboxes: Default::default(),
             payments,
             base_url,
-            tickets: TicketSigner::from_seed(&config.tickets.signing_seed),
+            tickets: TicketSigner::from_seed(&config.tickets.signing_seed.expose_secret().0),
             passwords,
             metrics,
             config,
@@ -134,7 +142,7 @@ impl App {
 
     /// The base URL clients reach this server at: `PUBLIC_URL`, else where it listens.
     pub fn public_url(&self) -> String {
-        match (&self.config.public_url, self.base_url.get()) {
+        match (&self.config.server.public_url, self.base_url.get()) {
             (None, Some(listening)) => listening.clone(),
             _ => self.config.base_url(),
         }

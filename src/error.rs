@@ -37,11 +37,39 @@ pub enum AppError {
     PaymentFailed {
         message: String,
     },
+    /// A backing service (Postgres, Redis) is away: nothing is wrong with the request,
+    /// and the same request may well succeed in a moment. The cause is logged, never
+    /// shown (it names hosts and drivers).
+    Unavailable {
+        service: Service,
+        cause: anyhow::Error,
+    },
     /// Anything unexpected. The cause is logged, never shown.
     Internal(anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The backing services whose absence is `UNAVAILABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Postgres,
+    Redis,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "postgres",
+            Service::Redis => "redis",
+        }
+    }
+}
+
+/// How long a client is asked to wait before retrying an `UNAVAILABLE` answer: a
+/// pool gives up on a connection after 5 s and Redis commands after 2 s, and a
+/// restart or failover takes seconds, so a few seconds, not minutes.
+pub const UNAVAILABLE_RETRY_SECONDS: u64 = 3;
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -74,6 +102,7 @@ impl AppError {
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::PaymentFailed { .. } => "PAYMENT_FAILED",
+            Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -95,6 +124,9 @@ impl AppError {
                 format!("too many requests; retry in {retry_after_seconds} s")
             }
             Self::PaymentFailed { message } => message.clone(),
+            Self::Unavailable { .. } => format!(
+                "a service this request needs is unavailable; retry in {UNAVAILABLE_RETRY_SECONDS} s"
+            ),
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -107,6 +139,9 @@ impl fmt::Display for LogDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             AppError::Internal(cause) => write!(f, "INTERNAL: {cause:#}"),
+            AppError::Unavailable { service, cause } => {
+                write!(f, "UNAVAILABLE ({}): {cause:#}", service.name())
+            }
             other => write!(f, "{}: {}", other.code(), other.public_message()),
         }
     }
@@ -124,25 +159,87 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Self::NotFound { what: "record" },
+            other if postgres_away(&other) => Self::Unavailable {
+                service: Service::Postgres,
+                cause: anyhow::Error::new(other).context("the database connection was lost"),
+            },
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
 }
 
+/// Whether a query failed because the connection did, not because of the query.
+/// diesel-async reports an error without a SQLSTATE (the socket closed, an I/O error)
+/// as `UnableToSendCommand`; a server that is shutting down or had the backend
+/// terminated answers SQLSTATE 57P01, which diesel does not expose, with this message.
+fn postgres_away(e: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    match e {
+        diesel::result::Error::DatabaseError(Kind::ClosedConnection, _)
+        | diesel::result::Error::DatabaseError(Kind::UnableToSendCommand, _) => true,
+        diesel::result::Error::DatabaseError(_, info) => info
+            .message()
+            .starts_with("terminating connection due to administrator command"),
+        _ => false,
+    }
+}
+
 impl From<crate::db::PoolError> for AppError {
     fn from(e: crate::db::PoolError) -> Self {
-        Self::Internal(anyhow::anyhow!("database unavailable: {e}"))
+        use deadpool::managed::PoolError as P;
+        match e {
+            // No connection to be had in time, none could be opened, or the pool is
+            // closing: Postgres (or the way to it) is away or overwhelmed.
+            P::Timeout(_) | P::Backend(_) | P::Closed => Self::Unavailable {
+                service: Service::Postgres,
+                cause: anyhow::anyhow!("database unavailable: {e}"),
+            },
+            other => Self::Internal(anyhow::anyhow!("database pool: {other}")),
+        }
     }
+}
+
+/// Whether a Redis command failed because Redis could not be reached in time (the
+/// connection is down, reconnecting, or the command timed out waiting for it), not
+/// because of the command.
+fn redis_away(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind as K;
+    matches!(e.kind(), K::IO | K::Timeout | K::Canceled | K::Backpressure)
 }
 
 impl From<fred::error::Error> for AppError {
     fn from(e: fred::error::Error) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("redis command failed"))
+        if redis_away(&e) {
+            Self::Unavailable {
+                service: Service::Redis,
+                cause: anyhow::Error::new(e).context("redis unavailable"),
+            }
+        } else {
+            Self::Internal(anyhow::Error::new(e).context("redis command failed"))
+        }
     }
 }
 
 impl From<anyhow::Error> for AppError {
+    /// A cause that was given context on its way up is still recognised as a service
+    /// that is away.
     fn from(e: anyhow::Error) -> Self {
-        Self::Internal(e)
+        let away = e.chain().find_map(|cause| {
+            if let Some(redis) = cause.downcast_ref::<fred::error::Error>() {
+                redis_away(redis).then_some(Service::Redis)
+            } else if let Some(query) = cause.downcast_ref::<diesel::result::Error>() {
+                postgres_away(query).then_some(Service::Postgres)
+            } else if let Some(pool) = cause.downcast_ref::<crate::db::PoolError>() {
+                use deadpool::managed::PoolError as P;
+                matches!(pool, P::Timeout(_) | P::Backend(_) | P::Closed)
+                    .then_some(Service::Postgres)
+            } else {
+                None
+            }
+        });
+        match away {
+            Some(service) => Self::Unavailable { service, cause: e },
+            None => Self::Internal(e),
+        }
     }
 }

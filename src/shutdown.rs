@@ -1,33 +1,45 @@
 //! A node's shutdown, as everything that runs on it sees it: the server stops
 //! accepting, websockets close, and background workers stop after the item in hand.
+//!
+//! A `CancellationToken` rather than a watch channel: it says exactly this (once
+//! begun, always begun), and waiting on it needs no receiver of one's own and has no
+//! "sender dropped" case to ignore.
 
-use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+#[derive(Default)]
 pub struct Shutdown {
-    sender: watch::Sender<bool>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self {
-            sender: watch::channel(false).0,
-        }
-    }
+    token: CancellationToken,
 }
 
 impl Shutdown {
     pub fn begin(&self) {
-        self.sender.send_replace(true);
+        self.token.cancel();
     }
 
     pub fn has_begun(&self) -> bool {
-        *self.sender.borrow()
+        self.token.is_cancelled()
     }
 
     /// Resolves once the shutdown has begun (at once if it already has).
-    pub async fn begun(&self) {
-        let mut receiver = self.sender.subscribe();
-        // An error means the sender is gone, which only happens with the app itself.
-        let _ = receiver.wait_for(|begun| *begun).await;
+    pub fn begun(&self) -> WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn begun_resolves_for_waiters_before_and_after_the_beginning() {
+        let shutdown = Shutdown::default();
+        assert!(!shutdown.has_begun());
+        let early = shutdown.begun();
+        shutdown.begin();
+        shutdown.begin(); // twice is harmless
+        early.await;
+        shutdown.begun().await;
+        assert!(shutdown.has_begun());
     }
 }

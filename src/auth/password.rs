@@ -18,7 +18,7 @@ use argon2::password_hash::{
 };
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::config::AuthSettings;
+use crate::config::PasswordHashing;
 use crate::error::{AppError, AppResult};
 
 /// How long a refused caller is told to wait: hashes take tens of milliseconds, so
@@ -40,7 +40,7 @@ struct Inner {
 }
 
 impl Passwords {
-    pub fn new(settings: &AuthSettings) -> anyhow::Result<Self> {
+    pub fn new(settings: &PasswordHashing) -> anyhow::Result<Self> {
         let params = Params::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,
@@ -48,14 +48,12 @@ impl Passwords {
             None,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let concurrency = settings.password_hash_concurrency.max(1);
+        let concurrency = settings.concurrency.max(1);
         Ok(Self(Arc::new(Inner {
             params,
             decoy: OnceLock::new(),
             running: Arc::new(Semaphore::new(concurrency)),
-            admitted: Arc::new(Semaphore::new(
-                concurrency.saturating_add(settings.password_hash_queue),
-            )),
+            admitted: Arc::new(Semaphore::new(concurrency.saturating_add(settings.queue))),
         })))
     }
 
@@ -148,13 +146,11 @@ impl Passwords {
 
 /// A one-off hash with the production cost (the seed uses it).
 pub fn hash(password: &str) -> anyhow::Result<String> {
-    let settings = AuthSettings {
-        access_token_ttl: std::time::Duration::from_secs(1),
-        refresh_token_ttl: std::time::Duration::from_secs(1),
+    let settings = PasswordHashing {
         argon2_memory_kib: 19 * 1024,
         argon2_iterations: 2,
-        password_hash_concurrency: 1,
-        password_hash_queue: 0,
+        concurrency: 1,
+        queue: 0,
     };
     Passwords::new(&settings)?.hash_blocking(password)
 }

@@ -14,6 +14,7 @@ use crate::db::enums::Role;
 use crate::db::schema::{refresh_tokens, users};
 use crate::error::{AppError, AppResult};
 use crate::ratelimit::{self, Decision};
+use secrecy::ExposeSecret;
 
 pub struct Registration {
     pub email: Email,
@@ -189,7 +190,7 @@ fn access_token(app: &App, user: &User, family: Uuid, now: DateTime<Utc>) -> App
         role: user.role,
     };
     tokens::issue_access_token_in_family(
-        &app.config.jwt_secret,
+        app.config.auth.jwt_secret.expose_secret(),
         viewer,
         Some(family),
         now,

@@ -7,50 +7,41 @@
 //! own (it may have missed a word). The time to live bounds what a lost message could
 //! cost. A read that raced a clear is not kept: each entry remembers the generation
 //! it was read in.
+//!
+//! The entries live in `moka` caches: they expire by themselves after the time to
+//! live, and past [`MAX_ENTRIES`] (searches are free text) the least used go first
+//! rather than the whole cache at once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use moka::sync::Cache;
 
 use super::model::{Movie, Showtime};
 use super::queries::{MovieFilter, PageRequest};
 use super::queries::ShowtimesOfMovie;
 
-/// More distinct reads than this (searches are free text) and the cache starts over.
-const MAX_ENTRIES: usize = 4096;
+/// Entries of each kind kept at most.
+const MAX_ENTRIES: u64 = 4096;
 
 pub type MoviePage = Arc<(Vec<Arc<Movie>>, i64)>;
 
 pub struct CatalogCache {
-    ttl: Duration,
-    inner: Mutex<Inner>,
+    enabled: bool,
+    /// Bumped by every clear; a read whose ticket is older is not kept.
+    generation: AtomicU64,
+    pages: Cache<(MovieFilter, PageRequest), MoviePage>,
+    showtimes: Cache<ShowtimesOfMovie, Entry>,
 }
 
-#[derive(Default)]
-struct Inner {
-    generation: u64,
-    pages: HashMap<(MovieFilter, PageRequest), Entry<MoviePage>>,
-    showtimes: HashMap<ShowtimesOfMovie, Entry<Arc<Vec<Showtime>>>>,
-}
-
-struct Entry<T> {
-    value: T,
-    stored: Instant,
+#[derive(Clone)]
+struct Entry {
+    value: Arc<Vec<Showtime>>,
     /// The application clock when the rows were read: a showtime that ended since is
     /// left out when the entry is served.
     read_at: DateTime<Utc>,
-}
-
-impl<T> Entry<T> {
-    fn new(value: T, ticket: Ticket) -> Self {
-        Self {
-            value,
-            stored: Instant::now(),
-            read_at: ticket.read_at,
-        }
-    }
 }
 
 /// Taken before reading Postgres, handed back with what was read.
@@ -62,31 +53,36 @@ pub struct Ticket {
 
 impl CatalogCache {
     pub fn new(ttl: Duration) -> Self {
+        // A zero time to live turns the cache off; moka is then given a nominal one,
+        // and nothing is ever kept in it.
+        let enabled = !ttl.is_zero();
+        let ttl = ttl.max(Duration::from_millis(1));
         Self {
-            ttl,
-            inner: Mutex::new(Inner::default()),
+            enabled,
+            generation: AtomicU64::new(0),
+            pages: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build(),
+            showtimes: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build(),
         }
-    }
-
-    fn enabled(&self) -> bool {
-        !self.ttl.is_zero()
     }
 
     pub fn ticket(&self, now: DateTime<Utc>) -> Option<Ticket> {
-        if !self.enabled() {
-            return None;
-        }
-        let inner = self.inner.lock().ok()?;
-        Some(Ticket {
-            generation: inner.generation,
+        self.enabled.then(|| Ticket {
+            generation: self.generation.load(Ordering::Acquire),
             read_at: now,
         })
     }
 
     pub fn page(&self, filter: &MovieFilter, page: PageRequest) -> Option<MoviePage> {
-        let inner = self.inner.lock().ok()?;
-        let entry = inner.pages.get(&(filter.clone(), page))?;
-        (entry.stored.elapsed() < self.ttl).then(|| entry.value.clone())
+        if !self.enabled {
+            return None;
+        }
+        self.pages.get(&(filter.clone(), page))
     }
 
     pub fn keep_page(
@@ -96,18 +92,20 @@ impl CatalogCache {
         page: PageRequest,
         value: MoviePage,
     ) {
-        if let Some(mut inner) = self.admit(ticket) {
-            inner
-                .pages
-                .insert((filter, page), Entry::new(value, ticket));
+        let key = (filter, page);
+        self.pages.insert(key.clone(), value);
+        if !self.current(ticket) {
+            self.pages.invalidate(&key);
         }
     }
 
     /// A movie's showtimes as of `now`, if they are in memory.
     pub fn showtimes(&self, key: &ShowtimesOfMovie, now: DateTime<Utc>) -> Option<Vec<Showtime>> {
-        let inner = self.inner.lock().ok()?;
-        let entry = inner.showtimes.get(key)?;
-        if entry.stored.elapsed() >= self.ttl || now < entry.read_at {
+        if !self.enabled {
+            return None;
+        }
+        let entry = self.showtimes.get(key)?;
+        if now < entry.read_at {
             return None;
         }
         Some(
@@ -121,32 +119,30 @@ impl CatalogCache {
     }
 
     pub fn keep_showtimes(&self, ticket: Ticket, key: ShowtimesOfMovie, value: Arc<Vec<Showtime>>) {
-        if let Some(mut inner) = self.admit(ticket) {
-            inner.showtimes.insert(key, Entry::new(value, ticket));
+        let entry = Entry {
+            value,
+            read_at: ticket.read_at,
+        };
+        self.showtimes.insert(key, entry);
+        if !self.current(ticket) {
+            self.showtimes.invalidate(&key);
         }
     }
 
-    /// The cache, to store what was read with `ticket`, unless the catalog changed
-    /// while it was read (what was read may predate the change).
-    fn admit(&self, ticket: Ticket) -> Option<std::sync::MutexGuard<'_, Inner>> {
-        let mut inner = self.inner.lock().ok()?;
-        if inner.generation != ticket.generation {
-            return None;
-        }
-        if inner.pages.len() + inner.showtimes.len() >= MAX_ENTRIES {
-            inner.pages.clear();
-            inner.showtimes.clear();
-        }
-        Some(inner)
+    /// Whether nothing was cleared since `ticket` was taken. Asked after the insert:
+    /// a clear that comes later removes the entry itself (moka's `invalidate_all`
+    /// covers every entry inserted before it), and one that came earlier has bumped
+    /// the generation, so the entry is taken out again here. Either way a read that
+    /// raced a clear does not stay.
+    fn current(&self, ticket: Ticket) -> bool {
+        self.generation.load(Ordering::Acquire) == ticket.generation
     }
 
     /// Forgets everything; reads in flight will not be kept either.
     pub fn clear(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.generation += 1;
-            inner.pages.clear();
-            inner.showtimes.clear();
-        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.pages.invalidate_all();
+        self.showtimes.invalidate_all();
     }
 }
 
@@ -187,5 +183,85 @@ pub async fn changed(app: &crate::app::App) {
     if let Err(e) = published {
         // The others keep what they have until their time to live runs out.
         tracing::warn!(error = %e, "could not tell the other nodes that the catalog changed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(search: &str) -> (MovieFilter, PageRequest) {
+        (
+            MovieFilter::new(None, None, Some(search.to_owned())).unwrap(),
+            PageRequest::new(1, 20).unwrap(),
+        )
+    }
+
+    fn page(total: i64) -> MoviePage {
+        Arc::new((Vec::new(), total))
+    }
+
+    fn keep(cache: &CatalogCache, ticket: Ticket, search: &str, total: i64) {
+        let (filter, request) = key(search);
+        cache.keep_page(ticket, filter, request, page(total));
+    }
+
+    fn kept(cache: &CatalogCache, search: &str) -> Option<i64> {
+        let (filter, request) = key(search);
+        cache.page(&filter, request).map(|p| p.1)
+    }
+
+    #[test]
+    fn pages_are_kept_until_their_time_to_live_or_a_clear() {
+        let cache = CatalogCache::new(Duration::from_millis(150));
+        let ticket = cache.ticket(Utc::now()).unwrap();
+        keep(&cache, ticket, "a", 1);
+        assert_eq!(kept(&cache, "a"), Some(1));
+        assert_eq!(kept(&cache, "b"), None);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(kept(&cache, "a"), None, "outlived its time to live");
+
+        let ticket = cache.ticket(Utc::now()).unwrap();
+        keep(&cache, ticket, "a", 2);
+        cache.clear();
+        assert_eq!(kept(&cache, "a"), None, "cleared");
+    }
+
+    #[test]
+    fn a_read_that_raced_a_clear_is_not_kept() {
+        let cache = CatalogCache::new(Duration::from_secs(10));
+        let before = cache.ticket(Utc::now()).unwrap();
+        cache.clear();
+        keep(&cache, before, "a", 1);
+        assert_eq!(kept(&cache, "a"), None);
+        let after = cache.ticket(Utc::now()).unwrap();
+        keep(&cache, after, "a", 2);
+        assert_eq!(kept(&cache, "a"), Some(2));
+    }
+
+    #[test]
+    fn a_zero_time_to_live_keeps_nothing() {
+        let cache = CatalogCache::new(Duration::ZERO);
+        assert!(cache.ticket(Utc::now()).is_none());
+        assert_eq!(kept(&cache, "a"), None);
+    }
+
+    #[test]
+    fn showtimes_are_not_served_to_a_clock_before_their_read() {
+        let cache = CatalogCache::new(Duration::from_secs(10));
+        let now = Utc::now();
+        let key = ShowtimesOfMovie {
+            movie: uuid::Uuid::new_v4(),
+            date: None,
+            theater: None,
+        };
+        let ticket = cache.ticket(now).unwrap();
+        cache.keep_showtimes(ticket, key, Arc::new(Vec::new()));
+        assert_eq!(cache.showtimes(&key, now).map(|s| s.len()), Some(0));
+        assert!(
+            cache
+                .showtimes(&key, now - chrono::Duration::seconds(1))
+                .is_none()
+        );
     }
 }

@@ -473,7 +473,7 @@ pub async fn add_showtime(app: &App, showtime: NewShowtime) -> AppResult<Showtim
         &mut conn,
         showtime,
         app.now(),
-        app.config.cleaning_gap,
+        app.config.catalog.cleaning_gap,
         app.config.currency,
     )
     .await?;

@@ -40,6 +40,13 @@ fn to_graphql_error(e: &AppError) -> async_graphql::Error {
             extensions.set("reference", reference);
             e.public_message()
         }
+        AppError::Unavailable { .. } => {
+            // Worth a warning (someone should know Postgres or Redis is away), not an
+            // error with a reference: there is no bug to find.
+            tracing::warn!(error = %LogDisplay(e), "backing service unavailable");
+            extensions.set("retryAfterSeconds", crate::error::UNAVAILABLE_RETRY_SECONDS);
+            e.public_message()
+        }
         other => {
             tracing::debug!(error = %LogDisplay(other), "request refused");
             other.public_message()

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, header};
+use secrecy::ExposeSecret;
 
 pub use crate::auth::tokens::bearer_token;
 pub use crate::graphql::engine::admission::ClientAddr;
@@ -43,8 +44,12 @@ pub async fn signed_in(
     app: &crate::app::App,
     headers: &HeaderMap,
 ) -> Option<crate::auth::model::Viewer> {
-    let token =
-        crate::auth::tokens::verify(&app.config.jwt_secret, bearer(headers)?, app.now()).ok()?;
+    let token = crate::auth::tokens::verify(
+        app.config.auth.jwt_secret.expose_secret(),
+        bearer(headers)?,
+        app.now(),
+    )
+    .ok()?;
     // With no limit given, `general` only checks the token (the address is unused).
     let unused = IpAddr::from([0, 0, 0, 0]);
     let caller = crate::auth::sessions::signed_in(&app.redis, &token);

@@ -27,6 +27,7 @@ use crate::graphql::engine::operation_types;
 use crate::graphql::engine::ws::protocol::Protocol;
 use crate::graphql::engine::ws::sessions::ClientSlot;
 use crate::graphql::engine::ws::{self, Serving};
+use secrecy::ExposeSecret;
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -54,7 +55,7 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
                     AppError::bad_input("query", "mutations must be sent with POST"),
                 );
             }
-            execute(state, request, caller).await.into_response()
+            execute(state, request, caller).await
         }
         Err(rejection) => unreadable(rejection.0),
     }
@@ -121,7 +122,7 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
         let client = client_addr(
             &parts.extensions,
             &parts.headers,
-            &state.app.config.trusted_proxies,
+            &state.app.config.server.trusted_proxies,
         );
         let cap = state.app.config.websockets.max_connections_per_client;
         let Some(slot) = state.app.websockets.open(client.0, cap) else {
@@ -152,14 +153,16 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
     let client = client_addr(
         &parts.extensions,
         &parts.headers,
-        &app.config.trusted_proxies,
+        &app.config.server.trusted_proxies,
     );
     let token = match bearer(&parts.headers) {
         None => None,
-        Some(token) => match tokens::verify(&app.config.jwt_secret, token, app.now()) {
-            Ok(token) => Some(token),
-            Err(e) => return Err(refusal(e)),
-        },
+        Some(token) => {
+            match tokens::verify(app.config.auth.jwt_secret.expose_secret(), token, app.now()) {
+                Ok(token) => Some(token),
+                Err(e) => return Err(refusal(e)),
+            }
+        }
     };
     admit_operation(app, token.as_ref(), client)
         .await
@@ -173,21 +176,20 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
 /// A GraphQL-shaped error response for a request refused before execution, built by
 /// the same error boundary as every other error.
 fn refusal(error: AppError) -> Response {
-    let retry_after = match &error {
+    let (status, retry_after) = match &error {
         AppError::RateLimited {
             retry_after_seconds,
-        } => Some(*retry_after_seconds),
-        _ => None,
+        } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_seconds)),
+        AppError::Unavailable { .. } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(crate::error::UNAVAILABLE_RETRY_SECONDS),
+        ),
+        _ => (StatusCode::OK, None),
     };
     let mut server_error = async_graphql::Error::from(error).into_server_error(Default::default());
     // Refused before the query was read: there is no position to point at.
     server_error.locations.clear();
     let body = serde_json::json!({ "data": null, "errors": [server_error] });
-    let status = if retry_after.is_some() {
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        StatusCode::OK
-    };
     let mut response = (status, Json(body)).into_response();
     if let Some(seconds) = retry_after
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
@@ -197,12 +199,40 @@ fn refusal(error: AppError) -> Response {
     response
 }
 
-async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -> GraphQLResponse {
+async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -> Response {
     let mut request = request.into_inner().data(caller.client);
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
     }
-    state.engine.execute(request).await.into()
+    let response = state.engine.execute(request).await;
+    let unavailable = only_unavailable(&response);
+    let mut http = GraphQLResponse::from(response).into_response();
+    if let Some(retry_after) = unavailable {
+        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    }
+    http
+}
+
+/// An answer that is nothing but `UNAVAILABLE` (a service it needed is away, and no
+/// field has a value to show) is HTTP 503 with `Retry-After`, so that a load
+/// balancer, a proxy or a client's retry logic sees it as the retryable failure it is,
+/// as 429 is for rate limits. The GraphQL over HTTP specification allows a non-200
+/// status for `application/graphql-response+json`, which is what these answers are
+/// sent as. An answer with data beside the error is a partial success: it stays 200.
+fn only_unavailable(response: &async_graphql::Response) -> Option<u64> {
+    use crate::graphql::error::code_of;
+    use async_graphql::Value;
+    if response.errors.is_empty() || response.errors.iter().any(|e| code_of(e) != "UNAVAILABLE") {
+        return None;
+    }
+    let no_data = match &response.data {
+        Value::Null => true,
+        Value::Object(fields) => fields.values().all(|v| *v == Value::Null),
+        _ => false,
+    };
+    no_data.then_some(crate::error::UNAVAILABLE_RETRY_SECONDS)
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).
@@ -273,4 +303,53 @@ fn negotiated(headers: &axum::http::HeaderMap) -> Option<WebSocketProtocols> {
             list.split(',')
                 .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{Name, ServerError, Value};
+
+    fn answer(data: Value, codes: &[&str]) -> async_graphql::Response {
+        let mut response = async_graphql::Response::new(data);
+        for code in codes {
+            let mut error = ServerError::new("x", None);
+            let mut extensions = async_graphql::ErrorExtensionValues::default();
+            extensions.set("code", *code);
+            error.extensions = Some(extensions);
+            response.errors.push(error);
+        }
+        response
+    }
+
+    fn object(value: Value) -> Value {
+        Value::Object([(Name::new("field"), value)].into_iter().collect())
+    }
+
+    #[test]
+    fn only_an_answer_with_nothing_but_unavailable_is_503() {
+        let retry = Some(crate::error::UNAVAILABLE_RETRY_SECONDS);
+        assert_eq!(
+            only_unavailable(&answer(Value::Null, &["UNAVAILABLE"])),
+            retry
+        );
+        assert_eq!(
+            only_unavailable(&answer(
+                object(Value::Null),
+                &["UNAVAILABLE", "UNAVAILABLE"]
+            )),
+            retry
+        );
+        // A partial success keeps its 200, and so does any other error beside it.
+        assert_eq!(
+            only_unavailable(&answer(object(Value::from(1)), &["UNAVAILABLE"])),
+            None
+        );
+        assert_eq!(
+            only_unavailable(&answer(Value::Null, &["UNAVAILABLE", "NOT_FOUND"])),
+            None
+        );
+        assert_eq!(only_unavailable(&answer(Value::Null, &["INTERNAL"])), None);
+        assert_eq!(only_unavailable(&answer(object(Value::Null), &[])), None);
+    }
 }

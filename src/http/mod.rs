@@ -61,7 +61,7 @@ pub fn router(app: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(
             app.config.graphql.max_body_bytes,
         ))
-        .layer(cors(&app.config.cors_origins))
+        .layer(cors(&app.config.server.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
             app,
             metrics::track_http,
@@ -103,7 +103,7 @@ pub async fn serve(
         // shutdown would wait on them forever.
         stopping.shutdown.begin();
     });
-    let grace = app.config.shutdown_grace;
+    let grace = app.config.server.shutdown_grace;
     let overdue = async {
         app.shutdown.begun().await;
         tokio::time::sleep(grace).await;

@@ -1,18 +1,19 @@
 //! `POST /api/payments/webhook`: Stripe's events, on the raw body so that the
 //! signature is checked over exactly the bytes Stripe signed. A missing, bad or stale
 //! signature is a 400 that changes nothing; an event that cannot be applied now is a
-//! 500, which Stripe retries.
+//! 500, or a 503 when Postgres or Redis is away, both of which Stripe retries.
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::error::{AppError, LogDisplay, UNAVAILABLE_RETRY_SECONDS};
 use crate::payments::events::{self, Event, Handled};
 use crate::payments::signature;
-use crate::error::LogDisplay;
 use crate::http::ServerState;
+use secrecy::ExposeSecret;
 
 pub async fn receive(
     State(state): State<ServerState>,
@@ -26,7 +27,7 @@ pub async fn receive(
     if let Err(e) = signature::verify(
         header,
         &body,
-        &app.config.stripe_webhook_secret,
+        app.config.payments.webhook_secret.expose_secret(),
         app.now(),
         app.config.payments.webhook_tolerance.as_secs() as i64,
     ) {
@@ -50,6 +51,17 @@ pub async fn receive(
         Ok(handled) => {
             tracing::info!(event = %id, kind = %kind, ?handled, "webhook");
             (StatusCode::OK, axum::Json(json!({"received": true}))).into_response()
+        }
+        // Postgres or Redis away: nothing is wrong with the event, and Stripe retries
+        // a 503 as it does a 500; the status says which it is to whoever watches.
+        Err(e @ AppError::Unavailable { .. }) => {
+            tracing::warn!(event = %id, kind = %kind, error = %LogDisplay(&e), "webhook not applied; Stripe will retry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, UNAVAILABLE_RETRY_SECONDS.to_string())],
+                axum::Json(json!({"error": "unavailable; retry"})),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(event = %id, kind = %kind, error = %LogDisplay(&e), "webhook failed; Stripe will retry");

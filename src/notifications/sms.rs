@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::config::SmsSettings;
+use secrecy::ExposeSecret;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -43,7 +44,7 @@ impl SmsSender for HttpSms {
         let response = self
             .http
             .post(url)
-            .basic_auth(&s.account_sid, Some(&s.auth_token))
+            .basic_auth(&s.account_sid, Some(s.auth_token.expose_secret()))
             .form(&[("To", to), ("From", s.from.as_str()), ("Body", body)])
             .send()
             .await

@@ -4,10 +4,10 @@
 //! time. Showtimes and rooms are not edited once created (no mutation changes them);
 //! the time-to-live bounds how stale an entry could be should one ever be.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use moka::sync::Cache;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -16,8 +16,8 @@ use crate::catalog::model::{Screen, Showtime};
 use crate::error::AppResult;
 
 const TTL: Duration = Duration::from_secs(30);
-/// Beyond this many entries the cache starts over rather than growing.
-const MAX_ENTRIES: usize = 10_000;
+/// Beyond this many entries the least used go first, rather than growing.
+const MAX_ENTRIES: u64 = 10_000;
 
 pub struct Room {
     /// Shared with the requests' loaders, which serve showtimes from here.
@@ -27,27 +27,29 @@ pub struct Room {
     pub layout: Arc<SeatLayout>,
 }
 
-#[derive(Default)]
+/// A `moka` cache: entries expire by themselves after [`TTL`].
 pub struct Rooms {
-    entries: Mutex<HashMap<Uuid, (Instant, Arc<Room>)>>,
+    entries: Cache<Uuid, Arc<Room>>,
+}
+
+impl Default for Rooms {
+    fn default() -> Self {
+        Self {
+            entries: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(TTL)
+                .build(),
+        }
+    }
 }
 
 impl Rooms {
     fn cached(&self, id: Uuid) -> Option<Arc<Room>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(&id)
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, room)| room.clone())
+        self.entries.get(&id)
     }
 
     fn keep(&self, id: Uuid, room: Arc<Room>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(id, (Instant::now(), room));
-        }
+        self.entries.insert(id, room);
     }
 }
 

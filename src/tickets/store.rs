@@ -16,6 +16,7 @@ use crate::booking::model::Booking;
 use crate::config::TicketStore;
 use crate::db::schema::bookings;
 use crate::error::{AppError, AppResult};
+use secrecy::ExposeSecret;
 
 pub struct TicketImages {
     store: Arc<dyn ObjectStore>,
@@ -55,7 +56,7 @@ impl TicketImages {
                 if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
                     builder = builder
                         .with_access_key_id(id)
-                        .with_secret_access_key(secret);
+                        .with_secret_access_key(secret.expose_secret());
                 }
                 Arc::new(builder.build()?)
             }

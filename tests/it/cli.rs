@@ -65,3 +65,66 @@ fn unknown_commands_show_the_usage() {
         assert!(out.contains(command));
     }
 }
+
+#[test]
+fn help_tells_a_newcomer_what_exists() {
+    let (ok, out, err) = screema(&["--help"], &[]);
+    assert!(ok, "{err}");
+    let out = out.to_lowercase();
+    for (command, says) in [
+        ("serve", "serve the api"),
+        ("migrate", "migrations"),
+        ("seed", "demo catalog"),
+        ("print-schema", "graphql schema"),
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(command) && l.contains(says)),
+            "{command}: {out}"
+        );
+    }
+    assert!(out.contains("screema serve --help"), "{out}");
+    // No command at all shows the same and succeeds, as before.
+    let (ok, bare, _) = screema(&[], &[]);
+    assert!(ok);
+    assert!(bare.contains("print-schema"), "{bare}");
+
+    let (ok, serve, err) = screema(&["serve", "--help"], &[]);
+    assert!(ok, "{err}");
+    assert!(serve.contains("Usage: screema serve"), "{serve}");
+    for variable in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "HOLD_TTL_SECONDS",
+        "SMTP_PASSWORD",
+    ] {
+        assert!(serve.contains(variable), "{variable}: {serve}");
+    }
+    assert!(serve.contains("10m"), "durations' units: {serve}");
+    let (ok, help, _) = screema(&["help", "migrate"], &[]);
+    assert!(ok && help.contains("DATABASE_URL"), "{help}");
+}
+
+#[test]
+fn a_bad_flag_is_refused_naming_it() {
+    let (ok, _, err) = screema(&["serve", "--port", "80"], &[]);
+    assert!(!ok);
+    assert!(err.contains("--port"), "{err}");
+}
+
+#[test]
+fn a_bad_duration_names_its_variable_and_the_units_it_takes() {
+    let (ok, _, err) = screema(
+        &["migrate"],
+        &[
+            ("HOLD_TTL_SECONDS", "ten minutes"),
+            ("DATABASE_URL", "postgres://u:p@127.0.0.1:1/x"),
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("HOLD_TTL_SECONDS") && err.contains("10m"),
+        "{err}"
+    );
+}

@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rust_decimal::prelude::ToPrimitive;
 use screema::db::enums::Role;
 use screema::db::schema::{notifications, outbox, stripe_events};
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 /// Points a user's bookings earned: pending until their showtimes start.
@@ -239,7 +240,7 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
 
     // Stripe's webhooks for every intent: the dead node refuses the connection, so
     // they are retried against the survivor, which confirms every booking.
-    let secret = &survivor.app.config.stripe_webhook_secret;
+    let secret = survivor.app.config.payments.webhook_secret.expose_secret();
     // A COMMIT the dead node sent just before it died may still land: Stripe would
     // send that booking's webhook too, so the list is read until it stops growing.
     let mut paid = std::collections::HashSet::new();
@@ -315,7 +316,7 @@ async fn a_node_killed_mid_checkout_loses_nothing_and_the_survivor_finishes_its_
 /// Runs one statement on the maintenance database, beside the test's own.
 async fn maintenance(app: &TestApp, sql: &str) {
     use diesel_async::AsyncConnection;
-    let url = &app.app.config.database_url;
+    let url = app.app.config.database.url.expose_secret();
     let (server, _) = url.rsplit_once('/').unwrap();
     let mut conn = diesel_async::AsyncPgConnection::establish(&format!("{server}/postgres"))
         .await
@@ -331,7 +332,9 @@ async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart
     let db = app
         .app
         .config
-        .database_url
+        .database
+        .url
+        .expose_secret()
         .rsplit_once('/')
         .unwrap()
         .1
@@ -362,8 +365,8 @@ async fn a_postgres_outage_is_reported_fails_cleanly_and_heals_without_a_restart
     .await;
     // `gql` checks that every error has a code and leaks nothing.
     let failed = app.gql(theaters, json!({})).await;
-    assert_eq!(failed.code(), "INTERNAL");
-    assert_eq!(failed.error()["message"], "internal error");
+    assert_eq!(failed.code(), "UNAVAILABLE", "{}", failed.body);
+    assert_eq!(failed.status, 503);
 
     // Back: the same process serves again, without a restart.
     maintenance(
@@ -411,8 +414,8 @@ async fn a_postgres_restart_is_reported_fails_cleanly_and_heals_without_a_restar
     // `gql` checks that every error has a code and leaks nothing.
     for query in [theaters, "{ me { email } }"] {
         let failed = app.gql_as(&user.token, query, json!({})).await;
-        assert_eq!(failed.code(), "INTERNAL", "{}", failed.body);
-        assert_eq!(failed.error()["message"], "internal error");
+        assert_eq!(failed.code(), "UNAVAILABLE", "{}", failed.body);
+        assert_eq!(failed.status, 503);
     }
 
     postgres.start_again().await;
@@ -660,4 +663,99 @@ async fn a_redis_restart_mid_sale_sells_no_seat_twice_and_maps_converge() {
     }
 
     sale.second_wave([&app, &other], &sold_before).await;
+}
+
+/// An answer that says only "a service is away": UNAVAILABLE with a retry hint in the
+/// body, and HTTP 503 with `Retry-After` for whatever sits between client and server.
+async fn assert_unavailable(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    vars: serde_json::Value,
+) {
+    let mut request = app.client.post(app.url("/graphql"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .json(&json!({"query": query, "variables": vars}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "{query}");
+    assert_eq!(response.headers()["retry-after"], "3");
+    let body: serde_json::Value = response.json().await.unwrap();
+    app.assert_no_leak(&body.to_string());
+    let errors = body["errors"].as_array().unwrap();
+    assert!(!errors.is_empty(), "{body:#}");
+    for error in errors {
+        assert_eq!(error["extensions"]["code"], "UNAVAILABLE", "{body:#}");
+        assert_eq!(error["extensions"]["retryAfterSeconds"], 3, "{body:#}");
+        assert!(
+            error["message"].as_str().unwrap().contains("retry"),
+            "{body:#}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_postgres_away_queries_and_mutations_are_unavailable_with_503() {
+    // A pool pointed at a port where nothing listens: every connection is refused.
+    let app = TestApp::builder().without_database().build().await;
+    assert_unavailable(&app, None, "{ theaters { name } }", json!({})).await;
+    assert_unavailable(
+        &app,
+        None,
+        "{ movies(limit: 5) { movies { title } pagination { total } } }",
+        json!({}),
+    )
+    .await;
+    assert_unavailable(
+        &app,
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({"i": {"email": "someone@example.com", "password": "a-password-1"}}),
+    )
+    .await;
+    // `gql` checks the codes and that nothing leaks; a validation error is still the
+    // client's to fix, with its own code and status.
+    let bad = app.gql("{ theaters { nope } }", json!({})).await;
+    assert_eq!(bad.code(), "BAD_USER_INPUT");
+    assert_eq!(bad.status, 200);
+}
+
+#[tokio::test]
+async fn with_redis_away_holds_are_unavailable_with_503_and_what_postgres_answers_still_answers() {
+    let app = TestApp::builder()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .build()
+        .await;
+    let user = app.with_user(Role::Customer).await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 10, &[], app.app.now() + Duration::days(1)).await
+    };
+    let lock = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken } }";
+    assert_unavailable(
+        &app,
+        Some(&user.token),
+        lock,
+        json!({"s": showtime.to_string(), "seats": ["A1"]}),
+    )
+    .await;
+    // Postgres alone answers the catalog.
+    let r = app.gql("{ theaters { name } }", json!({})).await;
+    assert_eq!(r.status, 200);
+    r.data();
+}
+
+#[tokio::test]
+async fn with_postgres_away_a_webhook_is_refused_with_503_for_stripe_to_retry() {
+    let app = TestApp::builder().without_database().build().await;
+    let body = event(
+        "evt_away",
+        "payment_intent.succeeded",
+        json!({"id": "pi_away", "metadata": {"booking_id": uuid::Uuid::new_v4().to_string()}}),
+    );
+    assert_eq!(send_event(&app, &body).await, 503);
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::TestApp;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 /// The `screema-load` binary. It is another package of the workspace
@@ -48,7 +49,7 @@ async fn run(app: &TestApp, scenario: &str, options: &[&str]) -> Value {
         .arg(scenario)
         .args(["--url", &url, "--out", &out.display().to_string()])
         .args(options)
-        .env("DATABASE_URL", &app.app.config.database_url);
+        .env("DATABASE_URL", app.app.config.database.url.expose_secret());
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()

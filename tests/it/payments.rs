@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use screema::clock::Clock;
 use screema::db::enums::{PaymentStatus, Role};
 use screema::db::schema::{notifications, payments, refunds};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -98,7 +99,13 @@ async fn missing_bad_and_stale_signatures_are_refused_and_change_nothing() {
         "payment_intent.succeeded",
         intent_object(&app, &intent, &id).await,
     );
-    let secret = app.app.config.stripe_webhook_secret.clone();
+    let secret = app
+        .app
+        .config
+        .payments
+        .webhook_secret
+        .expose_secret()
+        .to_owned();
     let now = app.app.now().timestamp();
     let good = stripe_signature(&secret, now, &body);
 

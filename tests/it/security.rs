@@ -48,6 +48,7 @@ use diesel_async::RunQueryDsl;
 use hmac::{Hmac, Mac};
 use screema::db::enums::Role;
 use screema::db::schema::users;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -119,7 +120,7 @@ async fn tokens_of_another_algorithm_or_with_bad_claims_are_refused_on_every_tra
         .build()
         .await;
     let owner = app.with_user(Role::Customer).await;
-    let secret = app.app.config.jwt_secret.clone();
+    let secret = app.app.config.auth.jwt_secret.expose_secret().to_owned();
     let now = app.app.now().timestamp();
     let claims = json!({"sub": owner.id, "role": "customer", "jti": Uuid::new_v4(),
                         "iat": now, "exp": now + 600});
@@ -1154,14 +1155,24 @@ async fn the_leak_detector_catches_real_database_errors_and_secrets() {
             .to_string()
     };
     let secrets = app.secrets();
-    assert!(secrets.contains(&app.app.config.jwt_secret));
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s == app.app.config.auth.jwt_secret.expose_secret())
+    );
     let leaks = [
         missing,
         duplicate,
         "SELECT \"bookings\".\"id\" FROM \"bookings\" WHERE \"bookings\".\"id\" = $1".to_owned(),
         "thread 'tokio-runtime-worker' panicked at src/booking/service.rs:42:9".to_owned(),
-        format!("signing with {}", app.app.config.jwt_secret),
-        format!("cannot reach {}", app.app.config.database_url),
+        format!(
+            "signing with {}",
+            app.app.config.auth.jwt_secret.expose_secret()
+        ),
+        format!(
+            "cannot reach {}",
+            app.app.config.database.url.expose_secret()
+        ),
     ];
     for leak in leaks {
         let caught = std::panic::catch_unwind(|| common::assert_no_leak(&leak, &secrets));

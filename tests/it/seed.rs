@@ -12,6 +12,7 @@ use diesel_async::RunQueryDsl;
 use screema::config::AppEnv;
 use screema::db::enums::Role;
 use screema::db::schema::users;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 #[tokio::test]
@@ -21,8 +22,8 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_screema"))
             .arg("seed")
-            .env("DATABASE_URL", &app.app.config.database_url)
-            .env("REDIS_URL", &app.app.config.redis_url)
+            .env("DATABASE_URL", app.app.config.database.url.expose_secret())
+            .env("REDIS_URL", app.app.config.redis.url.expose_secret())
             .env("REDIS_KEY_PREFIX", &app.prefix)
             .env("RUST_LOG", "warn")
             .output()
@@ -173,7 +174,7 @@ async fn production_gets_the_catalog_but_no_demo_users() {
         &mut conn,
         AppEnv::Production,
         chrono::Utc::now().date_naive(),
-        app.app.config.cleaning_gap,
+        app.app.config.catalog.cleaning_gap,
     )
     .await
     .unwrap();

@@ -247,7 +247,7 @@ async fn the_ticket_image_is_stored_and_served_to_its_owner_only() {
     assert_eq!(url, app.url(&format!("/api/tickets/{id}.png")));
 
     // Stored at confirmation, in the local folder of this test's object store.
-    let dir = match &app.app.config.ticket_store {
+    let dir = match &app.app.config.tickets.store {
         screema::config::TicketStore::Local { dir } => dir.clone(),
         _ => unreachable!(),
     };

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use secrecy::ExposeSecret;
+
 use crate::app::App;
 use crate::auth::tokens::{self, AccessToken, bearer_token};
 use crate::error::AppError;
@@ -52,5 +54,5 @@ pub fn token_from_init(
     };
     // Another scheme is no token at all: refused like a bad one.
     let token = bearer_token(header).unwrap_or_default();
-    tokens::verify(&app.config.jwt_secret, token, app.now()).map(Some)
+    tokens::verify(app.config.auth.jwt_secret.expose_secret(), token, app.now()).map(Some)
 }

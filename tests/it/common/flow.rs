@@ -13,6 +13,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::{Gql, TestApp, TestUser};
+use secrecy::ExposeSecret;
 
 pub const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken expiresAt lockedSeats } }";
 
@@ -140,7 +141,7 @@ pub async fn post_webhook(app: &TestApp, body: &str, signature: Option<&str>) ->
 /// Posts an event signed with the app's webhook secret at the app's clock time.
 pub async fn send_event(app: &TestApp, body: &str) -> u16 {
     let sig = stripe_signature(
-        &app.app.config.stripe_webhook_secret,
+        app.app.config.payments.webhook_secret.expose_secret(),
         app.app.now().timestamp(),
         body,
     );

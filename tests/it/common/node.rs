@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::TestApp;
+use secrecy::ExposeSecret;
 
 const REGISTER: &str = "mutation($e: String!) { register(input: {email: $e, password: \"a-long-enough-password\", fullName: \"Ada\"}) { user { email } } }";
 
@@ -32,9 +33,9 @@ impl Node {
         command
             .arg("serve")
             .env("BIND_ADDR", addr.to_string())
-            .env("DATABASE_URL", &config.database_url)
-            .env("REDIS_URL", &config.redis_url)
-            .env("REDIS_KEY_PREFIX", &config.redis_key_prefix)
+            .env("DATABASE_URL", config.database.url.expose_secret())
+            .env("REDIS_URL", config.redis.url.expose_secret())
+            .env("REDIS_KEY_PREFIX", &config.redis.key_prefix)
             .env("RATE_LIMIT_GENERAL", "off")
             .env("APP_ENV", "development")
             .env("RUST_LOG", "warn")
