@@ -33,7 +33,7 @@ use fred::prelude::*;
 use tokio::sync::broadcast;
 
 use crate::app::App;
-use crate::error::{AppError, AppResult, LogDisplay};
+use crate::error::{AppError, AppResult, LogDisplay, Service};
 
 /// What a domain does with the messages of its channels.
 #[async_trait]
@@ -220,7 +220,10 @@ impl Inner {
     async fn connected(&self) -> AppResult<()> {
         tokio::time::timeout(Duration::from_secs(2), self.subscriber.wait_for_connect())
             .await
-            .map_err(|_| AppError::internal(anyhow::anyhow!("Redis subscriber not connected")))??;
+            .map_err(|_| AppError::Unavailable {
+                service: Service::Redis,
+                cause: anyhow::anyhow!("Redis subscriber not connected"),
+            })??;
         Ok(())
     }
 

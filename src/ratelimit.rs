@@ -24,7 +24,8 @@ end
 "#;
 
 /// Counts a request and reports the count and the window's remaining milliseconds.
-static HIT: LazyLock<Script> = LazyLock::new(|| Script::from_lua(format!("{COUNT}return {{n, ttl}}")));
+static HIT: LazyLock<Script> =
+    LazyLock::new(|| Script::from_lua(format!("{COUNT}return {{n, ttl}}")));
 
 /// Reads the count without adding to it.
 static PEEK: LazyLock<Script> = LazyLock::new(|| {

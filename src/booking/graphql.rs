@@ -7,9 +7,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 
 use super::model::{Booking, BookingSnack};
 use super::records;
-use crate::checkout::{self, NewBooking};
 use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
 use crate::catalog::model::Snack;
+use crate::checkout::{self, NewBooking};
 use crate::db::enums::BookingStatus;
 use crate::graphql::guards::{SignedIn, viewer};
 use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking};

@@ -6,5 +6,5 @@ pub mod graphql;
 pub mod idempotency;
 pub mod model;
 pub mod pricing;
-pub mod reference;
 pub mod records;
+pub mod reference;

@@ -20,8 +20,8 @@ use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
 use super::model::{Movie, Showtime};
-use super::queries::{MovieFilter, PageRequest};
 use super::queries::ShowtimesOfMovie;
+use super::queries::{MovieFilter, PageRequest};
 
 /// Entries of each kind kept at most.
 const MAX_ENTRIES: u64 = 4096;

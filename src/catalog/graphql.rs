@@ -562,9 +562,13 @@ impl CatalogMutation {
         input: CreateScreenInput,
     ) -> Result<ScreenNode> {
         let theater = parse_uuid("theaterId", &input.theater_id)?;
-        let screen =
-            manage::add_screen(app(ctx)?, theater, input.screen_number, &input.seat_layout.0)
-                .await?;
+        let screen = manage::add_screen(
+            app(ctx)?,
+            theater,
+            input.screen_number,
+            &input.seat_layout.0,
+        )
+        .await?;
         Ok(ScreenNode::from(&screen))
     }
 

@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::layout::SeatLayout;
 use super::model::{Movie, Screen, Showtime, Snack, Theater};
+use crate::app::App;
 use crate::db::enums::MovieStatus;
 use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
 use crate::error::{AppError, AppResult};
-use crate::app::App;
 use crate::money::Currency;
 use crate::text::{is_control_but_line_break, names, optional_text, text, url};
 
@@ -139,11 +139,7 @@ fn patched<T: Clone>(patch: &Patch<T>, current: &Option<T>) -> Option<T> {
 
 /// Changes only the fields given; the row is locked so concurrent edits of other
 /// fields are not lost.
-async fn update_movie(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    p: MoviePatch,
-) -> AppResult<Movie> {
+async fn update_movie(conn: &mut AsyncPgConnection, id: Uuid, p: MoviePatch) -> AppResult<Movie> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, AppError, _>(async |conn| {
         let current: Movie = movies::table
@@ -430,7 +426,9 @@ pub async fn change_movie(app: &App, id: Uuid, changes: MovieChanges) -> AppResu
         rating: checked("rating", c.rating, |f, v| optional_text(f, Some(v), 10))?,
         genres: c.genres.map(|g| names("genres", g)).transpose()?,
         cast: c.cast.map(|g| names("cast", g)).transpose()?,
-        director: checked("director", c.director, |f, v| optional_text(f, Some(v), 255))?,
+        director: checked("director", c.director, |f, v| {
+            optional_text(f, Some(v), 255)
+        })?,
         release_date: checked("releaseDate", c.release_date, |_, d| Ok(Some(d)))?,
         poster_url: checked("posterUrl", c.poster_url, |f, v| url(f, Some(v)))?,
         backdrop_url: checked("backdropUrl", c.backdrop_url, |f, v| url(f, Some(v)))?,

@@ -5,9 +5,9 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use crate::app::App;
 use crate::booking::model::Booking;
 use crate::booking::records::end_pending;
-use crate::app::App;
 use crate::db::enums::{BookingStatus, NotificationType};
 use crate::db::schema::bookings;
 use crate::error::{AppError, AppResult};

@@ -11,21 +11,21 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::app::App;
+use crate::auth::model::Viewer;
 use crate::booking::idempotency;
 use crate::booking::model::Booking;
 use crate::booking::pricing::{Quote, quote};
 use crate::booking::records::taken_seats;
 use crate::booking::reference::new_reference;
-use crate::db::is_unique_violation;
-use crate::payments::gateway::payment_error;
-use crate::app::App;
-use crate::auth::model::Viewer;
 use crate::catalog::model::Snack;
 use crate::db::enums::{BookingStatus, PaymentStatus};
+use crate::db::is_unique_violation;
 use crate::db::schema::{booking_seats, booking_snacks, bookings, payments, snacks};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::Intent;
+use crate::payments::gateway::payment_error;
 use crate::ratelimit::{self, Decision};
 use crate::seating::holds::{self, parse_seats};
 
@@ -466,4 +466,3 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
         .await?;
     Ok(booking)
 }
-

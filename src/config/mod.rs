@@ -12,6 +12,7 @@ mod catalog;
 mod database;
 mod graphql;
 mod holds;
+pub mod loyalty;
 mod messaging;
 mod payments;
 mod redis;
@@ -192,7 +193,7 @@ pub struct Config {
     pub messaging: MessagingSettings,
     /// The ISO 4217 currency of every price; its minor unit sets every amount's decimals.
     pub currency: Currency,
-    pub tiers: crate::loyalty::Tiers,
+    pub tiers: loyalty::Tiers,
 }
 
 /// A configuration problem, naming the variable at fault.
@@ -253,10 +254,8 @@ impl Config {
             catalog: CatalogSettings::read(&vars)?,
             holds: HoldSettings::read(&vars)?,
             messaging: MessagingSettings::read(&vars)?,
-            tiers: crate::loyalty::Tiers::parse(
-                &vars.string("LOYALTY_TIERS", crate::loyalty::DEFAULT_TIERS),
-            )
-            .map_err(|m| ConfigError::new("LOYALTY_TIERS", m))?,
+            tiers: loyalty::Tiers::parse(&vars.string("LOYALTY_TIERS", loyalty::DEFAULT_TIERS))
+                .map_err(|m| ConfigError::new("LOYALTY_TIERS", m))?,
             currency,
             env,
         })

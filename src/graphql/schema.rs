@@ -8,8 +8,8 @@ use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
-use crate::door::graphql::DoorMutation;
 use crate::config::GraphqlLimits;
+use crate::door::graphql::DoorMutation;
 use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
 };

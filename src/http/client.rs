@@ -63,7 +63,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     bearer_token(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

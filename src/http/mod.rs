@@ -44,14 +44,8 @@ pub fn router(app: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
-        .route(
-            "/api/tickets/public-key",
-            get(tickets::public_key),
-        )
-        .route(
-            "/api/tickets/revoked",
-            get(revoked_tickets::revoked),
-        )
+        .route("/api/tickets/public-key", get(tickets::public_key))
+        .route("/api/tickets/revoked", get(revoked_tickets::revoked))
         .route("/api/tickets/{file}", get(tickets::image))
         .route("/seatmap/{showtime}", get(seatmap::page))
         .route(

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::{AppError, LogDisplay, UNAVAILABLE_RETRY_SECONDS};
+use crate::http::ServerState;
 use crate::payments::events::{self, Event, Handled};
 use crate::payments::signature;
-use crate::http::ServerState;
 use secrecy::ExposeSecret;
 
 pub async fn receive(

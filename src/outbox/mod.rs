@@ -175,7 +175,8 @@ async fn attempt(
     let effect = serde_json::from_value::<Effect>(payload)
         .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable effect: {e}")))?;
     let request = crate::telemetry::request_id(request.as_deref());
-    let span = tracing::info_span!("outbox", outbox = id, kind = effect.kind(), request_id = %request);
+    let span =
+        tracing::info_span!("outbox", outbox = id, kind = effect.kind(), request_id = %request);
     crate::telemetry::with_request_id(request, app.effects.deliver(app, &effect))
         .instrument(span)
         .await
@@ -295,7 +296,9 @@ mod tests {
                 seats: vec![],
                 used_lock: None,
             },
-            Effect::CancelIntent { intent: "pi".into() },
+            Effect::CancelIntent {
+                intent: "pi".into(),
+            },
             Effect::Refund { booking: one },
             Effect::Email {
                 booking: one,

@@ -9,10 +9,10 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
 use crate::booking::records::authorise;
-use crate::payments::gateway::payment_error;
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::schema::{bookings, payments};
 use crate::error::{AppError, AppResult};
+use crate::payments::gateway::payment_error;
 
 /// The intent to pay the caller's pending booking: the one it has, or a new one.
 /// Asking again returns the same intent (the booking id is the idempotency key).

@@ -15,13 +15,13 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
 use crate::booking::records::{authorise, lock_booking};
-use crate::db::is_unique_violation;
-use crate::payments::gateway::payment_error;
 use crate::db::enums::{BookingStatus, Role};
+use crate::db::is_unique_violation;
 use crate::db::schema::{refunds, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
 use crate::outbox;
+use crate::payments::gateway::payment_error;
 
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -101,10 +101,10 @@ pub async fn request(
             format!("at most {MAX_REASON_CHARS} characters"),
         ));
     }
-    if reason.as_ref().is_some_and(|r| {
-        r.chars()
-            .any(crate::text::is_control_but_line_break)
-    }) {
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().any(crate::text::is_control_but_line_break))
+    {
         return Err(AppError::bad_input(
             "reason",
             "a reason holds no control characters but line breaks",

@@ -260,13 +260,8 @@ pub async fn lock_seats(
             Some("NEED_UNPAID") if unpaid.is_none() => {
                 let mut conn = app.db().await?;
                 unpaid = Some(
-                    super::queries::unpaid_seats(
-                        &mut conn,
-                        viewer.user_id,
-                        showtime_id,
-                        now,
-                    )
-                    .await?,
+                    super::queries::unpaid_seats(&mut conn, viewer.user_id, showtime_id, now)
+                        .await?,
                 );
             }
             _ => break,
@@ -453,7 +448,10 @@ async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
         .redis
         .pool()
         .next()
-        .sadd(super::keys::active_showtimes(&app.redis), showtime.to_string())
+        .sadd(
+            super::keys::active_showtimes(&app.redis),
+            showtime.to_string(),
+        )
         .await?;
     Ok(())
 }

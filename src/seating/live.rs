@@ -178,9 +178,10 @@ impl LiveHub {
     /// interval. Called once the `App` exists.
     pub fn start(&self, app: &Arc<App>) {
         let prefix = app.redis.key("seatmap:");
-        self.0
-            .pubsub
-            .listen(Channels::Prefixed(prefix.clone()), Arc::new(SeatChanges { prefix }));
+        self.0.pubsub.listen(
+            Channels::Prefixed(prefix.clone()),
+            Arc::new(SeatChanges { prefix }),
+        );
         tokio::spawn(audit_epochs(
             Arc::downgrade(app),
             self.0.clone(),
@@ -243,7 +244,11 @@ impl LiveHub {
     }
 
     fn room(&self, showtime: Uuid) -> Option<Arc<Room>> {
-        self.0.rooms.lock().ok().and_then(|r| r.get(&showtime).cloned())
+        self.0
+            .rooms
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&showtime).cloned())
     }
 }
 

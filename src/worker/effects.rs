@@ -18,8 +18,7 @@ impl Deliver for Delivery {
                 seats,
                 used_lock,
             } => {
-                crate::seating::sync::sync_seats(app, *showtime, seats, used_lock.as_deref())
-                    .await
+                crate::seating::sync::sync_seats(app, *showtime, seats, used_lock.as_deref()).await
             }
             Effect::CancelIntent { intent } => crate::payments::intents::cancel(app, intent).await,
             // Delivering a refund may itself deliver the effects it causes (through

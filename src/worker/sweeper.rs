@@ -8,7 +8,6 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::seating::holds;
 
-
 pub async fn sweep_once(app: &App) -> crate::error::AppResult<()> {
     let client = app.redis.client().await;
     let index = crate::seating::keys::active_showtimes(&app.redis);

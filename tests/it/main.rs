@@ -8,6 +8,7 @@ mod common;
 
 mod admin_catalog;
 mod analytics;
+mod architecture;
 mod auth;
 mod batching;
 mod best_seats;
@@ -30,6 +31,7 @@ mod messages;
 mod notifications;
 mod payments;
 mod properties;
+mod request_ids;
 mod schema;
 mod schema_fuzz;
 mod schema_rs;

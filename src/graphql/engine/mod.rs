@@ -67,7 +67,12 @@ impl Executor for Engine {
         request: Request,
         session: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        execute_stream(&self.schema, &self.app, request, session.unwrap_or_default())
+        execute_stream(
+            &self.schema,
+            &self.app,
+            request,
+            session.unwrap_or_default(),
+        )
     }
 }
 

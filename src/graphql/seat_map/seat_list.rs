@@ -145,7 +145,9 @@ fn render(seat: &SeatObject, plan: &[(Name, SeatPart)]) -> Value {
                     .iter()
                     .map(|(key, part)| {
                         let value = match part {
-                            MoneyPart::Typename => Value::String(MoneyObject::type_name().into_owned()),
+                            MoneyPart::Typename => {
+                                Value::String(MoneyObject::type_name().into_owned())
+                            }
                             MoneyPart::Amount => seat.price.amount.to_value(),
                             MoneyPart::Currency => Value::String(seat.price.currency.clone()),
                         };

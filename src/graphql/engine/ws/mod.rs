@@ -326,7 +326,10 @@ fn results<E: Executor, H: PreRendered<E>>(
     request: Request,
     session: Arc<Data>,
 ) -> BoxStream<'static, Out> {
-    match serving.hook.results(&serving.executor, request, session.clone()) {
+    match serving
+        .hook
+        .results(&serving.executor, request, session.clone())
+    {
         Ok(results) => results,
         Err(request) => serving
             .executor
