@@ -72,27 +72,12 @@ pub fn price(field: &str, amount: Decimal, currency: Currency) -> AppResult<Deci
     Ok(currency.round(amount))
 }
 
-#[derive(Debug, Clone)]
-struct NewMovie {
-    pub title: String,
-    pub description: Option<String>,
-    pub duration: i32,
-    pub rating: Option<String>,
-    pub genres: Vec<String>,
-    pub cast: Vec<String>,
-    pub director: Option<String>,
-    pub poster_url: Option<String>,
-    pub backdrop_url: Option<String>,
-    pub trailer_url: Option<String>,
-    pub release_date: Option<NaiveDate>,
-    pub status: MovieStatus,
-}
-
 fn some_texts(values: &[String]) -> Vec<Option<String>> {
     values.iter().cloned().map(Some).collect()
 }
 
-async fn create_movie(conn: &mut AsyncPgConnection, m: NewMovie) -> AppResult<Movie> {
+/// Writes a checked movie.
+async fn create_movie(conn: &mut AsyncPgConnection, m: MovieInput) -> AppResult<Movie> {
     Ok(diesel::insert_into(movies::table)
         .values((
             movies::title.eq(m.title),
@@ -106,27 +91,11 @@ async fn create_movie(conn: &mut AsyncPgConnection, m: NewMovie) -> AppResult<Mo
             movies::backdrop_url.eq(m.backdrop_url),
             movies::trailer_url.eq(m.trailer_url),
             movies::release_date.eq(m.release_date),
-            movies::status.eq(m.status),
+            movies::status.eq(m.status.unwrap_or(MovieStatus::Upcoming)),
         ))
         .returning(Movie::as_returning())
         .get_result(conn)
         .await?)
-}
-
-#[derive(Debug, Clone, Default)]
-struct MoviePatch {
-    pub title: Option<String>,
-    pub description: Patch<String>,
-    pub duration: Option<i32>,
-    pub rating: Patch<String>,
-    pub genres: Option<Vec<String>>,
-    pub cast: Option<Vec<String>>,
-    pub director: Patch<String>,
-    pub poster_url: Patch<String>,
-    pub backdrop_url: Patch<String>,
-    pub trailer_url: Patch<String>,
-    pub release_date: Patch<NaiveDate>,
-    pub status: Option<MovieStatus>,
 }
 
 fn patched<T: Clone>(patch: &Patch<T>, current: &Option<T>) -> Option<T> {
@@ -139,7 +108,7 @@ fn patched<T: Clone>(patch: &Patch<T>, current: &Option<T>) -> Option<T> {
 
 /// Changes only the fields given; the row is locked so concurrent edits of other
 /// fields are not lost.
-async fn update_movie(conn: &mut AsyncPgConnection, id: Uuid, p: MoviePatch) -> AppResult<Movie> {
+async fn update_movie(conn: &mut AsyncPgConnection, id: Uuid, p: MovieChanges) -> AppResult<Movie> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, AppError, _>(async |conn| {
         let current: Movie = movies::table
@@ -325,16 +294,8 @@ async fn create_showtime(
     }
 }
 
-struct NewSnack {
-    pub name: String,
-    pub description: Option<String>,
-    pub price: Decimal,
-    pub category: String,
-    pub image_url: Option<String>,
-    pub available: bool,
-}
-
-async fn create_snack(conn: &mut AsyncPgConnection, s: NewSnack) -> AppResult<Snack> {
+/// Writes a checked snack.
+async fn create_snack(conn: &mut AsyncPgConnection, s: SnackInput) -> AppResult<Snack> {
     Ok(diesel::insert_into(snacks::table)
         .values((
             snacks::name.eq(s.name),
@@ -349,7 +310,7 @@ async fn create_snack(conn: &mut AsyncPgConnection, s: NewSnack) -> AppResult<Sn
         .await?)
 }
 
-/// A movie as an admin sends it, unchecked.
+/// A movie as an admin sends it (`add_movie` checks it).
 pub struct MovieInput {
     pub title: String,
     pub description: Option<String>,
@@ -367,7 +328,7 @@ pub struct MovieInput {
 }
 
 pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
-    let movie = NewMovie {
+    let movie = MovieInput {
         title: text("title", &input.title, 255)?,
         description: description(input.description)?,
         duration: duration(input.duration)?,
@@ -379,7 +340,7 @@ pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
         backdrop_url: url("backdropUrl", input.backdrop_url)?,
         trailer_url: url("trailerUrl", input.trailer_url)?,
         release_date: input.release_date,
-        status: input.status.unwrap_or(MovieStatus::Upcoming),
+        status: input.status,
     };
     let mut conn = app.db().await?;
     let created = create_movie(&mut conn, movie).await?;
@@ -387,7 +348,8 @@ pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
     Ok(created)
 }
 
-/// Changes to a movie as an admin sends them, unchecked: only the fields given change.
+/// Changes to a movie as an admin sends them (`change_movie` checks them): only the
+/// fields given change.
 #[derive(Default)]
 pub struct MovieChanges {
     pub title: Option<String>,
@@ -419,7 +381,7 @@ fn checked<T, U>(
 
 pub async fn change_movie(app: &App, id: Uuid, changes: MovieChanges) -> AppResult<Movie> {
     let c = changes;
-    let patch = MoviePatch {
+    let patch = MovieChanges {
         title: c.title.map(|t| text("title", &t, 255)).transpose()?,
         description: checked("description", c.description, |_, v| description(Some(v)))?,
         duration: c.duration.map(duration).transpose()?,
@@ -479,7 +441,7 @@ pub async fn add_showtime(app: &App, showtime: NewShowtime) -> AppResult<Showtim
     Ok(created)
 }
 
-/// A snack as an admin sends it, unchecked.
+/// A snack as an admin sends it (`add_snack` checks it).
 pub struct SnackInput {
     pub name: String,
     pub description: Option<String>,
@@ -490,7 +452,7 @@ pub struct SnackInput {
 }
 
 pub async fn add_snack(app: &App, input: SnackInput) -> AppResult<Snack> {
-    let snack = NewSnack {
+    let snack = SnackInput {
         name: text("name", &input.name, 255)?,
         description: description(input.description)?,
         price: price("price", input.price, app.config.currency)?,

@@ -34,7 +34,7 @@ fn load_tool() -> PathBuf {
     assert!(
         path.is_file(),
         "{} is missing: build it with `cargo build -p screema-load`, or run the tests \
-         with `--workspace` as scripts/test.sh does",
+         with scripts/test.sh, which builds it first",
         path.display()
     );
     path

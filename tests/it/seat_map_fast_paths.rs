@@ -7,31 +7,15 @@
 use crate::common;
 
 use chrono::Duration;
+use common::TestApp;
 use common::fixtures as fx;
+use common::flow::lock;
 use common::ws::WsClient;
-use common::{TestApp, TestUser};
 use screema::db::enums::{BookingStatus, Role};
 use serde_json::json;
-use uuid::Uuid;
 
 const SUBSCRIPTION: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { showtimeId version availableSeats
     changes { number state } snapshot { version rows { label seats { number state heldByMe } } } } }";
-const LOCK: &str = "mutation($s: ID!, $seats: [String!]!) { lockSeats(input: {showtimeId: $s, seatNumbers: $seats}) { lockToken } }";
-
-/// Holds `seats` for `user`; the hold must be granted.
-async fn lock(app: &TestApp, user: &TestUser, st: Uuid, seats: &[&str]) -> String {
-    let r = app
-        .gql_as(
-            &user.token,
-            LOCK,
-            json!({"s": st.to_string(), "seats": seats}),
-        )
-        .await;
-    r.data()["lockSeats"]["lockToken"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// A row's seats are written in one pass when the selection is plain, and by
 /// async-graphql's general resolver otherwise (fragments, directives): both give the
