@@ -1,15 +1,15 @@
 //! Accounts over GraphQL: thin resolvers over `service`.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use super::input::{Email, FullName, Password, Phone};
 use super::model::User;
-use super::service::{self, Registration, Session, TokenPair};
+use super::service::{self, ProfileChanges, Registration, Session, TokenPair};
 use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::app;
+use crate::graphql::engine::admission::ClientAddr;
 use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
-use crate::http::client::ClientAddr;
 use crate::ids::parse_uuid;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -38,6 +38,17 @@ impl UserObject {
 
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
+    }
+
+    /// Whether the user proved the email address is theirs.
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
+
+    /// Whether the user proved the phone number is theirs; texts about bookings go
+    /// only to verified numbers.
+    async fn phone_verified(&self) -> bool {
+        self.0.phone_verified
     }
 
     async fn role(&self) -> RoleGql {
@@ -105,6 +116,15 @@ pub struct RegisterInput {
     phone: Option<String>,
 }
 
+/// Only the fields given change; `phone: null` removes the number. A new number is
+/// unverified.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    full_name: Option<String>,
+    /// International form, e.g. `+14155550123`.
+    phone: MaybeUndefined<String>,
+}
+
 #[derive(InputObject)]
 pub struct LoginInput {
     email: String,
@@ -168,6 +188,29 @@ impl AuthMutation {
         refresh_token: String,
     ) -> Result<TokenPairObject> {
         Ok(service::refresh(app(ctx)?, &refresh_token).await?.into())
+    }
+
+    /// The signed-in user changes their name or phone number.
+    #[graphql(guard = "SignedIn")]
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> Result<UserObject> {
+        let changes = ProfileChanges {
+            full_name: input
+                .full_name
+                .as_deref()
+                .map(FullName::parse)
+                .transpose()?,
+            phone: match input.phone {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(phone) => Some(Some(Phone::parse(&phone)?)),
+            },
+        };
+        let user = service::update_profile(app(ctx)?, viewer(ctx)?.user_id, changes).await?;
+        Ok(UserObject(user))
     }
 
     /// Ends the sign-in the refresh token belongs to (all its rotations).

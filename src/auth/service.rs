@@ -379,3 +379,46 @@ pub async fn set_role(app: &App, by: Viewer, user_id: Uuid, role: Role) -> AppRe
     sessions::user_revoked(app, user_id).await;
     Ok(user)
 }
+
+/// What a user changes of their own profile; absent fields stay as they are.
+pub struct ProfileChanges {
+    pub full_name: Option<FullName>,
+    /// `Some(None)` removes the phone number.
+    pub phone: Option<Option<Phone>>,
+}
+
+/// Changes the signed-in user's name and phone. A phone number that changes (or is
+/// removed) is no longer verified: texts go only to numbers the user has proven.
+pub async fn update_profile(app: &App, user: Uuid, changes: ProfileChanges) -> AppResult<User> {
+    let mut conn = app.db().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let current = users::table
+            .find(user)
+            .select(User::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound { what: "user" })?;
+        let full_name = changes
+            .full_name
+            .as_ref()
+            .map_or(current.full_name.as_str(), FullName::as_str);
+        let phone = match &changes.phone {
+            None => current.phone.clone(),
+            Some(phone) => phone.as_ref().map(|p| p.as_str().to_owned()),
+        };
+        let phone_verified = current.phone_verified && phone == current.phone;
+        Ok(diesel::update(users::table.find(user))
+            .set((
+                users::full_name.eq(full_name),
+                users::phone.eq(&phone),
+                users::phone_verified.eq(phone_verified),
+                users::updated_at.eq(app.now()),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?)
+    })
+    .await
+}

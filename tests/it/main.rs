@@ -30,6 +30,7 @@ mod loyalty;
 mod messages;
 mod notifications;
 mod payments;
+mod profile;
 mod properties;
 mod request_ids;
 mod schema;
