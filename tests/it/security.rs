@@ -482,6 +482,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({}),
         ),
         (
+            "updateProfile",
+            SignedIn,
+            "mutation { updateProfile(input: {fullName: \"Probe\"}) { id } }",
+            json!({}),
+        ),
+        (
             "lockSeats",
             SignedIn,
             "mutation($id: ID!) { lockSeats(input: {showtimeId: $id, seatNumbers: [\"A1\"]}) { lockToken } }",
