@@ -50,13 +50,8 @@ pub async fn signed_in(
         app.now(),
     )
     .ok()?;
-    // With no limit given, `general` only checks the token (the address is unused).
-    let unused = IpAddr::from([0, 0, 0, 0]);
-    let caller = crate::auth::sessions::signed_in(&app.redis, &token);
-    match crate::ratelimit::general(&app.redis, None, Some(&caller), unused).await {
-        crate::ratelimit::Admission::Revoked => None,
-        _ => Some(token.viewer),
-    }
+    let ended = crate::graphql::engine::admission::sign_in_ended(app, &token).await;
+    (!ended).then_some(token.viewer)
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {

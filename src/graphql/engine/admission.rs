@@ -35,6 +35,15 @@ pub async fn admit_operation(
     }
 }
 
+/// Whether the sign-in `token` comes from has ended (logout, a new role, refresh-token
+/// reuse): the general check with no limit, which counts nothing.
+pub async fn sign_in_ended(app: &App, token: &AccessToken) -> bool {
+    let caller = crate::auth::sessions::signed_in(&app.redis, token);
+    // With no limit given, the address is not used.
+    let unused = IpAddr::from([0, 0, 0, 0]);
+    ratelimit::general(&app.redis, None, Some(&caller), unused).await == Admission::Revoked
+}
+
 pub fn revoked() -> AppError {
     AppError::Unauthenticated {
         message: "this sign-in has ended; sign in again".to_owned(),

@@ -56,103 +56,103 @@ impl Engine {
 impl Executor for Engine {
     /// A query or mutation; the caller's data (viewer, address) is already in the
     /// request.
-    async fn execute(&self, request: Request) -> Response {
-        execute(&self.schema, &self.app, request).await
+    async fn execute(&self, mut request: Request) -> Response {
+        let viewer = viewer_in(&request.data);
+        let operation = Operation::read(&self.app, &mut request, viewer);
+        let span = tracing::info_span!(
+            "graphql",
+            operation = operation.observed.name(),
+            caller = %caller(viewer.as_ref()),
+        );
+        let mut response = match prepare(&self.app, request, viewer.as_ref()) {
+            Ok(request) => {
+                self.schema
+                    .for_caller(operation.closed)
+                    .execute(request)
+                    .instrument(span)
+                    .await
+            }
+            Err(refusal) => Response::from_errors(vec![refusal]),
+        };
+        operation.conceal(&mut response);
+        operation.observed.finish(&self.app.metrics, &mut response);
+        response
     }
 
     /// Every response of an operation, whose caller is in the session's data (the
     /// websocket's, set at `connection_init`) or else in the request's.
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        execute_stream(
-            &self.schema,
-            &self.app,
-            request,
-            session.unwrap_or_default(),
-        )
-    }
-}
-
-async fn execute(schema: &AppSchema, app: &AppState, mut request: Request) -> Response {
-    let viewer = viewer_in(&request.data);
-    let closed = closed_to(app, viewer.as_ref());
-    documents::parse(&mut request);
-    let observed = Observed::of(&mut request);
-    // A syntax error names nothing of the schema: it is left as it is.
-    let conceal = closed && request.parsed_query().is_ok();
-    let span = tracing::info_span!(
-        "graphql",
-        operation = observed.name(),
-        caller = %caller(viewer.as_ref()),
-    );
-    let mut response = match prepare(app, request, viewer.as_ref()) {
-        Ok(request) => {
-            schema
-                .for_caller(closed)
-                .execute(request)
-                .instrument(span)
-                .await
-        }
-        Err(refusal) => Response::from_errors(vec![refusal]),
-    };
-    if conceal {
-        reticence::conceal(&mut response);
-    }
-    observed.finish(&app.metrics, &mut response);
-    response
-}
-
-fn execute_stream(
-    schema: &AppSchema,
-    app: &AppState,
-    mut request: Request,
-    session: Arc<Data>,
-) -> BoxStream<'static, Response> {
-    let viewer = viewer_in(&session).or_else(|| viewer_in(&request.data));
-    let closed = closed_to(app, viewer.as_ref());
-    documents::parse(&mut request);
-    let observed = Observed::of(&mut request);
-    let conceal = closed && request.parsed_query().is_ok();
-    // No HTTP request around a websocket operation: it gets a request id of its own.
-    let id = crate::telemetry::request_id(None);
-    let span = tracing::info_span!(
-        "graphql",
-        request_id = %id,
-        operation = observed.name(),
-        caller = %caller(viewer.as_ref()),
-    );
-    let responses = match prepare(app, request, viewer.as_ref()) {
-        Ok(request) => schema
-            .for_caller(closed)
-            .execute_stream_with_session_data(request, session),
-        Err(refusal) => {
-            futures_util::stream::once(async move { Response::from_errors(vec![refusal]) }).boxed()
-        }
-    };
-    let responses = responses
-        .map(move |mut response| {
-            if conceal {
-                reticence::conceal(&mut response);
+        let session = session.unwrap_or_default();
+        let viewer = viewer_in(&session).or_else(|| viewer_in(&request.data));
+        let operation = Operation::read(&self.app, &mut request, viewer);
+        // No HTTP request around a websocket operation: it gets a request id of its own.
+        let id = crate::telemetry::request_id(None);
+        let span = tracing::info_span!(
+            "graphql",
+            request_id = %id,
+            operation = operation.observed.name(),
+            caller = %caller(viewer.as_ref()),
+        );
+        let responses = match prepare(&self.app, request, viewer.as_ref()) {
+            Ok(request) => self
+                .schema
+                .for_caller(operation.closed)
+                .execute_stream_with_session_data(request, session),
+            Err(refusal) => {
+                futures_util::stream::once(async move { Response::from_errors(vec![refusal]) })
+                    .boxed()
             }
-            observed.label(&mut response);
-            response
-        })
-        .boxed();
-    Traced::new(responses, span, id).boxed()
+        };
+        let responses = responses
+            .map(move |mut response| {
+                operation.conceal(&mut response);
+                operation.observed.label(&mut response);
+                response
+            })
+            .boxed();
+        Traced::new(responses, span, id).boxed()
+    }
+}
+
+/// What the engine reads of an operation before it runs, over either transport.
+struct Operation {
+    /// Introspection, and so everything a validation error would say of the schema,
+    /// is closed to this caller.
+    closed: bool,
+    /// Validation errors are to be made to say nothing of the schema.
+    concealed: bool,
+    observed: Observed,
+}
+
+impl Operation {
+    /// Gives the request its parsed document (from the cache) and reads it.
+    fn read(app: &AppState, request: &mut Request, viewer: Option<Viewer>) -> Self {
+        let closed = shape::introspection_closed(app.config.graphql.introspection, viewer.as_ref());
+        documents::parse(request);
+        let observed = Observed::of(request);
+        // A syntax error names nothing of the schema: it is left as it is.
+        let concealed = closed && request.parsed_query().is_ok();
+        Self {
+            closed,
+            concealed,
+            observed,
+        }
+    }
+
+    fn conceal(&self, response: &mut Response) {
+        if self.concealed {
+            reticence::conceal(response);
+        }
+    }
 }
 
 /// Who runs an operation, for its span.
 fn caller(viewer: Option<&Viewer>) -> String {
     viewer.map_or_else(|| "anonymous".to_owned(), |v| v.user_id.to_string())
-}
-
-/// Whether introspection, and so everything a validation error would say of the
-/// schema, is closed to this caller.
-fn closed_to(app: &AppState, viewer: Option<&Viewer>) -> bool {
-    shape::introspection_closed(app.config.graphql.introspection, viewer)
 }
 
 /// The caller, as the HTTP handler put it in the request's data or `connection_init`

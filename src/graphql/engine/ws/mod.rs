@@ -33,7 +33,6 @@ use super::admission::{self, ClientAddr};
 use crate::app::AppState;
 use crate::auth::tokens::AccessToken;
 use crate::error::AppError;
-use crate::ratelimit::{self, Admission};
 
 /// One result for the client.
 pub enum Out {
@@ -58,6 +57,7 @@ pub trait PreRendered<E: Executor>: Clone + Send + Sync + 'static {
 
 /// What a connection runs with: the application (sign-in, limits, shutdown), the
 /// executor and the hook.
+#[derive(Clone)]
 pub struct Serving<E, H> {
     pub app: AppState,
     pub executor: E,
@@ -275,13 +275,12 @@ impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
     async fn sign_in(&mut self, token: &AccessToken) -> Result<(), Reply> {
         let app = &self.serving.app;
         self.registration = Some(app.websockets.register(token.viewer.user_id, token.family));
-        let caller = crate::auth::sessions::signed_in(&app.redis, token);
-        match ratelimit::general(&app.redis, None, Some(&caller), self.client.0).await {
-            Admission::Revoked => Err(self
+        if admission::sign_in_ended(app, token).await {
+            return Err(self
                 .protocol
-                .forbidden(admission::revoked().public_message())),
-            _ => Ok(()),
+                .forbidden(admission::revoked().public_message()));
         }
+        Ok(())
     }
 
     /// How long the socket's access token has left by the app's clock; `None` for
@@ -295,11 +294,7 @@ impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
     /// A query or mutation: counted in the general limit (the same bucket as HTTP)
     /// before it runs, without holding up the socket's other operations.
     fn admitted(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Out> {
-        let serving = Serving {
-            app: self.serving.app.clone(),
-            executor: self.serving.executor.clone(),
-            hook: self.serving.hook.clone(),
-        };
+        let serving = self.serving.clone();
         let (token, client) = (self.token, self.client);
         futures_util::stream::once(async move {
             match admission::admit_operation(&serving.app, token.as_ref(), client).await {
