@@ -80,6 +80,7 @@ pub async fn run(args: Vec<String>) -> anyhow::Result<()> {
                 app.config.env,
                 app.now().date_naive(),
                 app.config.catalog.cleaning_gap,
+                app.config.currency,
             )
             .await?;
             println!("seeded: {report}");

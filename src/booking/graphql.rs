@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
-use super::model::{Booking, BookingSnack};
+use super::model::{Booking, BookingSnack, BookingTicket};
 use super::records;
 use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
 use crate::catalog::model::Snack;
 use crate::checkout::{self, NewBooking};
 use crate::db::enums::BookingStatus;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking};
+use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking, TicketsOfBooking};
 use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
@@ -67,6 +67,21 @@ impl BookingNode {
     /// What is charged: total less discount.
     async fn final_amount(&self) -> MoneyObject {
         self.money(self.0.final_amount)
+    }
+
+    /// Each seat with its ticket type and price, and its share of the discounts.
+    async fn tickets(&self, ctx: &Context<'_>) -> Result<Vec<BookingTicketObject>> {
+        let tickets = loaders(ctx)?
+            .load_one(TicketsOfBooking(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(tickets
+            .iter()
+            .map(|t| BookingTicketObject {
+                ticket: t.clone(),
+                currency: self.0.money_currency(),
+            })
+            .collect())
     }
 
     async fn snacks(&self, ctx: &Context<'_>) -> Result<Vec<BookingSnackObject>> {
@@ -133,6 +148,37 @@ impl BookingNode {
     }
 }
 
+pub struct BookingTicketObject {
+    ticket: BookingTicket,
+    currency: Currency,
+}
+
+#[Object(name = "BookingTicket")]
+impl BookingTicketObject {
+    async fn seat_number(&self) -> &str {
+        &self.ticket.seat_number
+    }
+
+    async fn ticket_type(&self) -> &str {
+        &self.ticket.ticket_type
+    }
+
+    /// The ticket's price by its type, before discounts.
+    async fn price(&self) -> MoneyObject {
+        Money::new(self.ticket.price, self.currency).into()
+    }
+
+    /// Its share of the booking's discounts (voucher, then loyalty).
+    async fn discount(&self) -> MoneyObject {
+        Money::new(self.ticket.discount, self.currency).into()
+    }
+
+    /// What the ticket costs: price less discount.
+    async fn final_price(&self) -> MoneyObject {
+        Money::new(self.ticket.price - self.ticket.discount, self.currency).into()
+    }
+}
+
 pub struct BookingSnackObject {
     line: BookingSnack,
     snack: Snack,
@@ -160,6 +206,13 @@ impl BookingSnackObject {
 }
 
 #[derive(InputObject)]
+pub struct TicketInput {
+    seat_number: String,
+    /// `ADULT`, `CHILD`, `SENIOR`, ...: a type the showtime sells.
+    ticket_type: String,
+}
+
+#[derive(InputObject)]
 pub struct SnackOrderInput {
     snack_id: ID,
     /// 1 to 20.
@@ -169,8 +222,10 @@ pub struct SnackOrderInput {
 #[derive(InputObject)]
 pub struct CreateBookingInput {
     showtime_id: ID,
-    /// Exactly the seats of the lock.
-    seat_numbers: Vec<String>,
+    /// Exactly the seats of the lock, each an ADULT ticket; or give `tickets`.
+    seat_numbers: Option<Vec<String>>,
+    /// Each seat of the lock with its ticket type (one of `Showtime.ticketPrices`).
+    tickets: Option<Vec<TicketInput>>,
     #[graphql(default)]
     snacks: Vec<SnackOrderInput>,
     lock_token: String,
@@ -245,7 +300,12 @@ impl BookingMutation {
             viewer,
             NewBooking {
                 showtime,
-                seats: input.seat_numbers,
+                seat_numbers: input.seat_numbers,
+                tickets: input.tickets.map(|list| {
+                    list.into_iter()
+                        .map(|t| (t.seat_number, t.ticket_type))
+                        .collect()
+                }),
                 snacks,
                 lock_token: input.lock_token,
                 idempotency_key: input.idempotency_key,

@@ -64,8 +64,19 @@ pub fn parse_key(raw: Option<String>) -> AppResult<Option<String>> {
 /// What makes two requests the same: the showtime, the seats and the snacks, in any
 /// order. (The lock token is not part of it: the first request used it up, and a
 /// retry that sends it again, or another, asks for the same booking.)
-pub fn fingerprint(showtime: Uuid, seats: &[String], snacks: &[(Uuid, i32)]) -> String {
-    let mut seats = seats.to_vec();
+pub fn fingerprint(showtime: Uuid, tickets: &[(String, String)], snacks: &[(Uuid, i32)]) -> String {
+    // An ADULT ticket hashes as its seat alone, as every seat did before ticket types,
+    // so a key reused across the change still finds its request the same.
+    let mut seats: Vec<String> = tickets
+        .iter()
+        .map(|(seat, kind)| {
+            if kind == crate::catalog::ticket_prices::ADULT {
+                seat.clone()
+            } else {
+                format!("{seat}:{kind}")
+            }
+        })
+        .collect();
     seats.sort();
     let mut snacks = snacks.to_vec();
     snacks.sort();

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::catalog::model::texts;
 use crate::db::enums::BookingStatus;
-use crate::db::schema::{booking_snacks, bookings};
+use crate::db::schema::{booking_seats, booking_snacks, bookings};
 use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -54,6 +54,18 @@ impl Booking {
     pub fn money(&self, amount: Decimal) -> Money {
         Money::new(amount, self.money_currency())
     }
+}
+
+/// A seat of a booking, sold as a ticket type at a price, with its share of the
+/// booking's discounts (`booking::pricing`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = booking_seats, check_for_backend(diesel::pg::Pg))]
+pub struct BookingTicket {
+    pub booking_id: Uuid,
+    pub seat_number: String,
+    pub ticket_type: String,
+    pub price: Decimal,
+    pub discount: Decimal,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

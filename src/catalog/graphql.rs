@@ -6,9 +6,11 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
 
+use super::age_rating::AgeRating;
 use super::manage::{self, MovieChanges, MovieInput, NewShowtime, Patch, SnackInput};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
+use super::ticket_prices::Rule;
 use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::guards::RoleGuard;
@@ -238,6 +240,15 @@ impl MovieNode {
         self.0.status.into()
     }
 
+    /// The film's age rating in its rating system, when it has one.
+    async fn age_rating(&self) -> Option<AgeRatingObject> {
+        self.0.age_rating().map(|r| AgeRatingObject {
+            system: r.system,
+            code: r.code,
+            min_age: r.min_age,
+        })
+    }
+
     /// As `Query.showtimes` for this movie.
     async fn showtimes(
         &self,
@@ -295,6 +306,38 @@ impl ShowtimeNode {
     async fn seat_map(&self, ctx: &Context<'_>) -> Result<SeatMapObject> {
         seat_map(ctx, &self.0).await
     }
+
+    /// The ticket types on sale and what each costs; a booking names one per seat.
+    async fn ticket_prices(&self, ctx: &Context<'_>) -> Result<Vec<TicketPriceObject>> {
+        let currency = app(ctx)?.config.currency;
+        Ok(self
+            .0
+            .ticket_prices()
+            .entries()
+            .iter()
+            .map(|p| {
+                let (fixed, percent) = match p.rule {
+                    Rule::FixedPrice(price) => (Some(Money::new(price, currency).into()), None),
+                    Rule::PercentOfSeatPrice(percent) => (None, Some(Decimal(percent))),
+                };
+                TicketPriceObject {
+                    ticket_type: p.ticket_type.clone(),
+                    fixed_price: fixed,
+                    percent_of_seat_price: percent,
+                }
+            })
+            .collect())
+    }
+}
+
+/// One ticket type's price at a showtime: a fixed price, or a percentage of the seat's
+/// price (`"100"`: the seat's price).
+#[derive(SimpleObject)]
+#[graphql(name = "TicketPrice")]
+pub struct TicketPriceObject {
+    ticket_type: String,
+    fixed_price: Option<MoneyObject>,
+    percent_of_seat_price: Option<Decimal>,
 }
 
 pub fn missing(what: &str, id: uuid::Uuid) -> AppError {
@@ -423,6 +466,49 @@ pub struct CreateMovieInput {
     trailer_url: Option<String>,
     /// UPCOMING when not given.
     status: Option<MovieStatusGql>,
+    age_rating: Option<AgeRatingInput>,
+}
+
+/// A film's rating in a rating system, e.g. `{system: "BBFC", code: "15", minAge: 15}`
+/// or `{system: "MPAA", code: "R", minAge: 17}`: `minAge` is the youngest the cinema
+/// admits (0 to 21); CHILD tickets are not sold above the child age.
+#[derive(InputObject)]
+pub struct AgeRatingInput {
+    system: String,
+    code: String,
+    min_age: i32,
+}
+
+impl From<AgeRatingInput> for AgeRating {
+    /// Unchecked: `catalog::manage` checks it.
+    fn from(r: AgeRatingInput) -> Self {
+        AgeRating {
+            system: r.system,
+            code: r.code,
+            min_age: r.min_age,
+        }
+    }
+}
+
+/// A film's age rating.
+#[derive(SimpleObject)]
+#[graphql(name = "AgeRating")]
+pub struct AgeRatingObject {
+    system: String,
+    code: String,
+    /// The youngest age admitted.
+    min_age: i32,
+}
+
+/// What one ticket type costs at a showtime: exactly one of `fixedPrice` (the same on
+/// every seat) and `percentOfSeatPrice` (of the seat's price: `"100"` is the seat's
+/// price, `"50"` half of it).
+#[derive(InputObject)]
+pub struct TicketPriceInput {
+    /// `ADULT`, `CHILD`, `SENIOR`, `STUDENT` or a cinema's own (letters, digits, `_`).
+    ticket_type: String,
+    fixed_price: Option<Decimal>,
+    percent_of_seat_price: Option<Decimal>,
 }
 
 /// Only the fields given change; `null` clears a nullable field.
@@ -440,6 +526,8 @@ pub struct UpdateMovieInput {
     backdrop_url: MaybeUndefined<String>,
     trailer_url: MaybeUndefined<String>,
     status: Option<MovieStatusGql>,
+    /// `null` clears it.
+    age_rating: MaybeUndefined<AgeRatingInput>,
 }
 
 #[derive(InputObject)]
@@ -465,6 +553,8 @@ pub struct CreateShowtimeInput {
     screen_id: ID,
     start_time: DateTime,
     base_price: Decimal,
+    /// The ticket types sold and their prices; ADULT at the seat's price when absent.
+    ticket_prices: Option<Vec<TicketPriceInput>>,
 }
 
 #[derive(InputObject)]
@@ -507,6 +597,7 @@ impl CatalogMutation {
             backdrop_url: input.backdrop_url,
             trailer_url: input.trailer_url,
             status: input.status.map(Into::into),
+            age_rating: input.age_rating.map(Into::into),
         };
         let created = manage::add_movie(app(ctx)?, movie).await?;
         Ok(MovieNode(Arc::new(created)))
@@ -533,6 +624,7 @@ impl CatalogMutation {
             backdrop_url: patch(input.backdrop_url, |v| v),
             trailer_url: patch(input.trailer_url, |v| v),
             status: input.status.map(Into::into),
+            age_rating: patch(input.age_rating, Into::into),
         };
         let updated = manage::change_movie(app(ctx)?, id, changes).await?;
         Ok(MovieNode(Arc::new(updated)))
@@ -584,6 +676,17 @@ impl CatalogMutation {
             screen_id: parse_uuid("screenId", &input.screen_id)?,
             start_time: input.start_time.0,
             base_price: input.base_price.0,
+            ticket_prices: input.ticket_prices.map(|list| {
+                list.into_iter()
+                    .map(|p| {
+                        (
+                            p.ticket_type,
+                            p.fixed_price.map(|d| d.0),
+                            p.percent_of_seat_price.map(|d| d.0),
+                        )
+                    })
+                    .collect()
+            }),
         };
         let created = manage::add_showtime(app(ctx)?, showtime).await?;
         Ok(ShowtimeNode(Arc::new(created)))

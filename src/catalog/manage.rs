@@ -11,8 +11,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::age_rating::AgeRating;
 use super::layout::SeatLayout;
 use super::model::{Movie, Screen, Showtime, Snack, Theater};
+use super::ticket_prices::TicketPrices;
 use crate::app::App;
 use crate::db::enums::MovieStatus;
 use crate::db::schema::{movies, screens, showtimes, snacks, theaters};
@@ -92,6 +94,9 @@ async fn create_movie(conn: &mut AsyncPgConnection, m: MovieInput) -> AppResult<
             movies::trailer_url.eq(m.trailer_url),
             movies::release_date.eq(m.release_date),
             movies::status.eq(m.status.unwrap_or(MovieStatus::Upcoming)),
+            movies::age_rating_system.eq(m.age_rating.as_ref().map(|r| r.system.clone())),
+            movies::age_rating_code.eq(m.age_rating.as_ref().map(|r| r.code.clone())),
+            movies::age_rating_min_age.eq(m.age_rating.as_ref().map(|r| r.min_age)),
         ))
         .returning(Movie::as_returning())
         .get_result(conn)
@@ -119,6 +124,7 @@ async fn update_movie(conn: &mut AsyncPgConnection, id: Uuid, p: MovieChanges) -
             .await
             .optional()?
             .ok_or(AppError::NotFound { what: "movie" })?;
+        let rating = patched(&p.age_rating, &current.age_rating());
         Ok(diesel::update(movies::table.find(id))
             .set((
                 movies::title.eq(p.title.clone().unwrap_or(current.title.clone())),
@@ -141,6 +147,9 @@ async fn update_movie(conn: &mut AsyncPgConnection, id: Uuid, p: MovieChanges) -
                 movies::trailer_url.eq(patched(&p.trailer_url, &current.trailer_url)),
                 movies::release_date.eq(patched(&p.release_date, &current.release_date)),
                 movies::status.eq(p.status.unwrap_or(current.status)),
+                movies::age_rating_system.eq(rating.as_ref().map(|r| r.system.clone())),
+                movies::age_rating_code.eq(rating.as_ref().map(|r| r.code.clone())),
+                movies::age_rating_min_age.eq(rating.as_ref().map(|r| r.min_age)),
             ))
             .returning(Movie::as_returning())
             .get_result(conn)
@@ -227,11 +236,18 @@ async fn create_screen(
     }
 }
 
+/// A ticket type's price as an admin sends it: `(type, fixed price, percent of the
+/// seat's price)`, exactly one of the two (`TicketPrices::checked`).
+pub type PriceEntry = (String, Option<Decimal>, Option<Decimal>);
+
 pub struct NewShowtime {
     pub movie_id: Uuid,
     pub screen_id: Uuid,
     pub start_time: DateTime<Utc>,
     pub base_price: Decimal,
+    /// `(ticket type, fixed price, percent of the seat's price)`, exactly one of the
+    /// two; none: ADULT at the seat's price.
+    pub ticket_prices: Option<Vec<PriceEntry>>,
 }
 
 /// Schedules a showtime: it ends after the film and the cleaning gap, in the future,
@@ -244,6 +260,10 @@ async fn create_showtime(
     currency: Currency,
 ) -> AppResult<Showtime> {
     let base_price = price("basePrice", s.base_price, currency)?;
+    let ticket_prices = match s.ticket_prices {
+        Some(entries) => TicketPrices::checked("ticketPrices", entries, currency)?,
+        None => TicketPrices::default(),
+    };
     if s.start_time <= now {
         return Err(AppError::bad_input(
             "startTime",
@@ -272,6 +292,7 @@ async fn create_showtime(
             showtimes::start_time.eq(s.start_time),
             showtimes::end_time.eq(end_time),
             showtimes::base_price.eq(base_price),
+            showtimes::ticket_prices.eq(ticket_prices.to_stored()),
         ))
         .returning(Showtime::as_returning())
         .get_result(conn)
@@ -325,6 +346,8 @@ pub struct MovieInput {
     pub trailer_url: Option<String>,
     /// UPCOMING when not given.
     pub status: Option<MovieStatus>,
+    /// `(system, code, minimum age)`.
+    pub age_rating: Option<AgeRating>,
 }
 
 pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
@@ -341,6 +364,10 @@ pub async fn add_movie(app: &App, input: MovieInput) -> AppResult<Movie> {
         trailer_url: url("trailerUrl", input.trailer_url)?,
         release_date: input.release_date,
         status: input.status,
+        age_rating: input
+            .age_rating
+            .map(|r| AgeRating::checked("ageRating", &r.system, &r.code, r.min_age))
+            .transpose()?,
     };
     let mut conn = app.db().await?;
     let created = create_movie(&mut conn, movie).await?;
@@ -364,6 +391,7 @@ pub struct MovieChanges {
     pub backdrop_url: Patch<String>,
     pub trailer_url: Patch<String>,
     pub status: Option<MovieStatus>,
+    pub age_rating: Patch<AgeRating>,
 }
 
 /// A patch checked: a value that checks out as absent (empty text) clears the field.
@@ -396,6 +424,9 @@ pub async fn change_movie(app: &App, id: Uuid, changes: MovieChanges) -> AppResu
         backdrop_url: checked("backdropUrl", c.backdrop_url, |f, v| url(f, Some(v)))?,
         trailer_url: checked("trailerUrl", c.trailer_url, |f, v| url(f, Some(v)))?,
         status: c.status,
+        age_rating: checked("ageRating", c.age_rating, |f, r| {
+            AgeRating::checked(f, &r.system, &r.code, r.min_age).map(Some)
+        })?,
     };
     let mut conn = app.db().await?;
     let updated = update_movie(&mut conn, id, patch).await?;

@@ -26,6 +26,19 @@ pub struct Movie {
     pub status: MovieStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub age_rating_system: Option<String>,
+    pub age_rating_code: Option<String>,
+    pub age_rating_min_age: Option<i32>,
+}
+
+impl Movie {
+    pub fn age_rating(&self) -> Option<crate::catalog::age_rating::AgeRating> {
+        crate::catalog::age_rating::AgeRating::from_columns(
+            self.age_rating_system.as_deref(),
+            self.age_rating_code.as_deref(),
+            self.age_rating_min_age,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -60,6 +73,13 @@ pub struct Showtime {
     pub base_price: Decimal,
     pub blocked_seats: Vec<Option<String>>,
     pub created_at: DateTime<Utc>,
+    pub ticket_prices: serde_json::Value,
+}
+
+impl Showtime {
+    pub fn ticket_prices(&self) -> crate::catalog::ticket_prices::TicketPrices {
+        crate::catalog::ticket_prices::TicketPrices::from_stored(&self.ticket_prices)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -4,6 +4,7 @@
 //! seats and payments, which it joins.
 
 pub mod expiry;
+pub mod tickets;
 
 use std::collections::HashSet;
 
@@ -15,25 +16,30 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::idempotency;
 use crate::booking::model::Booking;
-use crate::booking::pricing::{Quote, quote};
+use crate::booking::pricing::{Quote, price_tickets, quote};
 use crate::booking::records::taken_seats;
 use crate::booking::reference::new_reference;
+use crate::catalog::age_rating::AgeRating;
 use crate::catalog::model::Snack;
+use crate::catalog::ticket_prices::CHILD;
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::is_unique_violation;
-use crate::db::schema::{booking_seats, booking_snacks, bookings, payments, snacks};
+use crate::db::schema::{booking_seats, booking_snacks, bookings, movies, payments, snacks};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::Intent;
 use crate::payments::gateway::payment_error;
 use crate::ratelimit::{self, Decision};
-use crate::seating::holds::{self, parse_seats};
+use crate::seating::holds;
 
 pub const MAX_SNACK_QUANTITY: i32 = 20;
 
 pub struct NewBooking {
     pub showtime: Uuid,
-    pub seats: Vec<String>,
+    /// Every seat an ADULT ticket, unless `tickets` says otherwise.
+    pub seat_numbers: Option<Vec<String>>,
+    /// `(seat, ticket type)`.
+    pub tickets: Option<Vec<(String, String)>>,
     pub snacks: Vec<(Uuid, i32)>,
     pub lock_token: String,
     /// With a key, repeats of this request answer with the booking it made.
@@ -111,10 +117,8 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             retry_after_seconds,
         });
     }
-    let seats: Vec<String> = parse_seats(&input.seats)?
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let requested = tickets::requested(input.seat_numbers, input.tickets)?;
+    let seats: Vec<String> = requested.iter().map(|(seat, _)| seat.clone()).collect();
     check_snack_lines(&input.snacks)?;
     if input.lock_token.trim().is_empty() {
         return Err(AppError::bad_input(
@@ -124,7 +128,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
     }
     let request = idempotency::parse_key(input.idempotency_key)?.map(|key| idempotency::Request {
         key,
-        hash: idempotency::fingerprint(input.showtime, &seats, &input.snacks),
+        hash: idempotency::fingerprint(input.showtime, &requested, &input.snacks),
     });
     let room = crate::seating::rooms::room(app, input.showtime).await?;
     if room.showtime.start_time <= app.now() {
@@ -133,8 +137,34 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             "this showtime has already started",
         ));
     }
+    let currency = app.config.currency;
+    let priced = price_tickets(
+        &room.layout,
+        room.showtime.base_price,
+        currency,
+        &room.showtime.ticket_prices(),
+        &requested,
+    )?;
     let (snack_prices, discount_percent) = {
         let mut conn = app.db().await?;
+        if requested.iter().any(|(_, kind)| kind == CHILD) {
+            let rating: (Option<String>, Option<String>, Option<i32>) = movies::table
+                .find(room.showtime.movie_id)
+                .select((
+                    movies::age_rating_system,
+                    movies::age_rating_code,
+                    movies::age_rating_min_age,
+                ))
+                .first(&mut conn)
+                .await?;
+            let rating =
+                AgeRating::from_columns(rating.0.as_deref(), rating.1.as_deref(), rating.2);
+            tickets::check_ages(
+                &requested,
+                rating.as_ref(),
+                app.config.catalog.child_max_age,
+            )?;
+        }
         (
             priced_snacks(&mut conn, &input.snacks).await?,
             crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
@@ -144,14 +174,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         viewer,
         showtime: input.showtime,
         lock_token: input.lock_token,
-        quote: quote(
-            &room.layout,
-            room.showtime.base_price,
-            app.config.currency,
-            &seats,
-            &snack_prices,
-            discount_percent,
-        ),
+        quote: quote(priced, &snack_prices, currency, &[], discount_percent),
         seats,
         booking_id: Uuid::new_v4(),
     };
@@ -410,14 +433,18 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
         }
     };
     let seat_rows: Vec<_> = row
-        .seats
+        .quote
+        .tickets
         .iter()
-        .map(|seat| {
+        .map(|ticket| {
             (
                 booking_seats::booking_id.eq(row.id),
                 booking_seats::showtime_id.eq(row.showtime),
                 booking_seats::status.eq(BookingStatus::Pending),
-                booking_seats::seat_number.eq(seat),
+                booking_seats::seat_number.eq(&ticket.seat),
+                booking_seats::ticket_type.eq(&ticket.ticket_type),
+                booking_seats::price.eq(ticket.price.amount()),
+                booking_seats::discount.eq(ticket.discount.amount()),
             )
         })
         .collect();

@@ -12,6 +12,9 @@ pub struct CatalogSettings {
     pub cache_ttl: Duration,
     /// Added to a film's running time to get the showtime's end: the room is cleaned.
     pub cleaning_gap: Duration,
+    /// The oldest a CHILD ticket's holder is: a film whose age rating's minimum age is
+    /// above it sells no CHILD tickets.
+    pub child_max_age: i32,
 }
 
 impl CatalogSettings {
@@ -29,6 +32,7 @@ impl CatalogSettings {
                 Unit::Minutes,
                 Duration::ZERO,
             )?,
+            child_max_age: vars.number("CHILD_MAX_AGE", 11, 0)?,
         })
     }
 }

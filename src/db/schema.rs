@@ -46,6 +46,10 @@ diesel::table! {
         status -> BookingStatus,
         #[max_length = 8]
         seat_number -> Varchar,
+        #[max_length = 32]
+        ticket_type -> Varchar,
+        price -> Numeric,
+        discount -> Numeric,
     }
 }
 
@@ -128,6 +132,11 @@ diesel::table! {
         status -> MovieStatus,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        #[max_length = 16]
+        age_rating_system -> Nullable<Varchar>,
+        #[max_length = 16]
+        age_rating_code -> Nullable<Varchar>,
+        age_rating_min_age -> Nullable<Int4>,
     }
 }
 
@@ -268,6 +277,7 @@ diesel::table! {
         base_price -> Numeric,
         blocked_seats -> Array<Nullable<Text>>,
         created_at -> Timestamptz,
+        ticket_prices -> Jsonb,
     }
 }
 

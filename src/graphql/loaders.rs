@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::error::SharedError;
 use crate::app::AppState;
-use crate::booking::model::BookingSnack;
+use crate::booking::model::{BookingSnack, BookingTicket};
 use crate::catalog::layout::{LayoutError, SeatLayout};
 use crate::catalog::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::catalog::queries::{self, ShowtimeFilter};
@@ -54,6 +54,9 @@ pub struct ScreensOfTheater(pub Uuid);
 pub use crate::catalog::queries::ShowtimesOfMovie;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookedSeatsOf(pub Uuid);
+/// A booking's tickets, in seat order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TicketsOfBooking(pub Uuid);
 /// A booking's snack lines, each with its snack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SnacksOfBooking(pub Uuid);
@@ -279,6 +282,47 @@ impl Loader<SnacksOfBooking> for AppLoader {
             out.entry(SnacksOfBooking(row.0.booking_id))
                 .or_default()
                 .push(row);
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<TicketsOfBooking> for AppLoader {
+    type Value = Arc<Vec<BookingTicket>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[TicketsOfBooking],
+    ) -> Result<HashMap<TicketsOfBooking, Self::Value>, Self::Error> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+
+        use crate::db::schema::booking_seats;
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows: Vec<BookingTicket> = booking_seats::table
+            .filter(booking_seats::booking_id.eq_any(&ids))
+            .select(BookingTicket::as_select())
+            .load(&mut *conn(&self.app).await?)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<TicketsOfBooking, Vec<BookingTicket>> = ids
+            .iter()
+            .map(|id| (TicketsOfBooking(*id), Vec::new()))
+            .collect();
+        for row in rows {
+            out.entry(TicketsOfBooking(row.booking_id))
+                .or_default()
+                .push(row);
+        }
+        for tickets in out.values_mut() {
+            // In the order a seat map reads: by row, then by number (A2 before A10).
+            tickets.sort_by_cached_key(|t| {
+                t.seat_number
+                    .parse::<crate::catalog::layout::SeatNumber>()
+                    .map(|n| (n.row().to_owned(), n.number()))
+                    .unwrap_or_default()
+            });
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }

@@ -34,6 +34,9 @@ struct Details {
     phone: Option<String>,
     #[diesel(sql_type = Text)]
     movie: String,
+    /// The film's age rating as printed, e.g. `BBFC 15 (15 and over)`; empty if none.
+    #[diesel(sql_type = Text)]
+    rating: String,
     #[diesel(sql_type = Text)]
     theater: String,
     #[diesel(sql_type = Integer)]
@@ -46,7 +49,13 @@ struct Details {
 async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
     let mut conn = app.db().await?;
     diesel::sql_query(
-        "SELECT b.booking_reference AS reference, array_to_string(b.seat_numbers, ', ') AS seats, \
+        "SELECT b.booking_reference AS reference, \
+                coalesce((SELECT string_agg(bs.seat_number || CASE WHEN bs.ticket_type = 'ADULT' \
+                    THEN '' ELSE ' (' || bs.ticket_type || ')' END, ', ' ORDER BY bs.seat_number) \
+                    FROM booking_seats bs WHERE bs.booking_id = b.id), \
+                    array_to_string(b.seat_numbers, ', ')) AS seats, \
+                coalesce(m.age_rating_system || ' ' || m.age_rating_code || ' (' \
+                    || m.age_rating_min_age || ' and over)', '') AS rating, \
                 b.final_amount::text AS amount, b.currency, b.qr_code, \
                 u.email, u.full_name, u.phone, m.title AS movie, t.name AS theater, \
                 sc.screen_number AS screen, \
@@ -65,8 +74,13 @@ async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
 
 /// Subject and plain-text body (ASCII, so it reads the same in any client).
 fn compose(template: &str, d: &Details) -> AppResult<(String, String)> {
+    let rated = if d.rating.is_empty() {
+        String::new()
+    } else {
+        format!("Rated:   {}\n", d.rating)
+    };
     let what = format!(
-        "Booking {}\nFilm:    {}\nCinema:  {}, screen {}\nTime:    {}\nSeats:   {}\nAmount:  {} {}\n",
+        "Booking {}\nFilm:    {}\n{rated}Cinema:  {}, screen {}\nTime:    {}\nSeats:   {}\nAmount:  {} {}\n",
         d.reference, d.movie, d.theater, d.screen, d.starts, d.seats, d.amount, d.currency
     );
     Ok(match template {

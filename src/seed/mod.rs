@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::catalog::layout::SeatLayout;
+use crate::catalog::ticket_prices::TicketPrices;
 use crate::config::AppEnv;
 use crate::db::enums::{MovieStatus, Role};
 use crate::db::schema::{movies, screens, snacks, theaters, users};
@@ -29,6 +30,8 @@ pub const SCHEDULE_DAYS: i64 = 14;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DemoData {
+    /// Every demo showtime's price list (`catalog::ticket_prices`).
+    ticket_prices: serde_json::Value,
     theaters: Vec<DemoTheater>,
     movies: Vec<DemoMovie>,
     snacks: Vec<DemoSnack>,
@@ -59,6 +62,7 @@ struct DemoMovie {
     description: String,
     duration: i32,
     rating: String,
+    age_rating: DemoAgeRating,
     genres: Vec<String>,
     cast: Vec<String>,
     director: String,
@@ -67,6 +71,14 @@ struct DemoMovie {
     trailer_url: String,
     release_offset_days: i64,
     status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoAgeRating {
+    system: String,
+    code: String,
+    min_age: i32,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +138,7 @@ pub async fn run(
     env: AppEnv,
     today: NaiveDate,
     cleaning_gap: std::time::Duration,
+    currency: crate::money::Currency,
 ) -> anyhow::Result<SeedReport> {
     let data: DemoData = serde_json::from_str(DEMO_DATA).context("parsing demo_data.json")?;
     let mut report = SeedReport::default();
@@ -202,6 +215,21 @@ pub async fn run(
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
+        // Ratings came after the first demo catalog: a film seeded before gets its
+        // rating, unless an admin has given it one since.
+        let rating = &movie.age_rating;
+        diesel::update(
+            movies::table
+                .find(movie_id)
+                .filter(movies::age_rating_system.is_null()),
+        )
+        .set((
+            movies::age_rating_system.eq(&rating.system),
+            movies::age_rating_code.eq(&rating.code),
+            movies::age_rating_min_age.eq(rating.min_age),
+        ))
+        .execute(conn)
+        .await?;
         report.movies += 1;
         if status == MovieStatus::NowShowing {
             now_showing.push((movie_id, movie.duration));
@@ -225,9 +253,35 @@ pub async fn run(
         report.snacks += 1;
     }
 
+    let prices = TicketPrices::checked(
+        "ticketPrices",
+        serde_json::from_value::<Vec<DemoPrice>>(data.ticket_prices)
+            .context("demo ticketPrices")?
+            .into_iter()
+            .map(|p| {
+                Ok((
+                    p.ticket_type,
+                    p.fixed_price.as_deref().map(decimal).transpose()?,
+                    p.percent_of_seat_price
+                        .as_deref()
+                        .map(decimal)
+                        .transpose()?,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        currency,
+    )
+    .map_err(|e| anyhow::anyhow!("demo ticketPrices: {e:?}"))?;
     let gap_minutes = i64::try_from(cleaning_gap.as_secs() / 60)?;
-    report.showtimes_added =
-        seed_showtimes(conn, &screen_rows, &now_showing, today, gap_minutes).await?;
+    report.showtimes_added = seed_showtimes(
+        conn,
+        &screen_rows,
+        &now_showing,
+        today,
+        gap_minutes,
+        &prices,
+    )
+    .await?;
 
     if env == AppEnv::Production {
         report.users_skipped_in_production = true;
@@ -276,6 +330,7 @@ async fn seed_showtimes(
     movies: &[(Uuid, i32)],
     today: NaiveDate,
     gap_minutes: i64,
+    prices: &TicketPrices,
 ) -> anyhow::Result<usize> {
     if movies.is_empty() {
         return Ok(0);
@@ -326,10 +381,11 @@ async fn seed_showtimes(
     }
     // One statement: local times become instants in each theater's own zone.
     let inserted = diesel::sql_query(
-        "INSERT INTO showtimes (id, movie_id, screen_id, start_time, end_time, base_price, blocked_seats) \
+        "INSERT INTO showtimes (id, movie_id, screen_id, start_time, end_time, base_price, \
+                                blocked_seats, ticket_prices) \
          SELECT v.id, v.movie_id, v.screen_id, v.local_start AT TIME ZONE t.timezone, \
                 (v.local_start AT TIME ZONE t.timezone) + make_interval(mins => v.duration), v.price, \
-                string_to_array(v.blocked, ',') \
+                string_to_array(v.blocked, ','), $8 \
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamp[], $5::int4[], $6::numeric[], $7::text[]) \
               AS v(id, movie_id, screen_id, local_start, duration, price, blocked) \
          JOIN screens s ON s.id = v.screen_id JOIN theaters t ON t.id = s.theater_id \
@@ -342,9 +398,18 @@ async fn seed_showtimes(
     .bind::<Array<Int4>, _>(slots.iter().map(|s| s.duration).collect::<Vec<_>>())
     .bind::<Array<Numeric>, _>(slots.iter().map(|s| s.price).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(slots.iter().map(|s| s.blocked.clone()).collect::<Vec<_>>())
+    .bind::<diesel::sql_types::Jsonb, _>(prices.to_stored())
     .execute(conn)
     .await?;
     Ok(inserted)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoPrice {
+    ticket_type: String,
+    fixed_price: Option<String>,
+    percent_of_seat_price: Option<String>,
 }
 
 fn round_up_to_5_minutes(t: NaiveDateTime) -> NaiveDateTime {

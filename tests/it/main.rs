@@ -41,5 +41,6 @@ mod security;
 mod seed;
 mod sessions;
 mod shutdown;
+mod ticket_types;
 mod tickets;
 mod trust;

@@ -19,9 +19,10 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use screema::booking::pricing::quote;
+use screema::booking::pricing::{PricedTicket, price_tickets, quote};
 use screema::catalog::layout::{MAX_SEAT_NUMBER, SeatKind, SeatLayout, SeatNumber};
 use screema::catalog::manage::price;
+use screema::catalog::ticket_prices::TicketPrices;
 use screema::loyalty::{Tiers, points_for};
 use screema::money::{Currency, Money};
 use screema::payments::gateway::minor_units;
@@ -584,7 +585,9 @@ proptest! {
 
     /// A booking's quote: each seat at base × multiplier within half a cent; the total
     /// is the sum of its lines; the loyalty discount is within half a cent of the exact
-    /// percentage of the seats, never more than the seats; total = final + discount.
+    /// percentage of the seats, never more than the seats; total = final + discount;
+    /// and each ticket keeps a share of the discount, at most its price, so that the
+    /// tickets less their discounts plus the snacks are exactly the final amount.
     #[test]
     fn quotes_add_up(
         rows in layout_gen(),
@@ -602,19 +605,24 @@ proptest! {
         let snack_lines: Vec<(Uuid, Decimal, i32)> =
             snacks.iter().map(|(p, q)| (Uuid::new_v4(), *p, *q)).collect();
 
-        let q = quote(&layout, base, Currency::USD, &chosen, &snack_lines, percent);
+        let q = quote(adults(&layout, base, &chosen), &snack_lines, Currency::USD, &[], percent);
 
         let mut seats_total = Decimal::ZERO;
-        for (name, price) in &q.seats {
-            let spec = layout.seats().find(|s| s.number.to_string() == *name).unwrap();
-            prop_assert!((price.amount() - base * spec.multiplier).abs() <= HALF_CENT);
-            seats_total += price.amount();
+        let mut lines_total = Decimal::ZERO;
+        for ticket in &q.tickets {
+            let spec = layout.seats().find(|s| s.number.to_string() == ticket.seat).unwrap();
+            prop_assert!((ticket.price.amount() - base * spec.multiplier).abs() <= HALF_CENT);
+            prop_assert!(ticket.discount.amount() >= Decimal::ZERO);
+            prop_assert!(ticket.discount.amount() <= ticket.price.amount());
+            seats_total += ticket.price.amount();
+            lines_total += ticket.price.amount() - ticket.discount.amount();
         }
         let mut snacks_total = Decimal::ZERO;
         for line in &q.snacks {
             prop_assert_eq!(line.total_price.amount(), line.unit_price.amount() * Decimal::from(line.quantity));
             snacks_total += line.total_price.amount();
         }
+        prop_assert_eq!(lines_total + snacks_total, q.final_amount.amount());
         prop_assert_eq!(q.total.amount(), seats_total + snacks_total);
         let exact = seats_total * percent / Decimal::ONE_HUNDRED;
         prop_assert!((q.discount.amount() - exact).abs() <= HALF_CENT);
@@ -659,6 +667,22 @@ proptest! {
     }
 }
 
+/// Every seat an ADULT ticket at the seat's price, as a booking without ticket types.
+fn adults(layout: &SeatLayout, base: Decimal, seats: &[String]) -> Vec<PricedTicket> {
+    let tickets: Vec<(String, String)> = seats
+        .iter()
+        .map(|s| (s.clone(), "ADULT".to_owned()))
+        .collect();
+    price_tickets(
+        layout,
+        base,
+        Currency::USD,
+        &TicketPrices::default(),
+        &tickets,
+    )
+    .unwrap()
+}
+
 /// At the largest inputs validation lets through (99 999 base, ×10 seats, 20 of a
 /// 99 999 snack), nothing overflows and the amount still fits Stripe's minor units.
 #[test]
@@ -673,11 +697,10 @@ fn the_largest_quote_does_not_overflow() {
     let seats: Vec<String> = layout.seats().map(|s| s.number.to_string()).collect();
     let snacks: Vec<(Uuid, Decimal, i32)> = (0..50).map(|_| (Uuid::new_v4(), max, 20)).collect();
     let q = quote(
-        &layout,
-        max,
-        Currency::USD,
-        &seats,
+        adults(&layout, max, &seats),
         &snacks,
+        Currency::USD,
+        &[],
         Decimal::from(100),
     );
     assert_eq!(q.total.to_plain_string(), "219997800.00");

@@ -52,7 +52,9 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
     d["movies"] = app
         .gql(
             "{ movies(limit: 30) { movies { title status genres cast director rating posterUrl
-                   showtimes { startTime endTime screen { id } basePrice { amount } } } pagination { total } } }",
+                   ageRating { system code minAge }
+                   showtimes { startTime endTime screen { id } basePrice { amount }
+                               ticketPrices { ticketType percentOfSeatPrice } } } pagination { total } } }",
             json!({}),
         )
         .await
@@ -89,12 +91,19 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
         statuses,
         BTreeSet::from(["ENDED", "NOW_SHOWING", "UPCOMING"])
     );
+    // A film on now whose rating refuses CHILD tickets, for the demo.
+    assert!(
+        movies.iter().any(
+            |m| m["status"] == "NOW_SHOWING" && m["ageRating"]["minAge"].as_i64().unwrap() > 11
+        )
+    );
     for m in movies {
         assert!(
             !m["genres"].as_array().unwrap().is_empty()
                 && !m["cast"].as_array().unwrap().is_empty()
         );
         assert!(m["director"].is_string() && m["rating"].is_string() && m["posterUrl"].is_string());
+        assert_eq!(m["ageRating"]["code"], m["rating"], "{}", m["title"]);
         if m["status"] != "NOW_SHOWING" {
             assert!(
                 m["showtimes"].as_array().unwrap().is_empty(),
@@ -119,6 +128,13 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
                 ["9.50", "11.50", "13.50", "15.50"]
                     .contains(&s["basePrice"]["amount"].as_str().unwrap())
             );
+            let types: Vec<&str> = s["ticketPrices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["ticketType"].as_str().unwrap())
+                .collect();
+            assert_eq!(types, ["ADULT", "CHILD", "SENIOR", "STUDENT"]);
         }
     }
     assert!(days.len() >= 13, "showtimes on {} days", days.len());
@@ -175,6 +191,7 @@ async fn production_gets_the_catalog_but_no_demo_users() {
         AppEnv::Production,
         chrono::Utc::now().date_naive(),
         app.app.config.catalog.cleaning_gap,
+        app.app.config.currency,
     )
     .await
     .unwrap();
