@@ -12,11 +12,12 @@ use crate::catalog::model::Snack;
 use crate::checkout::{self, NewBooking};
 use crate::db::enums::BookingStatus;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::loaders::{ShowtimeKey, SnacksOfBooking, TicketsOfBooking};
+use crate::graphql::loaders::{RefundsOfBooking, ShowtimeKey, SnacksOfBooking, TicketsOfBooking};
 use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::{Currency, Money};
+use crate::payments::graphql::RefundObject;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "BookingStatus", remote = "crate::db::enums::BookingStatus")]
@@ -97,6 +98,15 @@ impl BookingNode {
                 currency: self.0.money_currency(),
             })
             .collect())
+    }
+
+    /// Every refund of this booking, oldest first: amounts, seats and status.
+    async fn refunds(&self, ctx: &Context<'_>) -> Result<Vec<RefundObject>> {
+        let refunds = loaders(ctx)?
+            .load_one(RefundsOfBooking(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(refunds.iter().cloned().map(RefundObject).collect())
     }
 
     async fn showtime(&self, ctx: &Context<'_>) -> Result<ShowtimeNode> {

@@ -89,7 +89,14 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
         &["WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_CLIENT"],
     ),
     ("money", &["CURRENCY", "LOYALTY_TIERS"]),
-    ("catalog", &["CATALOG_CACHE_TTL_MS", "CLEANING_GAP_MINUTES", "CHILD_MAX_AGE"]),
+    (
+        "catalog",
+        &[
+            "CATALOG_CACHE_TTL_MS",
+            "CLEANING_GAP_MINUTES",
+            "CHILD_MAX_AGE",
+        ],
+    ),
     (
         "holds",
         &[

@@ -233,6 +233,9 @@ diesel::table! {
         reason -> Nullable<Text>,
         requested_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        seat_numbers -> Array<Nullable<Text>>,
+        snack_lines -> Jsonb,
+        taken_off_at -> Nullable<Timestamptz>,
     }
 }
 

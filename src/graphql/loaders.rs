@@ -15,6 +15,7 @@ use crate::catalog::layout::{LayoutError, SeatLayout};
 use crate::catalog::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::catalog::queries::{self, ShowtimeFilter};
 use crate::error::AppError;
+use crate::payments::refunds::RefundRow;
 use crate::seating;
 use crate::seating::holds::Holds;
 
@@ -54,6 +55,9 @@ pub struct ScreensOfTheater(pub Uuid);
 pub use crate::catalog::queries::ShowtimesOfMovie;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookedSeatsOf(pub Uuid);
+/// A booking's refunds, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RefundsOfBooking(pub Uuid);
 /// A booking's tickets, in seat order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TicketsOfBooking(pub Uuid);
@@ -323,6 +327,39 @@ impl Loader<TicketsOfBooking> for AppLoader {
                     .map(|n| (n.row().to_owned(), n.number()))
                     .unwrap_or_default()
             });
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<RefundsOfBooking> for AppLoader {
+    type Value = Arc<Vec<RefundRow>>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[RefundsOfBooking],
+    ) -> Result<HashMap<RefundsOfBooking, Self::Value>, Self::Error> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+
+        use crate::db::schema::refunds;
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows: Vec<RefundRow> = refunds::table
+            .filter(refunds::booking_id.eq_any(&ids))
+            .order((refunds::booking_id, refunds::created_at, refunds::id))
+            .select(RefundRow::as_select())
+            .load(&mut *conn(&self.app).await?)
+            .await
+            .map_err(AppError::from)?;
+        let mut out: HashMap<RefundsOfBooking, Vec<RefundRow>> = ids
+            .iter()
+            .map(|id| (RefundsOfBooking(*id), Vec::new()))
+            .collect();
+        for row in rows {
+            out.entry(RefundsOfBooking(row.booking_id))
+                .or_default()
+                .push(row);
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }

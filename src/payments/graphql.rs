@@ -2,10 +2,11 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
+use super::refunds::{RefundRequest, RefundRow};
 use super::{intents, refunds};
 use crate::graphql::app;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::scalars::MoneyObject;
+use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::ids::parse_uuid;
 
 #[derive(SimpleObject)]
@@ -15,13 +16,59 @@ pub struct PaymentIntentPayload {
     payment_intent_id: String,
 }
 
+/// Money given back for a booking, whole or in part.
+pub struct RefundObject(pub RefundRow);
+
+#[Object(name = "Refund")]
+impl RefundObject {
+    /// The payment provider's id of the refund; ours until the provider has answered.
+    async fn refund_id(&self) -> String {
+        self.0
+            .stripe_refund_id
+            .clone()
+            .unwrap_or_else(|| self.0.id.to_string())
+    }
+
+    async fn amount(&self) -> MoneyObject {
+        self.0.money().into()
+    }
+
+    /// `succeeded`; `pending` until the payment provider confirms it; `failed`.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// The seats given back; empty for a refund of the whole booking (or of snacks
+    /// only).
+    async fn seat_numbers(&self) -> Vec<String> {
+        self.0.seat_numbers.iter().flatten().cloned().collect()
+    }
+
+    /// The snacks given back by a refund of part of the booking.
+    async fn snacks(&self) -> Vec<RefundedSnack> {
+        self.0
+            .snacks()
+            .into_iter()
+            .map(|s| RefundedSnack {
+                snack_id: ID(s.snack_id.to_string()),
+                quantity: s.quantity,
+            })
+            .collect()
+    }
+
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+}
+
 #[derive(SimpleObject)]
-#[graphql(name = "Refund")]
-pub struct RefundObject {
-    refund_id: String,
-    amount: MoneyObject,
-    /// `succeeded`, or `pending` until the payment provider confirms it.
-    status: String,
+pub struct RefundedSnack {
+    snack_id: ID,
+    quantity: i32,
 }
 
 #[derive(InputObject)]
@@ -29,6 +76,17 @@ pub struct RefundInput {
     booking_id: ID,
     /// Why, in the customer's or admin's words (at most 500 characters).
     reason: Option<String>,
+    /// Give back only these seats (the rest of the booking stands, with a new ticket
+    /// code); absent, or every seat: the whole booking.
+    seat_numbers: Option<Vec<String>>,
+    /// Give back these snacks (as many of each as given).
+    snacks: Option<Vec<RefundSnackInput>>,
+}
+
+#[derive(InputObject)]
+pub struct RefundSnackInput {
+    snack_id: ID,
+    quantity: i32,
 }
 
 #[derive(Default)]
@@ -52,17 +110,31 @@ impl PaymentsMutation {
         })
     }
 
-    /// Refunds a confirmed booking in full: its owner until the cut-off before the
-    /// showtime (2 hours by default), an admin at any time. The booking is cancelled
-    /// and its seats released once the refund succeeds; a second refund is CONFLICT.
+    /// Refunds a confirmed booking, in full or some of its seats and snacks: its owner
+    /// until the cut-off before the showtime (2 hours by default), an admin at any
+    /// time. Once the refund succeeds, a whole booking is cancelled and its seats
+    /// released; a part is taken off (its seats free at once) and the rest stands with
+    /// a new ticket code. Nothing left to give back is CONFLICT.
     #[graphql(guard = "SignedIn")]
     async fn refund_booking(&self, ctx: &Context<'_>, input: RefundInput) -> Result<RefundObject> {
         let id = parse_uuid("bookingId", &input.booking_id)?;
-        let refund = refunds::request(app(ctx)?, viewer(ctx)?, id, input.reason).await?;
-        Ok(RefundObject {
-            refund_id: refund.id,
-            amount: refund.amount.into(),
-            status: refund.status.as_str().to_owned(),
-        })
+        let snacks = input
+            .snacks
+            .unwrap_or_default()
+            .iter()
+            .map(|s| Ok((parse_uuid("snacks", &s.snack_id)?, s.quantity)))
+            .collect::<Result<Vec<_>, crate::error::AppError>>()?;
+        let refund = refunds::request(
+            app(ctx)?,
+            viewer(ctx)?,
+            RefundRequest {
+                booking: id,
+                reason: input.reason,
+                seats: input.seat_numbers.unwrap_or_default(),
+                snacks,
+            },
+        )
+        .await?;
+        Ok(RefundObject(refund))
     }
 }

@@ -289,6 +289,10 @@ pub async fn settle(
         booking.status,
         BookingStatus::Confirmed | BookingStatus::Used
     );
+    if live && !whole {
+        // Refunds of part of the booking take their seats and snacks off it.
+        effects.extend(super::partial_refunds::take_off_refunded(conn, app, booking).await?);
+    }
     if whole && booking.status == BookingStatus::Pending {
         // Refunded before its success was seen: it never becomes live.
         effects.extend(
@@ -330,7 +334,8 @@ pub async fn settle(
         effects
             .extend(loyalty::set_booking_points(conn, &app.config.tiers, now, booking, 0).await?);
     } else if live && newly.amount() > Decimal::ZERO {
-        let kept = (booking.final_amount - refunded.amount()).max(Decimal::ZERO);
+        // Points follow the money kept (what was charged, less what went back).
+        let kept = (payment.charged().amount() - refunded.amount()).max(Decimal::ZERO);
         effects.extend(
             notifications::record(
                 conn,

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod graphql;
 pub mod intents;
 pub mod ledger;
+pub mod partial_refunds;
 pub mod refunds;
 pub mod signature;
 pub mod simulated;

@@ -1,9 +1,10 @@
 //! Refunds: asked for by a customer (until a cut-off before the showtime) or an admin,
 //! or made automatically when a payment arrives for a booking that cannot be honoured.
-//! Each gives back what is left of the payment (a goodwill refund in Stripe's
-//! Dashboard may have given back part of it already); one refund is in flight per
-//! booking at a time (a unique index over its pending refunds), so two requests at
-//! once give the money back once.
+//! A refund of the whole booking gives back what is left of the payment (a goodwill
+//! refund in Stripe's Dashboard may have given back part of it already); a refund of
+//! some seats or snacks gives back what they cost (`partial_refunds`). One refund is in
+//! flight per booking at a time (a unique index over its pending refunds), so two
+//! requests at once give the money back once.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::gateway::RefundStatus;
 use super::ledger::{self, Payment};
+use super::partial_refunds::{self, Asked, Part};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
@@ -25,34 +27,36 @@ use crate::payments::gateway::payment_error;
 
 pub const MAX_REASON_CHARS: usize = 500;
 
-#[derive(Debug, Clone)]
-pub struct RefundOutcome {
-    pub id: String,
-    pub amount: Money,
-    pub status: RefundStatus,
-}
-
 struct Pending {
     refund_row: Uuid,
     intent: String,
     amount: Money,
 }
 
-/// Writes the refund of what is left of `payment`, pending until the gateway answers.
+/// Writes the refund of what is left of `payment` (or, with a part, of what that part
+/// cost, at most what is left), pending until the gateway answers.
 async fn insert_refund(
     conn: &mut AsyncPgConnection,
     booking: &Booking,
     payment: &Payment,
+    part: Option<(&Part, Money)>,
     reason: &str,
     requested_by: Option<Uuid>,
 ) -> AppResult<Pending> {
-    let amount = payment.refundable();
+    let left = payment.refundable();
+    let amount = match part {
+        Some((_, cost)) if cost.amount() < left.amount() => cost,
+        _ => left,
+    };
     let intent = payment
         .intent()
         .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?
         .to_owned();
     if amount.amount() <= rust_decimal::Decimal::ZERO {
-        return Err(AppError::conflict("this booking has already been refunded"));
+        return Err(AppError::conflict(
+            "nothing is left to give back: this booking has already been refunded, \
+             or what was asked for cost nothing",
+        ));
     }
     let inserted = diesel::insert_into(refunds::table)
         .values((
@@ -63,6 +67,11 @@ async fn insert_refund(
             refunds::status.eq(RefundStatus::Pending.as_str()),
             refunds::reason.eq(Some(reason)),
             refunds::requested_by.eq(requested_by),
+            refunds::seat_numbers.eq(part
+                .map(|(p, _)| p.seats.iter().cloned().map(Some).collect::<Vec<_>>())
+                .unwrap_or_default()),
+            refunds::snack_lines
+                .eq(part.map_or_else(|| serde_json::json!([]), |(p, _)| p.snack_lines())),
         ))
         .returning(refunds::id)
         .get_result(conn)
@@ -80,15 +89,26 @@ async fn insert_refund(
     }
 }
 
+/// What a `refundBooking` asks for.
+pub struct RefundRequest {
+    pub booking: Uuid,
+    pub reason: Option<String>,
+    /// None, or every seat: the whole booking.
+    pub seats: Vec<String>,
+    pub snacks: Vec<(Uuid, i32)>,
+}
+
 /// `refundBooking`: the owner's confirmed booking until the cut-off, or any confirmed
-/// booking by an admin. The booking is cancelled and its seats released once the
-/// gateway confirms the refund.
-pub async fn request(
-    app: &App,
-    viewer: Viewer,
-    booking_id: Uuid,
-    reason: Option<String>,
-) -> AppResult<RefundOutcome> {
+/// booking by an admin, whole or in part. Once the gateway confirms the refund, a
+/// whole booking is cancelled and its seats released; a part is taken off the booking,
+/// which stands with a new ticket code.
+pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResult<RefundRow> {
+    let RefundRequest {
+        booking: booking_id,
+        reason,
+        seats,
+        snacks,
+    } = asked;
     let reason = reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
@@ -138,17 +158,30 @@ pub async fn request(
                     )));
                 }
             }
+            let asked = partial_refunds::asked(conn, &booking, seats, snacks).await?;
             let payment = ledger::paid_for_booking(conn, booking.id)
                 .await?
                 .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?;
-            insert_refund(conn, &booking, &payment, &reason, Some(viewer.user_id)).await
+            let part = match &asked {
+                Asked::Whole => None,
+                Asked::Part(part, cost) => Some((part, *cost)),
+            };
+            insert_refund(
+                conn,
+                &booking,
+                &payment,
+                part,
+                &reason,
+                Some(viewer.user_id),
+            )
+            .await
         })
         .await?;
     send(app, booking_id, pending).await
 }
 
 /// Asks the gateway for the refund and records the answer.
-async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<RefundOutcome> {
+async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<RefundRow> {
     // One key per refund row: a retry of this refund is the same refund at Stripe, and
     // a later refund of what is left is a new one.
     let key = format!("refund-{}", pending.refund_row);
@@ -172,26 +205,25 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
             // The booking first, as every refund transaction does: one lock order, no
             // deadlock with a concurrent request inserting its own refund row.
             let booking = lock_booking(conn, booking_id).await?;
-            diesel::update(refunds::table.find(pending.refund_row))
+            let row: RefundRow = diesel::update(refunds::table.find(pending.refund_row))
                 .set((
                     refunds::stripe_refund_id.eq(Some(&refund.id)),
                     refunds::status.eq(refund.status.as_str()),
                 ))
-                .execute(conn)
+                .returning(RefundRow::as_returning())
+                .get_result(conn)
                 .await?;
-            if refund.status == RefundStatus::Succeeded {
-                ledger::settle(conn, app, &booking).await
+            let effects = if refund.status == RefundStatus::Succeeded {
+                ledger::settle(conn, app, &booking).await?
             } else {
-                Ok(Vec::new())
-            }
+                Vec::new()
+            };
+            Ok((row, effects))
         })
         .await?;
+    let (row, effects) = effects;
     outbox::deliver_now(app, conn, &effects).await;
-    Ok(RefundOutcome {
-        id: refund.id,
-        amount: pending.amount,
-        status: refund.status,
-    })
+    Ok(row)
 }
 
 /// The outbox's `refund`: gives back a payment that arrived for a booking that had
@@ -222,6 +254,7 @@ pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
                 conn,
                 &booking,
                 &payment,
+                None,
                 "automatic: the booking could not be honoured",
                 None,
             )
@@ -233,4 +266,33 @@ pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
         send(app, booking_id, pending).await?;
     }
     Ok(())
+}
+
+/// A refund as `Booking.refunds` lists it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refunds, check_for_backend(diesel::pg::Pg))]
+pub struct RefundRow {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub stripe_refund_id: Option<String>,
+    pub amount: rust_decimal::Decimal,
+    pub currency: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub seat_numbers: Vec<Option<String>>,
+    pub snack_lines: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RefundRow {
+    pub fn money(&self) -> Money {
+        Money::new(
+            self.amount,
+            crate::money::Currency::parse(&self.currency).unwrap_or(crate::money::Currency::USD),
+        )
+    }
+
+    pub fn snacks(&self) -> Vec<partial_refunds::SnackReturn> {
+        serde_json::from_value(self.snack_lines.clone()).unwrap_or_default()
+    }
 }

@@ -22,8 +22,12 @@ pub struct TicketImages {
     store: Arc<dyn ObjectStore>,
 }
 
-fn path(booking: Uuid) -> Path {
-    Path::from(format!("tickets/{booking}.png"))
+/// Per booking and code: a booking whose code is issued again (part of it refunded)
+/// gets a new image, and the old one is never served for it.
+fn path(booking: Uuid, code: &str) -> Path {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(code.as_bytes()));
+    Path::from(format!("tickets/{booking}/{}.png", &digest[..16]))
 }
 
 fn store_error(e: object_store::Error) -> AppError {
@@ -64,16 +68,16 @@ impl TicketImages {
         Ok(Self { store })
     }
 
-    pub async fn put(&self, booking: Uuid, png: Vec<u8>) -> AppResult<()> {
+    pub async fn put(&self, booking: Uuid, code: &str, png: Vec<u8>) -> AppResult<()> {
         self.store
-            .put(&path(booking), PutPayload::from(png))
+            .put(&path(booking, code), PutPayload::from(png))
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
-    pub async fn get(&self, booking: Uuid) -> AppResult<Option<Vec<u8>>> {
-        match self.store.get(&path(booking)).await {
+    pub async fn get(&self, booking: Uuid, code: &str) -> AppResult<Option<Vec<u8>>> {
+        match self.store.get(&path(booking, code)).await {
             Ok(found) => Ok(Some(found.bytes().await.map_err(store_error)?.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(store_error(e)),
@@ -88,11 +92,11 @@ pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>
     let Some(code) = super::valid_code(booking) else {
         return Ok(None);
     };
-    if let Some(png) = app.ticket_images.get(booking.id).await? {
+    if let Some(png) = app.ticket_images.get(booking.id, code).await? {
         return Ok(Some(png));
     }
     let png = qr_png(code)?;
-    app.ticket_images.put(booking.id, png.clone()).await?;
+    app.ticket_images.put(booking.id, code, png.clone()).await?;
     Ok(Some(png))
 }
 

@@ -104,6 +104,7 @@ async fn a_seat_has_at_most_one_live_booking() {
             booking_seats::showtime_id.eq(other),
             booking_seats::status.eq(BookingStatus::Cancelled),
             booking_seats::seat_number.eq("B1"),
+            booking_seats::price.eq(fx::dec("10.00")),
         ))
         .execute(&mut conn)
         .await;

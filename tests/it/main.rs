@@ -29,6 +29,7 @@ mod login_floods;
 mod loyalty;
 mod messages;
 mod notifications;
+mod partial_refunds;
 mod payments;
 mod profile;
 mod properties;

@@ -251,12 +251,21 @@ async fn the_ticket_image_is_stored_and_served_to_its_owner_only() {
         screema::config::TicketStore::Local { dir } => dir.clone(),
         _ => unreachable!(),
     };
-    let stored = dir.join(format!("tickets/{id}.png"));
+    // One image per code, under the booking's folder.
+    let folder = dir.join(format!("tickets/{id}"));
+    let stored_image = || {
+        std::fs::read_dir(&folder)
+            .ok()
+            .and_then(|mut entries| entries.next())
+            .and_then(Result::ok)
+            .map(|entry| entry.path())
+    };
     common::flow::eventually("the stored image", || {
-        let exists = stored.exists();
+        let exists = stored_image().is_some();
         async move { exists }
     })
     .await;
+    let stored = stored_image().unwrap();
     let served = png_from(
         app.client
             .get(&url)
@@ -339,7 +348,8 @@ async fn ticket_images_can_live_in_an_s3_compatible_store() {
     let (id, _) = confirmed(&app, &owner, showtime, &["A4"]).await;
 
     // The bucket's listing (moto answers it unsigned; objects are private).
-    let key = format!("<Key>tickets/{id}.png</Key>");
+    // One object per ticket code, under the booking's prefix.
+    let key = format!("<Key>tickets/{id}/");
     let listing = || {
         let client = client.clone();
         let url = format!("{endpoint}/tickets-bucket");

@@ -175,13 +175,16 @@ pub async fn booking(
         ))
         .execute(conn)
         .await?;
-    for seat in seats {
+    for (i, seat) in seats.iter().enumerate() {
+        // The booking's 10.00 on its first ticket, so that its lines add up.
+        let price = if i == 0 { dec("10.00") } else { dec("0.00") };
         diesel::insert_into(booking_seats::table)
             .values((
                 booking_seats::booking_id.eq(id),
                 booking_seats::showtime_id.eq(showtime),
                 booking_seats::status.eq(status),
                 booking_seats::seat_number.eq(*seat),
+                booking_seats::price.eq(price),
             ))
             .execute(conn)
             .await?;
