@@ -27,7 +27,7 @@ INFRASTRUCTURE = {
 }
 DOMAINS = {
     "admin", "auth", "booking", "catalog", "checkout", "door", "loyalty",
-    "notifications", "payments", "seating", "seed", "tickets",
+    "notifications", "payments", "seating", "seed", "tickets", "vouchers",
 }
 TRANSPORTS = {"http", "graphql", "worker"}
 COMPOSITION = {"app", "cli"}

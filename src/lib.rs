@@ -33,4 +33,5 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod text;
 pub mod tickets;
+pub mod vouchers;
 pub mod worker;

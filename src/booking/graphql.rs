@@ -61,8 +61,25 @@ impl BookingNode {
         self.money(self.0.total_amount)
     }
 
+    /// Every discount: the voucher's and the loyalty tier's (and any rounding the
+    /// currency needs).
     async fn discount_amount(&self) -> MoneyObject {
         self.money(self.0.discount_amount)
+    }
+
+    /// The voucher applied, when one was.
+    async fn voucher_code(&self) -> Option<&str> {
+        self.0.voucher_code.as_deref()
+    }
+
+    /// What the voucher took off the tickets (it comes off first).
+    async fn voucher_discount(&self) -> MoneyObject {
+        self.money(self.0.voucher_discount)
+    }
+
+    /// What the loyalty tier took off what the tickets cost after the voucher.
+    async fn loyalty_discount(&self) -> MoneyObject {
+        self.money(self.0.discount_amount - self.0.voucher_discount)
     }
 
     /// What is charged: total less discount.
@@ -244,6 +261,9 @@ pub struct CreateBookingInput {
     /// and snacks answers with the same booking and client secret, however often and
     /// however concurrently it is sent; with anything else it is refused.
     idempotency_key: Option<String>,
+    /// A voucher's code (any case). Its discount comes off the tickets it applies to,
+    /// before the loyalty discount.
+    voucher_code: Option<String>,
 }
 
 #[derive(SimpleObject)]
@@ -319,6 +339,7 @@ impl BookingMutation {
                 snacks,
                 lock_token: input.lock_token,
                 idempotency_key: input.idempotency_key,
+                voucher_code: input.voucher_code,
             },
         )
         .await?;

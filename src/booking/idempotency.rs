@@ -64,7 +64,12 @@ pub fn parse_key(raw: Option<String>) -> AppResult<Option<String>> {
 /// What makes two requests the same: the showtime, the seats and the snacks, in any
 /// order. (The lock token is not part of it: the first request used it up, and a
 /// retry that sends it again, or another, asks for the same booking.)
-pub fn fingerprint(showtime: Uuid, tickets: &[(String, String)], snacks: &[(Uuid, i32)]) -> String {
+pub fn fingerprint(
+    showtime: Uuid,
+    tickets: &[(String, String)],
+    snacks: &[(Uuid, i32)],
+    voucher: Option<&str>,
+) -> String {
     // An ADULT ticket hashes as its seat alone, as every seat did before ticket types,
     // so a key reused across the change still finds its request the same.
     let mut seats: Vec<String> = tickets
@@ -90,6 +95,10 @@ pub fn fingerprint(showtime: Uuid, tickets: &[(String, String)], snacks: &[(Uuid
         hash.update(b"\0snack:");
         hash.update(snack.as_bytes());
         hash.update(quantity.to_be_bytes());
+    }
+    if let Some(code) = voucher {
+        hash.update(b"\0voucher:");
+        hash.update(code.as_bytes());
     }
     hex::encode(hash.finalize())
 }

@@ -28,6 +28,8 @@ pub struct Booking {
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub voucher_code: Option<String>,
+    pub voucher_discount: Decimal,
 }
 
 impl Booking {
@@ -66,6 +68,8 @@ pub struct BookingTicket {
     pub ticket_type: String,
     pub price: Decimal,
     pub discount: Decimal,
+    /// The voucher's part of `discount`.
+    pub voucher_discount: Decimal,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

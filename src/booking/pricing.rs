@@ -38,6 +38,8 @@ pub struct TicketLine {
     /// Its share of the voucher's and the loyalty discount (and of any rounding the
     /// currency needs): what it costs is `price − discount`.
     pub discount: Money,
+    /// The voucher's part of `discount`.
+    pub voucher: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,11 +203,13 @@ pub fn quote(
         tickets: tickets
             .into_iter()
             .zip(discounts)
-            .map(|(t, d)| TicketLine {
+            .zip(&voucher)
+            .map(|((t, d), v)| TicketLine {
                 seat: t.seat,
                 ticket_type: t.ticket_type,
                 price: t.price,
                 discount: money(d),
+                voucher: money(*v),
             })
             .collect(),
         snacks: snack_lines,

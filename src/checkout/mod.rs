@@ -44,6 +44,8 @@ pub struct NewBooking {
     pub lock_token: String,
     /// With a key, repeats of this request answer with the booking it made.
     pub idempotency_key: Option<String>,
+    /// A voucher's code (`vouchers`); empty counts as none.
+    pub voucher_code: Option<String>,
 }
 
 pub struct Created {
@@ -126,9 +128,19 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             "give the token of your seat lock",
         ));
     }
+    let voucher_code = input
+        .voucher_code
+        .as_deref()
+        .map(crate::vouchers::normalise_code)
+        .filter(|c| !c.is_empty());
     let request = idempotency::parse_key(input.idempotency_key)?.map(|key| idempotency::Request {
         key,
-        hash: idempotency::fingerprint(input.showtime, &requested, &input.snacks),
+        hash: idempotency::fingerprint(
+            input.showtime,
+            &requested,
+            &input.snacks,
+            voucher_code.as_deref(),
+        ),
     });
     let room = crate::seating::rooms::room(app, input.showtime).await?;
     if room.showtime.start_time <= app.now() {
@@ -145,8 +157,18 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         &room.showtime.ticket_prices(),
         &requested,
     )?;
-    let (snack_prices, discount_percent) = {
+    let (snack_prices, discount_percent, voucher) = {
         let mut conn = app.db().await?;
+        let voucher = match &voucher_code {
+            Some(code) => Some(
+                crate::vouchers::uses::find(&mut conn, code)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::bad_input("voucherCode", format!("there is no voucher {code}"))
+                    })?,
+            ),
+            None => None,
+        };
         if requested.iter().any(|(_, kind)| kind == CHILD) {
             let rating: (Option<String>, Option<String>, Option<i32>) = movies::table
                 .find(room.showtime.movie_id)
@@ -168,13 +190,34 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         (
             priced_snacks(&mut conn, &input.snacks).await?,
             crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
+            voucher,
         )
+    };
+    let voucher_off = match &voucher {
+        Some(voucher) => crate::vouchers::apply::discounts(
+            voucher,
+            &crate::vouchers::apply::Showing {
+                movie: room.showtime.movie_id,
+                theater: room.screen.theater_id,
+            },
+            &priced,
+            currency,
+            app.now(),
+        )?,
+        None => Vec::new(),
     };
     let plan = Plan {
         viewer,
         showtime: input.showtime,
         lock_token: input.lock_token,
-        quote: quote(priced, &snack_prices, currency, &[], discount_percent),
+        quote: quote(
+            priced,
+            &snack_prices,
+            currency,
+            &voucher_off,
+            discount_percent,
+        ),
+        voucher,
         seats,
         booking_id: Uuid::new_v4(),
     };
@@ -262,6 +305,7 @@ struct Plan {
     seats: Vec<String>,
     lock_token: String,
     quote: Quote,
+    voucher: Option<crate::vouchers::Voucher>,
     booking_id: Uuid,
 }
 
@@ -333,9 +377,13 @@ async fn write(
             quote: &plan.quote,
             intent: &hold.intent.id,
             expires_at: hold.expires_at,
+            voucher: plan.voucher.as_ref().map(|v| v.code.as_str()),
         },
     )
     .await?;
+    if let Some(voucher) = &plan.voucher {
+        crate::vouchers::uses::take(conn, voucher, plan.viewer.user_id, plan.booking_id).await?;
+    }
     let outbox_id = outbox::enqueue(
         conn,
         app.now(),
@@ -391,6 +439,7 @@ struct BookingRow<'a> {
     quote: &'a Quote,
     intent: &'a str,
     expires_at: chrono::DateTime<chrono::Utc>,
+    voucher: Option<&'a str>,
 }
 
 /// Writes the booking, its seats, snacks and payment row. A seat that another live
@@ -416,6 +465,8 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
                 bookings::booking_reference.eq(new_reference()),
                 bookings::payment_intent_id.eq(Some(row.intent)),
                 bookings::expires_at.eq(Some(row.expires_at)),
+                bookings::voucher_code.eq(row.voucher),
+                bookings::voucher_discount.eq(row.quote.voucher_discount.amount()),
             ))
             .on_conflict_do_nothing()
             .returning(Booking::as_returning())
@@ -445,6 +496,7 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
                 booking_seats::ticket_type.eq(&ticket.ticket_type),
                 booking_seats::price.eq(ticket.price.amount()),
                 booking_seats::discount.eq(ticket.discount.amount()),
+                booking_seats::voucher_discount.eq(ticket.voucher.amount()),
             )
         })
         .collect();

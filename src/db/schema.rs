@@ -50,6 +50,7 @@ diesel::table! {
         ticket_type -> Varchar,
         price -> Numeric,
         discount -> Numeric,
+        voucher_discount -> Numeric,
     }
 }
 
@@ -92,6 +93,9 @@ diesel::table! {
         payment_flag -> Nullable<Text>,
         points_pending -> Int4,
         points_counted -> Int4,
+        #[max_length = 32]
+        voucher_code -> Nullable<Varchar>,
+        voucher_discount -> Numeric,
     }
 }
 
@@ -364,6 +368,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    voucher_uses (booking_id) {
+        booking_id -> Uuid,
+        voucher_id -> Uuid,
+        user_id -> Uuid,
+        given_back_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    vouchers (id) {
+        id -> Uuid,
+        #[max_length = 32]
+        code -> Varchar,
+        #[max_length = 16]
+        kind -> Varchar,
+        value -> Numeric,
+        movie_ids -> Array<Nullable<Uuid>>,
+        theater_ids -> Array<Nullable<Uuid>>,
+        ticket_types -> Array<Nullable<Text>>,
+        valid_from -> Nullable<Timestamptz>,
+        valid_until -> Nullable<Timestamptz>,
+        total_uses -> Nullable<Int4>,
+        uses_per_customer -> Nullable<Int4>,
+        uses -> Int4,
+        description -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(booking_requests -> bookings (booking_id));
 diesel::joinable!(booking_requests -> users (user_id));
 diesel::joinable!(booking_snacks -> bookings (booking_id));
@@ -385,6 +422,10 @@ diesel::joinable!(showtimes -> movies (movie_id));
 diesel::joinable!(showtimes -> screens (screen_id));
 diesel::joinable!(ticket_voids -> bookings (booking_id));
 diesel::joinable!(ticket_voids -> showtimes (showtime_id));
+diesel::joinable!(voucher_uses -> bookings (booking_id));
+diesel::joinable!(voucher_uses -> users (user_id));
+diesel::joinable!(voucher_uses -> vouchers (voucher_id));
+diesel::joinable!(vouchers -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     booking_requests,
@@ -406,4 +447,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     theaters,
     ticket_voids,
     users,
+    voucher_uses,
+    vouchers,
 );

@@ -15,6 +15,7 @@ use crate::notifications::graphql::{
 };
 use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
+use crate::vouchers::graphql::{VoucherMutation, VoucherQuery};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -25,6 +26,7 @@ pub struct QueryRoot(
     BookingQuery,
     NotificationsQuery,
     AdminQuery,
+    VoucherQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct MutationRoot(
     PaymentsMutation,
     DoorMutation,
     NotificationsMutation,
+    VoucherMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -254,6 +254,7 @@ async fn take_off(
         .collect();
     let total = tickets.iter().map(|t| t.price).sum::<Decimal>() + snacks.iter().sum::<Decimal>();
     let discount = tickets.iter().map(|t| t.discount).sum::<Decimal>();
+    let voucher_discount = tickets.iter().map(|t| t.voucher_discount).sum::<Decimal>();
     let voided_at: DateTime<Utc> = diesel::sql_query(
         "INSERT INTO ticket_voids (booking_id, showtime_id, voided_at) VALUES ($1, $2, now()) \
          ON CONFLICT (booking_id) DO UPDATE SET voided_at = EXCLUDED.voided_at \
@@ -278,6 +279,7 @@ async fn take_off(
             bookings::total_amount.eq(booking.money(total).amount()),
             bookings::discount_amount.eq(booking.money(discount).amount()),
             bookings::final_amount.eq(booking.money(total - discount).amount()),
+            bookings::voucher_discount.eq(booking.money(voucher_discount).amount()),
             bookings::qr_code.eq(code),
         ))
         .returning(Booking::as_returning())

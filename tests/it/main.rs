@@ -45,3 +45,4 @@ mod shutdown;
 mod ticket_types;
 mod tickets;
 mod trust;
+mod vouchers;

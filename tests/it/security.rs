@@ -578,6 +578,13 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({}),
         ),
         (
+            "createVoucher",
+            Admin,
+            "mutation { createVoucher(input: {code: \"PROBE\", kind: PERCENT_OFF, value: \"10\"}) { id } }",
+            json!({}),
+        ),
+        ("vouchers", Admin, "{ vouchers { id } }", json!({})),
+        (
             "setUserRole",
             Admin,
             "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }",
