@@ -97,7 +97,7 @@ pub fn discounts(
     Ok(off
         .into_iter()
         .enumerate()
-        .map(|(i, d)| d.clamp(Decimal::ZERO, price(i)))
+        .map(|(i, d)| currency.round(d.clamp(Decimal::ZERO, price(i))))
         .collect())
 }
 
@@ -162,17 +162,17 @@ mod tests {
         );
         assert_eq!(
             off(&voucher("fixed_price", "8.00", &["ADULT"])).unwrap_or_default(),
-            ["4.00", "0", "1.99"]
+            ["4.00", "0.00", "1.99"]
         );
         // 5.00 over 12.00 and 9.99 by price: 2.73 and 2.27.
         assert_eq!(
             off(&voucher("amount_off", "5.00", &["ADULT"])).unwrap_or_default(),
-            ["2.73", "0", "2.27"]
+            ["2.73", "0.00", "2.27"]
         );
         // Never more than the tickets cost.
         assert_eq!(
             off(&voucher("amount_off", "100", &["CHILD"])).unwrap_or_default(),
-            ["0", "7.00", "0"]
+            ["0.00", "7.00", "0.00"]
         );
     }
 
