@@ -1,5 +1,6 @@
 //! Accounts, sign-in, tokens, and who may do what.
 
+pub mod challenges;
 pub mod graphql;
 pub mod input;
 pub mod model;
