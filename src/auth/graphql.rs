@@ -5,6 +5,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 use super::input::{Email, FullName, Password, Phone};
 use super::model::User;
 use super::service::{self, ProfileChanges, Registration, Session, TokenPair};
+use super::verification;
 use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::app;
@@ -131,6 +132,13 @@ pub struct LoginInput {
     password: String,
 }
 
+/// The caller's address, as the rate limits count it.
+fn client(ctx: &Context<'_>) -> String {
+    ctx.data_opt::<ClientAddr>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default()
+}
+
 #[derive(Default)]
 pub struct AuthQuery;
 
@@ -170,10 +178,7 @@ impl AuthMutation {
     }
 
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let client = ctx
-            .data_opt::<ClientAddr>()
-            .map(|c| c.0.to_string())
-            .unwrap_or_default();
+        let client = client(ctx);
         Ok(
             service::login(app(ctx)?, &input.email, &input.password, &client)
                 .await?
@@ -211,6 +216,37 @@ impl AuthMutation {
         };
         let user = service::update_profile(app(ctx)?, viewer(ctx)?.user_id, changes).await?;
         Ok(UserObject(user))
+    }
+
+    /// Emails the signed-in user a link (and code) that proves their address. `false`,
+    /// and nothing sent, when the address is proven already. Rate limited.
+    #[graphql(guard = "SignedIn")]
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(verification::request_email(app(ctx)?, viewer(ctx)?.user_id).await?)
+    }
+
+    /// Proves the email address the code was sent to. The code names its account, so
+    /// no sign-in is needed (a link opened on another device works); it works once.
+    async fn verify_email(&self, ctx: &Context<'_>, code: String) -> Result<UserObject> {
+        Ok(UserObject(
+            verification::verify_email(app(ctx)?, &code).await?,
+        ))
+    }
+
+    /// Texts a six-digit code to the signed-in user's phone; the previous code stops
+    /// working. `false`, and nothing sent, when the number is proven already. Rate
+    /// limited.
+    #[graphql(guard = "SignedIn")]
+    async fn request_phone_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(verification::request_phone(app(ctx)?, viewer(ctx)?.user_id).await?)
+    }
+
+    /// Proves the phone number with the texted code; a few wrong codes end it.
+    #[graphql(guard = "SignedIn")]
+    async fn verify_phone(&self, ctx: &Context<'_>, code: String) -> Result<UserObject> {
+        Ok(UserObject(
+            verification::verify_phone(app(ctx)?, viewer(ctx)?.user_id, &code).await?,
+        ))
     }
 
     /// Ends the sign-in the refresh token belongs to (all its rotations).

@@ -8,3 +8,4 @@ pub mod password;
 pub mod service;
 pub mod sessions;
 pub mod tokens;
+pub mod verification;
