@@ -4,8 +4,10 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 
 use super::input::{Email, FullName, Password, Phone};
 use super::model::User;
+use super::password_change::{self, PasswordChange};
 use super::service::{self, ProfileChanges, Registration, Session, TokenPair};
-use super::verification;
+use super::tokens::AccessToken;
+use super::{password_reset, verification};
 use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::app;
@@ -124,6 +126,21 @@ pub struct UpdateProfileInput {
     full_name: Option<String>,
     /// International form, e.g. `+14155550123`.
     phone: MaybeUndefined<String>,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    current_password: String,
+    /// 8 to 128 characters, as at registration.
+    new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token from the reset email's link.
+    token: String,
+    /// 8 to 128 characters, as at registration.
+    new_password: String,
 }
 
 #[derive(InputObject)]
@@ -247,6 +264,31 @@ impl AuthMutation {
         Ok(UserObject(
             verification::verify_phone(app(ctx)?, viewer(ctx)?.user_id, &code).await?,
         ))
+    }
+
+    /// Sets a new password; every other sign-in of the user ends (this one stays).
+    #[graphql(guard = "SignedIn")]
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
+        let client = client(ctx);
+        let change = PasswordChange {
+            user: viewer(ctx)?.user_id,
+            family: ctx.data_opt::<AccessToken>().and_then(|t| t.family),
+            current_password: &input.current_password,
+            new_password: &input.new_password,
+            client: &client,
+        };
+        Ok(password_change::change(app(ctx)?, change).await?)
+    }
+
+    /// Emails a reset link if the address has an account. The answer is `true`
+    /// whether or not it has one.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        Ok(password_reset::request(app(ctx)?, &email, &client(ctx)).await?)
+    }
+
+    /// Sets a new password with a reset link's token, and signs out everywhere.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<bool> {
+        Ok(password_reset::reset(app(ctx)?, &input.token, &input.new_password).await?)
     }
 
     /// Ends the sign-in the refresh token belongs to (all its rotations).

@@ -5,6 +5,8 @@ pub mod graphql;
 pub mod input;
 pub mod model;
 pub mod password;
+pub mod password_change;
+pub mod password_reset;
 pub mod service;
 pub mod sessions;
 pub mod tokens;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::flow::eventually;
 use common::tools::free_port;
+use common::ws::WsClient;
 use common::{Gql, TestApp, TestAppBuilder, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -22,9 +23,14 @@ use screema::db::schema::{account_challenges, outbox};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+const PASSWORD: &str = "correct horse battery";
 const REGISTER: &str = "mutation($e: String!, $p: String) { register(input: {email: $e, \
     password: \"correct horse battery\", fullName: \"Ada Lovelace\", phone: $p}) \
-    { user { id emailVerified } accessToken } }";
+    { user { id emailVerified } accessToken refreshToken } }";
+const LOGIN: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) \
+    { accessToken refreshToken } }";
+const REFRESH: &str =
+    "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
 const ME: &str = "{ me { id email phone emailVerified phoneVerified } }";
 const REQUEST_EMAIL: &str = "mutation { requestEmailVerification }";
 const VERIFY_EMAIL: &str =
@@ -34,6 +40,12 @@ const VERIFY_PHONE: &str =
     "mutation($c: String!) { verifyPhone(code: $c) { id phone phoneVerified } }";
 const UPDATE_PHONE: &str =
     "mutation($p: String) { updateProfile(input: {phone: $p}) { phone phoneVerified } }";
+const CHANGE: &str = "mutation($c: String!, $n: String!) { changePassword(input: \
+    {currentPassword: $c, newPassword: $n}) }";
+const REQUEST_RESET: &str = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+const RESET: &str =
+    "mutation($t: String!, $n: String!) { resetPassword(input: {token: $t, newPassword: $n}) }";
+const INBOX: &str = "subscription { myNotifications { id } }";
 
 /// A server that mails through `smtp`, with its outbox worker polling briskly.
 fn mailing(builder: TestAppBuilder, smtp: &SmtpSink) -> TestAppBuilder {
@@ -62,6 +74,7 @@ async fn texting(builder: TestAppBuilder) -> (TestApp, Texts) {
 struct Registered {
     id: String,
     access: String,
+    refresh: String,
 }
 
 async fn register(app: &TestApp, email: &str) -> Registered {
@@ -71,7 +84,12 @@ async fn register(app: &TestApp, email: &str) -> Registered {
     Registered {
         id: d["user"]["id"].as_str().unwrap().to_owned(),
         access: d["accessToken"].as_str().unwrap().to_owned(),
+        refresh: d["refreshToken"].as_str().unwrap().to_owned(),
     }
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Gql {
+    app.gql(LOGIN, json!({"e": email, "p": password})).await
 }
 
 /// The code a message carries on a line of its own: 45 characters of base64url with
@@ -411,8 +429,20 @@ async fn no_phone_is_bad_input_and_a_new_number_voids_the_old_numbers_code() {
         .data();
     let code = digits_in(&text(&seen, 0).await.1);
 
-    // The number changes before the code is typed: the code proves the old number
-    // only, so it proves nothing now, even after changing back.
+    // The number changes before the code is typed: the code proved the old number
+    // only, and changing the number ended it, even if the number changes back.
+    set_phone(&app, &user, "+14155550199").await;
+    set_phone(&app, &user, "+14155550123").await;
+    bad_input(
+        &app.gql_as(&user.token, VERIFY_PHONE, json!({"c": code}))
+            .await,
+        "code",
+    );
+    // A code for the old number does not prove the new one.
+    app.gql_as(&user.token, REQUEST_PHONE, json!({}))
+        .await
+        .data();
+    let code = digits_in(&text(&seen, 1).await.1);
     set_phone(&app, &user, "+14155550199").await;
     bad_input(
         &app.gql_as(&user.token, VERIFY_PHONE, json!({"c": code}))
@@ -420,11 +450,6 @@ async fn no_phone_is_bad_input_and_a_new_number_voids_the_old_numbers_code() {
         "code",
     );
     set_phone(&app, &user, "+14155550123").await;
-    bad_input(
-        &app.gql_as(&user.token, VERIFY_PHONE, json!({"c": code}))
-            .await,
-        "code",
-    );
     let me = me(&app, &user.token).await;
     assert_eq!(me["phone"], "+14155550123");
     assert_eq!(me["phoneVerified"], false);
@@ -482,4 +507,341 @@ async fn a_phone_code_expires() {
             .await,
         "code",
     );
+}
+
+/// A signed-in socket with a live subscription.
+async fn socket(app: &TestApp, token: &str) -> WsClient {
+    let mut ws = WsClient::connect(app.addr, false, Some(token)).await;
+    ws.subscribe("inbox", INBOX, json!({})).await;
+    ws
+}
+
+/// The socket still answers a query.
+async fn answers(ws: &mut WsClient) {
+    ws.subscribe("me", "{ me { id } }", json!({})).await;
+    let message = ws.receive().await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert!(message["payload"]["data"]["me"]["id"].is_string());
+    assert_eq!(ws.receive().await["type"], "complete");
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_sign_in() {
+    let app = TestApp::new().await;
+    let here = register(&app, "ada@example.com").await;
+    let there = login(&app, "ada@example.com", PASSWORD).await;
+    let (there_access, there_refresh) = {
+        let d = &there.data()["login"];
+        (
+            d["accessToken"].as_str().unwrap().to_owned(),
+            d["refreshToken"].as_str().unwrap().to_owned(),
+        )
+    };
+    let mut here_ws = socket(&app, &here.access).await;
+    let mut there_ws = socket(&app, &there_access).await;
+
+    // Bad input names its field and changes nothing.
+    let r = app
+        .gql_as(&here.access, CHANGE, json!({"c": PASSWORD, "n": "short"}))
+        .await;
+    bad_input(&r, "newPassword");
+    let r = app
+        .gql_as(
+            &here.access,
+            CHANGE,
+            json!({"c": "not my password", "n": "a brand new password"}),
+        )
+        .await;
+    bad_input(&r, "currentPassword");
+    me(&app, &there_access).await;
+
+    let r = app
+        .gql_as(
+            &here.access,
+            CHANGE,
+            json!({"c": PASSWORD, "n": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(r.data()["changePassword"], true);
+
+    // The other sign-in is over: its socket, its access token, its refresh token.
+    assert_eq!(there_ws.close_code().await, Some(4403));
+    assert_eq!(
+        app.gql_as(&there_access, ME, json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.gql(REFRESH, json!({"t": there_refresh})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    // This one goes on.
+    answers(&mut here_ws).await;
+    me(&app, &here.access).await;
+    app.gql(REFRESH, json!({"t": here.refresh})).await.data();
+    // Only the new password signs in.
+    assert_eq!(
+        login(&app, "ada@example.com", PASSWORD).await.code(),
+        "UNAUTHENTICATED"
+    );
+    login(&app, "ada@example.com", "a brand new password")
+        .await
+        .data();
+    assert_eq!(
+        app.gql(CHANGE, json!({"c": PASSWORD, "n": "another new one"}))
+            .await
+            .code(),
+        "UNAUTHENTICATED"
+    );
+}
+
+#[tokio::test]
+async fn guessing_through_change_password_meets_the_sign_in_limit() {
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_LOGIN", "3/15m")
+        .build()
+        .await;
+    let ada = register(&app, "ada@example.com").await;
+    for n in 0..3 {
+        let r = app
+            .gql_as(
+                &ada.access,
+                CHANGE,
+                json!({"c": format!("guess number {n}"), "n": "a brand new password"}),
+            )
+            .await;
+        bad_input(&r, "currentPassword");
+    }
+    // The limit is the sign-in's: the right password waits too, here and at login.
+    let r = app
+        .gql_as(
+            &ada.access,
+            CHANGE,
+            json!({"c": PASSWORD, "n": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(r.code(), "RATE_LIMITED");
+    assert_eq!(
+        login(&app, "ada@example.com", PASSWORD).await.code(),
+        "RATE_LIMITED"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_link_sets_a_new_password_once_and_ends_every_sign_in() {
+    let smtp = SmtpSink::start_on(free_port()).await;
+    let app = mailing(TestApp::builder(), &smtp).build().await;
+    let ada = register(&app, "ada@example.com").await;
+    smtp.message_to("ada@example.com").await; // the verification email
+    let mut ws = socket(&app, &ada.access).await;
+
+    // The same answer for an address with an account and one without.
+    let known = app
+        .gql(REQUEST_RESET, json!({"e": " Ada@Example.com "}))
+        .await;
+    let unknown = app
+        .gql(REQUEST_RESET, json!({"e": "nobody@example.com"}))
+        .await;
+    assert_eq!(known.status, unknown.status);
+    assert_eq!(known.body, json!({"data": {"requestPasswordReset": true}}));
+    assert_eq!(known.body, unknown.body);
+    bad_input(
+        &app.gql(REQUEST_RESET, json!({"e": "not an address"})).await,
+        "email",
+    );
+
+    let mut reset_mail = None;
+    eventually("the reset email", || {
+        reset_mail = mails_to(&smtp, "ada@example.com")
+            .into_iter()
+            .find(|m| m.contains("Subject: Reset your SCREEMA password"));
+        let got = reset_mail.is_some();
+        async move { got }
+    })
+    .await;
+    let mail = reset_mail.unwrap();
+    let token = code_in(&mail);
+    assert!(mail.contains("/reset-password?token="), "{mail}");
+    assert!(!stored_text(&app).await.contains(&token));
+    // An unknown address gets nothing, and nothing is written for it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(mails_to(&smtp, "nobody@example.com").is_empty());
+    let rows: i64 = account_challenges::table
+        .filter(account_challenges::purpose.eq("reset_password"))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+
+    // Bad input names its field and changes nothing.
+    bad_input(
+        &app.gql(RESET, json!({"t": token, "n": "short"})).await,
+        "newPassword",
+    );
+    let (id, _) = token.split_once('.').unwrap();
+    bad_input(
+        &app.gql(
+            RESET,
+            json!({"t": format!("{id}.AAAAAAAAAAAAAAAAAAAAAA"), "n": "a brand new password"}),
+        )
+        .await,
+        "token",
+    );
+    me(&app, &ada.access).await;
+
+    let r = app
+        .gql(RESET, json!({"t": token, "n": "a brand new password"}))
+        .await;
+    assert_eq!(r.body, json!({"data": {"resetPassword": true}}));
+
+    // Signed out everywhere.
+    assert_eq!(ws.close_code().await, Some(4403));
+    assert_eq!(
+        app.gql_as(&ada.access, ME, json!({})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        app.gql(REFRESH, json!({"t": ada.refresh})).await.code(),
+        "UNAUTHENTICATED"
+    );
+    // The new password works, the old does not, and the email is proven.
+    assert_eq!(
+        login(&app, "ada@example.com", PASSWORD).await.code(),
+        "UNAUTHENTICATED"
+    );
+    let r = login(&app, "ada@example.com", "a brand new password").await;
+    let access = r.data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me(&app, &access).await["emailVerified"], true);
+    // Once only.
+    bad_input(
+        &app.gql(RESET, json!({"t": token, "n": "yet another password"}))
+            .await,
+        "token",
+    );
+}
+
+#[tokio::test]
+async fn a_reset_link_expires() {
+    let smtp = SmtpSink::start_on(free_port()).await;
+    let (builder, clock) = TestApp::clocked();
+    let app = mailing(builder, &smtp)
+        .env("PASSWORD_RESET_TTL_MINUTES", "30")
+        .build()
+        .await;
+    register(&app, "ada@example.com").await;
+    app.gql(REQUEST_RESET, json!({"e": "ada@example.com"}))
+        .await
+        .data();
+    let mut token = None;
+    eventually("the reset email", || {
+        token = mails_to(&smtp, "ada@example.com")
+            .into_iter()
+            .find(|m| m.contains("Subject: Reset your SCREEMA password"))
+            .map(|m| code_in(&m));
+        let got = token.is_some();
+        async move { got }
+    })
+    .await;
+    clock.advance(chrono::Duration::minutes(31));
+    bad_input(
+        &app.gql(
+            RESET,
+            json!({"t": token.unwrap(), "n": "a brand new password"}),
+        )
+        .await,
+        "token",
+    );
+    login(&app, "ada@example.com", PASSWORD).await.data();
+}
+
+#[tokio::test]
+async fn reset_requests_are_limited_per_email_and_per_client() {
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_PASSWORD_RESET", "2/1h")
+        .env("TRUSTED_PROXIES", "127.0.0.1")
+        .build()
+        .await;
+    register(&app, "ada@example.com").await;
+    let ask = |email: &'static str, from: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"query": REQUEST_RESET, "variables": {"e": email}}));
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body
+        }
+    };
+    let code = |body: &Value| body["errors"][0]["extensions"]["code"].clone();
+    // Per email, whichever client asks, for an address with an account or without.
+    for email in ["ada@example.com", "nobody@example.com"] {
+        assert_eq!(
+            ask(email, "203.0.113.1").await["data"]["requestPasswordReset"],
+            true
+        );
+        assert_eq!(
+            ask(email, "203.0.113.2").await["data"]["requestPasswordReset"],
+            true
+        );
+        assert_eq!(code(&ask(email, "203.0.113.3").await), "RATE_LIMITED");
+    }
+    // Per client, whichever email it asks about.
+    assert_eq!(
+        code(&ask("someone@example.com", "203.0.113.1").await),
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        ask("someone@example.com", "203.0.113.9").await["data"]["requestPasswordReset"],
+        true
+    );
+    let sent: i64 = account_challenges::table
+        .filter(account_challenges::purpose.eq("reset_password"))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(sent, 2);
+}
+
+#[tokio::test]
+async fn a_password_change_voids_reset_links_mailed_before_it() {
+    let smtp = SmtpSink::start_on(free_port()).await;
+    let app = mailing(TestApp::builder(), &smtp).build().await;
+    let ada = register(&app, "ada@example.com").await;
+    app.gql(REQUEST_RESET, json!({"e": "ada@example.com"}))
+        .await
+        .data();
+    let mut token = None;
+    eventually("the reset email", || {
+        token = mails_to(&smtp, "ada@example.com")
+            .into_iter()
+            .find(|m| m.contains("Subject: Reset your SCREEMA password"))
+            .map(|m| code_in(&m));
+        let got = token.is_some();
+        async move { got }
+    })
+    .await;
+    let r = app
+        .gql_as(
+            &ada.access,
+            CHANGE,
+            json!({"c": PASSWORD, "n": "a brand new password"}),
+        )
+        .await;
+    assert_eq!(r.data()["changePassword"], true);
+    bad_input(
+        &app.gql(
+            RESET,
+            json!({"t": token.unwrap(), "n": "the thief's password"}),
+        )
+        .await,
+        "token",
+    );
+    login(&app, "ada@example.com", "a brand new password")
+        .await
+        .data();
 }

@@ -513,6 +513,24 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({}),
         ),
         (
+            "changePassword",
+            SignedIn,
+            "mutation { changePassword(input: {currentPassword: \"guess-guess\", newPassword: \"long enough\"}) }",
+            json!({}),
+        ),
+        (
+            "requestPasswordReset",
+            Anyone,
+            "mutation { requestPasswordReset(email: \"nobody@example.com\") }",
+            json!({}),
+        ),
+        (
+            "resetPassword",
+            Anyone,
+            "mutation { resetPassword(input: {token: \"made-up\", newPassword: \"long enough\"}) }",
+            json!({}),
+        ),
+        (
             "lockSeats",
             SignedIn,
             "mutation($id: ID!) { lockSeats(input: {showtimeId: $id, seatNumbers: [\"A1\"]}) { lockToken } }",
