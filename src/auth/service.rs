@@ -212,7 +212,7 @@ async fn check_credentials(
     }
 }
 
-pub(super) async fn start_session(
+async fn start_session(
     app: &App,
     conn: &mut AsyncPgConnection,
     user: &User,
