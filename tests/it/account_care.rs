@@ -845,3 +845,44 @@ async fn a_password_change_voids_reset_links_mailed_before_it() {
         .await
         .data();
 }
+
+#[tokio::test]
+async fn a_reset_request_answers_without_waiting_for_the_mail_server() {
+    // A mail server that accepts connections and never says a word: an answer that
+    // waited for it would take lettre's 10 s timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::builder()
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", &port.to_string())
+        .env("SMTP_TLS", "none")
+        .env("OUTBOX_POLL_MS", "50")
+        .build()
+        .await;
+    let user = app.with_user(Role::Customer).await;
+    let email: String = screema::db::schema::users::table
+        .find(user.id)
+        .select(screema::db::schema::users::email)
+        .first(&mut app.conn().await)
+        .await
+        .unwrap();
+    let timed = |email: String| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let r = app.gql(REQUEST_RESET, json!({"e": email})).await;
+            (started.elapsed(), r.body)
+        }
+    };
+    let (known, known_body) = timed(email.clone()).await;
+    let (unknown, unknown_body) = timed("nobody@example.com".to_owned()).await;
+    assert_eq!(known_body, unknown_body);
+    assert!(known < Duration::from_secs(2), "{known:?}");
+    assert!(unknown < Duration::from_secs(2), "{unknown:?}");
+}
