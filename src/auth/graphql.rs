@@ -4,7 +4,10 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Resu
 
 use super::input::{Email, FullName, Password, Phone};
 use super::model::User;
+use super::password_change::{self, PasswordChange};
 use super::service::{self, ProfileChanges, Registration, Session, TokenPair};
+use super::tokens::AccessToken;
+use super::{password_reset, verification};
 use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::app;
@@ -126,9 +129,31 @@ pub struct UpdateProfileInput {
 }
 
 #[derive(InputObject)]
+pub struct ChangePasswordInput {
+    current_password: String,
+    /// 8 to 128 characters, as at registration.
+    new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct ResetPasswordInput {
+    /// The token from the reset email's link.
+    token: String,
+    /// 8 to 128 characters, as at registration.
+    new_password: String,
+}
+
+#[derive(InputObject)]
 pub struct LoginInput {
     email: String,
     password: String,
+}
+
+/// The caller's address, as the rate limits count it.
+fn client(ctx: &Context<'_>) -> String {
+    ctx.data_opt::<ClientAddr>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -170,10 +195,7 @@ impl AuthMutation {
     }
 
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let client = ctx
-            .data_opt::<ClientAddr>()
-            .map(|c| c.0.to_string())
-            .unwrap_or_default();
+        let client = client(ctx);
         Ok(
             service::login(app(ctx)?, &input.email, &input.password, &client)
                 .await?
@@ -211,6 +233,62 @@ impl AuthMutation {
         };
         let user = service::update_profile(app(ctx)?, viewer(ctx)?.user_id, changes).await?;
         Ok(UserObject(user))
+    }
+
+    /// Emails the signed-in user a link (and code) that proves their address. `false`,
+    /// and nothing sent, when the address is proven already. Rate limited.
+    #[graphql(guard = "SignedIn")]
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(verification::request_email(app(ctx)?, viewer(ctx)?.user_id).await?)
+    }
+
+    /// Proves the email address the code was sent to. The code names its account, so
+    /// no sign-in is needed (a link opened on another device works); it works once.
+    async fn verify_email(&self, ctx: &Context<'_>, code: String) -> Result<UserObject> {
+        Ok(UserObject(
+            verification::verify_email(app(ctx)?, &code).await?,
+        ))
+    }
+
+    /// Texts a six-digit code to the signed-in user's phone; the previous code stops
+    /// working. `false`, and nothing sent, when the number is proven already. Rate
+    /// limited.
+    #[graphql(guard = "SignedIn")]
+    async fn request_phone_verification(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(verification::request_phone(app(ctx)?, viewer(ctx)?.user_id).await?)
+    }
+
+    /// Proves the phone number with the texted code; a few wrong codes end it.
+    #[graphql(guard = "SignedIn")]
+    async fn verify_phone(&self, ctx: &Context<'_>, code: String) -> Result<UserObject> {
+        Ok(UserObject(
+            verification::verify_phone(app(ctx)?, viewer(ctx)?.user_id, &code).await?,
+        ))
+    }
+
+    /// Sets a new password; every other sign-in of the user ends (this one stays).
+    #[graphql(guard = "SignedIn")]
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
+        let client = client(ctx);
+        let change = PasswordChange {
+            user: viewer(ctx)?.user_id,
+            family: ctx.data_opt::<AccessToken>().and_then(|t| t.family),
+            current_password: &input.current_password,
+            new_password: &input.new_password,
+            client: &client,
+        };
+        Ok(password_change::change(app(ctx)?, change).await?)
+    }
+
+    /// Emails a reset link if the address has an account. The answer is `true`
+    /// whether or not it has one.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        Ok(password_reset::request(app(ctx)?, &email, &client(ctx)).await?)
+    }
+
+    /// Sets a new password with a reset link's token, and signs out everywhere.
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> Result<bool> {
+        Ok(password_reset::reset(app(ctx)?, &input.token, &input.new_password).await?)
     }
 
     /// Ends the sign-in the refresh token belongs to (all its rotations).

@@ -46,30 +46,39 @@ fn refused_refresh() -> AppError {
     }
 }
 
+/// Creates the account and signs it in; the link that proves the email address goes
+/// out through the outbox, written in the same transaction as the user.
 pub async fn register(app: &App, registration: Registration) -> AppResult<Session> {
     let hash = app.passwords.hash(registration.password.expose()).await?;
     let mut conn = app.db().await?;
-    let inserted = diesel::insert_into(users::table)
-        .values((
-            users::email.eq(registration.email.as_str()),
-            users::password_hash.eq(hash),
-            users::full_name.eq(registration.full_name.as_str()),
-            users::phone.eq(registration.phone.as_ref().map(Phone::as_str)),
-        ))
-        .returning(User::as_returning())
-        .get_result(&mut conn)
-        .await;
-    let user = match inserted {
-        Ok(user) => user,
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            return Err(AppError::Conflict {
-                message: "an account with this email already exists".to_owned(),
-                field: Some("email".to_owned()),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (user, message) = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let inserted = diesel::insert_into(users::table)
+                .values((
+                    users::email.eq(registration.email.as_str()),
+                    users::password_hash.eq(hash),
+                    users::full_name.eq(registration.full_name.as_str()),
+                    users::phone.eq(registration.phone.as_ref().map(Phone::as_str)),
+                ))
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await;
+            let user = match inserted {
+                Ok(user) => user,
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    return Err(AppError::Conflict {
+                        message: "an account with this email already exists".to_owned(),
+                        field: Some("email".to_owned()),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let message = super::verification::open_email_challenge(app, conn, &user).await?;
+            Ok((user, message))
+        })
+        .await?;
     let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
+    crate::outbox::deliver_now(app, conn, &message.into_iter().collect::<Vec<_>>()).await;
     Ok(Session { user, tokens })
 }
 
@@ -89,32 +98,10 @@ pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppR
     if password.is_empty() {
         return Err(AppError::bad_input("password", "enter your password"));
     }
-    let limit = app.config.rate_limits.login;
-    let email_key = email.trim().to_lowercase();
-    let buckets = [
-        ("login-email", email_key.as_str()),
-        ("login-client", client),
-    ];
-    let mut limited: Option<u64> = None;
-    for (bucket, subject) in buckets {
-        if let Decision::Limited {
-            retry_after_seconds,
-        } = ratelimit::hit(&app.redis, bucket, subject, limit).await
-        {
-            limited = Some(limited.unwrap_or(0).max(retry_after_seconds));
-        }
-    }
-    if let Some(retry_after_seconds) = limited {
-        return Err(AppError::RateLimited {
-            retry_after_seconds,
-        });
-    }
+    let attempt = PasswordAttempt::begin(app, email, client).await?;
     match check_credentials(app, email, password).await {
         Ok((user, mut conn)) => {
-            // A right password forgets the email's failures, and gives the client
-            // back its reservation.
-            ratelimit::clear(&app.redis, "login-email", &email_key).await;
-            ratelimit::release(&app.redis, "login-client", client, limit).await;
+            attempt.right().await;
             let tokens = start_session(app, &mut conn, &user, Uuid::new_v4()).await?;
             Ok(Session { user, tokens })
         }
@@ -122,10 +109,67 @@ pub async fn login(app: &App, email: &str, password: &str, client: &str) -> AppR
         Err(Credentials::Wrong) => Err(wrong_credentials()),
         // Never checked (the database, or password hashing busy): not a failure.
         Err(Credentials::Unchecked(e)) => {
-            for (bucket, subject) in buckets {
-                ratelimit::release(&app.redis, bucket, subject, limit).await;
-            }
+            attempt.unchecked().await;
             Err(e)
+        }
+    }
+}
+
+/// One password check counted against the failed sign-in limits of an email and a
+/// client (`login`, and `changePassword`, so that guessing through it is no way
+/// around them): reserved as a failure before the check, given back after it.
+pub(super) struct PasswordAttempt<'a> {
+    app: &'a App,
+    email_key: String,
+    client: &'a str,
+}
+
+impl<'a> PasswordAttempt<'a> {
+    /// Counts the attempt, or refuses it when either limit is reached.
+    pub(super) async fn begin(app: &'a App, email: &str, client: &'a str) -> AppResult<Self> {
+        let limit = app.config.rate_limits.login;
+        let attempt = Self {
+            app,
+            email_key: email.trim().to_lowercase(),
+            client,
+        };
+        let mut limited: Option<u64> = None;
+        for (bucket, subject) in attempt.buckets() {
+            if let Decision::Limited {
+                retry_after_seconds,
+            } = ratelimit::hit(&app.redis, bucket, subject, limit).await
+            {
+                limited = Some(limited.unwrap_or(0).max(retry_after_seconds));
+            }
+        }
+        match limited {
+            Some(retry_after_seconds) => Err(AppError::RateLimited {
+                retry_after_seconds,
+            }),
+            None => Ok(attempt),
+        }
+    }
+
+    fn buckets(&self) -> [(&'static str, &str); 2] {
+        [
+            ("login-email", self.email_key.as_str()),
+            ("login-client", self.client),
+        ]
+    }
+
+    /// A right password forgets the email's failures, and gives the client back its
+    /// reservation.
+    pub(super) async fn right(self) {
+        let (app, limit) = (self.app, self.app.config.rate_limits.login);
+        ratelimit::clear(&app.redis, "login-email", &self.email_key).await;
+        ratelimit::release(&app.redis, "login-client", self.client, limit).await;
+    }
+
+    /// The password was never checked: not a failure.
+    pub(super) async fn unchecked(self) {
+        let (app, limit) = (self.app, self.app.config.rate_limits.login);
+        for (bucket, subject) in self.buckets() {
+            ratelimit::release(&app.redis, bucket, subject, limit).await;
         }
     }
 }
@@ -409,6 +453,9 @@ pub async fn update_profile(app: &App, user: Uuid, changes: ProfileChanges) -> A
             Some(phone) => phone.as_ref().map(|p| p.as_str().to_owned()),
         };
         let phone_verified = current.phone_verified && phone == current.phone;
+        if phone != current.phone {
+            super::verification::phone_changed(conn, app.now(), user).await?;
+        }
         Ok(diesel::update(users::table.find(user))
             .set((
                 users::full_name.eq(full_name),

@@ -7,6 +7,7 @@
 //! refused with the variable's name. Secrets are `secrecy` types and URLs that may
 //! carry a password are `ServiceUrl`s: the derived `Debug` of `Config` shows neither.
 
+mod accounts;
 mod auth;
 mod catalog;
 mod database;
@@ -21,6 +22,7 @@ mod server;
 mod tickets;
 mod vars;
 
+pub use accounts::AccountSettings;
 pub use auth::{AuthSettings, DEFAULT_JWT_SECRET, PasswordHashing, RateLimit, RateLimits};
 pub use catalog::CatalogSettings;
 pub use database::{DEFAULT_DATABASE_URL, DatabaseSettings};
@@ -87,6 +89,18 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
     (
         "websockets",
         &["WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_CLIENT"],
+    ),
+    (
+        "accounts",
+        &[
+            "ACCOUNT_CODE_SECRET",
+            "EMAIL_VERIFICATION_TTL_MINUTES",
+            "PHONE_CODE_TTL_MINUTES",
+            "PHONE_CODE_ATTEMPTS",
+            "PASSWORD_RESET_TTL_MINUTES",
+            "RATE_LIMIT_VERIFICATION",
+            "RATE_LIMIT_PASSWORD_RESET",
+        ],
     ),
     ("money", &["CURRENCY", "LOYALTY_TIERS"]),
     (
@@ -190,6 +204,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub auth: AuthSettings,
+    pub accounts: AccountSettings,
     pub rate_limits: RateLimits,
     pub graphql: GraphqlLimits,
     pub websockets: WebsocketLimits,
@@ -248,11 +263,16 @@ impl Config {
         })?;
         // The sections that refuse development secrets in production go in the order
         // the README lists those secrets, so the first one missing is named first.
+        let server = ServerSettings::read(&vars, env)?;
+        let database = DatabaseSettings::read(&vars)?;
+        let redis = RedisSettings::read(&vars)?;
+        let auth = AuthSettings::read(&vars, env)?;
         Ok(Self {
-            server: ServerSettings::read(&vars, env)?,
-            database: DatabaseSettings::read(&vars)?,
-            redis: RedisSettings::read(&vars)?,
-            auth: AuthSettings::read(&vars, env)?,
+            server,
+            database,
+            redis,
+            accounts: AccountSettings::read(&vars, &auth.jwt_secret)?,
+            auth,
             payments: PaymentSettings::read(&vars, env)?,
             tickets: TicketSettings::read(&vars, env)?,
             rate_limits: RateLimits::read(&vars)?,
@@ -373,6 +393,11 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("TICKET_SIGNING_KEY", "abcd"),
             ("ARGON2_MEMORY_KIB", "5000000000"),
+            ("PHONE_CODE_ATTEMPTS", "0"),
+            ("PASSWORD_RESET_TTL_MINUTES", "90s"),
+            ("EMAIL_VERIFICATION_TTL_MINUTES", "soon"),
+            ("RATE_LIMIT_VERIFICATION", "often"),
+            ("RATE_LIMIT_PASSWORD_RESET", "0/1h"),
         ] {
             let err = config(&[(var, value)])
                 .err()
@@ -396,6 +421,7 @@ mod tests {
             "smtp-hunter2",
             "sms-token-hunter2",
             "aws-secret-hunter2",
+            "account-codes-hunter2",
         ];
         let seed = "0123456789abcdef".repeat(4);
         let c = config(&[
@@ -416,6 +442,7 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIA1"),
             ("AWS_SECRET_ACCESS_KEY", secrets[7]),
             ("TICKET_SIGNING_KEY", &seed),
+            ("ACCOUNT_CODE_SECRET", secrets[8]),
         ])
         .unwrap();
         for shown in [format!("{c:?}"), format!("{c:#?}")] {
@@ -437,6 +464,19 @@ mod tests {
             "postgres://u:db-hunter2@h/db"
         );
         assert_eq!(hex::encode(c.tickets.signing_seed.expose_secret().0), seed);
+        assert_eq!(c.accounts.code_secret.expose_secret(), secrets[8]);
+    }
+
+    #[test]
+    fn account_codes_have_their_own_secret_derived_from_the_jwt_secret_by_default() {
+        let a = config(&[("JWT_SECRET", "one-secret-one-secret-one-secret-1")]).unwrap();
+        let b = config(&[("JWT_SECRET", "two-secret-two-secret-two-secret-2")]).unwrap();
+        let derived = a.accounts.code_secret.expose_secret().to_owned();
+        assert_eq!(derived.len(), 64);
+        assert_ne!(derived, a.auth.jwt_secret.expose_secret());
+        assert_ne!(derived, b.accounts.code_secret.expose_secret());
+        assert_eq!(a.accounts.password_reset_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(a.accounts.phone_code_attempts, 5);
     }
 
     #[test]

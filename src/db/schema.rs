@@ -25,6 +25,23 @@ pub mod sql_types {
 diesel::table! {
     use diesel::sql_types::*;
 
+    account_challenges (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        #[max_length = 20]
+        purpose -> Varchar,
+        #[max_length = 255]
+        target -> Varchar,
+        attempts -> Int4,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     booking_requests (user_id, idempotency_key) {
         user_id -> Uuid,
         #[max_length = 255]
@@ -401,6 +418,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(account_challenges -> users (user_id));
 diesel::joinable!(booking_requests -> bookings (booking_id));
 diesel::joinable!(booking_requests -> users (user_id));
 diesel::joinable!(booking_snacks -> bookings (booking_id));
@@ -428,6 +446,7 @@ diesel::joinable!(voucher_uses -> vouchers (voucher_id));
 diesel::joinable!(vouchers -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_challenges,
     booking_requests,
     booking_seats,
     booking_snacks,

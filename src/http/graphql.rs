@@ -20,7 +20,7 @@ use super::client::{ClientAddr, bearer, client_addr};
 use super::graphiql;
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::auth::tokens;
+use crate::auth::tokens::{self, AccessToken};
 use crate::error::AppError;
 use crate::graphql::engine::admission::admit_operation;
 use crate::graphql::engine::operation_types;
@@ -145,6 +145,9 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
 /// Who is calling, once they are let in.
 struct Caller {
     viewer: Option<Viewer>,
+    /// The verified token itself: resolvers that act on the caller's sign-in (its
+    /// refresh family) read it.
+    token: Option<AccessToken>,
     client: ClientAddr,
 }
 
@@ -169,6 +172,7 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
         .map_err(refusal)?;
     Ok(Caller {
         viewer: token.map(|t| t.viewer),
+        token,
         client,
     })
 }
@@ -203,6 +207,9 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
     let mut request = request.into_inner().data(caller.client);
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
+    }
+    if let Some(token) = caller.token {
+        request = request.data(token);
     }
     let response = state.engine.execute(request).await;
     let unavailable = only_unavailable(&response);

@@ -1,8 +1,9 @@
 //! What customers are told by email and SMS about their bookings, and sending it (the
 //! outbox's `email` and `sms` effects). With no SMTP or SMS configured, or no phone
-//! number, a message is skipped and logged: there is nothing to retry.
+//! number, or one its owner has not verified, a message is skipped and logged: there
+//! is nothing to retry.
 
-use diesel::sql_types::{Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use lettre::Message;
 use lettre::message::header::ContentType;
@@ -32,6 +33,8 @@ struct Details {
     full_name: String,
     #[diesel(sql_type = Nullable<Text>)]
     phone: Option<String>,
+    #[diesel(sql_type = Bool)]
+    phone_verified: bool,
     #[diesel(sql_type = Text)]
     movie: String,
     /// The film's age rating as printed, e.g. `BBFC 15 (15 and over)`; empty if none.
@@ -57,7 +60,7 @@ async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
                 coalesce(m.age_rating_system || ' ' || m.age_rating_code || ' (' \
                     || m.age_rating_min_age || ' and over)', '') AS rating, \
                 b.final_amount::text AS amount, b.currency, b.qr_code, \
-                u.email, u.full_name, u.phone, m.title AS movie, t.name AS theater, \
+                u.email, u.full_name, u.phone, u.phone_verified, m.title AS movie, t.name AS theater, \
                 sc.screen_number AS screen, \
                 to_char(s.start_time AT TIME ZONE t.timezone, 'Dy DD Mon YYYY HH24:MI') \
                     || ' (' || t.timezone || ')' AS starts \
@@ -163,6 +166,12 @@ pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()>
         tracing::info!(%booking, "customer has no phone number; text message skipped");
         return Ok(());
     };
+    // Texts go only to numbers their owner proved (`auth::verification`): an
+    // unproven one may be a typo, or someone else's.
+    if !d.phone_verified {
+        tracing::info!(%booking, "customer's phone number is not verified; text message skipped");
+        return Ok(());
+    }
     let text = match template {
         "booking_confirmed" => format!(
             "SCREEMA: booking {} confirmed. {} at {}, screen {}, {}. Seats {}.",

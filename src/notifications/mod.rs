@@ -2,6 +2,7 @@
 //! of, so a customer is never told of something that did not happen, and pushed live
 //! (through the outbox and Redis) to whichever node holds the customer's websocket.
 
+pub mod account_messages;
 pub mod email;
 pub mod graphql;
 pub mod live;

@@ -59,6 +59,12 @@ pub enum Effect {
     TicketImage {
         booking: Uuid,
     },
+    /// Send an account challenge: a verification link, a reset link or a phone code.
+    /// Only the challenge's id travels; the code is derived at delivery
+    /// (`auth::challenges`), so this row holds nothing usable.
+    AccountMessage {
+        challenge: Uuid,
+    },
 }
 
 impl Effect {
@@ -310,12 +316,13 @@ mod tests {
             },
             Effect::Notify { notification: one },
             Effect::TicketImage { booking: one },
+            Effect::AccountMessage { challenge: one },
         ] {
             let json = serde_json::to_value(&effect).unwrap();
             assert_eq!(json["kind"], effect.kind());
             assert!(DELIVERED.contains(&effect.kind()));
         }
-        assert_eq!(DELIVERED.len(), 7);
+        assert_eq!(DELIVERED.len(), 8);
     }
 
     #[test]

@@ -34,6 +34,9 @@ impl Deliver for Delivery {
             Effect::Sms { booking, template } => {
                 crate::notifications::messages::send_sms(app, *booking, template).await
             }
+            Effect::AccountMessage { challenge } => {
+                crate::notifications::account_messages::send(app, *challenge).await
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod account_care;
 mod admin_catalog;
 mod analytics;
 mod architecture;

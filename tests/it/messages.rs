@@ -21,15 +21,16 @@ use screema::db::enums::Role;
 use screema::db::schema::users;
 use uuid::Uuid;
 
-/// aiosmtpd on a port of its own, keeping what it receives in a Maildir.
-struct SmtpSink {
-    port: u16,
+/// aiosmtpd on a port of its own, keeping what it receives in a Maildir (also used by
+/// `account_care`).
+pub(crate) struct SmtpSink {
+    pub(crate) port: u16,
     dir: PathBuf,
     _server: PythonServer,
 }
 
 impl SmtpSink {
-    async fn start_on(port: u16) -> Self {
+    pub(crate) async fn start_on(port: u16) -> Self {
         let dir = std::env::temp_dir().join(format!("screema-mail-{}", Uuid::new_v4().simple()));
         let args = [
             "-n".to_owned(),
@@ -48,7 +49,7 @@ impl SmtpSink {
     }
 
     /// The raw messages received so far.
-    fn messages(&self) -> Vec<String> {
+    pub(crate) fn messages(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.join("new"))
             .map(|entries| {
                 entries
@@ -59,7 +60,7 @@ impl SmtpSink {
             .unwrap_or_default()
     }
 
-    async fn message_to(&self, email: &str) -> String {
+    pub(crate) async fn message_to(&self, email: &str) -> String {
         let mut found = None;
         eventually("the email", || {
             found = self.messages().into_iter().find(|m| m.contains(email));
@@ -190,7 +191,7 @@ async fn an_smtp_outage_delays_the_email_and_never_undoes_the_booking() {
 }
 
 /// An HTTP server standing in for a Twilio-style SMS API: it records what it gets.
-async fn sms_sink() -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
+pub(crate) async fn sms_sink() -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
     use axum::extract::{Path, State};
     use axum::http::HeaderMap;
     type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
@@ -222,7 +223,7 @@ async fn sms_sink() -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
 }
 
 /// `application/x-www-form-urlencoded`, decoded.
-fn form_fields(body: &str) -> Vec<(String, String)> {
+pub(crate) fn form_fields(body: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         let bytes = s.replace('+', " ").into_bytes();
         let mut out = Vec::new();
@@ -245,22 +246,31 @@ fn form_fields(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_text_message_goes_to_the_sms_api_when_the_customer_has_a_phone() {
-    let (url, seen) = sms_sink().await;
-    let app = TestApp::builder()
-        .env("SMS_API_BASE", &url)
+/// A test server whose texts go to the sink.
+async fn sms_app(url: &str) -> TestApp {
+    TestApp::builder()
+        .env("SMS_API_BASE", url)
         .env("SMS_ACCOUNT_SID", "AC123")
         .env("SMS_AUTH_TOKEN", "tok")
         .env("SMS_FROM", "+15550001111")
         .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
         .build()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn a_text_message_goes_to_the_sms_api_when_the_customer_has_a_verified_phone() {
+    let (url, seen) = sms_sink().await;
+    let app = sms_app(&url).await;
     let st = showtime(&app).await;
     let with_phone = app.with_user(Role::Customer).await;
     let without = app.with_user(Role::Customer).await;
+    // Proven as `verifyPhone` proves it (`account_care` tests that path).
     diesel::update(users::table.find(with_phone.id))
-        .set(users::phone.eq(Some("+15557654321")))
+        .set((
+            users::phone.eq(Some("+15557654321")),
+            users::phone_verified.eq(true),
+        ))
         .execute(&mut app.conn().await)
         .await
         .unwrap();
@@ -292,4 +302,29 @@ async fn a_text_message_goes_to_the_sms_api_when_the_customer_has_a_phone() {
     })
     .await;
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unverified_number_gets_no_text_about_a_booking() {
+    let (url, seen) = sms_sink().await;
+    let app = sms_app(&url).await;
+    let st = showtime(&app).await;
+    let user = app.with_user(Role::Customer).await;
+    let r = app
+        .gql_as(
+            &user.token,
+            "mutation { updateProfile(input: {phone: \"+15557654321\"}) { phoneVerified } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.data()["updateProfile"]["phoneVerified"], false);
+
+    let (id, _) = confirmed(&app, &user, st, &["A3"]).await;
+    let key = format!("sms-booking_confirmed-{id}");
+    // The row is done (there is nothing to retry), and nothing was sent.
+    eventually("the skipped row marked delivered", || async {
+        outbox_row(&app, &key).await.1.is_some()
+    })
+    .await;
+    assert!(seen.lock().unwrap().is_empty());
 }

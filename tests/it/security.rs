@@ -488,6 +488,49 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({}),
         ),
         (
+            "requestEmailVerification",
+            SignedIn,
+            "mutation { requestEmailVerification }",
+            json!({}),
+        ),
+        // A code that proves nothing: callable by anyone, and changes nothing.
+        (
+            "verifyEmail",
+            Anyone,
+            "mutation { verifyEmail(code: \"made-up\") { id } }",
+            json!({}),
+        ),
+        (
+            "requestPhoneVerification",
+            SignedIn,
+            "mutation { requestPhoneVerification }",
+            json!({}),
+        ),
+        (
+            "verifyPhone",
+            SignedIn,
+            "mutation { verifyPhone(code: \"123456\") { id } }",
+            json!({}),
+        ),
+        (
+            "changePassword",
+            SignedIn,
+            "mutation { changePassword(input: {currentPassword: \"guess-guess\", newPassword: \"long enough\"}) }",
+            json!({}),
+        ),
+        (
+            "requestPasswordReset",
+            Anyone,
+            "mutation { requestPasswordReset(email: \"nobody@example.com\") }",
+            json!({}),
+        ),
+        (
+            "resetPassword",
+            Anyone,
+            "mutation { resetPassword(input: {token: \"made-up\", newPassword: \"long enough\"}) }",
+            json!({}),
+        ),
+        (
             "lockSeats",
             SignedIn,
             "mutation($id: ID!) { lockSeats(input: {showtimeId: $id, seatNumbers: [\"A1\"]}) { lockToken } }",

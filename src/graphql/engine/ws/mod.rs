@@ -189,6 +189,9 @@ impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
                         data.insert(self.client);
                         if let Some(token) = token {
                             data.insert(token.viewer);
+                            // Its sign-in (refresh family), for what acts on "my
+                            // other sessions" (changePassword).
+                            data.insert(token);
                         }
                         self.token = token;
                         self.session = Some(Arc::new(data));
