@@ -50,6 +50,11 @@ impl UserObject {
 
     /// Whether the user proved the phone number is theirs; texts about bookings go
     /// only to verified numbers.
+    /// Whether the user receives promotions (they opted in).
+    async fn marketing_opt_in(&self) -> bool {
+        self.0.marketing_opt_in
+    }
+
     async fn phone_verified(&self) -> bool {
         self.0.phone_verified
     }
@@ -126,6 +131,8 @@ pub struct UpdateProfileInput {
     full_name: Option<String>,
     /// International form, e.g. `+14155550123`.
     phone: MaybeUndefined<String>,
+    /// Whether to receive promotions, in the app and by email.
+    marketing_opt_in: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -212,7 +219,7 @@ impl AuthMutation {
         Ok(service::refresh(app(ctx)?, &refresh_token).await?.into())
     }
 
-    /// The signed-in user changes their name or phone number.
+    /// The signed-in user changes their name, phone number or marketing choice.
     #[graphql(guard = "SignedIn")]
     async fn update_profile(
         &self,
@@ -230,6 +237,7 @@ impl AuthMutation {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(phone) => Some(Some(Phone::parse(&phone)?)),
             },
+            marketing_opt_in: input.marketing_opt_in,
         };
         let user = service::update_profile(app(ctx)?, viewer(ctx)?.user_id, changes).await?;
         Ok(UserObject(user))

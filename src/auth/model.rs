@@ -22,6 +22,7 @@ pub struct User {
     pub phone_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub marketing_opt_in: bool,
 }
 
 /// Who is calling, as proven by a valid access token.

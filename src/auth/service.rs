@@ -429,6 +429,8 @@ pub struct ProfileChanges {
     pub full_name: Option<FullName>,
     /// `Some(None)` removes the phone number.
     pub phone: Option<Option<Phone>>,
+    /// Whether the user wants promotions (`notifications::promotions`).
+    pub marketing_opt_in: Option<bool>,
 }
 
 /// Changes the signed-in user's name and phone. A phone number that changes (or is
@@ -461,6 +463,8 @@ pub async fn update_profile(app: &App, user: Uuid, changes: ProfileChanges) -> A
                 users::full_name.eq(full_name),
                 users::phone.eq(&phone),
                 users::phone_verified.eq(phone_verified),
+                users::marketing_opt_in
+                    .eq(changes.marketing_opt_in.unwrap_or(current.marketing_opt_in)),
                 users::updated_at.eq(app.now()),
             ))
             .returning(User::as_returning())

@@ -37,6 +37,10 @@ pub struct MessagingSettings {
     pub smtp: Option<SmtpSettings>,
     pub mail_from: String,
     pub sms: Option<SmsSettings>,
+    /// Customers told of a promotion per batch (`notifications::promotions`).
+    pub promotion_batch: u32,
+    /// At most this many customers told of a promotion per second.
+    pub promotion_rate: u32,
 }
 
 impl MessagingSettings {
@@ -51,6 +55,8 @@ impl MessagingSettings {
                 .get("SMS_API_BASE")
                 .map(|base| sms(vars, base))
                 .transpose()?,
+            promotion_batch: vars.number("PROMOTION_BATCH", 200, 1)?,
+            promotion_rate: vars.number("PROMOTION_RATE_PER_SECOND", 50, 1)?,
         })
     }
 }

@@ -160,6 +160,8 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "SMS_ACCOUNT_SID",
             "SMS_AUTH_TOKEN",
             "SMS_FROM",
+            "PROMOTION_BATCH",
+            "PROMOTION_RATE_PER_SECOND",
         ],
     ),
 ];

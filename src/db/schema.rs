@@ -201,6 +201,23 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+
+    promotions (id) {
+        id -> Uuid,
+        #[max_length = 255]
+        title -> Varchar,
+        message -> Text,
+        #[max_length = 32]
+        voucher_code -> Nullable<Varchar>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        recipients -> Int4,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use super::sql_types::PaymentStatus;
 
     payments (id) {
@@ -382,6 +399,7 @@ diesel::table! {
         phone_verified -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        marketing_opt_in -> Bool,
     }
 }
 
@@ -429,6 +447,7 @@ diesel::joinable!(check_ins -> bookings (booking_id));
 diesel::joinable!(check_ins -> users (operator_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(payments -> bookings (booking_id));
+diesel::joinable!(promotions -> users (created_by));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refunds -> bookings (booking_id));
 diesel::joinable!(refunds -> payments (payment_id));
@@ -456,6 +475,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     outbox,
     payments,
+    promotions,
     refresh_tokens,
     refunds,
     screens,

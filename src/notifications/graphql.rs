@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, Object, Result, Subscription};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Subscription};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::promotions::{self, Promotion};
 use super::{Notification, list, live, mark_read};
+use crate::db::enums::Role;
 use crate::graphql::app;
-use crate::graphql::guards::{SignedIn, viewer};
+use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
 use crate::graphql::scalars::DateTime;
 use crate::ids::parse_uuid;
 
@@ -76,6 +78,62 @@ impl NotificationsQuery {
             .map(|n| NotificationObject(Arc::new(n)))
             .collect())
     }
+
+    /// Promotions sent, newest first, with how many customers each has reached.
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn promotions(&self, ctx: &Context<'_>) -> Result<Vec<PromotionObject>> {
+        Ok(promotions::list(app(ctx)?)
+            .await?
+            .into_iter()
+            .map(PromotionObject)
+            .collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct SendPromotionInput {
+    /// The notification's title and the email's subject (at most 255 characters).
+    title: String,
+    /// At most 2,000 characters; line breaks allowed.
+    message: String,
+    /// A voucher to hand out with it: it must exist.
+    voucher_code: Option<String>,
+}
+
+/// A promotion on its way to every customer who opted in.
+pub struct PromotionObject(pub Promotion);
+
+#[Object(name = "Promotion")]
+impl PromotionObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    async fn voucher_code(&self) -> Option<&str> {
+        self.0.voucher_code.as_deref()
+    }
+
+    /// Customers told so far.
+    async fn recipients(&self) -> i32 {
+        self.0.recipients
+    }
+
+    /// When the last customer was told; null while it is being sent.
+    async fn finished_at(&self) -> Option<DateTime> {
+        self.0.finished_at.map(DateTime)
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
 }
 
 #[derive(Default)]
@@ -93,6 +151,26 @@ impl NotificationsMutation {
         let id = parse_uuid("id", &id)?;
         let n = mark_read(app(ctx)?, viewer(ctx)?.user_id, id).await?;
         Ok(NotificationObject(Arc::new(n)))
+    }
+
+    /// Sends a promotion to every customer who opted in to marketing
+    /// (`User.marketingOptIn`), in the app and by email, at a bounded rate
+    /// (`PROMOTION_RATE_PER_SECOND`).
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn send_promotion(
+        &self,
+        ctx: &Context<'_>,
+        input: SendPromotionInput,
+    ) -> Result<PromotionObject> {
+        let promotion = promotions::send(
+            app(ctx)?,
+            viewer(ctx)?,
+            &input.title,
+            &input.message,
+            input.voucher_code.as_deref(),
+        )
+        .await?;
+        Ok(PromotionObject(promotion))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod email;
 pub mod graphql;
 pub mod live;
 pub mod messages;
+pub mod promotions;
 pub mod sms;
 
 use chrono::{DateTime, Utc};

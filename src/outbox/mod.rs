@@ -55,6 +55,16 @@ pub enum Effect {
     Notify {
         notification: Uuid,
     },
+    /// Tell the next batch of opted-in customers (after `after`, by id) of a promotion.
+    Promotion {
+        promotion: Uuid,
+        after: Option<Uuid>,
+    },
+    /// A promotion's email to one customer.
+    PromotionEmail {
+        promotion: Uuid,
+        user: Uuid,
+    },
     /// Store a confirmed booking's ticket image.
     TicketImage {
         booking: Uuid,
@@ -317,12 +327,20 @@ mod tests {
             Effect::Notify { notification: one },
             Effect::TicketImage { booking: one },
             Effect::AccountMessage { challenge: one },
+            Effect::Promotion {
+                promotion: one,
+                after: None,
+            },
+            Effect::PromotionEmail {
+                promotion: one,
+                user: one,
+            },
         ] {
             let json = serde_json::to_value(&effect).unwrap();
             assert_eq!(json["kind"], effect.kind());
             assert!(DELIVERED.contains(&effect.kind()));
         }
-        assert_eq!(DELIVERED.len(), 8);
+        assert_eq!(DELIVERED.len(), 10);
     }
 
     #[test]

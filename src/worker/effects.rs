@@ -34,6 +34,12 @@ impl Deliver for Delivery {
             Effect::Sms { booking, template } => {
                 crate::notifications::messages::send_sms(app, *booking, template).await
             }
+            Effect::Promotion { promotion, after } => {
+                crate::notifications::promotions::send_batch(app, *promotion, *after).await
+            }
+            Effect::PromotionEmail { promotion, user } => {
+                crate::notifications::promotions::send_email(app, *promotion, *user).await
+            }
             Effect::AccountMessage { challenge } => {
                 crate::notifications::account_messages::send(app, *challenge).await
             }

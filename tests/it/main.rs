@@ -33,6 +33,7 @@ mod notifications;
 mod partial_refunds;
 mod payments;
 mod profile;
+mod promotions;
 mod properties;
 mod request_ids;
 mod schema;

@@ -628,6 +628,13 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
         ),
         ("vouchers", Admin, "{ vouchers { id } }", json!({})),
         (
+            "sendPromotion",
+            Admin,
+            "mutation { sendPromotion(input: {title: \"Probe\", message: \"Probe\"}) { id } }",
+            json!({}),
+        ),
+        ("promotions", Admin, "{ promotions { id } }", json!({})),
+        (
             "setUserRole",
             Admin,
             "mutation($u: ID!) { setUserRole(userId: $u, role: ADMIN) { id } }",
