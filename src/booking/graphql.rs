@@ -233,6 +233,18 @@ impl BookingSnackObject {
 }
 
 #[derive(InputObject)]
+pub struct ExchangeBookingInput {
+    booking_id: ID,
+    /// The showtime of the new seats: the booking's own, or another showing of its film.
+    showtime_id: ID,
+    /// The new seats, each an ADULT ticket; or give `tickets`.
+    seat_numbers: Option<Vec<String>>,
+    tickets: Option<Vec<TicketInput>>,
+    /// The caller's hold on exactly the new seats.
+    lock_token: String,
+}
+
+#[derive(InputObject)]
 pub struct TicketInput {
     seat_number: String,
     /// `ADULT`, `CHILD`, `SENIOR`, ...: a type the showtime sells.
@@ -347,6 +359,36 @@ impl BookingMutation {
             booking: BookingNode(Arc::new(created.booking)),
             payment_client_secret: created.client_secret,
         })
+    }
+
+    /// Moves the caller's confirmed booking to the seats of their hold (`lockToken`),
+    /// of the same showtime or another showing of the same film, in one step: the old
+    /// seats are released and the new ones sold together. Cheaper seats give the
+    /// difference back; dearer ones are CONFLICT for now. The ticket gets a new code.
+    /// Customers until the refund cut-off; admins any time.
+    #[graphql(guard = "SignedIn")]
+    async fn exchange_booking(
+        &self,
+        ctx: &Context<'_>,
+        input: ExchangeBookingInput,
+    ) -> Result<BookingNode> {
+        let booking = checkout::exchange::exchange(
+            app(ctx)?,
+            viewer(ctx)?,
+            checkout::exchange::Exchange {
+                booking: parse_uuid("bookingId", &input.booking_id)?,
+                showtime: parse_uuid("showtimeId", &input.showtime_id)?,
+                seat_numbers: input.seat_numbers,
+                tickets: input.tickets.map(|list| {
+                    list.into_iter()
+                        .map(|t| (t.seat_number, t.ticket_type))
+                        .collect()
+                }),
+                lock_token: input.lock_token,
+            },
+        )
+        .await?;
+        Ok(BookingNode(Arc::new(booking)))
     }
 
     /// Cancels a pending (unpaid) booking: its seats are released at once.

@@ -3,6 +3,7 @@
 //! is repeated; and unpaid bookings lapse with their hold (`expiry`). Above bookings,
 //! seats and payments, which it joins.
 
+pub mod exchange;
 pub mod expiry;
 pub mod tickets;
 

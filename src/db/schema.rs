@@ -42,6 +42,23 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    booking_exchanges (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        from_showtime -> Uuid,
+        from_seats -> Array<Nullable<Text>>,
+        to_showtime -> Uuid,
+        to_seats -> Array<Nullable<Text>>,
+        final_before -> Numeric,
+        final_after -> Numeric,
+        exchanged_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     booking_requests (user_id, idempotency_key) {
         user_id -> Uuid,
         #[max_length = 255]
@@ -370,7 +387,7 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
-    ticket_voids (booking_id) {
+    ticket_voids (booking_id, showtime_id) {
         booking_id -> Uuid,
         showtime_id -> Uuid,
         voided_at -> Timestamptz,
@@ -437,6 +454,8 @@ diesel::table! {
 }
 
 diesel::joinable!(account_challenges -> users (user_id));
+diesel::joinable!(booking_exchanges -> bookings (booking_id));
+diesel::joinable!(booking_exchanges -> users (exchanged_by));
 diesel::joinable!(booking_requests -> bookings (booking_id));
 diesel::joinable!(booking_requests -> users (user_id));
 diesel::joinable!(booking_snacks -> bookings (booking_id));
@@ -466,6 +485,7 @@ diesel::joinable!(vouchers -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_challenges,
+    booking_exchanges,
     booking_requests,
     booking_seats,
     booking_snacks,

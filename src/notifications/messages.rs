@@ -103,6 +103,15 @@ fn compose(template: &str, d: &Details) -> AppResult<(String, String)> {
                 d.full_name, d.reference, d.amount, d.currency
             ),
         ),
+        "booking_exchanged" => (
+            format!("Booking {} exchanged", d.reference),
+            format!(
+                "Hello {},\n\nyour booking is now for the seats below. Your ticket has a new \
+                 code: show the attached QR code (ticket.png) at the door; the old one no \
+                 longer admits.\n\n{what}\nSCREEMA\n",
+                d.full_name
+            ),
+        ),
         "booking_expired" => (
             format!("Booking {} expired", d.reference),
             format!(
@@ -139,7 +148,7 @@ pub async fn send_email(app: &App, booking: Uuid, template: &str) -> AppResult<(
     );
     let builder = Message::builder().from(from).to(to).subject(subject);
     let message = match (template, &d.qr_code) {
-        ("booking_confirmed", Some(code)) => builder.multipart(
+        ("booking_confirmed" | "booking_exchanged", Some(code)) => builder.multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body))
                 .singlepart(Attachment::new("ticket.png".to_owned()).body(
@@ -181,6 +190,10 @@ pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()>
             "SCREEMA: booking {} refunded ({} {}).",
             d.reference, d.amount, d.currency
         ),
+        "booking_exchanged" => format!(
+            "SCREEMA: booking {} exchanged: {} at {}, screen {}, {}. Seats {}. Your ticket has a new code.",
+            d.reference, d.movie, d.theater, d.screen, d.starts, d.seats
+        ),
         _ => format!("SCREEMA: booking {} expired unpaid.", d.reference),
     };
     sms.send(phone, &text)
@@ -196,11 +209,23 @@ pub async fn queue(
     booking: Uuid,
     template: &str,
 ) -> AppResult<Vec<i64>> {
+    queue_one(conn, now, booking, template, &booking.to_string()).await
+}
+
+/// As `queue`, for a message a booking may get more than once (each exchange):
+/// `occasion` tells one from another.
+pub async fn queue_one(
+    conn: &mut diesel_async::AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    booking: Uuid,
+    template: &str,
+    occasion: &str,
+) -> AppResult<Vec<i64>> {
     use crate::outbox::{Effect, enqueue};
     let email = enqueue(
         conn,
         now,
-        format!("email-{template}-{booking}"),
+        format!("email-{template}-{occasion}"),
         &Effect::Email {
             booking,
             template: template.to_owned(),
@@ -210,7 +235,7 @@ pub async fn queue(
     let sms = enqueue(
         conn,
         now,
-        format!("sms-{template}-{booking}"),
+        format!("sms-{template}-{occasion}"),
         &Effect::Sms {
             booking,
             template: template.to_owned(),

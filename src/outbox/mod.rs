@@ -42,6 +42,10 @@ pub enum Effect {
     Refund {
         booking: Uuid,
     },
+    /// Send a refund row of ours that is still pending (an exchange's difference).
+    SendRefund {
+        refund: Uuid,
+    },
     /// A message to the customer about a booking (`template` names which).
     Email {
         booking: Uuid,
@@ -316,6 +320,7 @@ mod tests {
                 intent: "pi".into(),
             },
             Effect::Refund { booking: one },
+            Effect::SendRefund { refund: one },
             Effect::Email {
                 booking: one,
                 template: "t".into(),
@@ -340,7 +345,7 @@ mod tests {
             assert_eq!(json["kind"], effect.kind());
             assert!(DELIVERED.contains(&effect.kind()));
         }
-        assert_eq!(DELIVERED.len(), 10);
+        assert_eq!(DELIVERED.len(), 11);
     }
 
     #[test]

@@ -255,16 +255,7 @@ async fn take_off(
     let total = tickets.iter().map(|t| t.price).sum::<Decimal>() + snacks.iter().sum::<Decimal>();
     let discount = tickets.iter().map(|t| t.discount).sum::<Decimal>();
     let voucher_discount = tickets.iter().map(|t| t.voucher_discount).sum::<Decimal>();
-    let voided_at: DateTime<Utc> = diesel::sql_query(
-        "INSERT INTO ticket_voids (booking_id, showtime_id, voided_at) VALUES ($1, $2, now()) \
-         ON CONFLICT (booking_id) DO UPDATE SET voided_at = EXCLUDED.voided_at \
-         RETURNING voided_at",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(booking.id)
-    .bind::<diesel::sql_types::Uuid, _>(booking.showtime_id)
-    .get_result::<Voided>(conn)
-    .await?
-    .voided_at;
+    let voided_at = void_ticket(conn, booking).await?;
     let code = (booking.qr_code.is_some()).then(|| {
         app.tickets.issue(&TicketClaims {
             booking: booking.id,
@@ -322,10 +313,29 @@ struct Voided {
     voided_at: DateTime<Utc>,
 }
 
+/// Voids the booking's current code at its showtime's door (a scanner offline learns
+/// it from `GET /api/tickets/revoked`) while the booking stays live; returns the void's
+/// time, after which a new code must be issued (`reissued_at`).
+pub async fn void_ticket(
+    conn: &mut AsyncPgConnection,
+    booking: &Booking,
+) -> AppResult<DateTime<Utc>> {
+    Ok(diesel::sql_query(
+        "INSERT INTO ticket_voids (booking_id, showtime_id, voided_at) VALUES ($1, $2, now()) \
+         ON CONFLICT (booking_id, showtime_id) DO UPDATE SET voided_at = EXCLUDED.voided_at \
+         RETURNING voided_at",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(booking.id)
+    .bind::<diesel::sql_types::Uuid, _>(booking.showtime_id)
+    .get_result::<Voided>(conn)
+    .await?
+    .voided_at)
+}
+
 /// A new code's issue time: after the void (which a scanner offline compares it with:
 /// a code issued at or before its booking's `revokedAt` is refused), in whole seconds
 /// as codes carry it.
-fn reissued_at(voided_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+pub fn reissued_at(voided_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     let after = voided_at.max(now);
     after
         .duration_trunc(chrono::Duration::seconds(1))

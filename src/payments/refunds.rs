@@ -177,11 +177,25 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
             .await
         })
         .await?;
-    send(app, booking_id, pending).await
+    send(app, booking_id, pending, OnFailure::MarkFailed).await
 }
 
 /// Asks the gateway for the refund and records the answer.
-async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<RefundRow> {
+/// What a gateway failure does to the refund row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnFailure {
+    /// Failed: the caller may ask again (a new row).
+    MarkFailed,
+    /// Still pending: the outbox sends it again, under the same key.
+    KeepPending,
+}
+
+async fn send(
+    app: &App,
+    booking_id: Uuid,
+    pending: Pending,
+    on_failure: OnFailure,
+) -> AppResult<RefundRow> {
     // One key per refund row: a retry of this refund is the same refund at Stripe, and
     // a later refund of what is left is a new one.
     let key = format!("refund-{}", pending.refund_row);
@@ -193,10 +207,12 @@ async fn send(app: &App, booking_id: Uuid, pending: Pending) -> AppResult<Refund
     let refund = match result {
         Ok(refund) => refund,
         Err(e) => {
-            diesel::update(refunds::table.find(pending.refund_row))
-                .set(refunds::status.eq(RefundStatus::Failed.as_str()))
-                .execute(&mut conn)
-                .await?;
+            if on_failure == OnFailure::MarkFailed {
+                diesel::update(refunds::table.find(pending.refund_row))
+                    .set(refunds::status.eq(RefundStatus::Failed.as_str()))
+                    .execute(&mut conn)
+                    .await?;
+            }
             return Err(payment_error(e));
         }
     };
@@ -263,9 +279,85 @@ pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
         })
         .await?;
     if let Some(pending) = pending {
-        send(app, booking_id, pending).await?;
+        send(app, booking_id, pending, OnFailure::MarkFailed).await?;
     }
     Ok(())
+}
+
+/// Writes a refund of `amount` (at most what is left of the payment) that takes
+/// nothing off the booking: the difference when a booking is exchanged for cheaper
+/// seats. Inside the caller's transaction, with the booking locked; the outbox's
+/// `send_refund` sends it after commit, and again until the gateway answers. Returns
+/// the outbox rows to deliver.
+pub async fn difference(
+    conn: &mut AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    booking: &Booking,
+    amount: Money,
+    reason: &str,
+    requested_by: Uuid,
+) -> AppResult<Vec<i64>> {
+    let payment = ledger::paid_for_booking(conn, booking.id)
+        .await?
+        .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?;
+    let pending = insert_refund(
+        conn,
+        booking,
+        &payment,
+        Some((&Part::default(), amount)),
+        reason,
+        Some(requested_by),
+    )
+    .await?;
+    Ok(outbox::enqueue(
+        conn,
+        now,
+        format!("send-refund-{}", pending.refund_row),
+        &outbox::Effect::SendRefund {
+            refund: pending.refund_row,
+        },
+    )
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// The outbox's `send_refund`: sends a refund of ours that is still pending (under its
+/// own key, so a second send is the same refund at the gateway); one the gateway has
+/// answered is left alone.
+pub async fn send_pending(app: &App, refund: Uuid) -> AppResult<()> {
+    let pending: Option<(Uuid, rust_decimal::Decimal, String, Option<String>)> = {
+        let mut conn = app.db().await?;
+        refunds::table
+            .inner_join(crate::db::schema::payments::table)
+            .filter(refunds::id.eq(refund))
+            .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+            .select((
+                refunds::booking_id,
+                refunds::amount,
+                refunds::currency,
+                crate::db::schema::payments::stripe_payment_intent_id,
+            ))
+            .first(&mut conn)
+            .await
+            .optional()?
+    };
+    let Some((booking, amount, currency, Some(intent))) = pending else {
+        return Ok(());
+    };
+    let currency = crate::money::Currency::parse(&currency).unwrap_or(crate::money::Currency::USD);
+    send(
+        app,
+        booking,
+        Pending {
+            refund_row: refund,
+            intent,
+            amount: Money::new(amount, currency),
+        },
+        OnFailure::KeepPending,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// A refund as `Booking.refunds` lists it.

@@ -24,6 +24,9 @@ impl Deliver for Delivery {
             // Delivering a refund may itself deliver the effects it causes (through
             // this table again): `async_trait` boxes the future, so that may recurse.
             Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
+            Effect::SendRefund { refund } => {
+                crate::payments::refunds::send_pending(app, *refund).await
+            }
             Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
             Effect::TicketImage { booking } => {
                 crate::tickets::store::store_for(app, *booking).await

@@ -628,6 +628,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
         ),
         ("vouchers", Admin, "{ vouchers { id } }", json!({})),
         (
+            "exchangeBooking",
+            SignedIn,
+            "mutation($id: ID!) { exchangeBooking(input: {bookingId: $id, showtimeId: $id, seatNumbers: [\"A1\"], lockToken: \"x\"}) { id } }",
+            json!({"id": id}),
+        ),
+        (
             "sendPromotion",
             Admin,
             "mutation { sendPromotion(input: {title: \"Probe\", message: \"Probe\"}) { id } }",
