@@ -1,5 +1,6 @@
 //! Demo data: something worth browsing on a fresh install. Idempotent: ids are derived
-//! from names (UUID v5) and every insert skips what is already there.
+//! from names (UUID v5) and every insert skips what is already there (a voucher: its
+//! code).
 
 use anyhow::Context;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
@@ -15,7 +16,8 @@ use crate::catalog::layout::SeatLayout;
 use crate::catalog::ticket_prices::TicketPrices;
 use crate::config::AppEnv;
 use crate::db::enums::{MovieStatus, Role};
-use crate::db::schema::{movies, screens, snacks, theaters, users};
+use crate::db::schema::{movies, screens, snacks, theaters, users, vouchers};
+use crate::vouchers::{Kind, normalise_code};
 
 const DEMO_DATA: &str = include_str!("demo_data.json");
 const NAMESPACE: Uuid = Uuid::from_u128(0x5c4e_e3a0_0d3e_4b8a_9f61_2c7d_1e0f_a001);
@@ -35,6 +37,8 @@ struct DemoData {
     theaters: Vec<DemoTheater>,
     movies: Vec<DemoMovie>,
     snacks: Vec<DemoSnack>,
+    /// Codes to try at checkout; like the demo users, not seeded in production.
+    vouchers: Vec<DemoVoucher>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +97,18 @@ struct DemoSnack {
     available: bool,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DemoVoucher {
+    code: String,
+    /// As GraphQL spells it: `PERCENT_OFF`, `AMOUNT_OFF`, `FIXED_PRICE`.
+    kind: String,
+    value: String,
+    total_uses: Option<i32>,
+    uses_per_customer: Option<i32>,
+    description: String,
+}
+
 #[derive(Debug, Default)]
 pub struct SeedReport {
     pub theaters: usize,
@@ -100,7 +116,9 @@ pub struct SeedReport {
     pub movies: usize,
     pub showtimes_added: usize,
     pub snacks: usize,
+    pub vouchers_added: usize,
     pub users_added: usize,
+    /// Production gets the catalog only: no demo users, no demo vouchers.
     pub users_skipped_in_production: bool,
 }
 
@@ -108,16 +126,17 @@ impl std::fmt::Display for SeedReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} theaters, {} screens, {} movies, {} snacks; {} showtimes and {} users added",
+            "{} theaters, {} screens, {} movies, {} snacks; {} showtimes, {} vouchers and {} users added",
             self.theaters,
             self.screens,
             self.movies,
             self.snacks,
             self.showtimes_added,
+            self.vouchers_added,
             self.users_added
         )?;
         if self.users_skipped_in_production {
-            write!(f, " (demo users refused in production)")?;
+            write!(f, " (demo users and vouchers refused in production)")?;
         }
         Ok(())
     }
@@ -132,7 +151,7 @@ fn decimal(s: &str) -> anyhow::Result<Decimal> {
 }
 
 /// Seeds the catalog, the next `SCHEDULE_DAYS` days of showtimes from `today`, and
-/// (outside production) the demo users.
+/// (outside production) the demo vouchers and users.
 pub async fn run(
     conn: &mut AsyncPgConnection,
     env: AppEnv,
@@ -284,8 +303,10 @@ pub async fn run(
     .await?;
 
     if env == AppEnv::Production {
+        // A code everyone can read in the README would be a real discount there.
         report.users_skipped_in_production = true;
     } else {
+        report.vouchers_added = seed_vouchers(conn, &data.vouchers).await?;
         for (email, name, role) in DEMO_USERS {
             let exists: bool = diesel::select(diesel::dsl::exists(
                 users::table.filter(users::email.eq(email)),
@@ -310,6 +331,39 @@ pub async fn run(
         }
     }
     Ok(report)
+}
+
+/// The demo vouchers, each once: a code already there (seeded before, or made by an
+/// admin) is left as it is.
+async fn seed_vouchers(
+    conn: &mut AsyncPgConnection,
+    demo: &[DemoVoucher],
+) -> anyhow::Result<usize> {
+    let mut added = 0;
+    for voucher in demo {
+        let code = normalise_code(&voucher.code);
+        let kind: Kind = voucher
+            .kind
+            .to_ascii_lowercase()
+            .parse()
+            .with_context(|| format!("demo voucher {code}: kind `{}`", voucher.kind))?;
+        added += diesel::insert_into(vouchers::table)
+            .values((
+                vouchers::id.eq(id("voucher", &code)),
+                vouchers::code.eq(&code),
+                vouchers::kind.eq(kind.as_db_str()),
+                vouchers::value.eq(decimal(&voucher.value)?),
+                vouchers::total_uses.eq(voucher.total_uses),
+                vouchers::uses_per_customer.eq(voucher.uses_per_customer),
+                vouchers::description.eq(&voucher.description),
+            ))
+            .on_conflict(vouchers::code)
+            .do_nothing()
+            .execute(conn)
+            .await
+            .with_context(|| format!("demo voucher {code}"))?;
+    }
+    Ok(added)
 }
 
 struct Slot {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::ticket_types::{self, BOOK, family_prices, room};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -12,13 +13,16 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use chrono::Duration;
 use common::fixtures as fx;
-use common::flow::{confirmed, eventually, outbox_row, status_of};
+use common::flow::{
+    confirmed, event, eventually, intent_object, lock, outbox_row, send_event, status_of,
+};
 use common::tools::{PythonServer, free_port};
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use screema::db::enums::Role;
 use screema::db::schema::users;
+use serde_json::json;
 use uuid::Uuid;
 
 /// aiosmtpd on a port of its own, keeping what it receives in a Maildir (also used by
@@ -327,4 +331,59 @@ async fn an_unverified_number_gets_no_text_about_a_booking() {
     })
     .await;
     assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_confirmation_email_says_the_films_rating_and_each_seats_ticket_type() {
+    let smtp = SmtpSink::start_on(free_port()).await;
+    let app = smtp_app(smtp.port).build().await;
+    // Through the API, as an admin sets it up: an R-rated film, a senior price.
+    let room = room(
+        &app,
+        Some(json!({"system": "MPAA", "code": "R", "minAge": 17})),
+    )
+    .await;
+    let created = ticket_types::showtime(&app, &room, Some(family_prices())).await;
+    let st: Uuid = created.data()["createShowtime"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let user = app.with_user(Role::Customer).await;
+    let token = lock(&app, &user, st, &["A1", "B1"]).await;
+    let r = app
+        .gql_as(
+            &user.token,
+            BOOK,
+            json!({"i": {"showtimeId": st.to_string(), "lockToken": token, "tickets": [
+                {"seatNumber": "A1", "ticketType": "ADULT"},
+                {"seatNumber": "B1", "ticketType": "SENIOR"}]}}),
+        )
+        .await;
+    let id = r.data()["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
+    let paid = event(
+        &format!("evt_{}", Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        intent_object(&app, &intent, &id).await,
+    );
+    assert_eq!(send_event(&app, &paid).await, 200);
+
+    let message = smtp.message_to(&email_of(&app, &user).await).await;
+    assert!(message.contains("Your tickets for Nosferatu"), "{message}");
+    // An adult's seat is shown plain, any other type beside its seat; 10.00 and 70 %
+    // of the premium seat's 15.00.
+    for expected in [
+        "Film:    Nosferatu\nRated:   MPAA R (17 and over)\nCinema:  Rex, screen 1",
+        "Seats:   A1, B1 (SENIOR)",
+        "Amount:  20.50 USD",
+    ] {
+        assert!(
+            message.replace("\r\n", "\n").contains(expected),
+            "missing `{expected}` in {message}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use screema::config::AppEnv;
 use screema::db::enums::Role;
-use screema::db::schema::users;
+use screema::db::schema::{showtimes, users, vouchers};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -36,10 +36,10 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
         String::from_utf8_lossy(&first.stderr)
     );
     let first = String::from_utf8(first.stdout).unwrap();
-    assert!(first.contains("3 users added"), "{first}");
+    assert!(first.contains("1 vouchers and 3 users added"), "{first}");
     let second = String::from_utf8(run().stdout).unwrap();
     assert!(
-        second.contains("0 showtimes and 0 users added"),
+        second.contains("0 showtimes, 0 vouchers and 0 users added"),
         "not idempotent: {second}"
     );
 
@@ -199,4 +199,108 @@ async fn production_gets_the_catalog_but_no_demo_users() {
     assert!(report.showtimes_added > 0);
     let count: i64 = users::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(count, 0);
+    // Nor a discount code everyone can read in the README.
+    assert_eq!(report.vouchers_added, 0);
+    let count: i64 = vouchers::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(count, 0);
+}
+
+async fn sign_in(app: &TestApp, email: &str) -> String {
+    let r = app
+        .gql(
+            "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
+            json!({"e": email, "p": screema::seed::DEMO_PASSWORD}),
+        )
+        .await;
+    r.data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_demo_voucher_is_seeded_once_and_takes_ten_percent_off_a_demo_customers_tickets() {
+    let app = TestApp::new().await;
+    let seed = || async {
+        screema::seed::run(
+            &mut *app.conn().await,
+            AppEnv::Development,
+            chrono::Utc::now().date_naive(),
+            app.app.config.catalog.cleaning_gap,
+            app.app.config.currency,
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(seed().await.vouchers_added, 1);
+    let again = seed().await;
+    assert_eq!(again.vouchers_added, 0, "not idempotent: {again}");
+
+    // As an admin sees it in GraphiQL.
+    let admin = sign_in(&app, "admin@screema.local").await;
+    let list = "{ vouchers { code kind value amount { amount } movieIds theaterIds ticketTypes \
+                validFrom validUntil totalUses usesPerCustomer uses remainingUses } }";
+    let r = app.gql_as(&admin, list, json!({})).await;
+    assert_eq!(
+        r.data()["vouchers"],
+        json!([{"code": "WELCOME10", "kind": "PERCENT_OFF", "value": "10", "amount": null,
+                "movieIds": [], "theaterIds": [], "ticketTypes": [], "validFrom": null,
+                "validUntil": null, "totalUses": null, "usesPerCustomer": 20, "uses": 0,
+                "remainingUses": null}])
+    );
+
+    // The demo customer books a standard seat of tomorrow's first showtime with it.
+    let showtime: uuid::Uuid = showtimes::table
+        .filter(showtimes::start_time.gt(chrono::Utc::now() + chrono::Duration::days(1)))
+        .order((showtimes::start_time, showtimes::id))
+        .select(showtimes::id)
+        .first(&mut app.conn().await)
+        .await
+        .unwrap();
+    let map = app
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number kind state price { amount } } } } } }",
+            json!({"s": showtime.to_string()}),
+        )
+        .await;
+    let seat = map.data()["showtime"]["seatMap"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["seats"].as_array().unwrap())
+        .find(|s| s["kind"] == "STANDARD" && s["state"] == "AVAILABLE")
+        .unwrap()
+        .clone();
+    let number = seat["number"].as_str().unwrap();
+    let price: rust_decimal::Decimal = seat["price"]["amount"].as_str().unwrap().parse().unwrap();
+    let customer = sign_in(&app, "customer@screema.local").await;
+    let lock = app
+        .gql_as(
+            &customer,
+            common::flow::LOCK,
+            json!({"s": showtime.to_string(), "seats": [number]}),
+        )
+        .await;
+    let token = lock.data()["lockSeats"]["lockToken"].clone();
+    let r = app
+        .gql_as(
+            &customer,
+            "mutation($i: CreateBookingInput!) { createBooking(input: $i) { booking { voucherCode \
+             totalAmount { amount } voucherDiscount { amount } loyaltyDiscount { amount } \
+             finalAmount { amount } } } }",
+            json!({"i": {"showtimeId": showtime.to_string(), "lockToken": token,
+                         "seatNumbers": [number], "voucherCode": "welcome10"}}),
+        )
+        .await;
+    let off = (price / rust_decimal::Decimal::TEN).round_dp(2);
+    assert!(off > rust_decimal::Decimal::ZERO);
+    assert_eq!(
+        r.data()["createBooking"]["booking"],
+        json!({"voucherCode": "WELCOME10", "totalAmount": {"amount": format!("{price:.2}")},
+               "voucherDiscount": {"amount": format!("{off:.2}")},
+               "loyaltyDiscount": {"amount": "0.00"},
+               "finalAmount": {"amount": format!("{:.2}", price - off)}})
+    );
+    let r = app.gql_as(&admin, "{ vouchers { uses } }", json!({})).await;
+    assert_eq!(r.data()["vouchers"][0]["uses"], 1);
 }
