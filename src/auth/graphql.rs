@@ -48,13 +48,13 @@ impl UserObject {
         self.0.email_verified
     }
 
-    /// Whether the user proved the phone number is theirs; texts about bookings go
-    /// only to verified numbers.
     /// Whether the user receives promotions (they opted in).
     async fn marketing_opt_in(&self) -> bool {
         self.0.marketing_opt_in
     }
 
+    /// Whether the user proved the phone number is theirs; texts about bookings go
+    /// only to verified numbers.
     async fn phone_verified(&self) -> bool {
         self.0.phone_verified
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::tickets::image::qr_png;
+use crate::tickets::image::ticket_png;
 
 /// Everything a message about a booking mentions, read in one statement.
 #[derive(diesel::QueryableByName)]
@@ -58,7 +58,8 @@ async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
                     FROM booking_seats bs WHERE bs.booking_id = b.id), \
                     array_to_string(b.seat_numbers, ', ')) AS seats, \
                 coalesce(m.age_rating_system || ' ' || m.age_rating_code || ' (' \
-                    || m.age_rating_min_age || ' and over)', '') AS rating, \
+                    || CASE WHEN m.age_rating_min_age = 0 THEN 'all ages' \
+                       ELSE m.age_rating_min_age || ' and over' END || ')', '') AS rating, \
                 b.final_amount::text AS amount, b.currency, b.qr_code, \
                 u.email, u.full_name, u.phone, u.phone_verified, m.title AS movie, t.name AS theater, \
                 sc.screen_number AS screen, \
@@ -152,7 +153,7 @@ pub async fn send_email(app: &App, booking: Uuid, template: &str) -> AppResult<(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body))
                 .singlepart(Attachment::new("ticket.png".to_owned()).body(
-                    qr_png(code)?,
+                    ticket_png(code, &crate::tickets::store::caption(app, booking).await?)?,
                     ContentType::parse("image/png").map_err(|e| bad(&e))?,
                 )),
         ),

@@ -1,5 +1,9 @@
-//! The ticket's QR code as a PNG: what an email attaches and a phone shows at the door.
+//! The ticket as a PNG: its QR code, and under it what the door staff read at a
+//! glance (the film, its age rating, the time, the seats and their ticket types), in
+//! the public-domain 8×8 bitmap font of `font8x8` (ASCII; anything else prints as `?`).
+//! What an email attaches and a phone shows at the door.
 
+use font8x8::UnicodeFonts;
 use qrcode::{Color, EcLevel, QrCode};
 
 use crate::error::{AppError, AppResult};
@@ -8,13 +12,23 @@ use crate::error::{AppError, AppResult};
 const SCALE: usize = 8;
 const QUIET: usize = 4;
 
+/// Caption text: 8×8 glyphs drawn at twice their size, a line apart.
+const GLYPH: usize = 16;
+const LINE: usize = 20;
+
 pub fn qr_png(code: &str) -> AppResult<Vec<u8>> {
+    ticket_png(code, &[])
+}
+
+/// The QR code of `code` with `caption` under it, a line each (cut to the width).
+pub fn ticket_png(code: &str, caption: &[String]) -> AppResult<Vec<u8>> {
     let qr = QrCode::with_error_correction_level(code.as_bytes(), EcLevel::M)
         .map_err(|e| AppError::internal(anyhow::anyhow!("QR encoding failed: {e}")))?;
     let modules = qr.width();
     let colors = qr.to_colors();
     let side = (modules + 2 * QUIET) * SCALE;
-    let mut pixels = vec![255u8; side * side];
+    let height = side + caption.len() * LINE + if caption.is_empty() { 0 } else { LINE / 2 };
+    let mut pixels = vec![255u8; side * height];
     for (i, color) in colors.iter().enumerate() {
         if *color != Color::Dark {
             continue;
@@ -24,10 +38,35 @@ pub fn qr_png(code: &str) -> AppResult<Vec<u8>> {
             pixels[y * side + mx * SCALE..y * side + (mx + 1) * SCALE].fill(0);
         }
     }
+    let margin = QUIET * SCALE / 2;
+    let per_line = (side - 2 * margin) / GLYPH;
+    for (n, line) in caption.iter().enumerate() {
+        let top = side + n * LINE;
+        for (i, c) in line.chars().take(per_line).enumerate() {
+            let glyph = font8x8::BASIC_FONTS
+                .get(c)
+                .or_else(|| font8x8::BASIC_FONTS.get('?'))
+                .unwrap_or([0; 8]);
+            let left = margin + i * GLYPH;
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8 {
+                    if bits & (1 << col) == 0 {
+                        continue;
+                    }
+                    for dy in 0..GLYPH / 8 {
+                        let y = top + row * (GLYPH / 8) + dy;
+                        let x = left + col * (GLYPH / 8);
+                        pixels[y * side + x..y * side + x + GLYPH / 8].fill(0);
+                    }
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     {
-        let side = u32::try_from(side).map_err(AppError::internal)?;
-        let mut encoder = png::Encoder::new(&mut out, side, side);
+        let width = u32::try_from(side).map_err(AppError::internal)?;
+        let height = u32::try_from(height).map_err(AppError::internal)?;
+        let mut encoder = png::Encoder::new(&mut out, width, height);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder.write_header().map_err(AppError::internal)?;
@@ -41,6 +80,30 @@ pub fn qr_png(code: &str) -> AppResult<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decoded(png_bytes: Vec<u8>) -> (u32, u32, Vec<u8>) {
+        let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        (info.width, info.height, buf)
+    }
+
+    #[test]
+    fn a_caption_is_drawn_under_the_code_and_says_what_it_is_given() {
+        let code = "T1.".repeat(50);
+        let (w, h, plain) = decoded(qr_png(&code).unwrap());
+        let caption = |rating: &str| vec!["Nosferatu".to_owned(), format!("Rated {rating}")];
+        let (cw, ch, rated) = decoded(ticket_png(&code, &caption("BBFC 15 (15+)")).unwrap());
+        assert_eq!(cw, w);
+        assert_eq!(ch as usize, h as usize + 2 * LINE + LINE / 2);
+        // The code's part is the same picture; the caption's part has ink.
+        assert_eq!(&rated[..plain.len()], &plain[..]);
+        assert!(rated[plain.len()..].iter().any(|p| *p == 0));
+        // Another rating draws other pixels.
+        let (_, _, other) = decoded(ticket_png(&code, &caption("BBFC 12A (12+)")).unwrap());
+        assert_ne!(rated, other);
+    }
 
     #[test]
     fn a_ticket_code_renders_as_a_square_png() {

@@ -10,7 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use uuid::Uuid;
 
-use super::image::qr_png;
+use super::image::ticket_png;
 use crate::app::App;
 use crate::booking::model::Booking;
 use crate::config::TicketStore;
@@ -95,9 +95,46 @@ pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>
     if let Some(png) = app.ticket_images.get(booking.id, code).await? {
         return Ok(Some(png));
     }
-    let png = qr_png(code)?;
+    let png = ticket_png(code, &caption(app, booking.id).await?)?;
     app.ticket_images.put(booking.id, code, png.clone()).await?;
     Ok(Some(png))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Caption {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+/// What the ticket says under its code, a line each: the film, its age rating (for the
+/// door to check), the cinema and screen, the start in the theater's time zone, and the
+/// seats with any ticket type that is not ADULT.
+pub async fn caption(app: &App, booking: Uuid) -> AppResult<Vec<String>> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.db().await?;
+    let lines: Vec<Caption> = diesel::sql_query(
+        "SELECT unnest(ARRAY[ \
+             m.title, \
+             coalesce('Rated ' || m.age_rating_system || ' ' || m.age_rating_code || ' (' || \
+                 CASE WHEN m.age_rating_min_age = 0 THEN 'all ages' \
+                 ELSE m.age_rating_min_age || '+' END || ')', ''), \
+             t.name || ', screen ' || sc.screen_number, \
+             to_char(s.start_time AT TIME ZONE t.timezone, 'Dy DD Mon YYYY HH24:MI'), \
+             'Seats ' || coalesce((SELECT string_agg(bs.seat_number || CASE WHEN bs.ticket_type = 'ADULT' \
+                 THEN '' ELSE ' ' || bs.ticket_type END, ', ' ORDER BY bs.seat_number) \
+                 FROM booking_seats bs WHERE bs.booking_id = b.id), '')]) AS line \
+         FROM bookings b JOIN showtimes s ON s.id = b.showtime_id \
+         JOIN movies m ON m.id = s.movie_id JOIN screens sc ON sc.id = s.screen_id \
+         JOIN theaters t ON t.id = sc.theater_id WHERE b.id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(booking)
+    .load(&mut conn)
+    .await?;
+    Ok(lines
+        .into_iter()
+        .map(|c| c.line)
+        .filter(|l| !l.is_empty())
+        .collect())
 }
 
 /// The outbox's `ticket_image`: stores a confirmed booking's image.

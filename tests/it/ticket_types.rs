@@ -364,3 +364,87 @@ async fn bad_prices_ratings_and_tickets_are_refused_naming_the_field() {
     }
     assert_eq!(count(&app, "bookings").await, 0);
 }
+
+/// The ticket the door sees says the film's rating, and each seat's ticket type:
+/// the served image is the code with exactly that caption under it.
+#[tokio::test]
+async fn the_ticket_image_says_the_rating_and_the_ticket_types() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let room = room(
+        &app,
+        Some(json!({"system": "BBFC", "code": "15", "minAge": 15})),
+    )
+    .await;
+    let created = showtime(&app, &room, Some(family_prices())).await;
+    let showtime = id(&created);
+    let buyer = app.with_user(Role::Customer).await;
+    let token = lock(&app, &buyer, showtime, &["A1", "B1"]).await;
+    let r = app
+        .gql_as(
+            &buyer.token,
+            BOOK,
+            json!({"i": {"showtimeId": showtime.to_string(), "lockToken": token, "tickets": [
+                {"seatNumber": "A1", "ticketType": "ADULT"},
+                {"seatNumber": "B1", "ticketType": "SENIOR"}]}}),
+        )
+        .await;
+    let booking = r.data()["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let intent = format!(
+        "pi_sim_{}",
+        uuid::Uuid::parse_str(&booking).unwrap().simple()
+    );
+    let paid = common::flow::event(
+        "evt_rated",
+        "payment_intent.succeeded",
+        common::flow::intent_object(&app, &intent, &booking).await,
+    );
+    assert_eq!(common::flow::send_event(&app, &paid).await, 200);
+    let found = app
+        .gql_as(
+            &buyer.token,
+            "query($id: ID!) { booking(id: $id) { qrCode showtime { startTime } } }",
+            json!({"id": booking}),
+        )
+        .await;
+    let code = found.data()["booking"]["qrCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let starts: chrono::DateTime<Utc> = found.data()["booking"]["showtime"]["startTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let served = app
+        .client
+        .get(app.url(&format!("/api/tickets/{booking}.png")))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let expected = screema::tickets::image::ticket_png(
+        &code,
+        &[
+            "Nosferatu".to_owned(),
+            "Rated BBFC 15 (15+)".to_owned(),
+            "Rex, screen 1".to_owned(),
+            starts.format("%a %d %b %Y %H:%M").to_string(),
+            "Seats A1, B1 SENIOR".to_owned(),
+        ],
+    )
+    .unwrap();
+    assert!(
+        served == expected,
+        "the served ticket is not the captioned one"
+    );
+}
