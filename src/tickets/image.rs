@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(ch as usize, h as usize + 2 * LINE + LINE / 2);
         // The code's part is the same picture; the caption's part has ink.
         assert_eq!(&rated[..plain.len()], &plain[..]);
-        assert!(rated[plain.len()..].iter().any(|p| *p == 0));
+        assert!(rated[plain.len()..].contains(&0));
         // Another rating draws other pixels.
         let (_, _, other) = decoded(ticket_png(&code, &caption("BBFC 12A (12+)")).unwrap());
         assert_ne!(rated, other);
