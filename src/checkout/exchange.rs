@@ -30,7 +30,6 @@ use crate::booking::model::Booking;
 use crate::booking::pricing::{Quote, price_tickets, quote};
 use crate::booking::records::{authorise, lock_booking};
 use crate::db::enums::{BookingStatus, NotificationType, Role};
-use crate::db::is_unique_violation;
 use crate::db::schema::{booking_exchanges, booking_seats, booking_snacks, bookings, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::notifications::{self, NewNotification};
@@ -298,35 +297,14 @@ async fn swap(
         .returning(Booking::as_returning())
         .get_result(conn)
         .await?;
-    let rows: Vec<_> = q
-        .tickets
-        .iter()
-        .map(|t| {
-            (
-                booking_seats::booking_id.eq(after.id),
-                booking_seats::showtime_id.eq(plan.to_showtime),
-                booking_seats::status.eq(BookingStatus::Confirmed),
-                booking_seats::seat_number.eq(&t.seat),
-                booking_seats::ticket_type.eq(&t.ticket_type),
-                booking_seats::price.eq(t.price.amount()),
-                booking_seats::discount.eq(t.discount.amount()),
-                booking_seats::voucher_discount.eq(t.voucher.amount()),
-            )
-        })
-        .collect();
-    match diesel::insert_into(booking_seats::table)
-        .values(&rows)
-        .execute(conn)
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e, "booking_seats_live_seat") => {
-            return Err(AppError::SeatsUnavailable {
-                seats: plan.seats.clone(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    super::insert_tickets(
+        conn,
+        after.id,
+        plan.to_showtime,
+        BookingStatus::Confirmed,
+        &q.tickets,
+    )
+    .await?;
     diesel::insert_into(booking_exchanges::table)
         .values((
             booking_exchanges::booking_id.eq(after.id),

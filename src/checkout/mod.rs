@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::idempotency;
 use crate::booking::model::Booking;
-use crate::booking::pricing::{Quote, price_tickets, quote};
+use crate::booking::pricing::{Quote, TicketLine, price_tickets, quote};
 use crate::booking::records::taken_seats;
 use crate::booking::reference::new_reference;
 use crate::catalog::age_rating::AgeRating;
@@ -432,6 +432,46 @@ fn cancel_later(app: &App, intent: String) {
     });
 }
 
+/// Writes a booking's tickets: a seat row each, with its type, price and share of the
+/// discounts. A seat that another live booking has is refused by the partial unique
+/// index: `SEATS_UNAVAILABLE` naming the seats asked for.
+async fn insert_tickets(
+    conn: &mut AsyncPgConnection,
+    booking: Uuid,
+    showtime: Uuid,
+    status: BookingStatus,
+    tickets: &[TicketLine],
+) -> AppResult<()> {
+    let rows: Vec<_> = tickets
+        .iter()
+        .map(|ticket| {
+            (
+                booking_seats::booking_id.eq(booking),
+                booking_seats::showtime_id.eq(showtime),
+                booking_seats::status.eq(status),
+                booking_seats::seat_number.eq(&ticket.seat),
+                booking_seats::ticket_type.eq(&ticket.ticket_type),
+                booking_seats::price.eq(ticket.price.amount()),
+                booking_seats::discount.eq(ticket.discount.amount()),
+                booking_seats::voucher_discount.eq(ticket.voucher.amount()),
+            )
+        })
+        .collect();
+    match diesel::insert_into(booking_seats::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e, "booking_seats_live_seat") => {
+            Err(AppError::SeatsUnavailable {
+                seats: tickets.iter().map(|t| t.seat.clone()).collect(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 struct BookingRow<'a> {
     id: Uuid,
     user: Uuid,
@@ -484,36 +524,14 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
             }
         }
     };
-    let seat_rows: Vec<_> = row
-        .quote
-        .tickets
-        .iter()
-        .map(|ticket| {
-            (
-                booking_seats::booking_id.eq(row.id),
-                booking_seats::showtime_id.eq(row.showtime),
-                booking_seats::status.eq(BookingStatus::Pending),
-                booking_seats::seat_number.eq(&ticket.seat),
-                booking_seats::ticket_type.eq(&ticket.ticket_type),
-                booking_seats::price.eq(ticket.price.amount()),
-                booking_seats::discount.eq(ticket.discount.amount()),
-                booking_seats::voucher_discount.eq(ticket.voucher.amount()),
-            )
-        })
-        .collect();
-    match diesel::insert_into(booking_seats::table)
-        .values(&seat_rows)
-        .execute(conn)
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e, "booking_seats_live_seat") => {
-            return Err(AppError::SeatsUnavailable {
-                seats: row.seats.to_vec(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    insert_tickets(
+        conn,
+        row.id,
+        row.showtime,
+        BookingStatus::Pending,
+        &row.quote.tickets,
+    )
+    .await?;
     let snack_rows: Vec<_> = row
         .quote
         .snacks

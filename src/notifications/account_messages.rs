@@ -6,8 +6,6 @@
 //! retry. With no SMTP or SMS configured the message is skipped and logged, as
 //! booking messages are.
 
-use lettre::Message;
-use lettre::message::Mailbox;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -105,25 +103,7 @@ async fn email(
         tracing::info!(challenge = %c.id, "no SMTP configured; account email skipped");
         return Ok(());
     };
-    let bad = |e: &dyn std::fmt::Display| AppError::internal(anyhow::anyhow!("email: {e}"));
-    let from: Mailbox = app
-        .config
-        .messaging
-        .mail_from
-        .parse()
-        .map_err(|e| bad(&e))?;
-    let to = Mailbox::new(
-        Some(full_name.to_owned()),
-        c.target.parse().map_err(|e| bad(&e))?,
-    );
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .body(body)
-        .map_err(|e| bad(&e))?;
     mailer
-        .send(message)
+        .send_text(app, (full_name, &c.target), subject, body)
         .await
-        .map_err(|e| AppError::internal(e.context("sending email")))
 }

@@ -5,9 +5,8 @@
 
 use diesel::sql_types::{Bool, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use lettre::Message;
 use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, MultiPart, SinglePart};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -136,34 +135,19 @@ pub async fn send_email(app: &App, booking: Uuid, template: &str) -> AppResult<(
     };
     let d = details(app, booking).await?;
     let (subject, body) = compose(template, &d)?;
-    let bad = |e: &dyn std::fmt::Display| AppError::internal(anyhow::anyhow!("email: {e}"));
-    let from: Mailbox = app
-        .config
-        .messaging
-        .mail_from
-        .parse()
-        .map_err(|e| bad(&e))?;
-    let to = Mailbox::new(
-        Some(d.full_name.clone()),
-        d.email.parse().map_err(|e| bad(&e))?,
-    );
-    let builder = Message::builder().from(from).to(to).subject(subject);
+    let builder = super::email::addressed(app, &d.full_name, &d.email, &subject)?;
     let message = match (template, &d.qr_code) {
         ("booking_confirmed" | "booking_exchanged", Some(code)) => builder.multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body))
                 .singlepart(Attachment::new("ticket.png".to_owned()).body(
                     ticket_png(code, &crate::tickets::store::caption(app, booking).await?)?,
-                    ContentType::parse("image/png").map_err(|e| bad(&e))?,
+                    ContentType::parse("image/png").map_err(super::email::failed)?,
                 )),
         ),
         _ => builder.body(body),
-    }
-    .map_err(|e| bad(&e))?;
-    mailer
-        .send(message)
-        .await
-        .map_err(|e| AppError::internal(e.context("sending email")))
+    };
+    mailer.deliver(message).await
 }
 
 pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()> {

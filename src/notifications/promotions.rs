@@ -11,8 +11,6 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use lettre::Message;
-use lettre::message::Mailbox;
 use uuid::Uuid;
 
 use super::{NewNotification, record};
@@ -231,24 +229,7 @@ pub async fn send_email(app: &App, promotion: Uuid, user: Uuid) -> AppResult<()>
          SCREEMA; turn it off in your profile at any time.\n\nSCREEMA\n",
         p.message
     );
-    let bad = |e: &dyn std::fmt::Display| AppError::internal(anyhow::anyhow!("email: {e}"));
-    let from: Mailbox = app
-        .config
-        .messaging
-        .mail_from
-        .parse()
-        .map_err(|e| bad(&e))?;
-    let to = Mailbox::new(Some(name), email.parse().map_err(|e| bad(&e))?);
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(&p.title)
-        .body(body)
-        .map_err(|e| bad(&e))?;
-    mailer
-        .send(message)
-        .await
-        .map_err(|e| AppError::internal(e.context("sending email")))
+    mailer.send_text(app, (&name, &email), &p.title, body).await
 }
 
 /// Every promotion, newest first.

@@ -9,7 +9,7 @@ use crate::common;
 use crate::ticket_types::{Room, room};
 
 use chrono::{Duration, Utc};
-use common::flow::{count, event, intent_object, lock, seat_states, send_event};
+use common::flow::{count, lock, pay, seat_states};
 use common::{Gql, TestApp, TestUser};
 use screema::db::enums::Role;
 use serde_json::{Value, json};
@@ -55,13 +55,7 @@ async fn paid(app: &TestApp, buyer: &TestUser, showtime: Uuid, seats: &[&str]) -
         .as_str()
         .unwrap()
         .to_owned();
-    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
-    let body = event(
-        &format!("evt_{}", Uuid::new_v4().simple()),
-        "payment_intent.succeeded",
-        intent_object(app, &intent, &id).await,
-    );
-    assert_eq!(send_event(app, &body).await, 200);
+    pay(app, &id).await;
     let b = app.gql_as(&buyer.token, BOOKING, json!({"id": id})).await;
     let code = b.data()["booking"]["qrCode"].as_str().unwrap().to_owned();
     (id, code)

@@ -9,7 +9,7 @@ use crate::common;
 use crate::ticket_types::{BOOK, family_prices, room, showtime};
 
 use common::fixtures as fx;
-use common::flow::{count, event, intent_object, lock, seat_states, send_event};
+use common::flow::{count, lock, pay, seat_states};
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -68,13 +68,7 @@ async fn bought(app: &TestApp) -> Bought {
     let booking = r.data()["createBooking"]["booking"].clone();
     assert_eq!(booking["finalAmount"]["amount"], "48.70", "{booking}");
     let id = booking["id"].as_str().unwrap().to_owned();
-    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
-    let paid = event(
-        &format!("evt_{}", Uuid::new_v4().simple()),
-        "payment_intent.succeeded",
-        intent_object(app, &intent, &id).await,
-    );
-    assert_eq!(send_event(app, &paid).await, 200);
+    pay(app, &id).await;
     Bought {
         showtime,
         booking: id,

@@ -395,16 +395,7 @@ async fn the_ticket_image_says_the_rating_and_the_ticket_types() {
         .as_str()
         .unwrap()
         .to_owned();
-    let intent = format!(
-        "pi_sim_{}",
-        uuid::Uuid::parse_str(&booking).unwrap().simple()
-    );
-    let paid = common::flow::event(
-        "evt_rated",
-        "payment_intent.succeeded",
-        common::flow::intent_object(&app, &intent, &booking).await,
-    );
-    assert_eq!(common::flow::send_event(&app, &paid).await, 200);
+    common::flow::pay(&app, &booking).await;
     let found = app
         .gql_as(
             &buyer.token,

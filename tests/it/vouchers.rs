@@ -10,7 +10,7 @@ use crate::ticket_types::{family_prices, room, showtime};
 
 use chrono::{Duration, Utc};
 use common::fixtures as fx;
-use common::flow::{cancel, count, event, intent_object, lock, send_event};
+use common::flow::{cancel, count, lock, pay};
 use common::{Gql, TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -356,13 +356,7 @@ async fn a_booking_that_ends_gives_its_use_back_and_per_customer_limits_hold() {
 
     // Bob pays, then is refunded in full: the use comes back again.
     let id = b["id"].as_str().unwrap().to_owned();
-    let intent = format!("pi_sim_{}", Uuid::parse_str(&id).unwrap().simple());
-    let paid = event(
-        "evt_paid_once",
-        "payment_intent.succeeded",
-        intent_object(&app, &intent, &id).await,
-    );
-    assert_eq!(send_event(&app, &paid).await, 200);
+    pay(&app, &id).await;
     let r = app
         .gql_as(
             &bob.token,

@@ -197,6 +197,18 @@ pub async fn outbox_row(app: &TestApp, key: &str) -> (i32, Option<DateTime<Utc>>
         .unwrap()
 }
 
+/// Pays a pending booking as Stripe tells it: a signed `payment_intent.succeeded` for
+/// its (simulated) intent.
+pub async fn pay(app: &TestApp, booking: &str) {
+    let intent = format!("pi_sim_{}", Uuid::parse_str(booking).unwrap().simple());
+    let body = event(
+        &format!("evt_{}", Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        intent_object(app, &intent, booking).await,
+    );
+    assert_eq!(send_event(app, &body).await, 200);
+}
+
 /// A booking confirmed by a signed `payment_intent.succeeded`; its id and ticket code.
 pub async fn confirmed(
     app: &TestApp,
