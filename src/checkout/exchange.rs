@@ -35,7 +35,6 @@ use crate::error::{AppError, AppResult};
 use crate::notifications::{self, NewNotification};
 use crate::outbox::{self, Effect};
 use crate::payments::refunds;
-use crate::ratelimit::{self, Decision};
 use crate::seating::holds;
 use crate::tickets::code::TicketClaims;
 
@@ -57,20 +56,7 @@ struct Plan {
 }
 
 pub async fn exchange(app: &App, viewer: Viewer, input: Exchange) -> AppResult<Booking> {
-    if let Decision::Limited {
-        retry_after_seconds,
-    } = ratelimit::hit(
-        &app.redis,
-        "booking",
-        &viewer.user_id.to_string(),
-        app.config.rate_limits.booking,
-    )
-    .await
-    {
-        return Err(AppError::RateLimited {
-            retry_after_seconds,
-        });
-    }
+    super::within_rate_limit(app, viewer).await?;
     let requested = tickets::requested(input.seat_numbers, input.tickets)?;
     if input.lock_token.trim().is_empty() {
         return Err(AppError::bad_input(

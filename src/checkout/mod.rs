@@ -105,7 +105,8 @@ async fn priced_snacks(
         .collect()
 }
 
-pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<Created> {
+/// Bookings and exchanges share one rate limit per customer.
+async fn within_rate_limit(app: &App, viewer: Viewer) -> AppResult<()> {
     if let Decision::Limited {
         retry_after_seconds,
     } = ratelimit::hit(
@@ -120,6 +121,11 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             retry_after_seconds,
         });
     }
+    Ok(())
+}
+
+pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<Created> {
+    within_rate_limit(app, viewer).await?;
     let requested = tickets::requested(input.seat_numbers, input.tickets)?;
     let seats: Vec<String> = requested.iter().map(|(seat, _)| seat.clone()).collect();
     check_snack_lines(&input.snacks)?;
