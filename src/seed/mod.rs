@@ -433,8 +433,10 @@ async fn seed_showtimes(
             }
         }
     }
-    // One statement: local times become instants in each theater's own zone.
-    let inserted = diesel::sql_query(
+    // One statement: local times become instants in each theater's own zone. A demo
+    // showtime seeded before ticket types (still at the column's default list) gets the
+    // demo's prices; one an admin priced is left alone. Only new rows are counted.
+    let written: Vec<Fresh> = diesel::sql_query(
         "INSERT INTO showtimes (id, movie_id, screen_id, start_time, end_time, base_price, \
                                 blocked_seats, ticket_prices) \
          SELECT v.id, v.movie_id, v.screen_id, v.local_start AT TIME ZONE t.timezone, \
@@ -443,7 +445,10 @@ async fn seed_showtimes(
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamp[], $5::int4[], $6::numeric[], $7::text[]) \
               AS v(id, movie_id, screen_id, local_start, duration, price, blocked) \
          JOIN screens s ON s.id = v.screen_id JOIN theaters t ON t.id = s.theater_id \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (id) DO UPDATE SET ticket_prices = EXCLUDED.ticket_prices \
+             WHERE showtimes.ticket_prices = \
+                 '[{\"ticketType\": \"ADULT\", \"percentOfSeatPrice\": \"100\"}]'::jsonb \
+         RETURNING (xmax = 0) AS fresh",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(slots.iter().map(|s| s.id).collect::<Vec<_>>())
     .bind::<Array<diesel::sql_types::Uuid>, _>(slots.iter().map(|s| s.movie).collect::<Vec<_>>())
@@ -453,9 +458,15 @@ async fn seed_showtimes(
     .bind::<Array<Numeric>, _>(slots.iter().map(|s| s.price).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(slots.iter().map(|s| s.blocked.clone()).collect::<Vec<_>>())
     .bind::<diesel::sql_types::Jsonb, _>(prices.to_stored())
-    .execute(conn)
+    .load(conn)
     .await?;
-    Ok(inserted)
+    Ok(written.iter().filter(|w| w.fresh).count())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Fresh {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    fresh: bool,
 }
 
 #[derive(Deserialize)]

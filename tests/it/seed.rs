@@ -42,6 +42,40 @@ async fn the_seed_command_fills_a_browsable_catalog_once() {
         second.contains("0 showtimes, 0 vouchers and 0 users added"),
         "not idempotent: {second}"
     );
+    // A machine seeded before ticket types: its demo showtimes still sell ADULT only
+    // (the column's default) and get the demo's prices; one an admin priced keeps its own.
+    let adult_only = json!([{"ticketType": "ADULT", "percentOfSeatPrice": "100"}]);
+    let admins = json!([{"ticketType": "ADULT", "percentOfSeatPrice": "90"}]);
+    let ids: Vec<uuid::Uuid> = showtimes::table
+        .select(showtimes::id)
+        .order(showtimes::id)
+        .limit(2)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
+    for (id, prices) in ids.iter().zip([&adult_only, &admins]) {
+        diesel::update(showtimes::table.find(id))
+            .set(showtimes::ticket_prices.eq(prices))
+            .execute(&mut app.conn().await)
+            .await
+            .unwrap();
+    }
+    let third = String::from_utf8(run().stdout).unwrap();
+    assert!(third.contains("0 showtimes, 0 vouchers"), "{third}");
+    let after: Vec<serde_json::Value> = showtimes::table
+        .filter(showtimes::id.eq_any(&ids))
+        .order(showtimes::id)
+        .select(showtimes::ticket_prices)
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(after[0].as_array().unwrap().len(), 4, "{}", after[0]);
+    assert_eq!(after[1], admins);
+    diesel::update(showtimes::table.find(ids[1]))
+        .set(showtimes::ticket_prices.eq(&after[0]))
+        .execute(&mut app.conn().await)
+        .await
+        .unwrap();
 
     // Separate queries: together they would exceed the complexity limit, as they should.
     let mut d = app
