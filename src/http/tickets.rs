@@ -55,14 +55,17 @@ pub async fn image(
         return not_found();
     };
     let found = async {
-        let mut conn = app.db().await?;
-        let booking: Option<Booking> = bookings::table
-            .find(id)
-            .filter(bookings::user_id.eq(viewer.user_id))
-            .select(Booking::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?;
+        // Given back before the image is made, which may read its caption.
+        let booking: Option<Booking> = {
+            let mut conn = app.db().await?;
+            bookings::table
+                .find(id)
+                .filter(bookings::user_id.eq(viewer.user_id))
+                .select(Booking::as_select())
+                .first(&mut conn)
+                .await
+                .optional()?
+        };
         match booking {
             Some(b) => crate::tickets::store::image_of(app, &b).await,
             None => Ok(None),

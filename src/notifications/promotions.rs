@@ -198,21 +198,24 @@ pub async fn send_email(app: &App, promotion: Uuid, user: Uuid) -> AppResult<()>
         tracing::info!(%promotion, "no SMTP configured; promotion email skipped");
         return Ok(());
     };
-    let mut conn = app.db().await?;
-    let found: Option<(Promotion, (String, String, bool))> = promotions::table
-        .find(promotion)
-        .select(Promotion::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .zip(
-            users::table
-                .find(user)
-                .select((users::email, users::full_name, users::marketing_opt_in))
-                .first(&mut conn)
-                .await
-                .optional()?,
-        );
+    // The connection goes back before the mail server is waited for.
+    let found: Option<(Promotion, (String, String, bool))> = {
+        let mut conn = app.db().await?;
+        promotions::table
+            .find(promotion)
+            .select(Promotion::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .zip(
+                users::table
+                    .find(user)
+                    .select((users::email, users::full_name, users::marketing_opt_in))
+                    .first(&mut conn)
+                    .await
+                    .optional()?,
+            )
+    };
     let Some((p, (email, name, opted_in))) = found else {
         return Ok(());
     };

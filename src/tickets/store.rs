@@ -141,13 +141,18 @@ pub async fn caption(app: &App, booking: Uuid) -> AppResult<Vec<String>> {
 pub async fn store_for(app: &App, booking: Uuid) -> AppResult<()> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let mut conn = app.db().await?;
-    let found: Option<Booking> = bookings::table
-        .find(booking)
-        .select(Booking::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?;
+    // The connection goes back before the image is made: making it reads the caption
+    // with a connection of its own, and a delivery holding two at once would starve
+    // the pool when many tickets are stored together.
+    let found: Option<Booking> = {
+        let mut conn = app.db().await?;
+        bookings::table
+            .find(booking)
+            .select(Booking::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+    };
     if let Some(booking) = found {
         image_of(app, &booking).await?;
     }

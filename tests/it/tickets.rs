@@ -379,3 +379,39 @@ async fn ticket_images_can_live_in_an_s3_compatible_store() {
         "{listed}"
     );
 }
+
+/// Storing a ticket's image takes one database connection at a time: with a pool of
+/// one, the image is still stored. (Holding the booking's connection while the caption
+/// was read with another starved the pool under load: every delivery waited for a
+/// connection its neighbours held.)
+#[tokio::test]
+async fn a_ticket_image_is_made_with_one_connection_at_a_time() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .env("DATABASE_POOL_SIZE", "1")
+        .build()
+        .await;
+    let showtime = showtime_in(&app, Duration::days(1)).await;
+    let owner = app.with_user(Role::Customer).await;
+    let (id, _) = confirmed(&app, &owner, showtime, &["A1"]).await;
+    let dir = match &app.app.config.tickets.store {
+        screema::config::TicketStore::Local { dir } => dir.clone(),
+        _ => unreachable!(),
+    };
+    let folder = dir.join(format!("tickets/{id}"));
+    common::flow::eventually("the stored image", || {
+        let stored = std::fs::read_dir(&folder)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        async move { stored }
+    })
+    .await;
+    let served = app
+        .client
+        .get(app.url(&format!("/api/tickets/{id}.png")))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+}
