@@ -18,6 +18,8 @@ use crate::tickets::image::ticket_png;
 struct Details {
     #[diesel(sql_type = Text)]
     reference: String,
+    #[diesel(sql_type = SqlUuid)]
+    showtime: Uuid,
     #[diesel(sql_type = Text)]
     seats: String,
     #[diesel(sql_type = Text)]
@@ -51,7 +53,7 @@ struct Details {
 async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
     let mut conn = app.db().await?;
     diesel::sql_query(
-        "SELECT b.booking_reference AS reference, \
+        "SELECT b.booking_reference AS reference, b.showtime_id AS showtime, \
                 coalesce((SELECT string_agg(bs.seat_number || CASE WHEN bs.ticket_type = 'ADULT' \
                     THEN '' ELSE ' (' || bs.ticket_type || ')' END, ', ' ORDER BY bs.seat_number) \
                     FROM booking_seats bs WHERE bs.booking_id = b.id), \
@@ -141,7 +143,10 @@ pub async fn send_email(app: &App, booking: Uuid, template: &str) -> AppResult<(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body))
                 .singlepart(Attachment::new("ticket.png".to_owned()).body(
-                    ticket_png(code, &crate::tickets::store::caption(app, booking).await?)?,
+                    ticket_png(
+                        code,
+                        &crate::tickets::store::caption(app, booking, d.showtime).await?,
+                    )?,
                     ContentType::parse("image/png").map_err(super::email::failed)?,
                 )),
         ),

@@ -20,7 +20,14 @@ use secrecy::ExposeSecret;
 
 pub struct TicketImages {
     store: Arc<dyn ObjectStore>,
+    /// What a showtime's tickets say above their seats (film, rating, cinema, time), for
+    /// a little while: every ticket of a showing shares it, and reading it per ticket
+    /// cost checkout a sixth of its throughput. A film's rating changed by an admin is
+    /// on new tickets within `CAPTION_TTL`.
+    captions: moka::sync::Cache<Uuid, Arc<Vec<String>>>,
 }
+
+const CAPTION_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Per booking and code: a booking whose code is issued again (part of it refunded)
 /// gets a new image, and the old one is never served for it.
@@ -65,7 +72,13 @@ impl TicketImages {
                 Arc::new(builder.build()?)
             }
         };
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            captions: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CAPTION_TTL)
+                .build(),
+        })
     }
 
     pub async fn put(&self, booking: Uuid, code: &str, png: Vec<u8>) -> AppResult<()> {
@@ -95,46 +108,104 @@ pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>
     if let Some(png) = app.ticket_images.get(booking.id, code).await? {
         return Ok(Some(png));
     }
-    let png = ticket_png(code, &caption(app, booking.id).await?)?;
+    let png = ticket_png(code, &caption(app, booking.id, booking.showtime_id).await?)?;
     app.ticket_images.put(booking.id, code, png.clone()).await?;
     Ok(Some(png))
 }
 
-#[derive(diesel::QueryableByName)]
-struct Caption {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    line: String,
-}
-
 /// What the ticket says under its code, a line each: the film, its age rating (for the
 /// door to check), the cinema and screen, the start in the theater's time zone, and the
-/// seats with any ticket type that is not ADULT.
-pub async fn caption(app: &App, booking: Uuid) -> AppResult<Vec<String>> {
+/// seats with any ticket type that is not ADULT. The showing's part is shared by its
+/// tickets (`TicketImages::captions`); the seats are read per ticket.
+pub async fn caption(app: &App, booking: Uuid, showtime: Uuid) -> AppResult<Vec<String>> {
+    use crate::db::schema::{booking_seats, movies, screens, showtimes, theaters};
+    use diesel::dsl::sql;
+    use diesel::prelude::*;
+    use diesel::sql_types::Timestamp;
     use diesel_async::RunQueryDsl;
     let mut conn = app.db().await?;
-    let lines: Vec<Caption> = diesel::sql_query(
-        "SELECT unnest(ARRAY[ \
-             m.title, \
-             coalesce('Rated ' || m.age_rating_system || ' ' || m.age_rating_code || ' (' || \
-                 CASE WHEN m.age_rating_min_age = 0 THEN 'all ages' \
-                 ELSE m.age_rating_min_age || '+' END || ')', ''), \
-             t.name || ', screen ' || sc.screen_number, \
-             to_char(s.start_time AT TIME ZONE t.timezone, 'Dy DD Mon YYYY HH24:MI'), \
-             'Seats ' || coalesce((SELECT string_agg(bs.seat_number || CASE WHEN bs.ticket_type = 'ADULT' \
-                 THEN '' ELSE ' ' || bs.ticket_type END, ', ' ORDER BY bs.seat_number) \
-                 FROM booking_seats bs WHERE bs.booking_id = b.id), '')]) AS line \
-         FROM bookings b JOIN showtimes s ON s.id = b.showtime_id \
-         JOIN movies m ON m.id = s.movie_id JOIN screens sc ON sc.id = s.screen_id \
-         JOIN theaters t ON t.id = sc.theater_id WHERE b.id = $1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(booking)
-    .load(&mut conn)
-    .await?;
-    Ok(lines
-        .into_iter()
-        .map(|c| c.line)
-        .filter(|l| !l.is_empty())
-        .collect())
+    let showing = match app.ticket_images.captions.get(&showtime) {
+        Some(lines) => lines,
+        None => {
+            let found: Option<Header> = showtimes::table
+                .inner_join(movies::table)
+                .inner_join(screens::table.inner_join(theaters::table))
+                .filter(showtimes::id.eq(showtime))
+                .select((
+                    movies::title,
+                    movies::age_rating_system,
+                    movies::age_rating_code,
+                    movies::age_rating_min_age,
+                    theaters::name,
+                    screens::screen_number,
+                    sql::<Timestamp>("showtimes.start_time AT TIME ZONE theaters.timezone"),
+                ))
+                .first(&mut conn)
+                .await
+                .optional()?;
+            let Some(header) = found else {
+                return Ok(Vec::new());
+            };
+            let lines = Arc::new(showing_lines(&header));
+            app.ticket_images.captions.insert(showtime, lines.clone());
+            lines
+        }
+    };
+    let mut seats: Vec<(String, String)> = booking_seats::table
+        .filter(booking_seats::booking_id.eq(booking))
+        .select((booking_seats::seat_number, booking_seats::ticket_type))
+        .load(&mut conn)
+        .await?;
+    seats.sort_by_cached_key(|(seat, _)| {
+        seat.parse::<crate::catalog::layout::SeatNumber>()
+            .map(|n| (n.row().to_owned(), n.number()))
+            .unwrap_or_default()
+    });
+    let seats: Vec<String> = seats
+        .iter()
+        .map(|(seat, kind)| {
+            if kind == crate::catalog::ticket_prices::ADULT {
+                seat.clone()
+            } else {
+                format!("{seat} {kind}")
+            }
+        })
+        .collect();
+    let mut lines = showing.as_ref().clone();
+    lines.push(format!("Seats {}", seats.join(", ")));
+    Ok(lines)
+}
+
+/// The film, its rating, age limits, where, when and which seats.
+type Header = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    String,
+    i32,
+    chrono::NaiveDateTime,
+);
+
+fn showing_lines(header: &Header) -> Vec<String> {
+    let (title, system, code, min_age, theater, screen, starts) = header;
+    let rating = crate::catalog::age_rating::AgeRating::from_columns(
+        system.as_deref(),
+        code.as_deref(),
+        *min_age,
+    );
+    let mut lines = vec![title.clone()];
+    if let Some(r) = rating {
+        let ages = if r.min_age == 0 {
+            "all ages".to_owned()
+        } else {
+            format!("{}+", r.min_age)
+        };
+        lines.push(format!("Rated {} ({ages})", r.label()));
+    }
+    lines.push(format!("{theater}, screen {screen}"));
+    lines.push(starts.format("%a %d %b %Y %H:%M").to_string());
+    lines
 }
 
 /// The outbox's `ticket_image`: stores a confirmed booking's image.
