@@ -550,6 +550,16 @@ impl Drop for TestApp {
                 if let Some(db) = db_name {
                     let admin_url = with_database(&base_database_url(), "postgres");
                     if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
+                        // DROP DATABASE waits until every Postgres process has absorbed
+                        // its signal, and a connection the stopping server left half-way
+                        // through its handshake answers only when the authentication
+                        // timeout ends it (60 s; Postgres's log: "still waiting for backend
+                        // with PID … to accept ProcSignalBarrier", then "canceling
+                        // authentication due to timeout"). The test would not finish
+                        // meanwhile: past a few seconds the database is left behind.
+                        let _ = diesel::sql_query("SET statement_timeout = '5s'")
+                            .execute(&mut admin)
+                            .await;
                         let _ =
                             diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
                                 .execute(&mut admin)
