@@ -3,9 +3,11 @@
 //!
 //! The rules, as customers read them:
 //! - The new seats come from the customer's own hold (`lockSeats` first, as for a
-//!   booking); the old seats are released and the new ones sold in one transaction,
-//!   so the booking never holds both and never loses both. A failure leaves the
-//!   booking as it was and gives the hold back.
+//!   booking), except those the booking already has at that showtime, which it keeps
+//!   (A1 A2 → A2 A3 holds only A3; a change of ticket types alone needs no hold); the
+//!   old seats are released and the new ones sold in one transaction, so the booking
+//!   never holds both and never loses both. A failure leaves the booking as it was and
+//!   gives the hold back.
 //! - Same film only: an exchange is another showing or other seats, not another
 //!   purchase. The cut-off is the refund rule (customers until `REFUND_CUTOFF_MINUTES`
 //!   before the booked showtime; admins any time).
@@ -51,6 +53,8 @@ struct Plan {
     booking: Booking,
     to_showtime: Uuid,
     seats: Vec<String>,
+    /// The new seats the booking does not have yet: those the hold must cover.
+    held: Vec<String>,
     quote: Quote,
     lock_token: String,
 }
@@ -58,12 +62,6 @@ struct Plan {
 pub async fn exchange(app: &App, viewer: Viewer, input: Exchange) -> AppResult<Booking> {
     super::within_rate_limit(app, viewer).await?;
     let requested = tickets::requested(input.seat_numbers, input.tickets)?;
-    if input.lock_token.trim().is_empty() {
-        return Err(AppError::bad_input(
-            "lockToken",
-            "give the token of your hold on the new seats",
-        ));
-    }
     let plan = plan(
         app,
         viewer,
@@ -73,16 +71,25 @@ pub async fn exchange(app: &App, viewer: Viewer, input: Exchange) -> AppResult<B
         input.lock_token,
     )
     .await?;
-    holds::check_for_booking(app, viewer, plan.to_showtime, &plan.lock_token, &plan.seats).await?;
-    holds::claim(
-        app,
-        viewer,
-        plan.to_showtime,
-        &plan.lock_token,
-        &plan.seats,
-        plan.booking.id,
-    )
-    .await?;
+    if !plan.held.is_empty() {
+        if plan.lock_token.trim().is_empty() {
+            return Err(AppError::bad_input(
+                "lockToken",
+                "give the token of your hold on the new seats",
+            ));
+        }
+        holds::check_for_booking(app, viewer, plan.to_showtime, &plan.lock_token, &plan.held)
+            .await?;
+        holds::claim(
+            app,
+            viewer,
+            plan.to_showtime,
+            &plan.lock_token,
+            &plan.held,
+            plan.booking.id,
+        )
+        .await?;
+    }
     let mut conn = app.db().await?;
     let written = conn
         .transaction::<_, AppError, _>(async |conn| swap(conn, app, viewer, &plan).await)
@@ -94,8 +101,9 @@ pub async fn exchange(app: &App, viewer: Viewer, input: Exchange) -> AppResult<B
         }
         Err(e) => {
             drop(conn);
-            if let Err(undo) =
-                holds::restore(app, plan.to_showtime, &plan.lock_token, plan.booking.id).await
+            if !plan.held.is_empty()
+                && let Err(undo) =
+                    holds::restore(app, plan.to_showtime, &plan.lock_token, plan.booking.id).await
             {
                 tracing::warn!(error = %crate::error::LogDisplay(&undo), "claimed hold not restored");
             }
@@ -185,8 +193,19 @@ async fn plan(
             booking.money(booking.final_amount),
         )));
     }
+    let seats: Vec<String> = requested.into_iter().map(|(seat, _)| seat).collect();
+    let kept = if booking.showtime_id == to_showtime {
+        booking.seats()
+    } else {
+        Vec::new()
+    };
     Ok(Plan {
-        seats: requested.into_iter().map(|(seat, _)| seat).collect(),
+        held: seats
+            .iter()
+            .filter(|s| !kept.contains(s))
+            .cloned()
+            .collect(),
+        seats,
         booking,
         to_showtime,
         quote,
@@ -325,7 +344,7 @@ async fn swap(
                 &Effect::Seats {
                     showtime: plan.to_showtime,
                     seats,
-                    used_lock: Some(plan.lock_token.clone()),
+                    used_lock: (!plan.held.is_empty()).then(|| plan.lock_token.clone()),
                 },
             )
             .await?,

@@ -332,3 +332,26 @@ async fn an_exchange_racing_a_competing_hold_never_keeps_or_loses_both() {
     assert_eq!(kept.data()["booking"]["seatNumbers"], json!(["A2"]));
     assert_eq!(state(&seat_states(&app, show).await, "A2"), "BOOKED");
 }
+
+/// Moving one seat of two: the seat the booking keeps needs no hold (it could not be
+/// held: it is sold, to this booking); only the new one does.
+#[tokio::test]
+async fn a_booking_keeps_a_seat_and_moves_the_other() {
+    let app = app_builder().build().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let buyer = app.with_user(Role::Customer).await;
+    let (id, _) = paid(&app, &buyer, show, &["A1", "A2"]).await;
+    let token = lock(&app, &buyer, show, &["A3"]).await;
+    let r = exchange(&app, &buyer, &id, show, &["A2", "A3"], &token).await;
+    let b = &r.data()["exchangeBooking"];
+    assert_eq!(b["seatNumbers"], json!(["A2", "A3"]), "{r:?}");
+    assert_eq!(b["finalAmount"]["amount"], "20.00");
+    let states = seat_states(&app, show).await;
+    for (seat, expected) in [("A1", "AVAILABLE"), ("A2", "BOOKED"), ("A3", "BOOKED")] {
+        assert_eq!(state(&states, seat), expected, "{seat}");
+    }
+    // Another customer can have the seat that was given up.
+    let other = app.with_user(Role::Customer).await;
+    lock(&app, &other, show, &["A1"]).await;
+}
