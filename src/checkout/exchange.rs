@@ -38,7 +38,6 @@ use crate::notifications::{self, NewNotification};
 use crate::outbox::{self, Effect};
 use crate::payments::refunds;
 use crate::seating::holds;
-use crate::tickets::code::TicketClaims;
 
 pub struct Exchange {
     pub booking: Uuid,
@@ -281,13 +280,14 @@ async fn swap(
     diesel::delete(booking_seats::table.filter(booking_seats::booking_id.eq(before.id)))
         .execute(conn)
         .await?;
-    let voided_at = crate::payments::partial_refunds::void_ticket(conn, &before).await?;
-    let code = app.tickets.issue(&TicketClaims {
-        booking: before.id,
-        showtime: plan.to_showtime,
-        issued_at: crate::payments::partial_refunds::reissued_at(voided_at, now),
-        seats: plan.seats.clone(),
-    });
+    let code = crate::payments::partial_refunds::reissue(
+        conn,
+        app,
+        &before,
+        plan.to_showtime,
+        &plan.seats,
+    )
+    .await?;
     let q = &plan.quote;
     let after: Booking = diesel::update(bookings::table.find(before.id))
         .set((

@@ -324,8 +324,7 @@ impl Loader<TicketsOfBooking> for AppLoader {
             tickets.sort_by_cached_key(|t| {
                 t.seat_number
                     .parse::<crate::catalog::layout::SeatNumber>()
-                    .map(|n| (n.row().to_owned(), n.number()))
-                    .unwrap_or_default()
+                    .ok()
             });
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())

@@ -255,15 +255,12 @@ async fn take_off(
     let total = tickets.iter().map(|t| t.price).sum::<Decimal>() + snacks.iter().sum::<Decimal>();
     let discount = tickets.iter().map(|t| t.discount).sum::<Decimal>();
     let voucher_discount = tickets.iter().map(|t| t.voucher_discount).sum::<Decimal>();
-    let voided_at = void_ticket(conn, booking).await?;
-    let code = (booking.qr_code.is_some()).then(|| {
-        app.tickets.issue(&TicketClaims {
-            booking: booking.id,
-            showtime: booking.showtime_id,
-            issued_at: reissued_at(voided_at, app.now()),
-            seats: seats.clone(),
-        })
-    });
+    let code = if booking.qr_code.is_some() {
+        Some(reissue(conn, app, booking, booking.showtime_id, &seats).await?)
+    } else {
+        void_ticket(conn, booking).await?;
+        None
+    };
     let after: Booking = diesel::update(bookings::table.find(booking.id))
         .set((
             bookings::seat_numbers.eq(seats.iter().cloned().map(Some).collect::<Vec<_>>()),
@@ -313,13 +310,29 @@ struct Voided {
     voided_at: DateTime<Utc>,
 }
 
+/// Voids the booking's current code at its showtime's door and issues the code for
+/// `seats` at `showtime` (the booking's own, or the one it moves to), dated after the
+/// void so that a scanner offline refuses only the old one.
+pub async fn reissue(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+    showtime: Uuid,
+    seats: &[String],
+) -> AppResult<String> {
+    let voided_at = void_ticket(conn, booking).await?;
+    Ok(app.tickets.issue(&TicketClaims {
+        booking: booking.id,
+        showtime,
+        issued_at: reissued_at(voided_at, app.now()),
+        seats: seats.to_vec(),
+    }))
+}
+
 /// Voids the booking's current code at its showtime's door (a scanner offline learns
 /// it from `GET /api/tickets/revoked`) while the booking stays live; returns the void's
 /// time, after which a new code must be issued (`reissued_at`).
-pub async fn void_ticket(
-    conn: &mut AsyncPgConnection,
-    booking: &Booking,
-) -> AppResult<DateTime<Utc>> {
+async fn void_ticket(conn: &mut AsyncPgConnection, booking: &Booking) -> AppResult<DateTime<Utc>> {
     Ok(diesel::sql_query(
         "INSERT INTO ticket_voids (booking_id, showtime_id, voided_at) VALUES ($1, $2, now()) \
          ON CONFLICT (booking_id, showtime_id) DO UPDATE SET voided_at = EXCLUDED.voided_at \
@@ -335,7 +348,7 @@ pub async fn void_ticket(
 /// A new code's issue time: after the void (which a scanner offline compares it with:
 /// a code issued at or before its booking's `revokedAt` is refused), in whole seconds
 /// as codes carry it.
-pub fn reissued_at(voided_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+fn reissued_at(voided_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     let after = voided_at.max(now);
     after
         .duration_trunc(chrono::Duration::seconds(1))

@@ -156,11 +156,8 @@ pub async fn caption(app: &App, booking: Uuid, showtime: Uuid) -> AppResult<Vec<
         .select((booking_seats::seat_number, booking_seats::ticket_type))
         .load(&mut conn)
         .await?;
-    seats.sort_by_cached_key(|(seat, _)| {
-        seat.parse::<crate::catalog::layout::SeatNumber>()
-            .map(|n| (n.row().to_owned(), n.number()))
-            .unwrap_or_default()
-    });
+    // In the order a seat map reads (SeatNumber's order: row, then number).
+    seats.sort_by_cached_key(|(seat, _)| seat.parse::<crate::catalog::layout::SeatNumber>().ok());
     let seats: Vec<String> = seats
         .iter()
         .map(|(seat, kind)| {

@@ -116,6 +116,20 @@ fn mails_to(smtp: &SmtpSink, email: &str) -> Vec<String> {
         .collect()
 }
 
+/// The password-reset email sent to `email`, once it has arrived.
+async fn reset_mail(smtp: &SmtpSink, email: &str) -> String {
+    let mut found = None;
+    eventually("the reset email", || {
+        found = mails_to(smtp, email)
+            .into_iter()
+            .find(|m| m.contains("Subject: Reset your SCREEMA password"));
+        let got = found.is_some();
+        async move { got }
+    })
+    .await;
+    found.unwrap()
+}
+
 /// The `n`th text's recipient and body.
 async fn text(seen: &Texts, n: usize) -> (String, String) {
     eventually("the text message", || {
@@ -649,16 +663,7 @@ async fn a_reset_link_sets_a_new_password_once_and_ends_every_sign_in() {
         "email",
     );
 
-    let mut reset_mail = None;
-    eventually("the reset email", || {
-        reset_mail = mails_to(&smtp, "ada@example.com")
-            .into_iter()
-            .find(|m| m.contains("Subject: Reset your SCREEMA password"));
-        let got = reset_mail.is_some();
-        async move { got }
-    })
-    .await;
-    let mail = reset_mail.unwrap();
+    let mail = reset_mail(&smtp, "ada@example.com").await;
     let token = code_in(&mail);
     assert!(mail.contains("/reset-password?token="), "{mail}");
     assert!(!stored_text(&app).await.contains(&token));
@@ -735,23 +740,11 @@ async fn a_reset_link_expires() {
     app.gql(REQUEST_RESET, json!({"e": "ada@example.com"}))
         .await
         .data();
-    let mut token = None;
-    eventually("the reset email", || {
-        token = mails_to(&smtp, "ada@example.com")
-            .into_iter()
-            .find(|m| m.contains("Subject: Reset your SCREEMA password"))
-            .map(|m| code_in(&m));
-        let got = token.is_some();
-        async move { got }
-    })
-    .await;
+    let token = code_in(&reset_mail(&smtp, "ada@example.com").await);
     clock.advance(chrono::Duration::minutes(31));
     bad_input(
-        &app.gql(
-            RESET,
-            json!({"t": token.unwrap(), "n": "a brand new password"}),
-        )
-        .await,
+        &app.gql(RESET, json!({"t": token, "n": "a brand new password"}))
+            .await,
         "token",
     );
     login(&app, "ada@example.com", PASSWORD).await.data();
@@ -815,16 +808,7 @@ async fn a_password_change_voids_reset_links_mailed_before_it() {
     app.gql(REQUEST_RESET, json!({"e": "ada@example.com"}))
         .await
         .data();
-    let mut token = None;
-    eventually("the reset email", || {
-        token = mails_to(&smtp, "ada@example.com")
-            .into_iter()
-            .find(|m| m.contains("Subject: Reset your SCREEMA password"))
-            .map(|m| code_in(&m));
-        let got = token.is_some();
-        async move { got }
-    })
-    .await;
+    let token = code_in(&reset_mail(&smtp, "ada@example.com").await);
     let r = app
         .gql_as(
             &ada.access,
@@ -834,11 +818,8 @@ async fn a_password_change_voids_reset_links_mailed_before_it() {
         .await;
     assert_eq!(r.data()["changePassword"], true);
     bad_input(
-        &app.gql(
-            RESET,
-            json!({"t": token.unwrap(), "n": "the thief's password"}),
-        )
-        .await,
+        &app.gql(RESET, json!({"t": token, "n": "the thief's password"}))
+            .await,
         "token",
     );
     login(&app, "ada@example.com", "a brand new password")

@@ -9,10 +9,10 @@ use crate::common;
 use crate::ticket_types::{Room, room};
 
 use chrono::{Duration, Utc};
-use common::flow::{count, lock, pay, seat_states};
+use common::flow::{check_in, count, lock, pay, revoked, seat_states};
 use common::{Gql, TestApp, TestUser};
 use screema::db::enums::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const EXCHANGE: &str = "mutation($i: ExchangeBookingInput!) { exchangeBooking(input: $i) { \
@@ -126,30 +126,11 @@ async fn a_booking_moves_to_a_cheaper_showing_of_the_film_and_gets_the_differenc
         (matinee, vec!["B1".to_owned(), "A3".to_owned()])
     );
     let operator = app.with_user(Role::Operator).await;
-    let r = app
-        .gql_as(
-            &operator.token,
-            "mutation($c: String!) { checkInTicket(code: $c) { id } }",
-            json!({"c": old_code}),
-        )
-        .await;
+    let r = check_in(&app, &operator, &old_code).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
-    let revoked: Value = app
-        .client
-        .get(app.url(&format!(
-            "/api/tickets/revoked?showtimeId={evening}&since=2000-01-01T00:00:00Z"
-        )))
-        .bearer_auth(&operator.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert!(
-        revoked["revoked"]
-            .as_array()
-            .unwrap()
+        revoked(&app, &operator, evening)
+            .await
             .iter()
             .any(|r| r["bookingId"] == id)
     );

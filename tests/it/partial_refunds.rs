@@ -9,7 +9,7 @@ use crate::common;
 use crate::ticket_types::{BOOK, family_prices, room, showtime};
 
 use common::fixtures as fx;
-use common::flow::{count, lock, pay, seat_states};
+use common::flow::{check_in, count, lock, pay, revoked, seat_states};
 use common::{TestApp, TestUser};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -154,13 +154,7 @@ async fn one_seat_of_four_and_a_snack_go_back_at_what_they_cost_and_the_rest_sta
     let claims = app.app.tickets.verify(&new_code).unwrap();
     assert_eq!(claims.seats, ["A1", "B1", "B3"]);
     let operator = app.with_user(Role::Operator).await;
-    let r = app
-        .gql_as(
-            &operator.token,
-            "mutation($c: String!) { checkInTicket(code: $c) { id } }",
-            json!({"c": old_code}),
-        )
-        .await;
+    let r = check_in(&app, &operator, &old_code).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
     assert!(
         r.error()["message"]
@@ -170,23 +164,9 @@ async fn one_seat_of_four_and_a_snack_go_back_at_what_they_cost_and_the_rest_sta
     );
     // And a scanner offline learns it: the booking is listed as revoked after the old
     // code was issued and before the new one was.
-    let revoked = app
-        .client
-        .get(app.url(&format!(
-            "/api/tickets/revoked?showtimeId={}&since=2000-01-01T00:00:00Z",
-            b.showtime
-        )))
-        .bearer_auth(&operator.token)
-        .send()
+    let listed = revoked(&app, &operator, b.showtime)
         .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let listed = revoked["revoked"]
-        .as_array()
-        .unwrap()
-        .iter()
+        .into_iter()
         .find(|r| r["bookingId"] == b.booking)
         .expect("the partly refunded booking is listed");
     let revoked_at: chrono::DateTime<chrono::Utc> =

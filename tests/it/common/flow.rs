@@ -197,6 +197,33 @@ pub async fn outbox_row(app: &TestApp, key: &str) -> (i32, Option<DateTime<Utc>>
         .unwrap()
 }
 
+/// An operator's scan of a ticket code at the door.
+pub async fn check_in(app: &TestApp, operator: &TestUser, code: &str) -> Gql {
+    app.gql_as(
+        &operator.token,
+        "mutation($c: String!) { checkInTicket(code: $c) { id } }",
+        json!({"c": code}),
+    )
+    .await
+}
+
+/// Every ticket of a showtime voided so far, as a scanner offline fetches the list.
+pub async fn revoked(app: &TestApp, operator: &TestUser, showtime: Uuid) -> Vec<Value> {
+    let list: Value = app
+        .client
+        .get(app.url(&format!(
+            "/api/tickets/revoked?showtimeId={showtime}&since=2000-01-01T00:00:00Z"
+        )))
+        .bearer_auth(&operator.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["revoked"].as_array().unwrap().clone()
+}
+
 /// Pays a pending booking as Stripe tells it: a signed `payment_intent.succeeded` for
 /// its (simulated) intent.
 pub async fn pay(app: &TestApp, booking: &str) {
