@@ -53,6 +53,12 @@ diesel::table! {
         final_after -> Numeric,
         exchanged_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        status -> Text,
+        payment_id -> Nullable<Uuid>,
+        plan -> Nullable<Jsonb>,
+        lock_token -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+        settled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -291,6 +297,7 @@ diesel::table! {
         seat_numbers -> Array<Nullable<Text>>,
         snack_lines -> Jsonb,
         taken_off_at -> Nullable<Timestamptz>,
+        lead_refund_id -> Nullable<Uuid>,
     }
 }
 
@@ -455,6 +462,7 @@ diesel::table! {
 
 diesel::joinable!(account_challenges -> users (user_id));
 diesel::joinable!(booking_exchanges -> bookings (booking_id));
+diesel::joinable!(booking_exchanges -> payments (payment_id));
 diesel::joinable!(booking_exchanges -> users (exchanged_by));
 diesel::joinable!(booking_requests -> bookings (booking_id));
 diesel::joinable!(booking_requests -> users (user_id));

@@ -72,11 +72,12 @@ pub async fn for_intent(conn: &mut AsyncPgConnection, intent: &str) -> AppResult
         .optional()?)
 }
 
-/// The booking's payment whose money arrived (some of it may have gone back since).
+/// The booking's payments whose money arrived (some of it may have gone back since),
+/// latest first: the booking's own, and the difference of each dearer exchange.
 pub async fn paid_for_booking(
     conn: &mut AsyncPgConnection,
     booking: Uuid,
-) -> AppResult<Option<Payment>> {
+) -> AppResult<Vec<Payment>> {
     Ok(payments::table
         .filter(payments::booking_id.eq(booking))
         .filter(payments::status.eq_any([
@@ -84,11 +85,34 @@ pub async fn paid_for_booking(
             PaymentStatus::PartiallyRefunded,
             PaymentStatus::Refunded,
         ]))
-        .order(payments::created_at.desc())
+        .order((payments::created_at.desc(), payments::id.desc()))
         .select(Payment::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+        .load(conn)
+        .await?)
+}
+
+/// What may still be given back of all of them.
+pub fn refundable(payments: &[Payment]) -> Decimal {
+    payments.iter().map(|p| p.refundable().amount()).sum()
+}
+
+/// Splits `amount` over the payments, latest first, each giving at most what it still
+/// holds: the money of an exchange's difference goes back before the booking's own.
+/// Parts of nothing are left out; what no payment holds is not given.
+pub fn allocate(payments: &[Payment], amount: Decimal) -> Vec<(&Payment, Money)> {
+    let mut left = amount;
+    let mut parts = Vec::new();
+    for payment in payments {
+        if left <= Decimal::ZERO {
+            break;
+        }
+        let take = payment.refundable().amount().min(left);
+        if take > Decimal::ZERO {
+            parts.push((payment, Money::new(take, payment.currency())));
+            left -= take;
+        }
+    }
+    parts
 }
 
 /// The money arrived: the payment is succeeded, with what Stripe says was received
@@ -252,37 +276,63 @@ async fn insert_provider_refund(
     Ok(())
 }
 
-/// Brings the payment and the booking in line with the refunds that succeeded (inside
-/// the caller's transaction, with the booking locked). All of it back: the payment is
-/// refunded and a live booking is cancelled, its seats released and its points taken
-/// back. Part of it: the payment is partially refunded, the booking stands, and its
-/// points follow the money kept. Idempotent.
+/// Whether a refund of ours of any of the booking's payments is still under way.
+pub async fn booking_refund_in_flight(
+    conn: &mut AsyncPgConnection,
+    booking: Uuid,
+) -> AppResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        refunds::table
+            .filter(refunds::booking_id.eq(booking))
+            .filter(refunds::status.eq(RefundStatus::Pending.as_str())),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Brings the payments and the booking in line with the refunds that succeeded (inside
+/// the caller's transaction, with the booking locked), judged on the totals of all the
+/// booking's payments. All of it back: the payments are refunded and a live booking is
+/// cancelled, its seats released and its points taken back. Part of it: the booking
+/// stands, and its points follow the money kept. While a refund of ours is still under
+/// way nothing moves: a refund sent as one per payment is settled once, when all of it
+/// is answered (every path that answers one settles again). Idempotent.
 pub async fn settle(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
 ) -> AppResult<Vec<i64>> {
-    let Some(payment) = paid_for_booking(conn, booking.id).await? else {
+    let paid = paid_for_booking(conn, booking.id).await?;
+    let Some(currency) = paid.iter().map(Payment::currency).next() else {
         return Ok(Vec::new());
     };
-    let currency = payment.currency();
-    let refunded = Money::new(succeeded_total(conn, payment.id).await?, currency);
-    let newly = Money::new(refunded.amount() - payment.amount_refunded, currency);
-    let whole = refunded.amount() >= payment.charged().amount();
-    let status = if whole {
-        PaymentStatus::Refunded
-    } else if refunded.amount() > Decimal::ZERO {
-        PaymentStatus::PartiallyRefunded
-    } else {
-        PaymentStatus::Succeeded
-    };
-    diesel::update(payments::table.find(payment.id))
-        .set((
-            payments::status.eq(status),
-            payments::amount_refunded.eq(refunded.amount()),
-        ))
-        .execute(conn)
-        .await?;
+    if booking_refund_in_flight(conn, booking.id).await? {
+        return Ok(Vec::new());
+    }
+    let (mut charged, mut refunded, mut before) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for payment in &paid {
+        let back = succeeded_total(conn, payment.id).await?;
+        let status = if back >= payment.charged().amount() {
+            PaymentStatus::Refunded
+        } else if back > Decimal::ZERO {
+            PaymentStatus::PartiallyRefunded
+        } else {
+            PaymentStatus::Succeeded
+        };
+        diesel::update(payments::table.find(payment.id))
+            .set((
+                payments::status.eq(status),
+                payments::amount_refunded.eq(back),
+            ))
+            .execute(conn)
+            .await?;
+        charged += payment.charged().amount();
+        refunded += back;
+        before += payment.amount_refunded;
+    }
+    let refunded = Money::new(refunded, currency);
+    let newly = Money::new(refunded.amount() - before, currency);
+    let whole = refunded.amount() >= charged;
     let now = app.now();
     let mut effects = Vec::new();
     let live = matches!(
@@ -335,7 +385,7 @@ pub async fn settle(
             .extend(loyalty::set_booking_points(conn, &app.config.tiers, now, booking, 0).await?);
     } else if live && newly.amount() > Decimal::ZERO {
         // Points follow the money kept (what was charged, less what went back).
-        let kept = (payment.charged().amount() - refunded.amount()).max(Decimal::ZERO);
+        let kept = (charged - refunded.amount()).max(Decimal::ZERO);
         effects.extend(
             notifications::record(
                 conn,

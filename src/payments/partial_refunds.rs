@@ -180,6 +180,17 @@ pub async fn take_off_refunded(
     let mut effects = Vec::new();
     let mut booking = booking.clone();
     for (refund, seats, snack_lines) in due {
+        // Sent as one refund per payment: the part is off once every piece went back
+        // (until then it stays on the booking).
+        let unsettled: i64 = refunds::table
+            .filter(refunds::lead_refund_id.eq(refund))
+            .filter(refunds::status.ne(super::gateway::RefundStatus::Succeeded.as_str()))
+            .count()
+            .get_result(conn)
+            .await?;
+        if unsettled > 0 {
+            continue;
+        }
         let part = Part::from_row(&seats, &snack_lines);
         let (after, done) = take_off(conn, app, &booking, refund, &part).await?;
         effects.extend(done);

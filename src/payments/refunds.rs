@@ -33,31 +33,76 @@ struct Pending {
     amount: Money,
 }
 
-/// Writes the refund of what is left of `payment` (or, with a part, of what that part
-/// cost, at most what is left), pending until the gateway answers.
-async fn insert_refund(
+/// Writes the refund of what is left of the booking's payments (or, with a part, of
+/// what that part cost, at most what is left), pending until the gateway answers:
+/// one row per payment it comes from, latest payment first, the first row leading
+/// (it names the part) and the others pointing at it. Refused while another refund of
+/// the booking is under way (the caller holds the booking's lock, so two requests at
+/// once give the money back once).
+async fn insert_refunds(
     conn: &mut AsyncPgConnection,
     booking: &Booking,
-    payment: &Payment,
+    payments: &[Payment],
     part: Option<(&Part, Money)>,
     reason: &str,
     requested_by: Option<Uuid>,
-) -> AppResult<Pending> {
-    let left = payment.refundable();
+) -> AppResult<Vec<Pending>> {
+    if ledger::booking_refund_in_flight(conn, booking.id).await? {
+        return Err(AppError::conflict(
+            "a refund of this booking is already under way",
+        ));
+    }
+    let left = ledger::refundable(payments);
     let amount = match part {
-        Some((_, cost)) if cost.amount() < left.amount() => cost,
-        _ => left,
+        Some((_, cost)) => cost.amount().min(left),
+        None => left,
     };
-    let intent = payment
-        .intent()
-        .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?
-        .to_owned();
-    if amount.amount() <= rust_decimal::Decimal::ZERO {
+    if amount <= rust_decimal::Decimal::ZERO {
         return Err(AppError::conflict(
             "nothing is left to give back: this booking has already been refunded, \
              or what was asked for cost nothing",
         ));
     }
+    let mut rows = Vec::new();
+    let mut lead = None;
+    for (payment, share) in ledger::allocate(payments, amount) {
+        let intent = payment
+            .intent()
+            .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?
+            .to_owned();
+        let named = part.filter(|_| lead.is_none()).map(|(p, _)| p);
+        let refund_row = insert_one(
+            conn,
+            booking,
+            payment,
+            share,
+            named,
+            lead,
+            reason,
+            requested_by,
+        )
+        .await?;
+        lead.get_or_insert(refund_row);
+        rows.push(Pending {
+            refund_row,
+            intent,
+            amount: share,
+        });
+    }
+    Ok(rows)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_one(
+    conn: &mut AsyncPgConnection,
+    booking: &Booking,
+    payment: &Payment,
+    amount: Money,
+    part: Option<&Part>,
+    lead: Option<Uuid>,
+    reason: &str,
+    requested_by: Option<Uuid>,
+) -> AppResult<Uuid> {
     let inserted = diesel::insert_into(refunds::table)
         .values((
             refunds::booking_id.eq(booking.id),
@@ -68,25 +113,44 @@ async fn insert_refund(
             refunds::reason.eq(Some(reason)),
             refunds::requested_by.eq(requested_by),
             refunds::seat_numbers.eq(part
-                .map(|(p, _)| p.seats.iter().cloned().map(Some).collect::<Vec<_>>())
+                .map(|p| p.seats.iter().cloned().map(Some).collect::<Vec<_>>())
                 .unwrap_or_default()),
-            refunds::snack_lines
-                .eq(part.map_or_else(|| serde_json::json!([]), |(p, _)| p.snack_lines())),
+            refunds::snack_lines.eq(part.map_or_else(|| serde_json::json!([]), Part::snack_lines)),
+            refunds::lead_refund_id.eq(lead),
         ))
         .returning(refunds::id)
         .get_result(conn)
         .await;
     match inserted {
-        Ok(refund_row) => Ok(Pending {
-            refund_row,
-            intent,
-            amount,
-        }),
-        Err(e) if is_unique_violation(&e, "refunds_one_pending_per_booking") => Err(
+        Ok(row) => Ok(row),
+        Err(e) if is_unique_violation(&e, "refunds_one_pending_per_payment") => Err(
             AppError::conflict("a refund of this booking is already under way"),
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Queues each row for the outbox's `send_refund` (inside the caller's transaction).
+async fn queue_sends(
+    conn: &mut AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    rows: &[Pending],
+) -> AppResult<Vec<i64>> {
+    let mut effects = Vec::new();
+    for row in rows {
+        effects.extend(
+            outbox::enqueue(
+                conn,
+                now,
+                format!("send-refund-{}", row.refund_row),
+                &outbox::Effect::SendRefund {
+                    refund: row.refund_row,
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(effects)
 }
 
 /// What a `refundBooking` asks for.
@@ -159,28 +223,53 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
                 }
             }
             let asked = partial_refunds::asked(conn, &booking, seats, snacks).await?;
-            let payment = ledger::paid_for_booking(conn, booking.id)
-                .await?
-                .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?;
+            let payments = ledger::paid_for_booking(conn, booking.id).await?;
+            if payments.is_empty() {
+                return Err(AppError::conflict("this booking has no payment to refund"));
+            }
             let part = match &asked {
                 Asked::Whole => None,
                 Asked::Part(part, cost) => Some((part, *cost)),
             };
-            insert_refund(
+            let rows = insert_refunds(
                 conn,
                 &booking,
-                &payment,
+                &payments,
                 part,
                 &reason,
                 Some(viewer.user_id),
             )
-            .await
+            .await?;
+            // From more than one payment: the outbox sends each until it is answered, so
+            // a failure halfway never leaves a refund that gave back only part of it.
+            let queued = if rows.len() > 1 {
+                queue_sends(conn, app.now(), &rows).await?
+            } else {
+                Vec::new()
+            };
+            Ok((rows, queued))
         })
         .await?;
-    send(app, booking_id, pending, OnFailure::MarkFailed).await
+    let (mut rows, queued) = pending;
+    if queued.is_empty()
+        && let Some(only) = rows.pop()
+    {
+        return send(app, booking_id, only, OnFailure::MarkFailed).await;
+    }
+    let lead = rows
+        .iter()
+        .map(|r| r.refund_row)
+        .next()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a refund wrote no row")))?;
+    outbox::deliver_now(app, conn, &queued).await;
+    let mut conn = app.db().await?;
+    Ok(refunds::table
+        .find(lead)
+        .select(RefundRow::as_select())
+        .first(&mut conn)
+        .await?)
 }
 
-/// Asks the gateway for the refund and records the answer.
 /// What a gateway failure does to the refund row.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum OnFailure {
@@ -190,6 +279,8 @@ enum OnFailure {
     KeepPending,
 }
 
+/// Asks the gateway for the refund and records the answer; once no refund of the
+/// booking is under way any more, the ledger settles it.
 async fn send(
     app: &App,
     booking_id: Uuid,
@@ -204,91 +295,111 @@ async fn send(
         .refund(&pending.intent, pending.amount, &key)
         .await;
     let mut conn = app.db().await?;
-    let refund = match result {
-        Ok(refund) => refund,
-        Err(e) => {
-            if on_failure == OnFailure::MarkFailed {
-                diesel::update(refunds::table.find(pending.refund_row))
-                    .set(refunds::status.eq(RefundStatus::Failed.as_str()))
-                    .execute(&mut conn)
-                    .await?;
-            }
-            return Err(payment_error(e));
-        }
+    let (refund_id, status, failure) = match result {
+        Ok(refund) => (Some(refund.id), refund.status, None),
+        Err(e) if on_failure == OnFailure::MarkFailed => (None, RefundStatus::Failed, Some(e)),
+        Err(e) => return Err(payment_error(e)),
     };
-    let effects = conn
+    let (row, effects) = conn
         .transaction::<_, AppError, _>(async |conn| {
             // The booking first, as every refund transaction does: one lock order, no
             // deadlock with a concurrent request inserting its own refund row.
             let booking = lock_booking(conn, booking_id).await?;
             let row: RefundRow = diesel::update(refunds::table.find(pending.refund_row))
                 .set((
-                    refunds::stripe_refund_id.eq(Some(&refund.id)),
-                    refunds::status.eq(refund.status.as_str()),
+                    refunds::stripe_refund_id.eq(refund_id.as_deref()),
+                    refunds::status.eq(status.as_str()),
                 ))
                 .returning(RefundRow::as_returning())
                 .get_result(conn)
                 .await?;
-            let effects = if refund.status == RefundStatus::Succeeded {
-                ledger::settle(conn, app, &booking).await?
-            } else {
+            // A failed one settles too: a refund from the Dashboard that came meanwhile
+            // waited for it.
+            let effects = if status == RefundStatus::Pending {
                 Vec::new()
+            } else {
+                ledger::settle(conn, app, &booking).await?
             };
             Ok((row, effects))
         })
         .await?;
-    let (row, effects) = effects;
     outbox::deliver_now(app, conn, &effects).await;
-    Ok(row)
+    match failure {
+        Some(e) => Err(payment_error(e)),
+        None => Ok(row),
+    }
 }
 
-/// The outbox's `refund`: gives back a payment that arrived for a booking that had
-/// expired and lost its seats, or had been cancelled. Safe to retry: the refund row
-/// and the gateway's idempotency key make a second run a no-op.
+/// The outbox's `refund`: gives back what is left of the payments of a booking that
+/// had expired and lost its seats, or had been cancelled, when money arrived for it.
+/// Safe to retry: refunds of ours left pending by a run that stopped half-way are sent
+/// again under their own keys (so Stripe answers with the same refunds), and what is
+/// still left after those is refunded anew.
 pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
     let mut conn = app.db().await?;
-    let pending = conn
+    let rows = conn
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
-            let Some(payment) = ledger::paid_for_booking(conn, booking_id).await? else {
-                return Ok(None);
-            };
-            // A refund of ours left pending by a run that stopped half-way is sent again
-            // under its own key, so Stripe answers with the same refund.
-            let in_flight = ledger::refund_in_flight(conn, payment.id).await?;
-            if let (Some((refund_row, amount)), Some(intent)) = (in_flight, payment.intent()) {
-                return Ok(Some(Pending {
-                    refund_row,
-                    intent: intent.to_owned(),
-                    amount: Money::new(amount, payment.currency()),
-                }));
+            let payments = ledger::paid_for_booking(conn, booking_id).await?;
+            let in_flight = in_flight_rows(conn, booking_id).await?;
+            if !in_flight.is_empty() {
+                return Ok(in_flight);
             }
-            if payment.refundable().amount() <= rust_decimal::Decimal::ZERO {
-                return Ok(None);
+            if ledger::refundable(&payments) <= rust_decimal::Decimal::ZERO {
+                return Ok(Vec::new());
             }
-            insert_refund(
+            insert_refunds(
                 conn,
                 &booking,
-                &payment,
+                &payments,
                 None,
                 "automatic: the booking could not be honoured",
                 None,
             )
             .await
-            .map(Some)
         })
         .await?;
-    if let Some(pending) = pending {
-        send(app, booking_id, pending, OnFailure::MarkFailed).await?;
+    drop(conn);
+    for row in rows {
+        send(app, booking_id, row, OnFailure::MarkFailed).await?;
     }
     Ok(())
 }
 
-/// Writes a refund of `amount` (at most what is left of the payment) that takes
-/// nothing off the booking: the difference when a booking is exchanged for cheaper
-/// seats. Inside the caller's transaction, with the booking locked; the outbox's
-/// `send_refund` sends it after commit, and again until the gateway answers. Returns
-/// the outbox rows to deliver.
+/// Our refunds of the booking that are written and not answered, with their intents.
+async fn in_flight_rows(conn: &mut AsyncPgConnection, booking: Uuid) -> AppResult<Vec<Pending>> {
+    use crate::db::schema::payments;
+    let rows: Vec<(Uuid, rust_decimal::Decimal, String, Option<String>)> = refunds::table
+        .inner_join(payments::table)
+        .filter(refunds::booking_id.eq(booking))
+        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+        .select((
+            refunds::id,
+            refunds::amount,
+            refunds::currency,
+            payments::stripe_payment_intent_id,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(refund_row, amount, currency, intent)| {
+            let currency =
+                crate::money::Currency::parse(&currency).unwrap_or(crate::money::Currency::USD);
+            Some(Pending {
+                refund_row,
+                intent: intent?,
+                amount: Money::new(amount, currency),
+            })
+        })
+        .collect())
+}
+
+/// Writes a refund of `amount` (at most what is left of the payments, latest first)
+/// that takes nothing off the booking: the difference when a booking is exchanged for
+/// cheaper seats. Inside the caller's transaction, with the booking locked; the
+/// outbox's `send_refund` sends it after commit, and again until the gateway answers.
+/// Returns the outbox rows to deliver.
 pub async fn difference(
     conn: &mut AsyncPgConnection,
     now: chrono::DateTime<chrono::Utc>,
@@ -297,29 +408,53 @@ pub async fn difference(
     reason: &str,
     requested_by: Uuid,
 ) -> AppResult<Vec<i64>> {
-    let payment = ledger::paid_for_booking(conn, booking.id)
-        .await?
-        .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?;
-    let pending = insert_refund(
+    let payments = ledger::paid_for_booking(conn, booking.id).await?;
+    if payments.is_empty() {
+        return Err(AppError::conflict("this booking has no payment to refund"));
+    }
+    let rows = insert_refunds(
         conn,
         booking,
-        &payment,
+        &payments,
         Some((&Part::default(), amount)),
         reason,
         Some(requested_by),
     )
     .await?;
-    Ok(outbox::enqueue(
+    queue_sends(conn, now, &rows).await
+}
+
+/// Writes the refund of all that is left of one payment, whatever else of the booking
+/// is under way: money that arrived for an exchange that could not be carried out.
+/// Inside the caller's transaction, with the booking locked; the outbox sends it.
+pub async fn whole_payment(
+    conn: &mut AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    booking: &Booking,
+    payment: &Payment,
+    reason: &str,
+) -> AppResult<Vec<i64>> {
+    let amount = payment.refundable();
+    if amount.amount() <= rust_decimal::Decimal::ZERO
+        || ledger::refund_in_flight(conn, payment.id).await?.is_some()
+    {
+        return Ok(Vec::new());
+    }
+    let intent = payment
+        .intent()
+        .ok_or_else(|| AppError::conflict("this payment has no intent to refund"))?
+        .to_owned();
+    let refund_row = insert_one(conn, booking, payment, amount, None, None, reason, None).await?;
+    queue_sends(
         conn,
         now,
-        format!("send-refund-{}", pending.refund_row),
-        &outbox::Effect::SendRefund {
-            refund: pending.refund_row,
-        },
+        &[Pending {
+            refund_row,
+            intent,
+            amount,
+        }],
     )
-    .await?
-    .into_iter()
-    .collect())
+    .await
 }
 
 /// The outbox's `send_refund`: sends a refund of ours that is still pending (under its
