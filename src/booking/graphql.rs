@@ -12,7 +12,9 @@ use crate::catalog::model::Snack;
 use crate::checkout::{self, NewBooking};
 use crate::db::enums::BookingStatus;
 use crate::graphql::guards::{SignedIn, viewer};
-use crate::graphql::loaders::{RefundsOfBooking, ShowtimeKey, SnacksOfBooking, TicketsOfBooking};
+use crate::graphql::loaders::{
+    AwaitingExchangeOf, RefundsOfBooking, ShowtimeKey, SnacksOfBooking, TicketsOfBooking,
+};
 use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
@@ -147,6 +149,22 @@ impl BookingNode {
         .map(DateTime)
     }
 
+    /// An exchange of this booking that waits for its price difference to be paid
+    /// (`createPaymentIntent(bookingId)` gives the intent); it is carried out when the
+    /// money arrives. Null when none waits.
+    async fn pending_exchange(&self, ctx: &Context<'_>) -> Result<Option<PendingExchangeNode>> {
+        if self.0.status != BookingStatus::Confirmed {
+            return Ok(None);
+        }
+        let found = loaders(ctx)?
+            .load_one(AwaitingExchangeOf(self.0.id))
+            .await?;
+        Ok(found.map(|exchange| PendingExchangeNode {
+            exchange,
+            currency: self.0.money_currency(),
+        }))
+    }
+
     /// The ticket code for the QR image; set once the booking is paid, null again once
     /// it is cancelled, refunded or expired (the ticket is void).
     async fn qr_code(&self) -> Option<&str> {
@@ -203,6 +221,51 @@ impl BookingTicketObject {
     /// What the ticket costs: price less discount.
     async fn final_price(&self) -> MoneyObject {
         Money::new(self.ticket.price - self.ticket.discount, self.currency).into()
+    }
+}
+
+/// An exchange waiting for its difference: what the booking becomes once it is paid.
+pub struct PendingExchangeNode {
+    exchange: Arc<crate::checkout::exchange::PendingExchange>,
+    currency: Currency,
+}
+
+#[Object(name = "PendingExchange")]
+impl PendingExchangeNode {
+    async fn id(&self) -> ID {
+        ID(self.exchange.id.to_string())
+    }
+
+    /// The showtime the booking moves to.
+    async fn showtime(&self, ctx: &Context<'_>) -> Result<ShowtimeNode> {
+        let id = self.exchange.to_showtime;
+        let showtime = loaders(ctx)?.load_one(ShowtimeKey(id)).await?;
+        Ok(ShowtimeNode(
+            showtime.ok_or_else(|| missing("showtime", id))?,
+        ))
+    }
+
+    async fn seat_numbers(&self) -> Vec<String> {
+        self.exchange.to_seats.iter().flatten().cloned().collect()
+    }
+
+    /// What the booking will cost once exchanged.
+    async fn final_amount(&self) -> MoneyObject {
+        Money::new(self.exchange.final_after, self.currency).into()
+    }
+
+    /// The difference to pay.
+    async fn amount_due(&self) -> MoneyObject {
+        Money::new(self.exchange.difference(), self.currency).into()
+    }
+
+    /// When the hold on the new seats lapses: pay before, or exchange again.
+    async fn expires_at(&self) -> Option<DateTime> {
+        self.exchange.expires_at.map(DateTime)
+    }
+
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.exchange.created_at)
     }
 }
 
@@ -364,7 +427,9 @@ impl BookingMutation {
     /// Moves the caller's confirmed booking to the seats of their hold (`lockToken`),
     /// of the same showtime or another showing of the same film, in one step: the old
     /// seats are released and the new ones sold together. Cheaper seats give the
-    /// difference back; dearer ones are CONFLICT for now. The ticket gets a new code.
+    /// difference back. Dearer ones wait for the difference (`pendingExchange`; pay it
+    /// through `createPaymentIntent(bookingId)` before the hold lapses) and are carried
+    /// out when it is paid. The ticket gets a new code.
     /// Customers until the refund cut-off; admins any time.
     #[graphql(guard = "SignedIn")]
     async fn exchange_booking(

@@ -345,7 +345,10 @@ async fn prepare(app: &App, plan: &Plan) -> AppResult<Claimed> {
     .await?;
     let intent = app
         .payments
-        .create_intent(plan.booking_id, plan.quote.final_amount)
+        .create_intent(
+            crate::payments::gateway::IntentFor::booking(plan.booking_id),
+            plan.quote.final_amount,
+        )
         .await
         .map_err(payment_error)?;
     let claimed = holds::claim(

@@ -14,6 +14,7 @@ use crate::booking::model::{BookingSnack, BookingTicket};
 use crate::catalog::layout::{LayoutError, SeatLayout};
 use crate::catalog::model::{Movie, Screen, Showtime, Snack, Theater};
 use crate::catalog::queries::{self, ShowtimeFilter};
+use crate::checkout::exchange::PendingExchange;
 use crate::error::AppError;
 use crate::payments::refunds::RefundRow;
 use crate::seating;
@@ -66,6 +67,9 @@ pub struct TicketsOfBooking(pub Uuid);
 pub struct SnacksOfBooking(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HoldsOf(pub Uuid);
+/// A booking's exchange waiting for its difference to be paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AwaitingExchangeOf(pub Uuid);
 
 /// A screen with its layout parsed once per request.
 #[derive(Debug)]
@@ -361,6 +365,24 @@ impl Loader<RefundsOfBooking> for AppLoader {
                 .push(row);
         }
         Ok(out.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+impl Loader<AwaitingExchangeOf> for AppLoader {
+    type Value = Arc<PendingExchange>;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[AwaitingExchangeOf],
+    ) -> Result<HashMap<AwaitingExchangeOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows =
+            crate::checkout::exchange::awaiting_of(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (AwaitingExchangeOf(row.booking_id), Arc::new(row)))
+            .collect())
     }
 }
 

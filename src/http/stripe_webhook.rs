@@ -39,7 +39,13 @@ pub async fn receive(
         Err(_) => return refuse("the body is not a Stripe event"),
     };
     let (id, kind) = (event.id.clone(), event.kind.clone());
-    match events::handle(app, event).await {
+    // An exchange's difference first: a payment of the checkout's, not the booking's.
+    let handled = match crate::checkout::exchange::handle_event(app, &event).await {
+        Ok(Some(handled)) => Ok(handled),
+        Ok(None) => events::handle(app, event).await,
+        Err(e) => Err(e),
+    };
+    match handled {
         Ok(Handled::NotYet) => {
             tracing::info!(event = %id, kind = %kind, "webhook for a booking not yet committed; Stripe will retry");
             (

@@ -87,17 +87,27 @@ const HANDLED: [&str; 4] = [
     "charge.refunded",
 ];
 
-pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
-    if !HANDLED.contains(&event.kind.as_str()) {
-        return Ok(Handled::Ignored);
-    }
+/// Whether events of this type change anything of ours.
+pub fn handles(kind: &str) -> bool {
+    HANDLED.contains(&kind)
+}
+
+/// The intent an event is about: the intent itself, or the refunded charge's.
+pub fn intent_of(event: &Event) -> &str {
     let object = &event.data.object;
-    let intent = match event.kind.as_str() {
+    match event.kind.as_str() {
         "charge.refunded" => object["payment_intent"].as_str(),
         _ => object["id"].as_str(),
     }
     .unwrap_or_default()
-    .to_owned();
+}
+
+pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
+    if !handles(&event.kind) {
+        return Ok(Handled::Ignored);
+    }
+    let object = &event.data.object;
+    let intent = intent_of(&event).to_owned();
     let metadata_booking = object["metadata"]["booking_id"]
         .as_str()
         .and_then(|b| Uuid::parse_str(b).ok());
@@ -110,15 +120,7 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
                     None => Outcome::Ignored,
                 });
             };
-            let fresh = diesel::insert_into(stripe_events::table)
-                .values((
-                    stripe_events::id.eq(&event.id),
-                    stripe_events::event_type.eq(&event.kind),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if fresh == 0 {
+            if !record_event(conn, &event).await? {
                 return Ok(Outcome::Duplicate);
             }
             let Some(payment) = ledger::for_intent(conn, &intent).await? else {
@@ -155,6 +157,19 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
             Handled::Applied
         }
     })
+}
+
+/// Records the event's id; false when it was seen before.
+pub async fn record_event(conn: &mut AsyncPgConnection, event: &Event) -> AppResult<bool> {
+    let fresh = diesel::insert_into(stripe_events::table)
+        .values((
+            stripe_events::id.eq(&event.id),
+            stripe_events::event_type.eq(&event.kind),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(fresh > 0)
 }
 
 async fn find_booking(

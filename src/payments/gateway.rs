@@ -15,6 +15,46 @@ pub struct Intent {
     pub client_secret: String,
 }
 
+/// What an intent pays for: a booking, or the difference of a dearer exchange of it.
+/// Each has its own idempotency key (asking twice gives the same intent) and says
+/// what it is for in the intent's metadata, which the webhook reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntentFor {
+    pub booking: Uuid,
+    pub exchange: Option<Uuid>,
+}
+
+impl IntentFor {
+    pub fn booking(booking: Uuid) -> Self {
+        Self {
+            booking,
+            exchange: None,
+        }
+    }
+
+    pub fn exchange(booking: Uuid, exchange: Uuid) -> Self {
+        Self {
+            booking,
+            exchange: Some(exchange),
+        }
+    }
+
+    pub fn idempotency_key(&self) -> String {
+        match self.exchange {
+            Some(exchange) => format!("intent-exchange-{exchange}"),
+            None => format!("intent-{}", self.booking),
+        }
+    }
+
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        let mut metadata = vec![("booking_id".to_owned(), self.booking.to_string())];
+        if let Some(exchange) = self.exchange {
+            metadata.push(("exchange_id".to_owned(), exchange.to_string()));
+        }
+        metadata
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundStatus {
     Succeeded,
@@ -58,9 +98,13 @@ pub enum GatewayError {
 
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    /// Creates the intent for a booking; the booking id is the idempotency key, so
-    /// asking twice gives the same intent.
-    async fn create_intent(&self, booking: Uuid, amount: Money) -> Result<Intent, GatewayError>;
+    /// Creates the intent for a booking or an exchange's difference; asking twice for
+    /// the same one gives the same intent.
+    async fn create_intent(
+        &self,
+        purpose: IntentFor,
+        amount: Money,
+    ) -> Result<Intent, GatewayError>;
 
     async fn retrieve_intent(&self, id: &str) -> Result<Intent, GatewayError>;
 

@@ -94,8 +94,9 @@ pub struct PaymentsMutation;
 
 #[Object]
 impl PaymentsMutation {
-    /// The payment intent of the caller's pending booking; asking again returns the
-    /// same intent.
+    /// The payment intent of the caller's pending booking, or of the difference of
+    /// their confirmed booking's exchange that waits for payment (`pendingExchange`);
+    /// asking again returns the same intent.
     #[graphql(guard = "SignedIn")]
     async fn create_payment_intent(
         &self,
@@ -103,7 +104,12 @@ impl PaymentsMutation {
         booking_id: ID,
     ) -> Result<PaymentIntentPayload> {
         let id = parse_uuid("bookingId", &booking_id)?;
-        let intent = intents::for_booking(app(ctx)?, viewer(ctx)?, id).await?;
+        let (app, viewer) = (app(ctx)?, viewer(ctx)?);
+        // A confirmed booking's exchange waiting for its difference, else the booking.
+        let intent = match crate::checkout::exchange::pay_difference(app, viewer, id).await? {
+            Some(intent) => intent,
+            None => intents::for_booking(app, viewer, id).await?,
+        };
         Ok(PaymentIntentPayload {
             client_secret: intent.client_secret,
             payment_intent_id: intent.id,

@@ -43,7 +43,7 @@ pub async fn for_booking(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Inten
     let amount = crate::money::Money::new(booking.final_amount, app.config.currency);
     let intent = app
         .payments
-        .create_intent(booking.id, amount)
+        .create_intent(super::gateway::IntentFor::booking(booking.id), amount)
         .await
         .map_err(payment_error)?;
     diesel::update(

@@ -12,10 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::gateway::{
-    GatewayError, GatewayRefund, Intent, PaymentGateway, RefundStatus, minor_units,
+    GatewayError, GatewayRefund, Intent, IntentFor, PaymentGateway, RefundStatus, minor_units,
 };
 use super::signature;
 use crate::clock::Clock;
@@ -142,8 +141,15 @@ impl Inner {
 
 #[async_trait]
 impl PaymentGateway for SimulatedGateway {
-    async fn create_intent(&self, booking: Uuid, amount: Money) -> Result<Intent, GatewayError> {
-        let intent = self.intent(format!("pi_sim_{}", booking.simple()));
+    async fn create_intent(
+        &self,
+        purpose: IntentFor,
+        amount: Money,
+    ) -> Result<Intent, GatewayError> {
+        let intent = self.intent(match purpose.exchange {
+            Some(exchange) => format!("pi_sim_x{}", exchange.simple()),
+            None => format!("pi_sim_{}", purpose.booking.simple()),
+        });
         if let Ok(mut charges) = self.inner.charges.lock() {
             if charges.len() >= 10_000 {
                 charges.clear();
@@ -158,7 +164,11 @@ impl PaymentGateway for SimulatedGateway {
             "currency": amount.currency().as_str().to_ascii_lowercase(),
             "status": "succeeded",
             "payment_method": "pm_card_simulated",
-            "metadata": {"booking_id": booking.to_string()},
+            "metadata": purpose
+                .metadata()
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect::<serde_json::Map<_, _>>(),
         });
         self.inner.send_later(
             format!("evt_sim_{}_succeeded", intent.id),

@@ -12,10 +12,9 @@ use stripe_core::payment_intent::{
     CancelPaymentIntent, CreatePaymentIntent, RetrievePaymentIntent,
 };
 use stripe_core::refund::CreateRefund;
-use uuid::Uuid;
 
 use super::gateway::{
-    GatewayError, GatewayRefund, Intent, PaymentGateway, RefundStatus, minor_units,
+    GatewayError, GatewayRefund, Intent, IntentFor, PaymentGateway, RefundStatus, minor_units,
 };
 use crate::money::Money;
 
@@ -78,16 +77,24 @@ fn intent(reply: IntentReply) -> Result<Intent, GatewayError> {
 
 #[async_trait]
 impl PaymentGateway for StripeGateway {
-    async fn create_intent(&self, booking: Uuid, amount: Money) -> Result<Intent, GatewayError> {
+    async fn create_intent(
+        &self,
+        purpose: IntentFor,
+        amount: Money,
+    ) -> Result<Intent, GatewayError> {
         let currency = amount.currency().as_str().to_ascii_lowercase();
         let currency =
             stripe_types::Currency::from_str(&currency).unwrap_or_else(|never| match never {});
-        let request = CreatePaymentIntent::new(minor_units(amount)?, currency)
-            .metadata([("booking_id".to_owned(), booking.to_string())]);
+        let request = CreatePaymentIntent::new(minor_units(amount)?, currency).metadata(
+            purpose
+                .metadata()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
         let reply: IntentReply = request
             .build()
             .customize()
-            .request_strategy(key(&format!("intent-{booking}"))?)
+            .request_strategy(key(&purpose.idempotency_key())?)
             .send(&self.client)
             .await
             .map_err(failure)?;

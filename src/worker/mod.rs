@@ -53,6 +53,11 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
                 .await
                 .map(drop)
         }),
+        every(app.clone(), sweep, "unpaid exchanges", async |app| {
+            crate::checkout::exchange::lapse_unpaid(&app, 100)
+                .await
+                .map(drop)
+        }),
         every(app.clone(), sweep, "loyalty points", async |app| {
             crate::loyalty::count_started(&app).await
         }),

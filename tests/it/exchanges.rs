@@ -15,12 +15,12 @@ use screema::db::enums::Role;
 use serde_json::json;
 use uuid::Uuid;
 
-const EXCHANGE: &str = "mutation($i: ExchangeBookingInput!) { exchangeBooking(input: $i) { \
+pub(crate) const EXCHANGE: &str = "mutation($i: ExchangeBookingInput!) { exchangeBooking(input: $i) { \
     id status seatNumbers qrCode finalAmount { amount } showtime { id } \
     tickets { seatNumber ticketType price { amount } } refunds { amount { amount } status seatNumbers reason } } }";
-const BOOKING: &str = "query($id: ID!) { booking(id: $id) { status seatNumbers qrCode finalAmount { amount } showtime { id } } }";
+pub(crate) const BOOKING: &str = "query($id: ID!) { booking(id: $id) { status seatNumbers qrCode finalAmount { amount } showtime { id } } }";
 
-async fn showtime_at(
+pub(crate) async fn showtime_at(
     app: &TestApp,
     room: &Room,
     start: chrono::DateTime<Utc>,
@@ -42,7 +42,12 @@ async fn showtime_at(
 }
 
 /// A paid booking of `seats`; its id and ticket code.
-async fn paid(app: &TestApp, buyer: &TestUser, showtime: Uuid, seats: &[&str]) -> (String, String) {
+pub(crate) async fn paid(
+    app: &TestApp,
+    buyer: &TestUser,
+    showtime: Uuid,
+    seats: &[&str],
+) -> (String, String) {
     let token = lock(app, buyer, showtime, seats).await;
     let r = app
         .gql_as(
@@ -61,7 +66,7 @@ async fn paid(app: &TestApp, buyer: &TestUser, showtime: Uuid, seats: &[&str]) -
     (id, code)
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     app: &TestApp,
     user: &TestUser,
     booking: &str,
@@ -78,11 +83,11 @@ async fn exchange(
     .await
 }
 
-fn state(states: &[(String, String)], seat: &str) -> String {
+pub(crate) fn state(states: &[(String, String)], seat: &str) -> String {
     states.iter().find(|(s, _)| s == seat).unwrap().1.clone()
 }
 
-fn app_builder() -> common::TestAppBuilder {
+pub(crate) fn app_builder() -> common::TestAppBuilder {
     TestApp::builder().env("SIMULATED_PAYMENT_DELAY_MS", "600000")
 }
 
@@ -182,17 +187,7 @@ async fn exchanges_that_break_a_rule_are_refused_and_change_nothing() {
     let stranger = app.with_user(Role::Customer).await;
     let (id, _) = paid(&app, &buyer, show, &["A1"]).await;
 
-    // Dearer seats: refused, naming the difference; the hold stays the buyer's.
     let token = lock(&app, &buyer, show, &["B3"]).await;
-    let r = exchange(&app, &buyer, &id, show, &["B3"], &token).await;
-    assert_eq!(r.code(), "CONFLICT");
-    assert!(
-        r.error()["message"]
-            .as_str()
-            .unwrap()
-            .contains("10.00 USD more"),
-        "{r:?}"
-    );
     // Not the seats of the hold; a hold for another showtime; another film.
     let r = exchange(&app, &buyer, &id, show, &["A2"], &token).await;
     assert_eq!(
