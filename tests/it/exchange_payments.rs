@@ -328,3 +328,227 @@ async fn an_exchange_nobody_pays_lapses_with_its_hold() {
     assert_eq!(b["seatNumbers"], json!(["A1"]));
     assert_eq!(b["refunds"][0]["amount"]["amount"], "10.00");
 }
+
+/// Against localstripe, Stripe's API as our gateway and Stripe.js use it: the booking
+/// is paid by card, its dearer exchange by a second card payment on its own intent
+/// (the exchange's id in its metadata), and a refund of the whole booking is one
+/// refund per intent, each of what that intent holds.
+#[tokio::test]
+async fn a_dearer_exchange_paid_by_card_through_stripe() {
+    use crate::payments::{localstripe_url, pay_with_card, stripe};
+    let secret = format!("whsec_{}", Uuid::new_v4().simple());
+    let app = TestApp::builder()
+        .env("STRIPE_SECRET_KEY", "sk_test_screema")
+        .env("STRIPE_API_BASE", &localstripe_url())
+        .env("STRIPE_WEBHOOK_SECRET", &secret)
+        .build()
+        .await;
+    let client = reqwest::Client::new();
+    let (status, _) = stripe(
+        &client,
+        &format!("/_config/webhooks/{}", app.prefix),
+        &[
+            ("url", &app.url("/api/payments/webhook")),
+            ("secret", &secret),
+            ("events[0]", "payment_intent.succeeded"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let buyer = app.with_user(Role::Customer).await;
+    let created = common::flow::book(&app, &buyer, show, &["A1"]).await;
+    let id = created["booking"]["id"].as_str().unwrap().to_owned();
+    let first = intent_id(&app, &buyer, &id).await;
+    assert_eq!(
+        pay_with_card(&client, &first, "4242424242424242").await,
+        200
+    );
+    common::flow::eventually("the booking's payment", || async {
+        booking(&app, &buyer, &id).await["status"] == "CONFIRMED"
+    })
+    .await;
+
+    let token = lock(&app, &buyer, show, &["B3"]).await;
+    exchange(&app, &buyer, &id, show, &["B3"], &token).await;
+    let second = intent_id(&app, &buyer, &id).await;
+    assert_ne!(second, first);
+    let shown = client
+        .get(format!("{}/v1/payment_intents/{second}", localstripe_url()))
+        .basic_auth("sk_test_screema", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(shown["amount"], 1000);
+    assert_eq!(shown["metadata"]["booking_id"], id);
+    assert!(shown["metadata"]["exchange_id"].is_string());
+    assert_eq!(
+        pay_with_card(&client, &second, "4242424242424242").await,
+        200
+    );
+    common::flow::eventually("the exchange", || async {
+        booking(&app, &buyer, &id).await["seatNumbers"] == json!(["B3"])
+    })
+    .await;
+
+    let r = app
+        .gql_as(
+            &buyer.token,
+            "mutation($i: RefundInput!) { refundBooking(input: $i) { amount { amount } status } }",
+            json!({"i": {"bookingId": id}}),
+        )
+        .await;
+    assert_eq!(
+        r.data()["refundBooking"]["amount"]["amount"],
+        "10.00",
+        "{r:?}"
+    );
+    common::flow::eventually("both refunds", || async {
+        booking(&app, &buyer, &id).await["status"] == "CANCELLED"
+    })
+    .await;
+    for (intent, cents) in [(&first, 1000), (&second, 1000)] {
+        let listed = client
+            .get(format!(
+                "{}/v1/refunds?payment_intent={intent}",
+                localstripe_url()
+            ))
+            .basic_auth("sk_test_screema", Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let amounts: Vec<i64> = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"].as_i64().unwrap())
+            .collect();
+        assert_eq!(amounts, vec![cents], "{intent}");
+    }
+    assert_eq!(state(&seat_states(&app, show).await, "B3"), "AVAILABLE");
+}
+
+/// An event about an exchange's intent whose payment row is not written yet is
+/// refused with 503, so that Stripe sends it again.
+#[tokio::test]
+async fn an_exchange_event_before_its_payment_is_written_is_asked_again() {
+    let app = app_builder().build().await;
+    let object = json!({"id": "pi_not_yet", "object": "payment_intent", "status": "succeeded",
+        "amount": 500, "amount_received": 500, "currency": "usd",
+        "metadata": {"booking_id": Uuid::new_v4().to_string(), "exchange_id": Uuid::new_v4().to_string()}});
+    let body = event("evt_not_yet", "payment_intent.succeeded", object);
+    assert_eq!(send_event(&app, &body).await, 503);
+    assert_eq!(count(&app, "stripe_events").await, 0);
+}
+
+/// The difference's events in Stripe's order, not ours: a refund before the success
+/// means the exchange is not made (and what was not refunded goes back too); a failed
+/// payment tells the customer and keeps the exchange waiting; a cancelled intent gives
+/// it up; an exchange made at once gives up the one waiting.
+#[tokio::test]
+async fn the_differences_events_apply_in_any_order() {
+    let app = app_builder().build().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let buyer = app.with_user(Role::Customer).await;
+    let (id, _) = paid(&app, &buyer, show, &["A1"]).await;
+    let send = |kind: &'static str, object: Value| {
+        let app = &app;
+        async move {
+            let body = event(&format!("evt_{}", Uuid::new_v4().simple()), kind, object);
+            assert_eq!(send_event(app, &body).await, 200);
+        }
+    };
+
+    // Failed, then refunded in part (4.00 of 10.00) before the success is seen.
+    let token = lock(&app, &buyer, show, &["B3"]).await;
+    exchange(&app, &buyer, &id, show, &["B3"], &token).await;
+    let pi = intent_id(&app, &buyer, &id).await;
+    send(
+        "payment_intent.payment_failed",
+        json!({"id": pi, "object": "payment_intent", "status": "requires_payment_method",
+               "last_payment_error": {"message": "Your card was declined."}}),
+    )
+    .await;
+    assert!(
+        titles(&app, &buyer)
+            .await
+            .contains(&"Payment failed".to_owned())
+    );
+    assert!(!booking(&app, &buyer, &id).await["pendingExchange"].is_null());
+    send(
+        "charge.refunded",
+        json!({"id": "ch_1", "object": "charge", "payment_intent": pi, "amount": 1000,
+               "amount_refunded": 400, "currency": "usd",
+               "refunds": {"data": [{"id": "re_dash", "amount": 400, "status": "succeeded"}]}}),
+    )
+    .await;
+    let b = booking(&app, &buyer, &id).await;
+    assert_eq!(b["seatNumbers"], json!(["A1"]));
+    assert_eq!(b["pendingExchange"], Value::Null);
+    let mut back: Vec<String> = b["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"]["amount"].as_str().unwrap().to_owned())
+        .collect();
+    back.sort();
+    assert_eq!(
+        back,
+        vec!["4.00", "6.00"],
+        "all of the difference goes back"
+    );
+    // The success, late: nothing more happens.
+    pay_intent(&app, &pi, &id).await;
+    let b = booking(&app, &buyer, &id).await;
+    assert_eq!(
+        (
+            b["seatNumbers"].clone(),
+            b["refunds"].as_array().unwrap().len()
+        ),
+        (json!(["A1"]), 2)
+    );
+    assert_eq!(b["status"], "CONFIRMED");
+
+    // Cancelled intent: the exchange is given up.
+    let token = lock(&app, &buyer, show, &["B2"]).await;
+    exchange(&app, &buyer, &id, show, &["B2"], &token).await;
+    let pi = intent_id(&app, &buyer, &id).await;
+    send(
+        "payment_intent.canceled",
+        json!({"id": pi, "object": "payment_intent", "status": "canceled"}),
+    )
+    .await;
+    assert_eq!(
+        booking(&app, &buyer, &id).await["pendingExchange"],
+        Value::Null
+    );
+
+    // An exchange made at once (to A2, the same price) gives up the one waiting.
+    let token = lock(&app, &buyer, show, &["B1"]).await;
+    exchange(&app, &buyer, &id, show, &["B1"], &token).await;
+    let pi = intent_id(&app, &buyer, &id).await;
+    let a2 = lock(&app, &buyer, show, &["A2"]).await;
+    let r = exchange(&app, &buyer, &id, show, &["A2"], &a2).await;
+    assert_eq!(r.data()["exchangeBooking"]["seatNumbers"], json!(["A2"]));
+    assert_eq!(
+        booking(&app, &buyer, &id).await["pendingExchange"],
+        Value::Null
+    );
+    pay_intent(&app, &pi, &id).await;
+    let b = booking(&app, &buyer, &id).await;
+    assert_eq!(b["seatNumbers"], json!(["A2"]));
+    assert_eq!(
+        b["refunds"].as_array().unwrap().len(),
+        3,
+        "the late 5.00 goes back"
+    );
+    assert_eq!(b["finalAmount"]["amount"], "10.00");
+}

@@ -504,12 +504,16 @@ async fn the_outbox_retries_a_failed_delivery_until_it_succeeds() {
     );
 }
 
-fn localstripe_url() -> String {
+pub(crate) fn localstripe_url() -> String {
     std::env::var("LOCALSTRIPE_URL").unwrap_or_else(|_| "http://127.0.0.1:8420".to_owned())
 }
 
 /// Stripe's API as the client (Stripe.js) and the dashboard use it.
-async fn stripe(client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn stripe(
+    client: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
     let response = client
         .post(format!("{}{path}", localstripe_url()))
         .basic_auth("sk_test_screema", Some(""))
@@ -522,7 +526,7 @@ async fn stripe(client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> 
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-async fn pay_with_card(client: &reqwest::Client, intent: &str, card: &str) -> u16 {
+pub(crate) async fn pay_with_card(client: &reqwest::Client, intent: &str, card: &str) -> u16 {
     let (_, pm) = stripe(
         client,
         "/v1/payment_methods",

@@ -142,7 +142,7 @@ pub(super) async fn await_payment(
 
 /// Gives up the booking's exchange still waiting for payment, if any (a newer one
 /// replaces it): its intent, if one was made, is cancelled after commit.
-async fn give_up(
+pub(super) async fn give_up(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     booking: Uuid,

@@ -159,8 +159,10 @@ pub async fn exchange(app: &App, viewer: Viewer, input: Exchange) -> AppResult<B
     let mut conn = app.db().await?;
     let written = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let (after, effects) = swap::swap(conn, app, viewer.user_id, &plan).await?;
+            let (after, mut effects) = swap::swap(conn, app, viewer.user_id, &plan).await?;
             swap::record(conn, app.now(), &plan, &after, viewer.user_id).await?;
+            // A dearer exchange still waiting is moot now: the booking moved.
+            effects.extend(awaiting::give_up(conn, app.now(), plan.booking).await?);
             Ok((after, effects))
         })
         .await;

@@ -212,7 +212,7 @@ async fn give_back(
                     "Booking {} was not exchanged: {why}. The {} you paid for it is on its way \
                      back to you; the booking stands as it was.",
                     booking.booking_reference,
-                    payment.charged()
+                    payment.refundable()
                 ),
             ),
         )
@@ -279,12 +279,12 @@ async fn refunded(
     payment: &Payment,
     object: &Value,
 ) -> AppResult<Vec<i64>> {
-    let mut effects = Vec::new();
     let mut payment = payment.clone();
-    if matches!(
+    let unseen = matches!(
         payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Cancelled
-    ) {
+    );
+    if unseen {
         payment = ledger::record_success(
             conn,
             &payment,
@@ -292,11 +292,26 @@ async fn refunded(
             object["payment_method"].as_str(),
         )
         .await?;
-        if exchange.status == AWAITING {
-            settle_exchange(conn, app.now(), exchange.id, REFUSED).await?;
-        }
     }
     ledger::record_reported_refunds(conn, booking, &payment, object).await?;
-    effects.extend(ledger::settle(conn, app, booking).await?);
+    let mut effects = ledger::settle(conn, app, booking).await?;
+    if unseen && exchange.status == AWAITING {
+        settle_exchange(conn, app.now(), exchange.id, REFUSED).await?;
+        let payment: Payment = payments::table
+            .find(payment.id)
+            .select(Payment::as_select())
+            .first(conn)
+            .await?;
+        effects.extend(
+            give_back(
+                conn,
+                app,
+                booking,
+                &payment,
+                "its payment was refunded before it arrived",
+            )
+            .await?,
+        );
+    }
     Ok(effects)
 }
