@@ -29,6 +29,17 @@ pub async fn taken_seats(
         .await?)
 }
 
+/// A booking, or NOT_FOUND.
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Booking> {
+    bookings::table
+        .find(id)
+        .select(Booking::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound { what: "booking" })
+}
+
 /// A booking, locked for the rest of the caller's transaction.
 pub async fn lock_booking(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Booking> {
     bookings::table

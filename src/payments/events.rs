@@ -202,6 +202,13 @@ async fn find_booking(
 
 /// What a payment intent or charge object says was paid: its amount in minor units
 /// (`amount_received` for an intent, `amount` for a charge) and its currency.
+/// What a payment intent or charge object says arrived, when its currency is one we
+/// know.
+pub fn received(object: &Value) -> Option<Money> {
+    let (minor, currency) = paid_in(object)?;
+    Some(Money::from_minor(minor, Currency::parse(&currency).ok()?))
+}
+
 fn paid_in(object: &Value) -> Option<(i64, String)> {
     let amount = object["amount_received"]
         .as_i64()
@@ -483,19 +490,7 @@ async fn failed(
     {
         return Ok(Vec::new());
     }
-    let reason = object["last_payment_error"]["message"]
-        .as_str()
-        .unwrap_or("the payment was declined");
-    diesel::update(payments::table.find(payment.id))
-        .set((
-            payments::status.eq(PaymentStatus::Failed),
-            payments::payment_method.eq(object["payment_method"]
-                .as_str()
-                .map(|m| m.chars().take(100).collect::<String>())),
-            payments::failure_reason.eq(Some(reason)),
-        ))
-        .execute(conn)
-        .await?;
+    let reason = ledger::record_failure(conn, payment, object).await?;
     let until = booking
         .expires_at
         .map(|t| format!(" until {}", t.format("%H:%M UTC")))

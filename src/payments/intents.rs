@@ -7,8 +7,7 @@ use uuid::Uuid;
 use super::gateway::{GatewayError, Intent};
 use crate::app::App;
 use crate::auth::model::Viewer;
-use crate::booking::model::Booking;
-use crate::booking::records::authorise;
+use crate::booking::records::{authorise, find};
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::schema::{bookings, payments};
 use crate::error::{AppError, AppResult};
@@ -18,13 +17,7 @@ use crate::payments::gateway::payment_error;
 /// Asking again returns the same intent (the booking id is the idempotency key).
 pub async fn for_booking(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Intent> {
     let mut conn = app.db().await?;
-    let booking: Booking = bookings::table
-        .find(id)
-        .select(Booking::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound { what: "booking" })?;
+    let booking = find(&mut conn, id).await?;
     // Only the owner pays; operators and admins, who see the booking, are FORBIDDEN.
     authorise(&booking, viewer, booking.user_id == viewer.user_id)?;
     if booking.status != BookingStatus::Pending {

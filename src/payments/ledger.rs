@@ -139,6 +139,30 @@ pub async fn record_success(
         .await?)
 }
 
+/// The payment was declined (`payment_intent.payment_failed`): failed, with the
+/// provider's reason, which is returned to tell the customer.
+pub async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    payment: &Payment,
+    object: &Value,
+) -> AppResult<String> {
+    let reason = object["last_payment_error"]["message"]
+        .as_str()
+        .unwrap_or("the payment was declined")
+        .to_owned();
+    diesel::update(payments::table.find(payment.id))
+        .set((
+            payments::status.eq(PaymentStatus::Failed),
+            payments::payment_method.eq(object["payment_method"]
+                .as_str()
+                .map(|m| m.chars().take(100).collect::<String>())),
+            payments::failure_reason.eq(Some(&reason)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(reason)
+}
+
 /// The charge's running total of refunds, as a `charge.refunded` event states it.
 pub fn refunds_reported(object: &Value, payment: &Payment) -> Option<Money> {
     object["amount_refunded"]

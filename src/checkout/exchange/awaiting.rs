@@ -29,9 +29,9 @@ use super::Plan;
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
-use crate::booking::records::lock_booking;
+use crate::booking::records::{authorise, find, lock_booking};
 use crate::db::enums::{BookingStatus, PaymentStatus};
-use crate::db::schema::{booking_exchanges, bookings, payments};
+use crate::db::schema::{booking_exchanges, payments};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::{Intent, IntentFor, payment_error};
@@ -220,18 +220,12 @@ pub async fn awaiting_of(
 /// None when the booking is not confirmed (its own payment is the ledger's business).
 pub async fn pay_difference(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Option<Intent>> {
     let mut conn = app.db().await?;
-    let booking: Booking = bookings::table
-        .find(id)
-        .select(Booking::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound { what: "booking" })?;
+    let booking = find(&mut conn, id).await?;
     if booking.status != BookingStatus::Confirmed {
         return Ok(None);
     }
     // Only the owner pays; operators and admins, who see the booking, are FORBIDDEN.
-    crate::booking::records::authorise(&booking, viewer, booking.user_id == viewer.user_id)?;
+    authorise(&booking, viewer, booking.user_id == viewer.user_id)?;
     let Some(exchange) = awaiting_for(&mut conn, booking.id).await? else {
         return Err(AppError::conflict(
             "this booking is paid; only an exchange waiting for its difference can be paid",

@@ -41,9 +41,9 @@ use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
 use crate::booking::pricing::{Quote, price_tickets, quote};
-use crate::booking::records::authorise;
+use crate::booking::records::{authorise, find};
 use crate::db::enums::{BookingStatus, Role};
-use crate::db::schema::{booking_snacks, bookings, showtimes};
+use crate::db::schema::{booking_snacks, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::outbox;
 use crate::seating::holds;
@@ -205,13 +205,7 @@ async fn plan(
         ));
     }
     let mut conn = app.db().await?;
-    let booking: Booking = bookings::table
-        .find(booking_id)
-        .select(Booking::as_select())
-        .first(&mut conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound { what: "booking" })?;
+    let booking = find(&mut conn, booking_id).await?;
     let admin = viewer.role == Role::Admin;
     authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
     check_exchangeable(&mut conn, app, &booking, room.showtime.movie_id, admin, now).await?;

@@ -20,7 +20,6 @@ use crate::booking::records::lock_booking;
 use crate::db::enums::{NotificationType, PaymentStatus};
 use crate::db::schema::{booking_exchanges, payments};
 use crate::error::{AppError, AppResult};
-use crate::money::{Currency, Money};
 use crate::notifications::{self, NewNotification};
 use crate::outbox;
 use crate::payments::events::{self, Event, Handled};
@@ -123,15 +122,6 @@ async fn on_event(
     }
 }
 
-/// What the intent object says arrived, when it is in a currency we know.
-fn received(object: &Value) -> Option<Money> {
-    let minor = object["amount_received"]
-        .as_i64()
-        .or_else(|| object["amount"].as_i64())?;
-    let currency = Currency::parse(object["currency"].as_str()?).ok()?;
-    Some(Money::from_minor(minor, currency))
-}
-
 async fn succeeded(
     conn: &mut AsyncPgConnection,
     app: &App,
@@ -146,7 +136,7 @@ async fn succeeded(
     ) {
         return Ok(Vec::new());
     }
-    let got = received(object);
+    let got = events::received(object);
     let payment =
         ledger::record_success(conn, payment, got, object["payment_method"].as_str()).await?;
     let matches = got.is_some_and(|m| m == booking.money(payment.amount));
@@ -236,16 +226,7 @@ async fn failed(
     {
         return Ok(Vec::new());
     }
-    let reason = object["last_payment_error"]["message"]
-        .as_str()
-        .unwrap_or("the payment was declined");
-    diesel::update(payments::table.find(payment.id))
-        .set((
-            payments::status.eq(PaymentStatus::Failed),
-            payments::failure_reason.eq(Some(reason)),
-        ))
-        .execute(conn)
-        .await?;
+    let reason = ledger::record_failure(conn, payment, object).await?;
     let until = exchange
         .expires_at
         .map(|t| format!(" until {}", t.format("%H:%M UTC")))
@@ -288,7 +269,7 @@ async fn refunded(
         payment = ledger::record_success(
             conn,
             &payment,
-            received(object),
+            events::received(object),
             object["payment_method"].as_str(),
         )
         .await?;
