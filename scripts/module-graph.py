@@ -26,7 +26,7 @@ INFRASTRUCTURE = {
     "ratelimit", "redis", "shutdown", "telemetry", "text",
 }
 DOMAINS = {
-    "admin", "auth", "booking", "catalog", "checkout", "door", "loyalty",
+    "admin", "auth", "booking", "box_office", "catalog", "checkout", "door", "loyalty",
     "notifications", "payments", "seating", "seed", "tickets", "vouchers",
 }
 TRANSPORTS = {"http", "graphql", "worker"}

@@ -131,6 +131,7 @@ impl App {
         app.live.start(&app);
         crate::notifications::live::listen(&app);
         crate::catalog::cache::listen(&app);
+        crate::seating::rooms::listen(&app);
         crate::graphql::engine::ws::sessions::listen(&app);
         app.pubsub.start(&app);
         Ok(app)

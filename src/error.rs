@@ -159,6 +159,13 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => Self::NotFound { what: "record" },
+            // `screema_showtime_on_sale`: a seat sold for a showtime no longer on sale.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::CheckViolation,
+                ref info,
+            ) if info.constraint_name() == Some("showtime_on_sale") => {
+                Self::bad_input("showtimeId", "this showtime was cancelled")
+            }
             other if postgres_away(&other) => Self::Unavailable {
                 service: Service::Postgres,
                 cause: anyhow::Error::new(other).context("the database connection was lost"),

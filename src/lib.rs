@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod booking;
+pub mod box_office;
 pub mod catalog;
 pub mod checkout;
 pub mod cli;

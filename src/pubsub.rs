@@ -166,12 +166,19 @@ impl PubSub {
 }
 
 impl Inner {
-    fn listener_of(&self, channel: &str) -> Option<Arc<dyn Listener>> {
-        let listeners = self.listeners.read().ok()?;
-        listeners
-            .iter()
-            .find(|(channels, _)| channels.covers(channel))
-            .map(|(_, listener)| listener.clone())
+    /// Every listener of the channel: several may share one (the catalog's word is
+    /// heard by the catalog cache and by the rooms cache).
+    fn listeners_of(&self, channel: &str) -> Vec<Arc<dyn Listener>> {
+        self.listeners
+            .read()
+            .map(|listeners| {
+                listeners
+                    .iter()
+                    .filter(|(channels, _)| channels.covers(channel))
+                    .map(|(_, listener)| listener.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn all_listeners(&self) -> Vec<Arc<dyn Listener>> {
@@ -260,7 +267,7 @@ impl Inner {
             if subscribed {
                 self.forget_deferred(&channel);
                 tracing::info!(%channel, "subscribed after a failed attempt");
-                if let Some(listener) = self.listener_of(&channel) {
+                for listener in self.listeners_of(&channel) {
                     listener.resubscribed(app, &channel).await;
                 }
             }
@@ -304,9 +311,11 @@ async fn dispatch(app: Weak<App>, inner: Arc<Inner>) {
                 Ok(message) => {
                     let Some(app) = app.upgrade() else { break };
                     let channel = message.channel.to_string();
-                    let Some(listener) = inner.listener_of(&channel) else { continue };
+                    let listeners = inner.listeners_of(&channel);
                     let Ok(payload) = message.value.convert::<String>() else { continue };
-                    listener.message(&app, &channel, payload).await;
+                    for listener in listeners {
+                        listener.message(&app, &channel, payload.clone()).await;
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     // We cannot know what was lost: everyone starts again.

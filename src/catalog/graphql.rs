@@ -262,10 +262,31 @@ impl MovieNode {
 
 pub struct ShowtimeNode(pub Arc<Showtime>);
 
+#[derive(async_graphql::Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ShowtimeStatus {
+    Scheduled,
+    Cancelled,
+}
+
 #[Object(name = "Showtime")]
 impl ShowtimeNode {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
+    }
+
+    /// SCHEDULED, or CANCELLED (`cancelShowtime`): no longer listed or sold, its
+    /// bookings refunded.
+    async fn status(&self) -> ShowtimeStatus {
+        if self.0.is_cancelled() {
+            ShowtimeStatus::Cancelled
+        } else {
+            ShowtimeStatus::Scheduled
+        }
+    }
+
+    /// Why it was cancelled, as customers were told; null unless it was.
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.0.cancel_reason.as_deref()
     }
 
     async fn movie(&self, ctx: &Context<'_>) -> Result<MovieNode> {

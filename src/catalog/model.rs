@@ -74,9 +74,38 @@ pub struct Showtime {
     pub blocked_seats: Vec<Option<String>>,
     pub created_at: DateTime<Utc>,
     pub ticket_prices: serde_json::Value,
+    /// `scheduled`, or `cancelled` (`cancelShowtime`).
+    pub status: String,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
 }
 
+pub const SCHEDULED: &str = "scheduled";
+pub const CANCELLED: &str = "cancelled";
+
 impl Showtime {
+    pub fn is_cancelled(&self) -> bool {
+        self.status == CANCELLED
+    }
+
+    /// Whether seats of it may be held, sold or exchanged to now: not once it has
+    /// started, nor once it is cancelled (`BAD_USER_INPUT` naming `showtimeId`).
+    pub fn check_on_sale(&self, now: DateTime<Utc>) -> Result<(), crate::error::AppError> {
+        if self.is_cancelled() {
+            return Err(crate::error::AppError::bad_input(
+                "showtimeId",
+                "this showtime was cancelled",
+            ));
+        }
+        if self.start_time <= now {
+            return Err(crate::error::AppError::bad_input(
+                "showtimeId",
+                "this showtime has already started",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn ticket_prices(&self) -> crate::catalog::ticket_prices::TicketPrices {
         crate::catalog::ticket_prices::TicketPrices::from_stored(&self.ticket_prices)
     }

@@ -193,6 +193,8 @@ pub async fn showtimes_for_movies(
     let mut query = showtimes::table
         .inner_join(screens::table.inner_join(theaters::table))
         .filter(showtimes::movie_id.eq_any(movie_ids))
+        // A cancelled showing leaves the listings; `showtime(id)` still finds it.
+        .filter(showtimes::status.eq(super::model::SCHEDULED))
         .select(Showtime::as_select())
         .order((showtimes::start_time.asc(), showtimes::id.asc()))
         .into_boxed();

@@ -150,12 +150,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
         ),
     });
     let room = crate::seating::rooms::room(app, input.showtime).await?;
-    if room.showtime.start_time <= app.now() {
-        return Err(AppError::bad_input(
-            "showtimeId",
-            "this showtime has already started",
-        ));
-    }
+    room.showtime.check_on_sale(app.now())?;
     let currency = app.config.currency;
     let priced = price_tickets(
         &room.layout,

@@ -343,6 +343,9 @@ diesel::table! {
         blocked_seats -> Array<Nullable<Text>>,
         created_at -> Timestamptz,
         ticket_prices -> Jsonb,
+        status -> Text,
+        cancelled_at -> Nullable<Timestamptz>,
+        cancel_reason -> Nullable<Text>,
     }
 }
 

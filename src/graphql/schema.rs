@@ -7,6 +7,7 @@ use crate::admin::graphql::AdminQuery;
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
+use crate::box_office::graphql::BoxOfficeMutation;
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::door::graphql::DoorMutation;
@@ -38,6 +39,7 @@ pub struct MutationRoot(
     BookingMutation,
     PaymentsMutation,
     DoorMutation,
+    BoxOfficeMutation,
     NotificationsMutation,
     VoucherMutation,
 );

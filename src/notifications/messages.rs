@@ -48,6 +48,9 @@ struct Details {
     /// The start in the theater's own time zone, e.g. `Tue 01 Dec 2026 19:30 (Europe/London)`.
     #[diesel(sql_type = Text)]
     starts: String,
+    /// Why the showtime was cancelled; empty unless it was.
+    #[diesel(sql_type = Text)]
+    cancel_reason: String,
 }
 
 async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
@@ -65,7 +68,8 @@ async fn details(app: &App, booking: Uuid) -> AppResult<Details> {
                 u.email, u.full_name, u.phone, u.phone_verified, m.title AS movie, t.name AS theater, \
                 sc.screen_number AS screen, \
                 to_char(s.start_time AT TIME ZONE t.timezone, 'Dy DD Mon YYYY HH24:MI') \
-                    || ' (' || t.timezone || ')' AS starts \
+                    || ' (' || t.timezone || ')' AS starts, \
+                coalesce(s.cancel_reason, '') AS cancel_reason \
          FROM bookings b JOIN users u ON u.id = b.user_id \
          JOIN showtimes s ON s.id = b.showtime_id JOIN movies m ON m.id = s.movie_id \
          JOIN screens sc ON sc.id = s.screen_id JOIN theaters t ON t.id = sc.theater_id \
@@ -112,6 +116,15 @@ fn compose(template: &str, d: &Details) -> AppResult<(String, String)> {
                  code: show the attached QR code (ticket.png) at the door; the old one no \
                  longer admits.\n\n{what}\nSCREEMA\n",
                 d.full_name
+            ),
+        ),
+        "showtime_cancelled" => (
+            format!("{} is cancelled - booking {}", d.movie, d.reference),
+            format!(
+                "Hello {},\n\nwe are sorry: this showing is cancelled ({}). Your booking is \
+                 refunded in full; the money is on its way back to you and the ticket no \
+                 longer admits.\n\n{what}\nSCREEMA\n",
+                d.full_name, d.cancel_reason
             ),
         ),
         "booking_expired" => (
@@ -183,6 +196,10 @@ pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()>
         "booking_exchanged" => format!(
             "SCREEMA: booking {} exchanged: {} at {}, screen {}, {}. Seats {}. Your ticket has a new code.",
             d.reference, d.movie, d.theater, d.screen, d.starts, d.seats
+        ),
+        "showtime_cancelled" => format!(
+            "SCREEMA: {} on {} is cancelled ({}). Booking {} is refunded in full.",
+            d.movie, d.starts, d.cancel_reason, d.reference
         ),
         _ => format!("SCREEMA: booking {} expired unpaid.", d.reference),
     };

@@ -42,6 +42,10 @@ pub enum Effect {
     Refund {
         booking: Uuid,
     },
+    /// Give back all the money of a booking whose showtime was cancelled.
+    RefundCancelled {
+        booking: Uuid,
+    },
     /// Send a refund row of ours that is still pending (an exchange's difference).
     SendRefund {
         refund: Uuid,
@@ -320,6 +324,7 @@ mod tests {
                 intent: "pi".into(),
             },
             Effect::Refund { booking: one },
+            Effect::RefundCancelled { booking: one },
             Effect::SendRefund { refund: one },
             Effect::Email {
                 booking: one,

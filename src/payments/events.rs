@@ -290,6 +290,9 @@ async fn take_the_money(
                 Err(AppError::SeatsUnavailable { .. }) => {
                     refund_late(conn, app, booking, "its seats were taken after it expired").await
                 }
+                Err(AppError::BadInput { .. }) => {
+                    refund_late(conn, app, booking, "its showtime was cancelled").await
+                }
                 other => other,
             }
         }

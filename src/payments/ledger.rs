@@ -375,38 +375,7 @@ pub async fn settle(
                 .1,
         );
     } else if whole && live {
-        diesel::update(bookings::table.find(booking.id))
-            .set(bookings::status.eq(BookingStatus::Cancelled))
-            .execute(conn)
-            .await?;
-        effects.extend(
-            outbox::enqueue(
-                conn,
-                now,
-                format!("booking-refunded-{}", booking.id),
-                &booking.seats_effect(),
-            )
-            .await?,
-        );
-        effects.extend(
-            notifications::record(
-                conn,
-                now,
-                NewNotification::about(
-                    booking,
-                    NotificationType::Payment,
-                    "Refund issued",
-                    format!(
-                        "Booking {} is cancelled and {refunded} is on its way back to you.",
-                        booking.booking_reference
-                    ),
-                ),
-            )
-            .await?,
-        );
-        effects.extend(messages::queue(conn, now, booking.id, "refund_issued").await?);
-        effects
-            .extend(loyalty::set_booking_points(conn, &app.config.tiers, now, booking, 0).await?);
+        effects.extend(cancel_live(conn, app, booking, refunded).await?);
     } else if live && newly.amount() > Decimal::ZERO {
         // Points follow the money kept (what was charged, less what went back).
         let kept = (charged - refunded.amount()).max(Decimal::ZERO);
@@ -437,5 +406,50 @@ pub async fn settle(
             .await?,
         );
     }
+    Ok(effects)
+}
+
+/// Cancels a live booking whose money has all gone back (`refunded`; nothing, for one
+/// that cost nothing): its seats are released, the customer told, its points taken
+/// back. Inside the caller's transaction, with the booking locked.
+pub async fn cancel_live(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+    refunded: Money,
+) -> AppResult<Vec<i64>> {
+    let now = app.now();
+    let mut effects = Vec::new();
+    diesel::update(bookings::table.find(booking.id))
+        .set(bookings::status.eq(BookingStatus::Cancelled))
+        .execute(conn)
+        .await?;
+    effects.extend(
+        outbox::enqueue(
+            conn,
+            now,
+            format!("booking-refunded-{}", booking.id),
+            &booking.seats_effect(),
+        )
+        .await?,
+    );
+    effects.extend(
+        notifications::record(
+            conn,
+            now,
+            NewNotification::about(
+                booking,
+                NotificationType::Payment,
+                "Refund issued",
+                format!(
+                    "Booking {} is cancelled and {refunded} is on its way back to you.",
+                    booking.booking_reference
+                ),
+            ),
+        )
+        .await?,
+    );
+    effects.extend(messages::queue(conn, now, booking.id, "refund_issued").await?);
+    effects.extend(loyalty::set_booking_points(conn, &app.config.tiers, now, booking, 0).await?);
     Ok(effects)
 }

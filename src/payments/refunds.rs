@@ -332,36 +332,64 @@ async fn send(
 
 /// The outbox's `refund`: gives back what is left of the payments of a booking that
 /// had expired and lost its seats, or had been cancelled, when money arrived for it.
-/// Safe to retry: refunds of ours left pending by a run that stopped half-way are sent
-/// again under their own keys (so Stripe answers with the same refunds), and what is
-/// still left after those is refunded anew.
 pub async fn automatic(app: &App, booking_id: Uuid) -> AppResult<()> {
+    give_all_back(
+        app,
+        booking_id,
+        "automatic: the booking could not be honoured",
+    )
+    .await
+}
+
+/// The outbox's `refund_cancelled`: a booking of a cancelled showtime is given back all
+/// its money, whatever the cut-off; once the refunds are answered the ledger cancels it.
+/// One that cost nothing is cancelled at once.
+pub async fn showtime_cancelled(app: &App, booking_id: Uuid) -> AppResult<()> {
+    give_all_back(app, booking_id, "the showtime was cancelled").await
+}
+
+/// Refunds all that is left of the booking's payments. Safe to retry and to run on
+/// any node: refunds of ours left pending (a run that stopped half-way, a gateway that
+/// did not answer) are sent again under their own keys, so Stripe answers with the
+/// same refunds and nobody is refunded twice; only what is still left after those is
+/// refunded anew. A failure leaves its refund pending for the outbox's next try
+/// rather than failed: a timeout may hide a refund the gateway made.
+async fn give_all_back(app: &App, booking_id: Uuid, reason: &str) -> AppResult<()> {
     let mut conn = app.db().await?;
-    let rows = conn
+    let (rows, effects) = conn
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
-            let payments = ledger::paid_for_booking(conn, booking_id).await?;
             let in_flight = in_flight_rows(conn, booking_id).await?;
             if !in_flight.is_empty() {
-                return Ok(in_flight);
+                return Ok((in_flight, Vec::new()));
             }
+            let payments = ledger::paid_for_booking(conn, booking_id).await?;
             if ledger::refundable(&payments) <= rust_decimal::Decimal::ZERO {
-                return Ok(Vec::new());
+                // Nothing to give back: a live booking that cost nothing just ends.
+                let live = matches!(
+                    booking.status,
+                    BookingStatus::Confirmed | BookingStatus::Used
+                );
+                let effects = if live {
+                    ledger::cancel_live(
+                        conn,
+                        app,
+                        &booking,
+                        booking.money(rust_decimal::Decimal::ZERO),
+                    )
+                    .await?
+                } else {
+                    Vec::new()
+                };
+                return Ok((Vec::new(), effects));
             }
-            insert_refunds(
-                conn,
-                &booking,
-                &payments,
-                None,
-                "automatic: the booking could not be honoured",
-                None,
-            )
-            .await
+            let rows = insert_refunds(conn, &booking, &payments, None, reason, None).await?;
+            Ok((rows, Vec::new()))
         })
         .await?;
-    drop(conn);
+    outbox::deliver_now(app, conn, &effects).await;
     for row in rows {
-        send(app, booking_id, row, OnFailure::MarkFailed).await?;
+        send(app, booking_id, row, OnFailure::KeepPending).await?;
     }
     Ok(())
 }

@@ -198,12 +198,7 @@ pub async fn lock_seats(
     let room = super::rooms::room(app, showtime_id).await?;
     let (showtime, layout) = (&room.showtime, &room.layout);
     let now = app.now();
-    if showtime.start_time <= now {
-        return Err(AppError::bad_input(
-            "showtimeId",
-            "this showtime has already started",
-        ));
-    }
+    showtime.check_on_sale(now)?;
     let unknown: Vec<String> = seats
         .iter()
         .filter(|s| !layout.contains(s))

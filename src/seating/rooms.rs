@@ -1,8 +1,10 @@
 //! A process-wide cache of what a hold or a booking needs to know about a showtime
 //! (its start, base price, blocked seats and parsed room layout), so that the hot path
 //! of `lockSeats` and `createBooking` does not read and parse them from Postgres each
-//! time. Showtimes and rooms are not edited once created (no mutation changes them);
-//! the time-to-live bounds how stale an entry could be should one ever be.
+//! time. A showtime changes only by an admin's hand (cancelled): the node that changes
+//! it forgets its room before answering, and every node forgets all its rooms on the
+//! catalog's pub/sub word (`catalog::cache::changed`), as the catalog cache does; the
+//! time-to-live bounds what a lost word could cost.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +52,33 @@ impl Rooms {
 
     fn keep(&self, id: Uuid, room: Arc<Room>) {
         self.entries.insert(id, room);
+    }
+}
+
+/// Forgets a showtime's room on this node: an admin changed it.
+pub fn forget(app: &App, id: Uuid) {
+    app.rooms.entries.invalidate(&id);
+}
+
+/// Takes the catalog's channel: a change on any node makes this one forget its rooms.
+pub fn listen(app: &App) {
+    app.pubsub.listen(
+        crate::pubsub::Channels::Fixed(crate::catalog::cache::channel(app)),
+        Arc::new(Changes),
+    );
+}
+
+/// Word of a catalog change, or that words may have been missed: either way, forget.
+struct Changes;
+
+#[async_trait::async_trait]
+impl crate::pubsub::Listener for Changes {
+    async fn message(&self, app: &App, _channel: &str, _payload: String) {
+        app.rooms.entries.invalidate_all();
+    }
+
+    async fn missed(&self, app: &App) {
+        app.rooms.entries.invalidate_all();
     }
 }
 

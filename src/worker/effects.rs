@@ -24,6 +24,9 @@ impl Deliver for Delivery {
             // Delivering a refund may itself deliver the effects it causes (through
             // this table again): `async_trait` boxes the future, so that may recurse.
             Effect::Refund { booking } => crate::payments::refunds::automatic(app, *booking).await,
+            Effect::RefundCancelled { booking } => {
+                crate::payments::refunds::showtime_cancelled(app, *booking).await
+            }
             Effect::SendRefund { refund } => {
                 crate::payments::refunds::send_pending(app, *refund).await
             }

@@ -45,6 +45,7 @@ mod seat_map_fast_paths;
 mod security;
 mod seed;
 mod sessions;
+mod showtime_cancel;
 mod shutdown;
 mod ticket_types;
 mod tickets;

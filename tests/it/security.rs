@@ -634,6 +634,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "cancelShowtime",
+            Admin,
+            "mutation($id: ID!) { cancelShowtime(id: $id, reason: \"probe\") { id } }",
+            json!({"id": id}),
+        ),
+        (
             "sendPromotion",
             Admin,
             "mutation { sendPromotion(input: {title: \"Probe\", message: \"Probe\"}) { id } }",

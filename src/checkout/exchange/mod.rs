@@ -198,12 +198,7 @@ async fn plan(
 ) -> AppResult<(Booking, Plan)> {
     let room = crate::seating::rooms::room(app, to_showtime).await?;
     let now = app.now();
-    if room.showtime.start_time <= now {
-        return Err(AppError::bad_input(
-            "showtimeId",
-            "this showtime has already started",
-        ));
-    }
+    room.showtime.check_on_sale(now)?;
     let mut conn = app.db().await?;
     let booking = find(&mut conn, booking_id).await?;
     let admin = viewer.role == Role::Admin;
