@@ -243,3 +243,286 @@ async fn a_late_payment_cannot_sell_a_seat_of_a_cancelled_showtime() {
     assert_eq!(b["qrCode"], Value::Null);
     assert_eq!(state(&seat_states(&app, show).await, "A1"), "AVAILABLE");
 }
+
+/// Stripe in front of localstripe as this test needs it: Stripe's idempotency (the
+/// first answer to a key is saved and given again; localstripe has none) and network
+/// faults on refunds. Of the first attempts at a refund, one in six fails before Stripe
+/// sees it and one in six after Stripe made it (the answer is lost): a third in all.
+/// Each refund also takes a moment, so that a node can die halfway through a hundred.
+mod flaky_stripe {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::{IntoResponse, Response};
+
+    #[derive(Default)]
+    pub struct Faults {
+        answers: Mutex<HashMap<String, (u16, String)>>,
+        attempted: Mutex<HashSet<String>>,
+        firsts: AtomicUsize,
+        pub refund_posts: AtomicUsize,
+        pub failed_before: AtomicUsize,
+        pub failed_after: AtomicUsize,
+    }
+
+    pub async fn start(upstream: String) -> (String, std::sync::Arc<Faults>) {
+        let faults = std::sync::Arc::new(Faults::default());
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state((faults.clone(), upstream));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), faults)
+    }
+
+    fn failure() -> Response {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "application/json")],
+            r#"{"error":{"type":"api_error","message":"injected fault"}}"#,
+        )
+            .into_response()
+    }
+
+    async fn forward(
+        State((faults, upstream)): State<(std::sync::Arc<Faults>, String)>,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|k| k.to_str().ok())
+            .map(str::to_owned);
+        if method == Method::POST
+            && let Some(k) = &key
+            && let Some((status, text)) = faults.answers.lock().unwrap().get(k).cloned()
+        {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                text,
+            )
+                .into_response();
+        }
+        let refund = method == Method::POST && uri.path() == "/v1/refunds";
+        let mut fault = None;
+        if refund {
+            faults.refund_posts.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            let first = key
+                .as_ref()
+                .is_some_and(|k| faults.attempted.lock().unwrap().insert(k.clone()));
+            if first {
+                fault = match faults.firsts.fetch_add(1, Ordering::SeqCst) % 6 {
+                    0 => Some("before"),
+                    3 => Some("after"),
+                    _ => None,
+                };
+            }
+        }
+        if fault == Some("before") {
+            faults.failed_before.fetch_add(1, Ordering::SeqCst);
+            return failure();
+        }
+        let mut request = reqwest::Client::new().request(
+            method.clone(),
+            format!(
+                "{upstream}{}",
+                uri.path_and_query().map_or("/", |p| p.as_str())
+            ),
+        );
+        for (name, value) in &headers {
+            if name != "host" && name != "content-length" {
+                request = request.header(name, value);
+            }
+        }
+        let answer = request.body(body).send().await.unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.text().await.unwrap();
+        if method == Method::POST
+            && let Some(k) = key
+        {
+            faults
+                .answers
+                .lock()
+                .unwrap()
+                .insert(k, (status, text.clone()));
+        }
+        if fault == Some("after") {
+            faults.failed_after.fetch_add(1, Ordering::SeqCst);
+            return failure();
+        }
+        (
+            StatusCode::from_u16(status).unwrap(),
+            [("content-type", "application/json")],
+            text,
+        )
+            .into_response()
+    }
+}
+
+/// A hundred paid bookings; the showtime is cancelled; a separate node delivers the
+/// refunds through a gateway that fails a third of the first attempts (before and
+/// after making the refund) and is killed (SIGKILL) halfway; this node finishes.
+/// Every booking ends refunded exactly once: at Stripe each intent has refunds adding
+/// up to exactly what it charged.
+#[tokio::test]
+async fn a_hundred_refunds_survive_a_failing_gateway_and_a_killed_node() {
+    use crate::payments::{localstripe_url, pay_with_card, stripe};
+    use std::sync::atomic::Ordering;
+    let (proxy, faults) = flaky_stripe::start(localstripe_url()).await;
+    let secret = format!("whsec_{}", Uuid::new_v4().simple());
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
+        .env("STRIPE_SECRET_KEY", "sk_test_screema")
+        .env("STRIPE_API_BASE", &proxy)
+        .env("STRIPE_WEBHOOK_SECRET", &secret)
+        // This node's worker stays out of it until the other is dead.
+        .env("OUTBOX_POLL_MS", "3600000")
+        .build()
+        .await;
+    let client = reqwest::Client::new();
+    let (status, _) = stripe(
+        &client,
+        &format!("/_config/webhooks/{}", app.prefix),
+        &[
+            ("url", &app.url("/api/payments/webhook")),
+            ("secret", &secret),
+            ("events[0]", "payment_intent.succeeded"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let show = {
+        let mut conn = app.conn().await;
+        common::fixtures::one_row_showtime(&mut conn, 100, &[], clock.now() + Duration::days(2))
+            .await
+    };
+    let admin = app.with_user(Role::Admin).await;
+
+    // A hundred customers book a seat each and pay by card, ten at a time.
+    let mut bookings: Vec<(TestUser, String, String)> = Vec::new();
+    for chunk in (1..=100).collect::<Vec<u16>>().chunks(10) {
+        let mut round = Vec::new();
+        for seat in chunk {
+            let user = app.with_user(Role::Customer).await;
+            let (app, client) = (&app, &client);
+            round.push(async move {
+                let seat = format!("A{seat}");
+                let created = book(app, &user, show, &[seat.as_str()]).await;
+                let id = created["booking"]["id"].as_str().unwrap().to_owned();
+                let secret = created["paymentClientSecret"].as_str().unwrap();
+                let intent = secret.split_once("_secret_").unwrap().0.to_owned();
+                assert_eq!(
+                    pay_with_card(client, &intent, "4242424242424242").await,
+                    200
+                );
+                (user, id, intent)
+            });
+        }
+        bookings.extend(futures_util::future::join_all(round).await);
+    }
+    eventually("a hundred confirmations", || async {
+        count_status(&app, "confirmed").await == 100
+    })
+    .await;
+
+    // The other node, with a worker that delivers at once.
+    let mut node = common::node::Node::start(
+        &app,
+        &[
+            ("STRIPE_SECRET_KEY", "sk_test_screema"),
+            ("STRIPE_API_BASE", &proxy),
+            ("STRIPE_WEBHOOK_SECRET", &secret),
+            ("OUTBOX_POLL_MS", "20"),
+        ],
+    )
+    .await;
+    let r = cancel(&app, &admin, show, "the projector broke").await;
+    assert_eq!(r.data()["cancelShowtime"]["status"], "CANCELLED");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while faults.refund_posts.load(Ordering::SeqCst) < 35 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node refunds nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    node.kill();
+    let done_by_the_dead = count_status(&app, "cancelled").await;
+    assert!(done_by_the_dead < 100, "killed too late to show anything");
+
+    // This node takes over once the dead node's leases and the retries' backoffs run
+    // out (its clock is moved on rather than waited for).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while count_status(&app, "cancelled").await < 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refunds never finished"
+        );
+        clock.advance(Duration::minutes(2));
+        screema::outbox::deliver_due(&app.app, 500).await.unwrap();
+    }
+    assert!(faults.failed_before.load(Ordering::SeqCst) > 0);
+    assert!(faults.failed_after.load(Ordering::SeqCst) > 0);
+
+    // Exactly once: each intent's refunds at Stripe add up to its 10.00.
+    for (_, id, intent) in &bookings {
+        let listed = client
+            .get(format!(
+                "{}/v1/refunds?payment_intent={intent}",
+                localstripe_url()
+            ))
+            .basic_auth("sk_test_screema", Some(""))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let cents: i64 = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(cents, 1000, "booking {id}, intent {intent}: {listed}");
+    }
+    let (user, id, _) = &bookings[0];
+    let b = booking(&app, user, id).await;
+    assert_eq!(b["status"], "CANCELLED");
+    let back: Vec<&str> = b["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "succeeded")
+        .map(|r| r["amount"]["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(back, vec!["10.00"]);
+    let states = seat_states(&app, show).await;
+    assert!(states.iter().all(|(_, s)| s == "AVAILABLE"), "{states:?}");
+}
+
+async fn count_status(app: &TestApp, status: &str) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use screema::db::schema::bookings;
+    let status = match status {
+        "confirmed" => screema::db::enums::BookingStatus::Confirmed,
+        _ => screema::db::enums::BookingStatus::Cancelled,
+    };
+    bookings::table
+        .filter(bookings::status.eq(status))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap()
+}
