@@ -350,7 +350,7 @@ mod tests {
             assert_eq!(json["kind"], effect.kind());
             assert!(DELIVERED.contains(&effect.kind()));
         }
-        assert_eq!(DELIVERED.len(), 11);
+        assert_eq!(DELIVERED.len(), 12);
     }
 
     #[test]
