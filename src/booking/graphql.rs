@@ -10,7 +10,7 @@ use super::records;
 use crate::catalog::graphql::{ShowtimeNode, SnackNode, missing};
 use crate::catalog::model::Snack;
 use crate::checkout::{self, NewBooking};
-use crate::db::enums::BookingStatus;
+use crate::db::enums::{BookingStatus, Role};
 use crate::graphql::guards::{SignedIn, viewer};
 use crate::graphql::loaders::{
     AwaitingExchangeOf, RefundsOfBooking, ShowtimeKey, SnacksOfBooking, TicketsOfBooking,
@@ -32,6 +32,12 @@ pub enum BookingStatusGql {
 }
 
 pub struct BookingNode(pub Arc<Booking>);
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SaleChannel {
+    Online,
+    Counter,
+}
 
 impl BookingNode {
     fn money(&self, amount: rust_decimal::Decimal) -> MoneyObject {
@@ -147,6 +153,25 @@ impl BookingNode {
         .then_some(self.0.expires_at)
         .flatten()
         .map(DateTime)
+    }
+
+    /// ONLINE, or COUNTER (`sellAtCounter`).
+    async fn sale_channel(&self) -> SaleChannel {
+        if self.0.sale_channel == crate::checkout::COUNTER {
+            SaleChannel::Counter
+        } else {
+            SaleChannel::Online
+        }
+    }
+
+    /// Staff only (null for customers): who sold it at the counter.
+    async fn sold_by(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        let staff = matches!(viewer(ctx)?.role, Role::Operator | Role::Admin);
+        Ok(self
+            .0
+            .sold_by
+            .filter(|_| staff)
+            .map(|id| ID(id.to_string())))
     }
 
     /// An exchange of this booking that waits for its price difference to be paid
@@ -309,16 +334,16 @@ pub struct ExchangeBookingInput {
 
 #[derive(InputObject)]
 pub struct TicketInput {
-    seat_number: String,
+    pub seat_number: String,
     /// `ADULT`, `CHILD`, `SENIOR`, ...: a type the showtime sells.
-    ticket_type: String,
+    pub ticket_type: String,
 }
 
 #[derive(InputObject)]
 pub struct SnackOrderInput {
-    snack_id: ID,
+    pub snack_id: ID,
     /// 1 to 20.
-    quantity: i32,
+    pub quantity: i32,
 }
 
 #[derive(InputObject)]

@@ -30,6 +30,10 @@ pub struct Booking {
     pub updated_at: DateTime<Utc>,
     pub voucher_code: Option<String>,
     pub voucher_discount: Decimal,
+    /// `online` or `counter`.
+    pub sale_channel: String,
+    /// Who sold it at the counter.
+    pub sold_by: Option<Uuid>,
 }
 
 impl Booking {

@@ -3,6 +3,7 @@
 //! is repeated; and unpaid bookings lapse with their hold (`expiry`). Above bookings,
 //! seats and payments, which it joins.
 
+pub mod counter;
 pub mod exchange;
 pub mod expiry;
 pub mod tickets;
@@ -105,6 +106,33 @@ async fn priced_snacks(
         .collect()
 }
 
+/// CHILD tickets only for a film a child may see (`CHILD_MAX_AGE`).
+async fn check_child_tickets(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    movie: Uuid,
+    requested: &[(String, String)],
+) -> AppResult<()> {
+    if !requested.iter().any(|(_, kind)| kind == CHILD) {
+        return Ok(());
+    }
+    let rating: (Option<String>, Option<String>, Option<i32>) = movies::table
+        .find(movie)
+        .select((
+            movies::age_rating_system,
+            movies::age_rating_code,
+            movies::age_rating_min_age,
+        ))
+        .first(conn)
+        .await?;
+    let rating = AgeRating::from_columns(rating.0.as_deref(), rating.1.as_deref(), rating.2);
+    tickets::check_ages(requested, rating.as_ref(), app.config.catalog.child_max_age)
+}
+
+/// Where a booking was sold (`bookings.sale_channel`).
+pub const ONLINE: &str = "online";
+pub const COUNTER: &str = "counter";
+
 /// Bookings and exchanges share one rate limit per customer.
 async fn within_rate_limit(app: &App, viewer: Viewer) -> AppResult<()> {
     if let Decision::Limited {
@@ -171,24 +199,7 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             ),
             None => None,
         };
-        if requested.iter().any(|(_, kind)| kind == CHILD) {
-            let rating: (Option<String>, Option<String>, Option<i32>) = movies::table
-                .find(room.showtime.movie_id)
-                .select((
-                    movies::age_rating_system,
-                    movies::age_rating_code,
-                    movies::age_rating_min_age,
-                ))
-                .first(&mut conn)
-                .await?;
-            let rating =
-                AgeRating::from_columns(rating.0.as_deref(), rating.1.as_deref(), rating.2);
-            tickets::check_ages(
-                &requested,
-                rating.as_ref(),
-                app.config.catalog.child_max_age,
-            )?;
-        }
+        check_child_tickets(&mut conn, app, room.showtime.movie_id, &requested).await?;
         (
             priced_snacks(&mut conn, &input.snacks).await?,
             crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
@@ -380,8 +391,10 @@ async fn write(
             showtime: plan.showtime,
             seats: &plan.seats,
             quote: &plan.quote,
-            intent: &hold.intent.id,
-            expires_at: hold.expires_at,
+            sale: Sale::Online {
+                intent: &hold.intent.id,
+                expires_at: hold.expires_at,
+            },
             voucher: plan.voucher.as_ref().map(|v| v.code.as_str()),
         },
     )
@@ -482,15 +495,52 @@ struct BookingRow<'a> {
     showtime: Uuid,
     seats: &'a [String],
     quote: &'a Quote,
-    intent: &'a str,
-    expires_at: chrono::DateTime<chrono::Utc>,
+    sale: Sale<'a>,
     voucher: Option<&'a str>,
+}
+
+/// How a booking is sold: online, unpaid until its intent is paid (by `expires_at`), or
+/// at the counter, paid there (or given), confirmed with its ticket at once.
+enum Sale<'a> {
+    Online {
+        intent: &'a str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    Counter {
+        sold_by: Uuid,
+        method: &'a str,
+        ticket_code: String,
+    },
 }
 
 /// Writes the booking, its seats, snacks and payment row. A seat that another live
 /// booking has is refused by the partial unique index: `SEATS_UNAVAILABLE`.
 async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> AppResult<Booking> {
     let currency = row.quote.final_amount.currency().as_str().to_owned();
+    let (status, intent, expires_at, ticket_code, sold_by, channel, method) = match &row.sale {
+        Sale::Online { intent, expires_at } => (
+            BookingStatus::Pending,
+            Some(*intent),
+            Some(*expires_at),
+            None,
+            None,
+            ONLINE,
+            None,
+        ),
+        Sale::Counter {
+            sold_by,
+            method,
+            ticket_code,
+        } => (
+            BookingStatus::Confirmed,
+            None,
+            None,
+            Some(ticket_code.as_str()),
+            Some(*sold_by),
+            COUNTER,
+            Some(*method),
+        ),
+    };
     let mut attempts = 0;
     let booking: Booking = loop {
         attempts += 1;
@@ -506,12 +556,15 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
                 bookings::discount_amount.eq(row.quote.discount.amount()),
                 bookings::final_amount.eq(row.quote.final_amount.amount()),
                 bookings::currency.eq(&currency),
-                bookings::status.eq(BookingStatus::Pending),
+                bookings::status.eq(status),
                 bookings::booking_reference.eq(new_reference()),
-                bookings::payment_intent_id.eq(Some(row.intent)),
-                bookings::expires_at.eq(Some(row.expires_at)),
+                bookings::payment_intent_id.eq(intent),
+                bookings::expires_at.eq(expires_at),
                 bookings::voucher_code.eq(row.voucher),
                 bookings::voucher_discount.eq(row.quote.voucher_discount.amount()),
+                bookings::qr_code.eq(ticket_code),
+                bookings::sold_by.eq(sold_by),
+                bookings::sale_channel.eq(channel),
             ))
             .on_conflict_do_nothing()
             .returning(Booking::as_returning())
@@ -528,14 +581,7 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
             }
         }
     };
-    insert_tickets(
-        conn,
-        row.id,
-        row.showtime,
-        BookingStatus::Pending,
-        &row.quote.tickets,
-    )
-    .await?;
+    insert_tickets(conn, row.id, row.showtime, status, &row.quote.tickets).await?;
     let snack_rows: Vec<_> = row
         .quote
         .snacks
@@ -559,10 +605,16 @@ async fn insert_booking(conn: &mut AsyncPgConnection, row: BookingRow<'_>) -> Ap
     diesel::insert_into(payments::table)
         .values((
             payments::booking_id.eq(row.id),
-            payments::stripe_payment_intent_id.eq(Some(row.intent)),
+            payments::stripe_payment_intent_id.eq(intent),
             payments::amount.eq(row.quote.final_amount.amount()),
             payments::currency.eq(&currency),
-            payments::status.eq(PaymentStatus::Pending),
+            payments::status.eq(if method.is_some() {
+                PaymentStatus::Succeeded
+            } else {
+                PaymentStatus::Pending
+            }),
+            payments::payment_method.eq(method),
+            payments::amount_received.eq(method.map(|_| row.quote.final_amount.amount())),
         ))
         .execute(conn)
         .await?;

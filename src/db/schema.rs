@@ -136,6 +136,8 @@ diesel::table! {
         #[max_length = 32]
         voucher_code -> Nullable<Varchar>,
         voucher_discount -> Numeric,
+        sale_channel -> Text,
+        sold_by -> Nullable<Uuid>,
     }
 }
 

@@ -172,16 +172,37 @@ pub(super) async fn run_script<R: fred::types::FromValue>(
         .await?)
 }
 
+/// Who a hold is for: a customer (rate limited, at most `MAX_SEATS_PER_USER` seats a
+/// showtime, held and unpaid together), or staff selling at the counter, whose holds
+/// become paid bookings at once and are limited by nothing but the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Customer,
+    Counter,
+}
+
 pub async fn lock_seats(
     app: &App,
     viewer: Viewer,
     showtime_id: Uuid,
     raw_seats: &[String],
 ) -> AppResult<SeatLock> {
+    hold(app, viewer, showtime_id, raw_seats, Holder::Customer).await
+}
+
+/// Holds `raw_seats` for `viewer`, all or none (one Redis script).
+pub async fn hold(
+    app: &App,
+    viewer: Viewer,
+    showtime_id: Uuid,
+    raw_seats: &[String],
+    holder: Holder,
+) -> AppResult<SeatLock> {
     let user = viewer.user_id.to_string();
-    if let Decision::Limited {
-        retry_after_seconds,
-    } = ratelimit::hit(&app.redis, "booking", &user, app.config.rate_limits.booking).await
+    if holder == Holder::Customer
+        && let Decision::Limited {
+            retry_after_seconds,
+        } = ratelimit::hit(&app.redis, "booking", &user, app.config.rate_limits.booking).await
     {
         return Err(AppError::RateLimited {
             retry_after_seconds,
@@ -189,7 +210,11 @@ pub async fn lock_seats(
     }
     let seats = parse_seats(raw_seats)?;
     let settings = app.config.holds;
-    if seats.len() > settings.max_seats_per_user {
+    let max_seats = match holder {
+        Holder::Customer => settings.max_seats_per_user,
+        Holder::Counter => usize::MAX >> 1,
+    };
+    if seats.len() > max_seats {
         return Err(AppError::bad_input(
             "seatNumbers",
             format!("at most {} seats per showtime", settings.max_seats_per_user),
@@ -232,7 +257,7 @@ pub async fn lock_seats(
             user.clone(),
             millis(expires_at).to_string(),
             millis(cap).to_string(),
-            settings.max_seats_per_user.to_string(),
+            max_seats.to_string(),
             keys_expire_at(showtime, now).to_string(),
             unpaid.map_or_else(|| "-1".to_owned(), |u| u.seats.to_string()),
             unpaid.map_or_else(String::new, |u| {

@@ -18,6 +18,7 @@ mod catalog;
 mod cli;
 mod clients;
 mod cluster;
+mod counter_sales;
 mod data_model;
 mod exchange_payments;
 mod exchanges;

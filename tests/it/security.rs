@@ -634,6 +634,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "sellAtCounter",
+            Staff,
+            "mutation($id: ID!) { sellAtCounter(input: {showtimeId: $id, tickets: [{seatNumber: \"A1\", ticketType: \"ADULT\"}], payment: CASH}) { id } }",
+            json!({"id": id}),
+        ),
+        (
             "cancelShowtime",
             Admin,
             "mutation($id: ID!) { cancelShowtime(id: $id, reason: \"probe\") { id } }",

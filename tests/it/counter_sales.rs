@@ -1,0 +1,229 @@
+//! Selling at the counter through the API: seats taken atomically, a confirmed booking
+//! with its ticket at once, who sold it and how it was paid; seats someone holds are
+//! refused; complimentary tickets cost nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+use crate::exchanges::{showtime_at, state};
+use crate::ticket_types::room;
+
+use chrono::{Duration, Utc};
+use common::flow::{count, lock, seat_states};
+use common::{Gql, TestApp, TestUser};
+use screema::db::enums::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const SELL: &str = "mutation($i: SellAtCounterInput!) { sellAtCounter(input: $i) { id status \
+    seatNumbers qrCode saleChannel soldBy finalAmount { amount } discountAmount { amount } \
+    tickets { seatNumber ticketType price { amount } finalPrice { amount } } } }";
+
+async fn sell(app: &TestApp, seller: &TestUser, input: Value) -> Gql {
+    app.gql_as(&seller.token, SELL, json!({ "i": input })).await
+}
+
+fn tickets(list: &[(&str, &str)]) -> Value {
+    list.iter()
+        .map(|(seat, kind)| json!({"seatNumber": seat, "ticketType": kind}))
+        .collect()
+}
+
+async fn child_priced_showtime(app: &TestApp, room: &crate::ticket_types::Room) -> Uuid {
+    let r = app
+        .gql_as(
+            &room.admin.token,
+            "mutation($i: CreateShowtimeInput!) { createShowtime(input: $i) { id } }",
+            json!({"i": {"movieId": room.movie, "screenId": room.screen,
+                "startTime": (Utc::now() + Duration::days(2)).to_rfc3339(), "basePrice": "10.00",
+                "ticketPrices": [{"ticketType": "ADULT", "percentOfSeatPrice": "100"},
+                                 {"ticketType": "CHILD", "fixedPrice": "6.00"}]}}),
+        )
+        .await;
+    r.data()["createShowtime"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_sells_tickets_that_are_confirmed_at_once() {
+    let app = TestApp::builder()
+        .env("MAX_SEATS_PER_USER", "2")
+        .build()
+        .await;
+    let room = room(&app, None).await;
+    let show = child_priced_showtime(&app, &room).await;
+    let operator = app.with_user(Role::Operator).await;
+    let customer = app.with_user(Role::Customer).await;
+    let email: String = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        screema::db::schema::users::table
+            .find(customer.id)
+            .select(screema::db::schema::users::email)
+            .first(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    let snack = {
+        let r = app
+            .gql_as(
+                &room.admin.token,
+                "mutation { createSnack(input: {name: \"Popcorn\", price: \"4.50\", category: \"Popcorn\"}) { id } }",
+                json!({}),
+            )
+            .await;
+        r.data()["createSnack"]["id"].as_str().unwrap().to_owned()
+    };
+
+    // Three seats, more than a customer may hold (2): the counter is not capped.
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(),
+               "tickets": tickets(&[("A1", "ADULT"), ("A2", "CHILD"), ("A3", "ADULT")]),
+               "snacks": [{"snackId": snack, "quantity": 2}],
+               "payment": "CASH", "customerEmail": email.to_uppercase()}),
+    )
+    .await;
+    let b = &r.data()["sellAtCounter"];
+    assert_eq!(b["status"], "CONFIRMED");
+    assert_eq!(b["saleChannel"], "COUNTER");
+    assert_eq!(b["soldBy"], operator.id.to_string());
+    // 10.00 + 6.00 + 10.00 + 2 × 4.50, no discount.
+    assert_eq!(b["finalAmount"]["amount"], "35.00");
+    assert_eq!(b["tickets"][1]["ticketType"], "CHILD");
+    let code = b["qrCode"].as_str().unwrap().to_owned();
+    let id = b["id"].as_str().unwrap().to_owned();
+
+    // The customer's booking: in their list, the seller not shown to them.
+    let mine = app
+        .gql_as(
+            &customer.token,
+            "{ myBookings { id saleChannel soldBy } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        mine.data()["myBookings"],
+        json!([{"id": id, "saleChannel": "COUNTER", "soldBy": null}])
+    );
+    let states = seat_states(&app, show).await;
+    for seat in ["A1", "A2", "A3"] {
+        assert_eq!(state(&states, seat), "BOOKED", "{seat}");
+    }
+    // Paid in the till: no intent, the payment recorded as cash.
+    let (method, status): (Option<String>, screema::db::enums::PaymentStatus) = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use screema::db::schema::payments;
+        payments::table
+            .filter(payments::booking_id.eq(Uuid::parse_str(&id).unwrap()))
+            .select((payments::payment_method, payments::status))
+            .first(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(method.as_deref(), Some("cash"));
+    assert_eq!(status, screema::db::enums::PaymentStatus::Succeeded);
+    // A ticket the door's scanners verify offline, for these seats.
+    let claims = app.app.tickets.verify(&code).unwrap();
+    assert_eq!(claims.booking.to_string(), id);
+    assert_eq!(claims.seats, vec!["A1", "A2", "A3"]);
+
+    // A walk-in, given two tickets: they cost nothing, the price kept as discount.
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("B1", "ADULT"), ("B2", "CHILD")]),
+               "payment": "COMPLIMENTARY"}),
+    )
+    .await;
+    let b = &r.data()["sellAtCounter"];
+    assert_eq!(b["finalAmount"]["amount"], "0.00");
+    assert_eq!(b["discountAmount"]["amount"], "21.00");
+    assert_eq!(b["tickets"][0]["price"]["amount"], "15.00");
+    assert_eq!(b["tickets"][0]["finalPrice"]["amount"], "0.00");
+    let walk_in = app
+        .gql_as(&operator.token, "{ myBookings { id } }", json!({}))
+        .await;
+    assert_eq!(walk_in.data()["myBookings"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn counter_sales_that_cannot_be_made_write_nothing() {
+    let app = TestApp::new().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let operator = app.with_user(Role::Operator).await;
+    let customer = app.with_user(Role::Customer).await;
+    let admin = &room.admin;
+
+    // A seat a customer holds.
+    lock(&app, &customer, show, &["A2"]).await;
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT"), ("A2", "ADULT")]),
+               "payment": "CARD_PRESENT"}),
+    )
+    .await;
+    assert_eq!(r.code(), "SEATS_UNAVAILABLE");
+    assert_eq!(r.error()["extensions"]["seats"], json!(["A2"]));
+    // A1 was not kept by the refused sale.
+    assert_eq!(state(&seat_states(&app, show).await, "A1"), "AVAILABLE");
+
+    for (input, field) in [
+        (
+            json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT")]),
+                   "payment": "CASH", "customerEmail": "nobody@example.com"}),
+            "customerEmail",
+        ),
+        (
+            json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT")]),
+                   "payment": "COMPLIMENTARY",
+                   "snacks": [{"snackId": Uuid::new_v4().to_string(), "quantity": 1}]}),
+            "snacks",
+        ),
+        (
+            json!({"showtimeId": show.to_string(), "tickets": tickets(&[("Z9", "ADULT")]),
+                   "payment": "CASH"}),
+            "seatNumbers",
+        ),
+        (
+            json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "MEMBER")]),
+                   "payment": "CASH"}),
+            "tickets",
+        ),
+    ] {
+        let r = sell(&app, &operator, input).await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("BAD_USER_INPUT", Some(field)),
+            "{r:?}"
+        );
+    }
+    // A customer may not sell; a cancelled showtime sells nothing.
+    let r = sell(
+        &app,
+        &customer,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT")]), "payment": "CASH"}),
+    )
+    .await;
+    assert_eq!(r.code(), "FORBIDDEN");
+    crate::showtime_cancel::cancel(&app, admin, show, "storm").await;
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT")]), "payment": "CASH"}),
+    )
+    .await;
+    assert_eq!(
+        (r.code(), r.field()),
+        ("BAD_USER_INPUT", Some("showtimeId"))
+    );
+    assert_eq!(count(&app, "bookings").await, 0);
+    assert_eq!(count(&app, "payments").await, 0);
+}
