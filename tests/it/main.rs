@@ -19,6 +19,7 @@ mod cli;
 mod clients;
 mod cluster;
 mod data_model;
+mod door;
 mod exchanges;
 mod faults;
 mod holds;
