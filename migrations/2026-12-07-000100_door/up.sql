@@ -4,10 +4,11 @@
 -- saw (device, its clock, the code), so a retry after a lost answer finds its row
 -- instead of counting the scan twice. Kept whatever the scan was (a forged code too),
 -- so that a ticket scanned on a second device is reported as a duplicate whenever
--- that scan arrives, and so that who uploaded what stays known.
+-- that scan arrives, and so that who uploaded what stays known. A check-in made
+-- online (`checkInTicket`) is kept here too, with no device, for the same reason.
 CREATE TABLE door_scans (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    device_id VARCHAR(64) NOT NULL CHECK (device_id <> ''),
+    device_id VARCHAR(64) CHECK (device_id <> ''),
     -- The device's clock when it scanned (bounded against `uploaded_at`: `door::scans`).
     scanned_at TIMESTAMPTZ NOT NULL,
     -- What was read, as read; a code of ours is under 300 characters, and of anything
@@ -26,8 +27,8 @@ CREATE INDEX door_scans_booking ON door_scans (booking_id, scanned_at)
     WHERE booking_id IS NOT NULL;
 
 -- Which scan a check-in is: the earliest one wins, so an earlier scan uploaded later
--- takes the check-in's place (its time, device and uploader). Both NULL for a
--- check-in made online (`checkInTicket`).
+-- takes the check-in's place (its time, device and uploader). `device_id` is NULL
+-- for a check-in made online (`checkInTicket`), and both for one made before this.
 ALTER TABLE check_ins
     ADD COLUMN device_id VARCHAR(64),
     ADD COLUMN scan_id UUID REFERENCES door_scans (id) ON DELETE SET NULL;

@@ -168,7 +168,7 @@ diesel::table! {
     door_scans (id) {
         id -> Uuid,
         #[max_length = 64]
-        device_id -> Varchar,
+        device_id -> Nullable<Varchar>,
         scanned_at -> Timestamptz,
         #[max_length = 512]
         code -> Varchar,

@@ -10,12 +10,13 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use super::live::{self, Change, CheckInEvent};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::booking::model::Booking;
 use crate::booking::records::lock_booking;
 use crate::db::enums::BookingStatus;
-use crate::db::schema::{bookings, check_ins, showtimes};
+use crate::db::schema::{bookings, check_ins, door_scans, showtimes};
 use crate::error::{AppError, AppResult};
 use crate::tickets::code::TicketClaims;
 
@@ -125,22 +126,43 @@ impl Ticket {
     }
 }
 
-/// Which scan a check-in is: a device's (offline, uploaded later), or none (online).
+/// Which scan a check-in is: a device's, uploaded later (`scans`).
 pub struct ScanRef<'a> {
     pub id: Uuid,
     pub device: &'a str,
 }
 
-/// Marks a confirmed booking USED, checked in at `at` by `by` (from `scan` when it
-/// came from a device), inside the caller's transaction.
+/// Marks a confirmed booking USED, checked in at `at` by `by`, inside the caller's
+/// transaction: by `scan` when a device's upload, else online, which is kept among
+/// the door's scans too (with no device), so that a device's scan of the same ticket
+/// uploaded later, even an earlier one that takes the check-in's place, is reported
+/// as a duplicate of it.
 pub async fn mark_used(
     conn: &mut AsyncPgConnection,
     app: &App,
-    booking: Uuid,
+    ticket: &Ticket,
     by: Uuid,
     at: DateTime<Utc>,
     scan: Option<ScanRef<'_>>,
 ) -> AppResult<Booking> {
+    let booking = ticket.booking.id;
+    let scan_id = match &scan {
+        Some(scan) => scan.id,
+        None => {
+            diesel::insert_into(door_scans::table)
+                .values((
+                    door_scans::scanned_at.eq(at),
+                    door_scans::code.eq(&ticket.code),
+                    door_scans::booking_id.eq(Some(booking)),
+                    door_scans::admits.eq(true),
+                    door_scans::uploaded_by.eq(Some(by)),
+                    door_scans::uploaded_at.eq(at),
+                ))
+                .returning(door_scans::id)
+                .get_result(conn)
+                .await?
+        }
+    };
     let used: Booking = diesel::update(bookings::table.find(booking))
         .set(bookings::status.eq(BookingStatus::Used))
         .returning(Booking::as_returning())
@@ -152,7 +174,7 @@ pub async fn mark_used(
             check_ins::operator_id.eq(Some(by)),
             check_ins::checked_in_at.eq(at),
             check_ins::device_id.eq(scan.as_ref().map(|s| s.device)),
-            check_ins::scan_id.eq(scan.as_ref().map(|s| s.id)),
+            check_ins::scan_id.eq(Some(scan_id)),
         ))
         .execute(conn)
         .await?;
@@ -168,33 +190,37 @@ fn unreadable() -> AppError {
 
 pub async fn check_in(app: &App, operator: Viewer, code: &str) -> AppResult<Booking> {
     let mut conn = app.db().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let ticket = Ticket::read(conn, app, code)
-            .await?
-            .ok_or_else(unreadable)?;
-        let now = app.now();
-        let refused = match ticket.standing() {
-            Ok(()) => ticket.window(conn, app, now).await?,
-            Err(refusal) => Err(refusal),
-        };
-        match refused {
-            Ok(()) => mark_used(conn, app, ticket.booking.id, operator.user_id, now, None).await,
-            // Signed by us, but not the code this booking carries now.
-            Err(r @ Refusal::Replaced) => Err(AppError::bad_input("code", r.message())),
-            Err(Refusal::AlreadyUsed) => {
-                let at: Option<DateTime<Utc>> = check_ins::table
-                    .filter(check_ins::booking_id.eq(ticket.booking.id))
-                    .select(check_ins::checked_in_at)
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let at = at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
-                Err(AppError::conflict(format!(
-                    "this ticket was already used{at}"
-                )))
+    let now = app.now();
+    let used = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let ticket = Ticket::read(conn, app, code)
+                .await?
+                .ok_or_else(unreadable)?;
+            let refused = match ticket.standing() {
+                Ok(()) => ticket.window(conn, app, now).await?,
+                Err(refusal) => Err(refusal),
+            };
+            match refused {
+                Ok(()) => mark_used(conn, app, &ticket, operator.user_id, now, None).await,
+                // Signed by us, but not the code this booking carries now.
+                Err(r @ Refusal::Replaced) => Err(AppError::bad_input("code", r.message())),
+                Err(Refusal::AlreadyUsed) => {
+                    let at: Option<DateTime<Utc>> = check_ins::table
+                        .filter(check_ins::booking_id.eq(ticket.booking.id))
+                        .select(check_ins::checked_in_at)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let at = at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
+                    Err(AppError::conflict(format!(
+                        "this ticket was already used{at}"
+                    )))
+                }
+                Err(other) => Err(AppError::conflict(other.message())),
             }
-            Err(other) => Err(AppError::conflict(other.message())),
-        }
-    })
-    .await
+        })
+        .await?;
+    let event = CheckInEvent::new(Change::CheckedIn, &used, operator.user_id, now);
+    live::publish(app, &event).await;
+    Ok(used)
 }

@@ -1,8 +1,11 @@
-//! `checkInTicket`, `checkInTickets` and `undoCheckIn`.
+//! `checkInTicket`, `checkInTickets`, `undoCheckIn` and `subscription checkIns`.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::live::{self, CheckInEvent};
 
 use super::scans::{self, Scan, ScanResult, Seen};
 use crate::booking::graphql::BookingNode;
@@ -163,5 +166,95 @@ impl TicketScanResult {
     /// (and its online check-in), oldest first. Not empty exactly when DUPLICATE.
     async fn other_scans(&self) -> Vec<TicketScan> {
         self.0.other_scans.iter().cloned().map(Into::into).collect()
+    }
+}
+
+#[derive(Default)]
+pub struct DoorSubscription;
+
+#[Subscription]
+impl DoorSubscription {
+    /// Operators and admins: the showtime's check-ins and undos as they happen,
+    /// whichever node made them (online, uploaded from a scanner, or undone). Events
+    /// only, from the moment of subscribing. An unknown showtime is BAD_USER_INPUT
+    /// naming `showtimeId`.
+    #[graphql(guard = "RoleGuard::new(Role::Operator).or(RoleGuard::new(Role::Admin))")]
+    async fn check_ins(
+        &self,
+        ctx: &Context<'_>,
+        showtime_id: ID,
+    ) -> Result<impl futures_util::Stream<Item = CheckInEventObject> + use<>> {
+        let showtime = parse_uuid("showtimeId", &showtime_id)?;
+        let subscription = live::subscribe(app(ctx)?, showtime).await?;
+        Ok(futures_util::stream::unfold(
+            subscription,
+            |mut subscription| async move {
+                loop {
+                    match subscription.receiver.recv().await {
+                        Ok(event) => return Some((CheckInEventObject(event), subscription)),
+                        // A subscriber this far behind has lost events; the record is
+                        // in the database, and the feed carries on with the next.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            },
+        ))
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "CheckInChange", remote = "crate::door::live::Change")]
+pub enum CheckInChangeGql {
+    /// A ticket was checked in, or its check-in moved to an earlier scan uploaded
+    /// later.
+    CheckedIn,
+    /// A check-in was taken back (`undoCheckIn`).
+    Undone,
+}
+
+/// A check-in, or an undo, at a showtime's door.
+pub struct CheckInEventObject(Arc<CheckInEvent>);
+
+#[Object(name = "CheckInEvent")]
+impl CheckInEventObject {
+    async fn change(&self) -> CheckInChangeGql {
+        self.0.change.into()
+    }
+
+    async fn showtime_id(&self) -> ID {
+        ID(self.0.showtime.to_string())
+    }
+
+    async fn booking_id(&self) -> ID {
+        ID(self.0.booking.to_string())
+    }
+
+    async fn booking_reference(&self) -> &str {
+        &self.0.reference
+    }
+
+    async fn seat_numbers(&self) -> &[String] {
+        &self.0.seats
+    }
+
+    /// When the ticket was checked in (for an undo: the check-in undone).
+    async fn checked_in_at(&self) -> DateTime {
+        DateTime(self.0.checked_in_at)
+    }
+
+    /// The scanner's device; null for `checkInTicket`.
+    async fn device_id(&self) -> Option<&str> {
+        self.0.device_id.as_deref()
+    }
+
+    /// The operator (or admin) who checked it in, uploaded its scan, or undid it.
+    async fn operator_id(&self) -> ID {
+        ID(self.0.operator.to_string())
+    }
+
+    /// When it happened, by the server's clock.
+    async fn at(&self) -> DateTime {
+        DateTime(self.0.at)
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod check_in;
 pub mod graphql;
+pub mod live;
 pub mod revoked;
 pub mod scans;
 pub mod undo;

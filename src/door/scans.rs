@@ -42,6 +42,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::check_in::{Refusal, ScanRef, Ticket, mark_used};
+use super::live::{self, Change, CheckInEvent};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::db::enums::BookingStatus;
@@ -128,12 +129,15 @@ pub async fn upload(app: &App, operator: Viewer, scans: Vec<Scan>) -> AppResult<
     let mut applied: Vec<Option<Applied>> = scans.iter().map(|_| None).collect();
     for i in order {
         let scan = &scans[i];
-        applied[i] = Some(
-            conn.transaction::<_, AppError, _>(async |conn| {
+        let (done, event) = conn
+            .transaction::<_, AppError, _>(async |conn| {
                 apply(conn, app, operator.user_id, scan).await
             })
-            .await?,
-        );
+            .await?;
+        if let Some(event) = event {
+            live::publish(app, &event).await;
+        }
+        applied[i] = Some(done);
     }
     let mut results = Vec::with_capacity(scans.len());
     for (scan, applied) in scans.into_iter().zip(applied) {
@@ -192,13 +196,14 @@ enum Verdict {
 }
 
 /// Records one scan and, when the rules admit it, checks its ticket in (or moves the
-/// check-in to it, when it came first). Inside the caller's transaction.
+/// check-in to it, when it came first). Inside the caller's transaction; the event
+/// to publish once it commits, when the check-in changed.
 async fn apply(
     conn: &mut AsyncPgConnection,
     app: &App,
     uploader: Uuid,
     scan: &Scan,
-) -> AppResult<Applied> {
+) -> AppResult<(Applied, Option<CheckInEvent>)> {
     let ticket = Ticket::read(conn, app, &scan.code).await?;
     let (scan_id, uploaded_at) = record(
         conn,
@@ -209,16 +214,19 @@ async fn apply(
     )
     .await?;
     let Some(ticket) = ticket else {
-        return Ok(Applied {
+        let invalid = Applied {
             scan_id,
             ticket: None,
-        });
+        };
+        return Ok((invalid, None));
     };
     let verdict = judge(conn, app, &ticket, scan, uploaded_at).await?;
-    if verdict == Verdict::Admitted {
-        admit(conn, app, &ticket, uploader, scan, scan_id).await?;
-    }
-    Ok(Applied {
+    let event = if verdict == Verdict::Admitted {
+        admit(conn, app, &ticket, uploader, scan, scan_id).await?
+    } else {
+        None
+    };
+    let applied = Applied {
         scan_id,
         ticket: Some(Judged {
             booking: ticket.booking.id,
@@ -226,7 +234,8 @@ async fn apply(
             seats: ticket.claims.seats.clone(),
             verdict,
         }),
-    })
+    };
+    Ok((applied, event))
 }
 
 /// Keeps the scan, once: its row's id and when it was first uploaded.
@@ -333,7 +342,8 @@ async fn judge(
 }
 
 /// Counts an admitted scan: a confirmed ticket is checked in by it; a used one's
-/// check-in moves to it when it came first (the earliest scan wins).
+/// check-in moves to it when it came first (the earliest scan wins). The event of
+/// the change, if the check-in changed.
 async fn admit(
     conn: &mut AsyncPgConnection,
     app: &App,
@@ -341,7 +351,7 @@ async fn admit(
     uploader: Uuid,
     scan: &Scan,
     scan_id: Uuid,
-) -> AppResult<()> {
+) -> AppResult<Option<CheckInEvent>> {
     diesel::update(door_scans::table.find(scan_id))
         .set(door_scans::admits.eq(true))
         .execute(conn)
@@ -350,16 +360,9 @@ async fn admit(
         id: scan_id,
         device: &scan.device_id,
     };
-    if ticket.booking.status == BookingStatus::Confirmed {
-        mark_used(
-            conn,
-            app,
-            ticket.booking.id,
-            uploader,
-            scan.scanned_at,
-            Some(this),
-        )
-        .await?;
+    let changed = if ticket.booking.status == BookingStatus::Confirmed {
+        mark_used(conn, app, ticket, uploader, scan.scanned_at, Some(this)).await?;
+        true
     } else {
         // Used: by a later scan, one made at the same moment, or this very scan.
         diesel::sql_query(
@@ -375,9 +378,15 @@ async fn admit(
         .bind::<Nullable<Varchar>, _>(Some(this.device))
         .bind::<Nullable<SqlUuid>, _>(Some(this.id))
         .execute(conn)
-        .await?;
-    }
-    Ok(())
+        .await?
+            > 0
+    };
+    Ok(changed.then(|| {
+        let mut event = CheckInEvent::new(Change::CheckedIn, &ticket.booking, uploader, app.now());
+        event.checked_in_at = scan.scanned_at;
+        event.device_id = Some(scan.device_id.clone());
+        event
+    }))
 }
 
 /// When the booking's check-in was last undone, if ever.
@@ -487,8 +496,8 @@ async fn report(
     })
 }
 
-/// The earliest admitted scan of the booking on each device but `device`, since the
-/// booking's last undo.
+/// The earliest admitted scan of the booking on each device but `device` (online
+/// check-ins, with no device, count as one more), since the booking's last undo.
 async fn other_devices(
     conn: &mut AsyncPgConnection,
     booking: Uuid,
@@ -498,7 +507,7 @@ async fn other_devices(
     let mut query = door_scans::table
         .filter(door_scans::booking_id.eq(booking))
         .filter(door_scans::admits)
-        .filter(door_scans::device_id.ne(device))
+        .filter(door_scans::device_id.is_distinct_from(device))
         .distinct_on(door_scans::device_id)
         .order((door_scans::device_id, door_scans::scanned_at))
         .select((door_scans::device_id, door_scans::scanned_at))
@@ -506,13 +515,10 @@ async fn other_devices(
     if let Some(since) = since {
         query = query.filter(door_scans::scanned_at.gt(since));
     }
-    let rows: Vec<(String, DateTime<Utc>)> = query.load(conn).await?;
+    let rows: Vec<(Option<String>, DateTime<Utc>)> = query.load(conn).await?;
     Ok(rows
         .into_iter()
-        .map(|(device, at)| Seen {
-            device_id: Some(device),
-            at,
-        })
+        .map(|(device_id, at)| Seen { device_id, at })
         .collect())
 }
 

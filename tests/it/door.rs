@@ -165,7 +165,10 @@ async fn scans_uploaded_in_any_order_check_each_ticket_in_once_by_its_earliest_s
         r[2]["message"]
     );
     // Y: checked in by its first scan; the re-scan on the same door is no duplicate.
-    assert_eq!(r[3]["firstScan"], seen(Some("door-2"), t + Duration::minutes(1)));
+    assert_eq!(
+        r[3]["firstScan"],
+        seen(Some("door-2"), t + Duration::minutes(1))
+    );
     assert_eq!(r[1]["firstScan"], r[3]["firstScan"]);
     assert_eq!(r[1]["otherScans"], json!([]));
     assert!(r[1]["bookingReference"].as_str().unwrap().len() == 8);
@@ -227,7 +230,10 @@ async fn a_second_device_is_reported_whichever_uploads_first_and_retries_change_
     )
     .await;
     assert_eq!(statuses(&r), ["DUPLICATE"]);
-    assert_eq!(r[0]["firstScan"], seen(Some("door-a"), t + Duration::minutes(3)));
+    assert_eq!(
+        r[0]["firstScan"],
+        seen(Some("door-a"), t + Duration::minutes(3))
+    );
     assert_eq!(
         r[0]["otherScans"],
         json!([seen(Some("door-a"), t + Duration::minutes(3))])
@@ -242,7 +248,10 @@ async fn a_second_device_is_reported_whichever_uploads_first_and_retries_change_
     )
     .await;
     assert_eq!(statuses(&r), ["DUPLICATE"]);
-    assert_eq!(r[0]["firstScan"], seen(Some("door-c"), t + Duration::minutes(1)));
+    assert_eq!(
+        r[0]["firstScan"],
+        seen(Some("door-c"), t + Duration::minutes(1))
+    );
     assert_eq!(
         r[0]["otherScans"],
         json!([
@@ -258,7 +267,10 @@ async fn a_second_device_is_reported_whichever_uploads_first_and_retries_change_
     // door-a's retry now learns the truth: it was not first, and not alone.
     let r = results(app, &d.operator, a).await;
     assert_eq!(statuses(&r), ["DUPLICATE"]);
-    assert_eq!(r[0]["firstScan"], seen(Some("door-c"), t + Duration::minutes(1)));
+    assert_eq!(
+        r[0]["firstScan"],
+        seen(Some("door-c"), t + Duration::minutes(1))
+    );
     assert_eq!(flow::count(app, "door_scans").await, 3);
     assert_eq!(flow::count(app, "check_ins").await, 1);
     assert_eq!(status_of(app, &d.customer, &x).await, "USED");
@@ -287,7 +299,10 @@ async fn a_second_device_is_reported_whichever_uploads_first_and_retries_change_
     );
     assert_eq!(statuses(&one), ["DUPLICATE"]);
     assert_eq!(statuses(&two), ["DUPLICATE"]);
-    assert_eq!(one[0]["firstScan"], seen(Some("door-a"), t + Duration::minutes(10)));
+    assert_eq!(
+        one[0]["firstScan"],
+        seen(Some("door-a"), t + Duration::minutes(10))
+    );
     assert_eq!(two[0]["firstScan"], one[0]["firstScan"]);
 }
 
@@ -372,12 +387,20 @@ async fn forged_void_and_untimely_scans_each_get_their_own_result() {
     assert_eq!(r[0]["seatNumbers"], json!([]));
     assert!(message(2).contains("cancelled"), "{}", message(2));
     assert_eq!(r[2]["bookingId"], refunded);
-    assert!(message(3).contains("not the booking's current ticket"), "{}", message(3));
+    assert!(
+        message(3).contains("not the booking's current ticket"),
+        "{}",
+        message(3)
+    );
     assert_eq!(r[3]["seatNumbers"], json!(["A2", "A3"]));
     assert_eq!(r[4]["seatNumbers"], json!(["A2"]));
     assert!(message(5).contains("opens at"), "{}", message(5));
     assert!(message(6).contains("clock"), "{}", message(6));
-    assert!(message(7).contains("before it was uploaded"), "{}", message(7));
+    assert!(
+        message(7).contains("before it was uploaded"),
+        "{}",
+        message(7)
+    );
     // Refused and void scans check nothing in, and are kept all the same.
     assert_eq!(status_of(app, &d.customer, &late_id).await, "CONFIRMED");
     assert_eq!(flow::count(app, "check_ins").await, 1);
@@ -559,4 +582,100 @@ async fn an_undone_check_in_leaves_the_ticket_good_again_and_says_who_undid_it()
     assert_eq!(r.data()["checkInTicket"]["id"], id);
     assert_eq!(status_of(app, &d.customer, &id).await, "USED");
     assert_eq!(flow::count(app, "check_in_undos").await, 2);
+}
+
+const FEED: &str = "subscription($s: ID!) { checkIns(showtimeId: $s) { change showtimeId \
+    bookingId bookingReference seatNumbers checkedInAt deviceId operatorId at } }";
+
+#[tokio::test]
+async fn every_check_in_and_undo_reaches_the_door_feed_on_another_node() {
+    let a = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let b = a.another_node().build().await;
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap();
+    let (showtime, elsewhere) = {
+        let mut conn = a.conn().await;
+        (
+            fx::one_row_showtime(&mut conn, 10, &[], now + Duration::minutes(30)).await,
+            fx::one_row_showtime(&mut conn, 10, &[], now + Duration::minutes(40)).await,
+        )
+    };
+    let operator = a.with_user(Role::Operator).await;
+    let admin = a.with_user(Role::Admin).await;
+    let customer = a.with_user(Role::Customer).await;
+    let (id, code) = confirmed(&a, &customer, showtime, &["A2", "A3"]).await;
+    let (_, other_code) = confirmed(&a, &customer, elsewhere, &["A1"]).await;
+    let vars = json!({"s": showtime.to_string()});
+
+    // Staff only; a showtime that exists.
+    let mut stranger = common::ws::WsClient::connect(b.addr, false, None).await;
+    stranger.subscribe("c", FEED, vars.clone()).await;
+    let text = stranger.receive().await.to_string();
+    assert!(text.contains("UNAUTHENTICATED"), "{text}");
+    let mut buyer = common::ws::WsClient::connect(b.addr, false, Some(&customer.token)).await;
+    buyer.subscribe("c", FEED, vars.clone()).await;
+    let text = buyer.receive().await.to_string();
+    assert!(text.contains("FORBIDDEN"), "{text}");
+    let mut lost = common::ws::WsClient::connect(b.addr, false, Some(&operator.token)).await;
+    lost.subscribe("c", FEED, json!({"s": Uuid::new_v4().to_string()}))
+        .await;
+    let text = lost.receive().await.to_string();
+    assert!(
+        text.contains("BAD_USER_INPUT") && text.contains("showtimeId"),
+        "{text}"
+    );
+
+    // The door's monitor watches on node B, over both protocols.
+    let mut monitor = common::ws::WsClient::connect(b.addr, false, Some(&operator.token)).await;
+    monitor.subscribe("c", FEED, vars.clone()).await;
+    let mut legacy = common::ws::WsClient::connect(b.addr, true, Some(&admin.token)).await;
+    legacy.subscribe("c", FEED, vars).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Checked in online on node A.
+    flow::check_in(&a, &operator, &code).await.data();
+    for client in [&mut monitor, &mut legacy] {
+        let event = client.next_data().await["checkIns"].clone();
+        assert_eq!(event["change"], "CHECKED_IN");
+        assert_eq!(event["showtimeId"], showtime.to_string());
+        assert_eq!(event["bookingId"], id);
+        assert_eq!(event["seatNumbers"], json!(["A2", "A3"]));
+        assert_eq!(event["deviceId"], Value::Null);
+        assert_eq!(event["operatorId"], operator.id.to_string());
+        assert_eq!(event["bookingReference"].as_str().unwrap().len(), 8);
+    }
+
+    // A scanner uploads an earlier scan of it: the check-in moves to that scan.
+    let r = results(
+        &a,
+        &admin,
+        vec![scan(&code, "door-3", now - Duration::minutes(1))],
+    )
+    .await;
+    assert_eq!(statuses(&r), ["DUPLICATE"]);
+    let event = monitor.next_data().await["checkIns"].clone();
+    assert_eq!(event["change"], "CHECKED_IN");
+    assert_eq!(event["deviceId"], "door-3");
+    assert_eq!(event["checkedInAt"], stamp(now - Duration::minutes(1)));
+    assert_eq!(event["operatorId"], admin.id.to_string());
+    // A later scan changes nothing, and says nothing to the feed.
+    results(&a, &admin, vec![scan(&code, "door-3", now)]).await;
+
+    // Undone.
+    let r = a.gql_as(&operator.token, UNDO, json!({"id": id})).await;
+    assert_eq!(r.data()["undoCheckIn"]["status"], "CONFIRMED");
+    let event = monitor.next_data().await["checkIns"].clone();
+    assert_eq!(event["change"], "UNDONE");
+    assert_eq!(event["bookingId"], id);
+    assert_eq!(event["checkedInAt"], stamp(now - Duration::minutes(1)));
+    assert_eq!(event["deviceId"], "door-3");
+    assert_eq!(event["operatorId"], operator.id.to_string());
+    assert_eq!(legacy.next_data().await["checkIns"]["change"], "CHECKED_IN");
+    assert_eq!(legacy.next_data().await["checkIns"]["change"], "UNDONE");
+
+    // Another showtime's door is not this one's.
+    flow::check_in(&a, &operator, &other_code).await.data();
+    assert!(monitor.maybe_next(300).await.is_none());
 }
