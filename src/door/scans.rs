@@ -161,7 +161,20 @@ fn normalise(i: usize, scan: Scan) -> AppResult<Scan> {
             format!("a device id is 1 to {MAX_DEVICE_CHARS} printable characters"),
         ));
     }
-    let code: String = scan.code.trim().chars().take(MAX_CODE_CHARS).collect();
+    // Postgres's text holds no NUL; none is in a code of ours, so the scan stays INVALID.
+    let code: String = scan
+        .code
+        .trim()
+        .chars()
+        .take(MAX_CODE_CHARS)
+        .map(|c| {
+            if c == '\0' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
     let scanned_at = scan
         .scanned_at
         .duration_trunc(chrono::Duration::microseconds(1))

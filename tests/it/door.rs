@@ -405,6 +405,16 @@ async fn forged_void_and_untimely_scans_each_get_their_own_result() {
     assert_eq!(status_of(app, &d.customer, &late_id).await, "CONFIRMED");
     assert_eq!(flow::count(app, "check_ins").await, 1);
     assert_eq!(flow::count(app, "door_scans").await, 8);
+    // Whatever was read is kept and answered: a NUL, or far more than any code.
+    let long = format!("T1.{}", "x".repeat(2000));
+    let r = results(
+        app,
+        &d.operator,
+        vec![scan("T1.\u{0}.x", "door-1", t), scan(&long, "door-1", t)],
+    )
+    .await;
+    assert_eq!(statuses(&r), ["INVALID", "INVALID"]);
+    assert_eq!(r[1]["code"].as_str().unwrap().chars().count(), 512);
 
     // The fast clock's scan is refused for good: a retry once the server's clock has
     // caught up is judged by its first upload.
