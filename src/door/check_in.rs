@@ -213,7 +213,8 @@ pub async fn check_in(app: &App, operator: Viewer, code: &str) -> AppResult<Book
                         .optional()?;
                     let at = at.map_or_else(String::new, |t| format!(" at {}", t.to_rfc3339()));
                     Err(AppError::conflict(format!(
-                        "this ticket was already used{at}"
+                        "{}{at}",
+                        Refusal::AlreadyUsed.message()
                     )))
                 }
                 Err(other) => Err(AppError::conflict(other.message())),

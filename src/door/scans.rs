@@ -126,7 +126,7 @@ pub async fn upload(app: &App, operator: Viewer, scans: Vec<Scan>) -> AppResult<
     // rather than moved; the rules give the same result in any order.
     let mut order: Vec<usize> = (0..scans.len()).collect();
     order.sort_by_key(|&i| scans[i].scanned_at);
-    let mut applied: Vec<Option<Applied>> = scans.iter().map(|_| None).collect();
+    let mut applied = Vec::with_capacity(scans.len());
     for i in order {
         let scan = &scans[i];
         let (done, event) = conn
@@ -137,11 +137,11 @@ pub async fn upload(app: &App, operator: Viewer, scans: Vec<Scan>) -> AppResult<
         if let Some(event) = event {
             live::publish(app, &event).await;
         }
-        applied[i] = Some(done);
+        applied.push((i, done));
     }
+    applied.sort_by_key(|(i, _)| *i);
     let mut results = Vec::with_capacity(scans.len());
-    for (scan, applied) in scans.into_iter().zip(applied) {
-        let applied = applied.ok_or_else(|| AppError::internal(anyhow::anyhow!("scan skipped")))?;
+    for (scan, (_, applied)) in scans.into_iter().zip(applied) {
         results.push(report(&mut conn, scan, applied).await?);
     }
     Ok(results)
@@ -457,6 +457,7 @@ async fn report(
         ),
         (Verdict::Admitted, Some((at, device, winning_scan))) => {
             other_scans = other_devices(conn, ticket.booking, &scan.device_id).await?;
+            // A check-in made online before the door kept its scans has none.
             if winning_scan.is_none() {
                 other_scans.push(Seen {
                     device_id: None,
@@ -479,7 +480,7 @@ async fn report(
                         at,
                     };
                     format!(
-                        "already checked in {}; also scanned {elsewhere}",
+                        "already checked in {}; scanned on more than one device: {elsewhere}",
                         describe(&first)
                     )
                 };
