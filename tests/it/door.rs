@@ -547,17 +547,17 @@ async fn an_undone_check_in_leaves_the_ticket_good_again_and_says_who_undid_it()
     assert_eq!(r.data()["undoCheckIn"]["id"], id);
     assert_eq!(status_of(app, &d.customer, &id).await, "CONFIRMED");
     assert_eq!(check_in_row(app, &id).await, None);
-    let undone: Vec<(DateTime<Utc>, Option<String>, Option<Uuid>, DateTime<Utc>)> =
-        check_in_undos::table
-            .select((
-                check_in_undos::checked_in_at,
-                check_in_undos::device_id,
-                check_in_undos::undone_by,
-                check_in_undos::undone_at,
-            ))
-            .load(&mut app.conn().await)
-            .await
-            .unwrap();
+    type Undone = (DateTime<Utc>, Option<String>, Option<Uuid>, DateTime<Utc>);
+    let undone: Vec<Undone> = check_in_undos::table
+        .select((
+            check_in_undos::checked_in_at,
+            check_in_undos::device_id,
+            check_in_undos::undone_by,
+            check_in_undos::undone_at,
+        ))
+        .load(&mut app.conn().await)
+        .await
+        .unwrap();
     assert_eq!(
         undone,
         vec![(
