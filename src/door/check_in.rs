@@ -222,6 +222,6 @@ pub async fn check_in(app: &App, operator: Viewer, code: &str) -> AppResult<Book
         })
         .await?;
     let event = CheckInEvent::new(Change::CheckedIn, &used, operator.user_id, now);
-    live::publish(app, &event).await;
+    live::publish(app, &[event]).await;
     Ok(used)
 }

@@ -97,20 +97,29 @@ impl Listener for CheckIns {
     async fn missed(&self, _app: &App) {}
 }
 
-/// Publishes a committed change (best effort: the module's docs say why).
-pub async fn publish(app: &App, event: &CheckInEvent) {
-    let sent = async {
-        let body = serde_json::to_string(event).map_err(AppError::internal)?;
-        let _: i64 = app
-            .redis
-            .pool()
-            .next()
-            .publish(channel(app, event.showtime), body)
-            .await?;
-        Ok::<_, AppError>(())
-    };
-    if let Err(e) = sent.await {
-        tracing::warn!(error = %LogDisplay(&e), booking = %event.booking, "check-in event not published");
+/// Publishes committed changes, in order (best effort: the module's docs say why).
+/// The first that Redis does not take ends it: the rest would each wait out the
+/// command timeout too, and an upload's answer would wait for all of them.
+pub async fn publish(app: &App, events: &[CheckInEvent]) {
+    for (i, event) in events.iter().enumerate() {
+        let sent = async {
+            let body = serde_json::to_string(event).map_err(AppError::internal)?;
+            let _: i64 = app
+                .redis
+                .pool()
+                .next()
+                .publish(channel(app, event.showtime), body)
+                .await?;
+            Ok::<_, AppError>(())
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(
+                error = %LogDisplay(&e),
+                lost = events.len() - i,
+                "check-in events not published"
+            );
+            return;
+        }
     }
 }
 

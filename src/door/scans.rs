@@ -127,6 +127,7 @@ pub async fn upload(app: &App, operator: Viewer, scans: Vec<Scan>) -> AppResult<
     let mut order: Vec<usize> = (0..scans.len()).collect();
     order.sort_by_key(|&i| scans[i].scanned_at);
     let mut applied = Vec::with_capacity(scans.len());
+    let mut events = Vec::new();
     for i in order {
         let scan = &scans[i];
         let (done, event) = conn
@@ -134,11 +135,10 @@ pub async fn upload(app: &App, operator: Viewer, scans: Vec<Scan>) -> AppResult<
                 apply(conn, app, operator.user_id, scan).await
             })
             .await?;
-        if let Some(event) = event {
-            live::publish(app, &event).await;
-        }
+        events.extend(event);
         applied.push((i, done));
     }
+    live::publish(app, &events).await;
     applied.sort_by_key(|(i, _)| *i);
     let mut results = Vec::with_capacity(scans.len());
     for (scan, (_, applied)) in scans.into_iter().zip(applied) {

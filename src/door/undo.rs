@@ -70,6 +70,6 @@ pub async fn undo(app: &App, operator: Viewer, booking: Uuid) -> AppResult<Booki
         .await?;
     let mut event = CheckInEvent::new(Change::Undone, &booking, operator.user_id, now);
     (event.checked_in_at, event.device_id) = undone;
-    live::publish(app, &event).await;
+    live::publish(app, &[event]).await;
     Ok(booking)
 }

@@ -689,3 +689,48 @@ async fn every_check_in_and_undo_reaches_the_door_feed_on_another_node() {
     flow::check_in(&a, &operator, &other_code).await.data();
     assert!(monitor.maybe_next(300).await.is_none());
 }
+
+/// Postgres is the door's record and Redis only carries the feed: with Redis away an
+/// upload still checks every ticket in, and waits for Redis once, not once a scan.
+#[tokio::test]
+async fn with_redis_away_an_upload_checks_in_and_waits_for_redis_once() {
+    let a = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let b = a
+        .another_node()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .build()
+        .await;
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap();
+    let showtime = {
+        let mut conn = a.conn().await;
+        fx::one_row_showtime(&mut conn, 10, &[], now + Duration::minutes(30)).await
+    };
+    let operator = a.with_user(Role::Operator).await;
+    let customer = a.with_user(Role::Customer).await;
+    let mut scans = Vec::new();
+    for seat in ["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8"] {
+        let (_, code) = confirmed(&a, &customer, showtime, &[seat]).await;
+        scans.push(scan(&code, "door-1", now));
+    }
+
+    // What any request to this node costs while Redis is away (its sign-in check
+    // waits for Redis too): an upload with nothing to publish.
+    let started = std::time::Instant::now();
+    let r = results(&b, &operator, vec![scan("nothing", "door-1", now)]).await;
+    assert_eq!(statuses(&r), ["INVALID"]);
+    let baseline = started.elapsed();
+
+    let started = std::time::Instant::now();
+    let r = results(&b, &operator, scans).await;
+    let took = started.elapsed();
+    assert_eq!(statuses(&r), vec!["CHECKED_IN"; 8]);
+    assert_eq!(flow::count(&a, "check_ins").await, 8);
+    // A Redis command gives up after 2 s: one publish waited for, not eight (16 s).
+    assert!(
+        took < baseline + std::time::Duration::from_secs(5),
+        "{took:?} against {baseline:?}"
+    );
+}
