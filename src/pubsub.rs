@@ -486,6 +486,23 @@ impl<T: Send + Sync + 'static> Subscription<T> {
     }
 }
 
+impl<T: Send + Sync + 'static> Subscription<T> {
+    /// The items as a stream, until the room closes. A subscriber that fell more than
+    /// the backlog behind has lost some and carries on with the next: a fan-out carries
+    /// news, and each user of one says where the record is.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Arc<T>> {
+        futures_util::stream::unfold(self, |mut subscription| async move {
+            loop {
+                match subscription.receiver.recv().await {
+                    Ok(item) => return Some((item, subscription)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
 impl<T: Send + Sync + 'static> Drop for Subscription<T> {
     fn drop(&mut self) {
         if self.fanout.close(self.key) {

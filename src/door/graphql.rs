@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
-use tokio::sync::broadcast::error::RecvError;
+use futures_util::StreamExt;
 
 use super::live::{self, CheckInEvent};
 
@@ -186,20 +186,8 @@ impl DoorSubscription {
     ) -> Result<impl futures_util::Stream<Item = CheckInEventObject> + use<>> {
         let showtime = parse_uuid("showtimeId", &showtime_id)?;
         let subscription = live::subscribe(app(ctx)?, showtime).await?;
-        Ok(futures_util::stream::unfold(
-            subscription,
-            |mut subscription| async move {
-                loop {
-                    match subscription.receiver.recv().await {
-                        Ok(event) => return Some((CheckInEventObject(event), subscription)),
-                        // A subscriber this far behind has lost events; the record is
-                        // in the database, and the feed carries on with the next.
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            },
-        ))
+        // Missed ones (a subscriber far behind) are in `check_ins`, `check_in_undos`.
+        Ok(subscription.into_stream().map(CheckInEventObject))
     }
 }
 
