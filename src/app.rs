@@ -34,6 +34,8 @@ pub struct App {
     pub live: LiveHub,
     /// Live notifications: an inbox per user watching here.
     pub inboxes: Arc<Inboxes>,
+    /// The door's live check-ins: subscribers per showtime watched here.
+    pub check_ins: Arc<crate::door::live::CheckIns>,
     pub payments: Arc<dyn PaymentGateway>,
     /// Where this node's server listens, once it does (the simulated gateway posts
     /// its webhooks there).
@@ -116,6 +118,7 @@ impl App {
             live,
             pubsub,
             inboxes: Default::default(),
+            check_ins: Default::default(),
             payments,
             base_url,
             tickets: TicketSigner::from_seed(&config.tickets.signing_seed.expose_secret().0),
@@ -130,6 +133,7 @@ impl App {
         // Every listener is in place before the subscriber connects.
         app.live.start(&app);
         crate::notifications::live::listen(&app);
+        crate::door::live::listen(&app);
         crate::catalog::cache::listen(&app);
         crate::seating::rooms::listen(&app);
         crate::graphql::engine::ws::sessions::listen(&app);

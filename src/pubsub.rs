@@ -383,3 +383,141 @@ async fn recover(app: Weak<App>, inner: Arc<Inner>, period: Duration) {
         }
     }
 }
+
+/// The local side of a `Prefixed` listener whose channels are one per key (a
+/// showtime's check-ins): a broadcast per key with subscribers on this node, opened
+/// with the first (which SUBSCRIBEs its channel) and closed with the last (which
+/// UNSUBSCRIBEs it, unless another opened it meanwhile).
+pub struct Fanout<T> {
+    rooms: Mutex<std::collections::HashMap<uuid::Uuid, Room<T>>>,
+}
+
+struct Room<T> {
+    sender: broadcast::Sender<Arc<T>>,
+    subscriptions: usize,
+}
+
+impl<T> Default for Fanout<T> {
+    fn default() -> Self {
+        Self {
+            rooms: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+/// How far a local subscriber may fall behind before it misses items.
+const FANOUT_BACKLOG: usize = 64;
+
+impl<T: Send + Sync + 'static> Fanout<T> {
+    /// Hands an item to the key's subscribers on this node, if there are any.
+    pub fn send(&self, key: uuid::Uuid, item: T) {
+        let sender = self
+            .rooms
+            .lock()
+            .ok()
+            .and_then(|rooms| rooms.get(&key).map(|r| r.sender.clone()));
+        if let Some(sender) = sender {
+            let _ = sender.send(Arc::new(item));
+        }
+    }
+
+    /// Joins the key's room; true when it was the first here.
+    fn open(&self, key: uuid::Uuid) -> AppResult<(broadcast::Receiver<Arc<T>>, bool)> {
+        let mut rooms = self
+            .rooms
+            .lock()
+            .map_err(|_| AppError::internal(anyhow::anyhow!("fan-out lock poisoned")))?;
+        let room = rooms.entry(key).or_insert_with(|| Room {
+            sender: broadcast::channel(FANOUT_BACKLOG).0,
+            subscriptions: 0,
+        });
+        room.subscriptions += 1;
+        Ok((room.sender.subscribe(), room.subscriptions == 1))
+    }
+
+    /// Leaves the key's room; true when it was the last here.
+    fn close(&self, key: uuid::Uuid) -> bool {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return false;
+        };
+        let Some(room) = rooms.get_mut(&key) else {
+            return false;
+        };
+        room.subscriptions = room.subscriptions.saturating_sub(1);
+        if room.subscriptions == 0 {
+            rooms.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    fn is_open(&self, key: uuid::Uuid) -> bool {
+        self.rooms
+            .lock()
+            .map(|r| r.contains_key(&key))
+            .unwrap_or(true)
+    }
+}
+
+/// A subscriber's place in its key's room; the last one out unsubscribes.
+pub struct Subscription<T: Send + Sync + 'static> {
+    fanout: Arc<Fanout<T>>,
+    pubsub: PubSub,
+    key: uuid::Uuid,
+    channel: String,
+    pub receiver: broadcast::Receiver<Arc<T>>,
+}
+
+impl<T: Send + Sync + 'static> Subscription<T> {
+    /// Joins the key's room, and SUBSCRIBEs `channel` when this is the first here.
+    pub async fn open(
+        fanout: &Arc<Fanout<T>>,
+        pubsub: &PubSub,
+        key: uuid::Uuid,
+        channel: String,
+    ) -> AppResult<Self> {
+        let (receiver, first) = fanout.open(key)?;
+        // The place exists before the SUBSCRIBE, so that if anything fails its drop
+        // closes the room: a room left open with no subscription would make every
+        // later subscriber skip the SUBSCRIBE, and hear nothing.
+        let subscription = Self {
+            fanout: fanout.clone(),
+            pubsub: pubsub.clone(),
+            key,
+            channel: channel.clone(),
+            receiver,
+        };
+        if first {
+            // A SUBSCRIBE that fails is retried until Redis takes it.
+            pubsub.subscribe(&channel).await?;
+        }
+        Ok(subscription)
+    }
+}
+
+impl<T: Send + Sync + 'static> Subscription<T> {
+    /// The items as a stream, until the room closes. A subscriber that fell more than
+    /// the backlog behind has lost some and carries on with the next: a fan-out carries
+    /// news, and each user of one says where the record is.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Arc<T>> {
+        futures_util::stream::unfold(self, |mut subscription| async move {
+            loop {
+                match subscription.receiver.recv().await {
+                    Ok(item) => return Some((item, subscription)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        if self.fanout.close(self.key) {
+            let (fanout, key) = (self.fanout.clone(), self.key);
+            self.pubsub
+                .unsubscribe_unless(self.channel.clone(), move || fanout.is_open(key));
+        }
+    }
+}

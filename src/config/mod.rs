@@ -33,7 +33,7 @@ pub use payments::PaymentSettings;
 pub use redis::{DEFAULT_REDIS_URL, RedisSettings};
 pub use secret::ServiceUrl;
 pub use server::{LogFormat, ServerSettings};
-pub use tickets::{Seed, TicketSettings, TicketStore};
+pub use tickets::{ScanSettings, Seed, TicketSettings, TicketStore};
 
 use crate::money::Currency;
 use vars::Vars;
@@ -138,6 +138,9 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
         &[
             "TICKET_SIGNING_KEY",
             "CHECK_IN_OPENS_MINUTES",
+            "CHECK_IN_BATCH_MAX",
+            "CHECK_IN_CLOCK_SKEW_SECONDS",
+            "CHECK_IN_SCAN_MAX_AGE_MINUTES",
             "TICKET_STORE",
             "TICKET_STORE_DIR",
             "S3_BUCKET",

@@ -33,6 +33,19 @@ pub struct TicketSettings {
     pub check_in_opens: Duration,
     /// Where ticket images are kept.
     pub store: TicketStore,
+    /// The door's offline scanners (`door::scans`).
+    pub scans: ScanSettings,
+}
+
+/// What `checkInTickets` accepts from scanners that worked offline.
+#[derive(Debug, Clone)]
+pub struct ScanSettings {
+    /// The most scans one upload may carry.
+    pub batch_max: usize,
+    /// How far past the server's clock a device's `scannedAt` may run (clocks drift).
+    pub clock_skew: Duration,
+    /// How long after a scan it may still be uploaded.
+    pub max_age: Duration,
 }
 
 /// Where ticket images are kept.
@@ -79,6 +92,21 @@ impl TicketSettings {
                 Duration::ZERO,
             )?,
             store: store(vars)?,
+            scans: ScanSettings {
+                batch_max: vars.number("CHECK_IN_BATCH_MAX", 100, 1)?,
+                clock_skew: vars.duration(
+                    "CHECK_IN_CLOCK_SKEW_SECONDS",
+                    Duration::from_secs(5 * 60),
+                    Unit::Seconds,
+                    Duration::ZERO,
+                )?,
+                max_age: vars.duration(
+                    "CHECK_IN_SCAN_MAX_AGE_MINUTES",
+                    Duration::from_secs(24 * 60 * 60),
+                    Unit::Minutes,
+                    Duration::from_secs(60),
+                )?,
+            },
         })
     }
 }

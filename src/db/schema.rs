@@ -144,11 +144,46 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    check_in_undos (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        checked_in_at -> Timestamptz,
+        checked_in_by -> Nullable<Uuid>,
+        #[max_length = 64]
+        device_id -> Nullable<Varchar>,
+        undone_by -> Nullable<Uuid>,
+        undone_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     check_ins (id) {
         id -> Uuid,
         booking_id -> Uuid,
         operator_id -> Nullable<Uuid>,
         checked_in_at -> Timestamptz,
+        #[max_length = 64]
+        device_id -> Nullable<Varchar>,
+        scan_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    door_scans (id) {
+        id -> Uuid,
+        #[max_length = 64]
+        device_id -> Nullable<Varchar>,
+        scanned_at -> Timestamptz,
+        #[max_length = 512]
+        code -> Varchar,
+        booking_id -> Nullable<Uuid>,
+        admits -> Bool,
+        uploaded_by -> Nullable<Uuid>,
+        uploaded_at -> Timestamptz,
     }
 }
 
@@ -475,8 +510,12 @@ diesel::joinable!(booking_snacks -> bookings (booking_id));
 diesel::joinable!(booking_snacks -> snacks (snack_id));
 diesel::joinable!(bookings -> showtimes (showtime_id));
 diesel::joinable!(bookings -> users (user_id));
+diesel::joinable!(check_in_undos -> bookings (booking_id));
 diesel::joinable!(check_ins -> bookings (booking_id));
+diesel::joinable!(check_ins -> door_scans (scan_id));
 diesel::joinable!(check_ins -> users (operator_id));
+diesel::joinable!(door_scans -> bookings (booking_id));
+diesel::joinable!(door_scans -> users (uploaded_by));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(payments -> bookings (booking_id));
 diesel::joinable!(promotions -> users (created_by));
@@ -503,7 +542,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     booking_seats,
     booking_snacks,
     bookings,
+    check_in_undos,
     check_ins,
+    door_scans,
     movies,
     notifications,
     outbox,

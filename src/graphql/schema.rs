@@ -10,7 +10,7 @@ use crate::booking::graphql::{BookingMutation, BookingQuery};
 use crate::box_office::graphql::BoxOfficeMutation;
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
-use crate::door::graphql::DoorMutation;
+use crate::door::graphql::{DoorMutation, DoorSubscription};
 use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
 };
@@ -46,7 +46,11 @@ pub struct MutationRoot(
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(SeatingSubscription, NotificationsSubscription);
+pub struct SubscriptionRoot(
+    SeatingSubscription,
+    NotificationsSubscription,
+    DoorSubscription,
+);
 
 type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

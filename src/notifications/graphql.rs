@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Subscription};
-use tokio::sync::broadcast::error::RecvError;
+use futures_util::StreamExt;
 
 use super::promotions::{self, Promotion};
 use super::{Notification, list, live, mark_read};
@@ -187,18 +187,7 @@ impl NotificationsSubscription {
     ) -> Result<impl futures_util::Stream<Item = NotificationObject> + use<>> {
         let app = app(ctx)?.clone();
         let inbox = live::open(&app, viewer(ctx)?.user_id).await?;
-        Ok(futures_util::stream::unfold(
-            inbox,
-            |mut inbox| async move {
-                loop {
-                    match inbox.receiver.recv().await {
-                        Ok(n) => return Some((NotificationObject(n), inbox)),
-                        // Missed ones are in `notifications`; carry on with the next.
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            },
-        ))
+        // Missed ones (a subscriber far behind) are in `notifications`.
+        Ok(inbox.into_stream().map(NotificationObject))
     }
 }

@@ -20,6 +20,7 @@ mod clients;
 mod cluster;
 mod counter_sales;
 mod data_model;
+mod door;
 mod exchange_payments;
 mod exchanges;
 mod faults;

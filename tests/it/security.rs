@@ -585,6 +585,18 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({}),
         ),
         (
+            "checkInTickets",
+            Staff,
+            "mutation { checkInTickets(scans: [{code: \"T1.made.up\", deviceId: \"probe\", scannedAt: \"2026-01-01T00:00:00Z\"}]) { status } }",
+            json!({}),
+        ),
+        (
+            "undoCheckIn",
+            Staff,
+            "mutation($id: ID!) { undoCheckIn(bookingId: $id) { id } }",
+            json!({"id": id}),
+        ),
+        (
             "createMovie",
             Admin,
             "mutation { createMovie(input: {title: \"X\", duration: 90}) { id } }",

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS check_in_undos;
+ALTER TABLE check_ins DROP COLUMN IF EXISTS scan_id, DROP COLUMN IF EXISTS device_id;
+DROP TABLE IF EXISTS door_scans;
