@@ -1,8 +1,8 @@
-//! `sellAtCounter`, `cancelShowtime`.
+//! `showtimeManifest`, `sellAtCounter`, `cancelShowtime`.
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 
 use crate::booking::graphql::{BookingNode, SnackOrderInput, TicketInput};
 use crate::catalog::graphql::ShowtimeNode;
@@ -33,6 +33,128 @@ pub struct SellAtCounterInput {
     /// The customer's account, to which the booking then belongs (their bookings,
     /// their confirmation email); without it the booking is the seller's (a walk-in).
     customer_email: Option<String>,
+}
+
+/// One sold seat of the manifest.
+pub struct ManifestSeatNode(super::manifest::ManifestSeat);
+
+#[Object(name = "ManifestSeat")]
+impl ManifestSeatNode {
+    async fn seat_number(&self) -> &str {
+        &self.0.seat_number
+    }
+
+    async fn ticket_type(&self) -> &str {
+        &self.0.ticket_type
+    }
+
+    async fn booking_id(&self) -> ID {
+        ID(self.0.booking_id.to_string())
+    }
+
+    async fn booking_reference(&self) -> &str {
+        &self.0.booking_reference
+    }
+
+    async fn customer_name(&self) -> &str {
+        &self.0.customer_name
+    }
+
+    async fn sale_channel(&self) -> crate::booking::graphql::SaleChannel {
+        if self.0.sale_channel == crate::checkout::COUNTER {
+            crate::booking::graphql::SaleChannel::Counter
+        } else {
+            crate::booking::graphql::SaleChannel::Online
+        }
+    }
+
+    /// `online` (by card, through the gateway), or at the counter `cash`,
+    /// `card_present` or `complimentary`.
+    async fn paid_by(&self) -> &str {
+        &self.0.paid_by
+    }
+
+    async fn checked_in(&self) -> bool {
+        self.0.status == "used"
+    }
+
+    async fn checked_in_at(&self) -> Option<crate::graphql::scalars::DateTime> {
+        self.0
+            .checked_in_at
+            .filter(|_| self.0.status == "used")
+            .map(crate::graphql::scalars::DateTime)
+    }
+
+    /// The scanner that let it in; null when checked in online (or not yet).
+    async fn checked_in_device(&self) -> Option<&str> {
+        self.0
+            .checked_in_device
+            .as_deref()
+            .filter(|_| self.0.status == "used")
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ManifestCounts {
+    /// Seats in the room.
+    capacity: i32,
+    /// Seats sold (paid or given).
+    sold: i32,
+    checked_in: i32,
+    /// Seats of bookings not paid yet (held for their buyers, not listed).
+    unpaid: i32,
+    online: i32,
+    counter: i32,
+    complimentary: i32,
+}
+
+pub struct ShowtimeManifestNode(super::manifest::Manifest);
+
+#[Object(name = "ShowtimeManifest")]
+impl ShowtimeManifestNode {
+    async fn showtime_id(&self) -> ID {
+        ID(self.0.showtime.to_string())
+    }
+
+    /// Every sold seat, in seat order.
+    async fn seats(&self) -> Vec<ManifestSeatNode> {
+        self.0.seats.iter().cloned().map(ManifestSeatNode).collect()
+    }
+
+    async fn counts(&self) -> ManifestCounts {
+        use crate::graphql::scalars::int;
+        let m = &self.0;
+        ManifestCounts {
+            capacity: int(m.capacity),
+            sold: int(m.seats.len()),
+            checked_in: int(m.checked_in()),
+            unpaid: int(m.unpaid),
+            online: int(m.sold_by(crate::checkout::ONLINE)),
+            counter: int(m.sold_by(crate::checkout::COUNTER)),
+            complimentary: int(m.paid_by("complimentary")),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct BoxOfficeQuery;
+
+#[Object]
+impl BoxOfficeQuery {
+    /// Operators and admins: every sold seat of a showtime with its booking reference,
+    /// ticket type, how it was sold and paid and whether it was checked in, plus counts.
+    /// Read from Postgres: what the door and the till agree on.
+    #[graphql(guard = "RoleGuard::new(Role::Operator).or(RoleGuard::new(Role::Admin))")]
+    async fn showtime_manifest(
+        &self,
+        ctx: &Context<'_>,
+        showtime_id: ID,
+    ) -> Result<ShowtimeManifestNode> {
+        let id = parse_uuid("showtimeId", &showtime_id)?;
+        Ok(ShowtimeManifestNode(
+            super::manifest::manifest(app(ctx)?, id).await?,
+        ))
+    }
 }
 
 #[derive(Default)]

@@ -7,7 +7,7 @@ use crate::admin::graphql::AdminQuery;
 use crate::app::AppState;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::booking::graphql::{BookingMutation, BookingQuery};
-use crate::box_office::graphql::BoxOfficeMutation;
+use crate::box_office::graphql::{BoxOfficeMutation, BoxOfficeQuery};
 use crate::catalog::graphql::{CatalogMutation, CatalogQuery};
 use crate::config::GraphqlLimits;
 use crate::door::graphql::{DoorMutation, DoorSubscription};
@@ -28,6 +28,7 @@ pub struct QueryRoot(
     NotificationsQuery,
     AdminQuery,
     VoucherQuery,
+    BoxOfficeQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -227,3 +227,75 @@ async fn counter_sales_that_cannot_be_made_write_nothing() {
     assert_eq!(count(&app, "bookings").await, 0);
     assert_eq!(count(&app, "payments").await, 0);
 }
+
+#[tokio::test]
+async fn the_manifest_lists_every_sold_seat_and_how_it_was_sold() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let room = room(&app, None).await;
+    // Soon enough for the door to be open (an hour before the start).
+    let show = showtime_at(&app, &room, Utc::now() + Duration::minutes(30), "10.00").await;
+    let operator = app.with_user(Role::Operator).await;
+    let online = app.with_user(Role::Customer).await;
+    let unpaid = app.with_user(Role::Customer).await;
+    let (_, code) = crate::exchanges::paid(&app, &online, show, &["B1"]).await;
+    common::flow::book(&app, &unpaid, show, &["A3"]).await;
+    sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A2", "ADULT")]), "payment": "CASH"}),
+    )
+    .await
+    .data();
+    sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A1", "ADULT")]), "payment": "COMPLIMENTARY"}),
+    )
+    .await
+    .data();
+    let r = common::flow::check_in(&app, &operator, &code).await;
+    assert!(r.data()["checkInTicket"]["id"].is_string());
+
+    const MANIFEST: &str = "query($s: ID!) { showtimeManifest(showtimeId: $s) { \
+        seats { seatNumber ticketType saleChannel paidBy checkedIn checkedInAt bookingReference } \
+        counts { capacity sold checkedIn unpaid online counter complimentary } } }";
+    let r = app
+        .gql_as(&operator.token, MANIFEST, json!({"s": show.to_string()}))
+        .await;
+    let m = &r.data()["showtimeManifest"];
+    let seats: Vec<(String, String, String, bool)> = m["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["seatNumber"].as_str().unwrap().to_owned(),
+                s["saleChannel"].as_str().unwrap().to_owned(),
+                s["paidBy"].as_str().unwrap().to_owned(),
+                s["checkedIn"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seats,
+        vec![
+            ("A1".into(), "COUNTER".into(), "complimentary".into(), false),
+            ("A2".into(), "COUNTER".into(), "cash".into(), false),
+            ("B1".into(), "ONLINE".into(), "online".into(), true),
+        ]
+    );
+    assert!(m["seats"][2]["checkedInAt"].is_string());
+    assert_eq!(
+        m["counts"],
+        json!({"capacity": 6, "sold": 3, "checkedIn": 1, "unpaid": 1, "online": 1,
+               "counter": 2, "complimentary": 1})
+    );
+    // Customers may not read it.
+    let r = app
+        .gql_as(&online.token, MANIFEST, json!({"s": show.to_string()}))
+        .await;
+    assert_eq!(r.code(), "FORBIDDEN");
+}

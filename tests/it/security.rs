@@ -646,6 +646,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "showtimeManifest",
+            Staff,
+            "query($id: ID!) { showtimeManifest(showtimeId: $id) { showtimeId } }",
+            json!({"id": id}),
+        ),
+        (
             "sellAtCounter",
             Staff,
             "mutation($id: ID!) { sellAtCounter(input: {showtimeId: $id, tickets: [{seatNumber: \"A1\", ticketType: \"ADULT\"}], payment: CASH}) { id } }",
