@@ -157,6 +157,16 @@ impl BoxOfficeQuery {
     }
 }
 
+#[derive(InputObject)]
+pub struct UpdateShowtimeInput {
+    /// In the future; it ends after the film and the cleaning gap.
+    start_time: Option<crate::graphql::scalars::DateTime>,
+    /// For sales from now on; bookings keep what they paid.
+    base_price: Option<crate::graphql::scalars::Decimal>,
+    /// Another screen, which must have every booked seat.
+    screen_id: Option<ID>,
+}
+
 #[derive(Default)]
 pub struct BoxOfficeMutation;
 
@@ -194,6 +204,30 @@ impl BoxOfficeMutation {
         };
         let booking = counter::sell(app(ctx)?, viewer(ctx)?, sale).await?;
         Ok(BookingNode(Arc::new(booking)))
+    }
+
+    /// Admins: moves a showtime (another time or screen) or reprices it, by the rules
+    /// of creation. Customers who booked are told (in-app, email, text) and may refund
+    /// in full whatever the cut-off; a new screen must have every booked seat (else
+    /// CONFLICT naming them). A cancelled or started showtime is CONFLICT.
+    #[graphql(guard = "RoleGuard::new(Role::Admin)")]
+    async fn update_showtime(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateShowtimeInput,
+    ) -> Result<ShowtimeNode> {
+        let id = parse_uuid("id", &id)?;
+        let changes = crate::catalog::manage::ShowtimeChanges {
+            start_time: input.start_time.map(|t| t.0),
+            base_price: input.base_price.map(|p| p.0),
+            screen_id: input
+                .screen_id
+                .map(|s| parse_uuid("screenId", &s))
+                .transpose()?,
+        };
+        let showtime = super::reschedule::update_showtime(app(ctx)?, id, changes).await?;
+        Ok(ShowtimeNode(Arc::new(showtime)))
     }
 
     /// Admins: cancels a showtime. No more holds or sales; every live booking is

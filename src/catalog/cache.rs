@@ -177,9 +177,22 @@ impl crate::pubsub::Listener for Changes {
 /// After an admin change is committed: this node forgets at once, the others when
 /// the word reaches them.
 pub async fn changed(app: &crate::app::App) {
+    publish(app, "1".to_owned()).await;
+}
+
+/// The same word, naming a showtime that changed (moved, repriced, cancelled), so that
+/// every node also redraws its open seat maps of it (`seating::rooms`).
+pub async fn showtime_changed(app: &crate::app::App, showtime: uuid::Uuid) {
+    publish(app, format!("{SHOWTIME}{showtime}")).await;
+}
+
+/// How the word names a showtime.
+pub const SHOWTIME: &str = "showtime:";
+
+async fn publish(app: &crate::app::App, word: String) {
     app.catalog.clear();
     use fred::prelude::PubsubInterface;
-    let published: Result<i64, _> = app.redis.client().await.publish(channel(app), "1").await;
+    let published: Result<i64, _> = app.redis.client().await.publish(channel(app), word).await;
     if let Err(e) = published {
         // The others keep what they have until their time to live runs out.
         tracing::warn!(error = %e, "could not tell the other nodes that the catalog changed");

@@ -315,6 +315,85 @@ async fn create_showtime(
     }
 }
 
+/// What `updateShowtime` changes; `None` keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct ShowtimeChanges {
+    pub start_time: Option<DateTime<Utc>>,
+    pub base_price: Option<Decimal>,
+    pub screen_id: Option<Uuid>,
+}
+
+impl ShowtimeChanges {
+    /// Whether customers' showing moves (time or room), not only its price.
+    pub fn moves(&self, from: &Showtime) -> bool {
+        self.start_time.is_some_and(|t| t != from.start_time)
+            || self.screen_id.is_some_and(|s| s != from.screen_id)
+    }
+}
+
+/// Moves or reprices `current` (locked by the caller) by the rules of creation: it
+/// starts in the future, ends after the film and the cleaning gap, never overlaps
+/// another showing on its screen (`CONFLICT` naming `startTime`).
+pub async fn reschedule(
+    conn: &mut AsyncPgConnection,
+    current: &Showtime,
+    changes: &ShowtimeChanges,
+    now: DateTime<Utc>,
+    cleaning_gap: std::time::Duration,
+    currency: Currency,
+) -> AppResult<Showtime> {
+    let base_price = match changes.base_price {
+        Some(p) => price("basePrice", p, currency)?,
+        None => current.base_price,
+    };
+    let start_time = changes.start_time.unwrap_or(current.start_time);
+    if changes.start_time.is_some() && start_time <= now {
+        return Err(AppError::bad_input(
+            "startTime",
+            "a showtime starts in the future",
+        ));
+    }
+    let minutes: i32 = movies::table
+        .find(current.movie_id)
+        .select(movies::duration)
+        .first(conn)
+        .await?;
+    let gap = chrono::Duration::from_std(cleaning_gap).map_err(AppError::internal)?;
+    let end_time = start_time + chrono::Duration::minutes(i64::from(minutes)) + gap;
+    let moved = changes.moves(current);
+    let updated = diesel::update(showtimes::table.find(current.id))
+        .set((
+            showtimes::screen_id.eq(changes.screen_id.unwrap_or(current.screen_id)),
+            showtimes::start_time.eq(start_time),
+            showtimes::end_time.eq(end_time),
+            showtimes::base_price.eq(base_price),
+            showtimes::rescheduled_at.eq(if moved {
+                Some(now)
+            } else {
+                current.rescheduled_at
+            }),
+        ))
+        .returning(Showtime::as_returning())
+        .get_result(conn)
+        .await;
+    match updated {
+        Ok(showtime) => Ok(showtime),
+        Err(DieselError::DatabaseError(_, info))
+            if info.constraint_name() == Some("showtimes_no_overlap") =>
+        {
+            Err(AppError::Conflict {
+                message: "this screen has another showtime (with its cleaning) at that time"
+                    .to_owned(),
+                field: Some("startTime".to_owned()),
+            })
+        }
+        Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
+            Err(AppError::bad_input("screenId", "no such screen"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Writes a checked snack.
 async fn create_snack(conn: &mut AsyncPgConnection, s: SnackInput) -> AppResult<Snack> {
     Ok(diesel::insert_into(snacks::table)

@@ -78,6 +78,8 @@ pub struct Showtime {
     pub status: String,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// When it last moved (time or screen) by `updateShowtime`.
+    pub rescheduled_at: Option<DateTime<Utc>>,
 }
 
 pub const SCHEDULED: &str = "scheduled";

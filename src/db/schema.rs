@@ -383,6 +383,7 @@ diesel::table! {
         status -> Text,
         cancelled_at -> Nullable<Timestamptz>,
         cancel_reason -> Nullable<Text>,
+        rescheduled_at -> Nullable<Timestamptz>,
     }
 }
 

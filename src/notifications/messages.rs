@@ -127,6 +127,15 @@ fn compose(template: &str, d: &Details) -> AppResult<(String, String)> {
                 d.full_name, d.cancel_reason
             ),
         ),
+        "showtime_changed" => (
+            format!("{} has moved - booking {}", d.movie, d.reference),
+            format!(
+                "Hello {},\n\nthe showing you booked has moved; the details below are the new \
+                 ones. Your ticket stays valid. If the new time does not suit you, you may \
+                 refund the booking in full.\n\n{what}\nSCREEMA\n",
+                d.full_name
+            ),
+        ),
         "booking_expired" => (
             format!("Booking {} expired", d.reference),
             format!(
@@ -200,6 +209,10 @@ pub async fn send_sms(app: &App, booking: Uuid, template: &str) -> AppResult<()>
         "showtime_cancelled" => format!(
             "SCREEMA: {} on {} is cancelled ({}). Booking {} is refunded in full.",
             d.movie, d.starts, d.cancel_reason, d.reference
+        ),
+        "showtime_changed" => format!(
+            "SCREEMA: {} (booking {}) has moved: now {} at {}, screen {}. You may refund it in full.",
+            d.movie, d.reference, d.starts, d.theater, d.screen
         ),
         _ => format!("SCREEMA: booking {} expired unpaid.", d.reference),
     };

@@ -207,12 +207,17 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
                     booking.status.as_db_str()
                 )));
             }
-            if !admin {
-                let starts: chrono::DateTime<chrono::Utc> = showtimes::table
-                    .find(booking.showtime_id)
-                    .select(showtimes::start_time)
-                    .first(conn)
-                    .await?;
+            let (starts, moved): (
+                chrono::DateTime<chrono::Utc>,
+                Option<chrono::DateTime<chrono::Utc>>,
+            ) = showtimes::table
+                .find(booking.showtime_id)
+                .select((showtimes::start_time, showtimes::rescheduled_at))
+                .first(conn)
+                .await?;
+            // A showing moved after it was booked may be refunded whatever the cut-off.
+            let moved_since = moved.is_some_and(|at| at > booking.created_at);
+            if !admin && !moved_since {
                 let cutoff = chrono::Duration::from_std(app.config.payments.refund_cutoff)
                     .map_err(AppError::internal)?;
                 if app.now() > starts - cutoff {

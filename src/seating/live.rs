@@ -189,6 +189,19 @@ impl LiveHub {
         ));
     }
 
+    /// An open room of the showtime, if this node has one, reads its seats afresh
+    /// (from the room as it now is: another screen, another price) and its
+    /// subscribers start again from a snapshot.
+    pub async fn redraw(&self, app: &App, showtime: Uuid) {
+        let Some(room) = self.room(showtime) else {
+            return;
+        };
+        let mut guard = room.state.lock().await;
+        if let Some(state) = guard.0.as_mut() {
+            reload(app, showtime, &room, state).await;
+        }
+    }
+
     /// Joins a showtime's room: its current snapshot (for `me`) and its events.
     pub async fn join(&self, app: &App, showtime: Uuid) -> AppResult<Membership> {
         let (room, first) = {

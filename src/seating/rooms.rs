@@ -73,8 +73,15 @@ struct Changes;
 
 #[async_trait::async_trait]
 impl crate::pubsub::Listener for Changes {
-    async fn message(&self, app: &App, _channel: &str, _payload: String) {
+    async fn message(&self, app: &App, _channel: &str, payload: String) {
         app.rooms.entries.invalidate_all();
+        // A showtime that changed: its open seat maps here are drawn again from it.
+        if let Some(showtime) = payload
+            .strip_prefix(crate::catalog::cache::SHOWTIME)
+            .and_then(|id| Uuid::parse_str(id).ok())
+        {
+            app.live.redraw(app, showtime).await;
+        }
     }
 
     async fn missed(&self, app: &App) {

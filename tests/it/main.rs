@@ -48,6 +48,7 @@ mod security;
 mod seed;
 mod sessions;
 mod showtime_cancel;
+mod showtime_changes;
 mod shutdown;
 mod ticket_types;
 mod tickets;

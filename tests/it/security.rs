@@ -658,6 +658,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "updateShowtime",
+            Admin,
+            "mutation($id: ID!) { updateShowtime(id: $id, input: {basePrice: \"9.00\"}) { id } }",
+            json!({"id": id}),
+        ),
+        (
             "cancelShowtime",
             Admin,
             "mutation($id: ID!) { cancelShowtime(id: $id, reason: \"probe\") { id } }",

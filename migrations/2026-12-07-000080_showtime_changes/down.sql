@@ -1,0 +1,1 @@
+ALTER TABLE showtimes DROP COLUMN rescheduled_at;

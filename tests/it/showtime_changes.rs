@@ -1,0 +1,241 @@
+//! Moving and repricing a showtime through the API: the rules of creation, customers
+//! told and free to refund whatever the cut-off, a new screen that must have every
+//! booked seat, and every node (and open seat map) seeing the change at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+use crate::exchanges::{paid, showtime_at};
+use crate::ticket_types::room;
+
+use chrono::{Duration, Utc};
+use common::flow::lock;
+use common::ws::WsClient;
+use common::{Gql, TestApp, TestUser};
+use screema::db::enums::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const UPDATE: &str = "mutation($id: ID!, $i: UpdateShowtimeInput!) { updateShowtime(id: $id, input: $i) \
+    { id startTime endTime basePrice { amount } screen { id } } }";
+
+async fn update(app: &TestApp, user: &TestUser, showtime: Uuid, input: Value) -> Gql {
+    app.gql_as(
+        &user.token,
+        UPDATE,
+        json!({"id": showtime.to_string(), "i": input}),
+    )
+    .await
+}
+
+async fn screen(app: &TestApp, admin: &TestUser, layout: Value) -> String {
+    let theater = app
+        .gql_as(
+            &admin.token,
+            "mutation { createTheater(input: {name: \"Annex\", location: \"Berlin\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let r = app
+        .gql_as(
+            &admin.token,
+            "mutation($i: CreateScreenInput!) { createScreen(input: $i) { id } }",
+            json!({"i": {"theaterId": theater.data()["createTheater"]["id"], "screenNumber": 2,
+                         "seatLayout": layout}}),
+        )
+        .await;
+    r.data()["createScreen"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn refund(app: &TestApp, user: &TestUser, booking: &str) -> Gql {
+    app.gql_as(
+        &user.token,
+        "mutation($i: RefundInput!) { refundBooking(input: $i) { amount { amount } status } }",
+        json!({"i": {"bookingId": booking}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_moved_showtime_tells_its_customers_and_lets_them_refund_whatever_the_cutoff() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let buyer = app.with_user(Role::Customer).await;
+    let late = app.with_user(Role::Customer).await;
+    let (id, code) = paid(&app, &buyer, show, &["A1"]).await;
+
+    // Only admins; a change needs something to change and follows creation's rules.
+    let operator = app.with_user(Role::Operator).await;
+    let soon = (Utc::now() + Duration::minutes(90)).to_rfc3339();
+    assert_eq!(
+        update(&app, &operator, show, json!({"startTime": soon}))
+            .await
+            .code(),
+        "FORBIDDEN"
+    );
+    let r = update(&app, &room.admin, show, json!({})).await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("input")));
+    let past = (Utc::now() - Duration::hours(1)).to_rfc3339();
+    let r = update(&app, &room.admin, show, json!({"startTime": past})).await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("startTime")));
+    let r = update(&app, &room.admin, show, json!({"basePrice": "-1.00"})).await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("basePrice")));
+    let r = update(
+        &app,
+        &room.admin,
+        Uuid::new_v4(),
+        json!({"basePrice": "9.00"}),
+    )
+    .await;
+    assert_eq!(r.code(), "NOT_FOUND");
+    // Onto another showing of the same screen: CONFLICT.
+    let other = showtime_at(&app, &room, Utc::now() + Duration::days(3), "10.00").await;
+    let r = update(
+        &app,
+        &room.admin,
+        show,
+        json!({"startTime": (Utc::now() + Duration::days(3) + Duration::minutes(30)).to_rfc3339()}),
+    )
+    .await;
+    assert_eq!((r.code(), r.field()), ("CONFLICT", Some("startTime")));
+
+    // Moved to 90 minutes from now: inside the 2-hour refund cut-off.
+    let r = update(&app, &room.admin, show, json!({"startTime": soon})).await;
+    let moved = &r.data()["updateShowtime"];
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(moved["startTime"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        chrono::DateTime::parse_from_rfc3339(&soon)
+            .unwrap()
+            .timestamp()
+    );
+    let notices = app
+        .gql_as(&buyer.token, "{ notifications { title } }", json!({}))
+        .await;
+    assert!(
+        notices.data()["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["title"] == "Showing moved")
+    );
+    // The ticket stays valid: same booking, same code.
+    let b = app
+        .gql_as(
+            &buyer.token,
+            "query($id: ID!) { booking(id: $id) { qrCode } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(b.data()["booking"]["qrCode"], json!(code));
+    // Booked before the move: refundable in full though the cut-off has passed.
+    let r = refund(&app, &buyer, &id).await;
+    assert_eq!(
+        r.data()["refundBooking"],
+        json!({"amount": {"amount": "10.00"}, "status": "succeeded"})
+    );
+    // Booked after the move: the cut-off applies.
+    let (late_id, _) = paid(&app, &late, show, &["A2"]).await;
+    let r = refund(&app, &late, &late_id).await;
+    assert_eq!(r.code(), "CONFLICT");
+    let _ = other;
+}
+
+#[tokio::test]
+async fn a_new_screen_must_have_every_booked_seat_and_every_node_sees_the_change() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let node = app.another_node().build().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let buyer = app.with_user(Role::Customer).await;
+    paid(&app, &buyer, show, &["B3"]).await;
+
+    // The other node has the room cached and a seat map open.
+    lock(&node, &buyer, show, &["A1"]).await;
+    let mut ws = WsClient::connect(node.addr, false, Some(&buyer.token)).await;
+    ws.subscribe(
+        "m",
+        "subscription($s: ID!) { seatMap(showtimeId: $s) { snapshot { rows { label seats { number price { amount } } } } } }",
+        json!({"s": show.to_string()}),
+    )
+    .await;
+    let first = ws.next_data().await;
+    assert_eq!(first["seatMap"]["snapshot"]["rows"][0]["label"], "A");
+
+    // A screen without B3: refused, naming it.
+    let small = screen(
+        &app,
+        &room.admin,
+        json!({"rows": [{"label": "A", "seats": [{"number": 1, "kind": "STANDARD"}, {"number": 2, "kind": "STANDARD"}]}]}),
+    )
+    .await;
+    let r = update(&app, &room.admin, show, json!({"screenId": small})).await;
+    assert_eq!(r.code(), "CONFLICT");
+    assert!(
+        r.error()["message"].as_str().unwrap().contains("B3"),
+        "{r:?}"
+    );
+
+    // A bigger screen with every booked seat, and a new price.
+    let big = screen(
+        &app,
+        &room.admin,
+        json!({"rows": [
+            {"label": "A", "seats": [{"number": 1, "kind": "STANDARD"}, {"number": 2, "kind": "STANDARD"}]},
+            {"label": "B", "seats": [{"number": 1, "kind": "STANDARD"}, {"number": 2, "kind": "STANDARD"},
+                                     {"number": 3, "kind": "STANDARD"}]},
+            {"label": "C", "seats": [{"number": 1, "kind": "STANDARD"}]}]}),
+    )
+    .await;
+    let r = update(
+        &app,
+        &room.admin,
+        show,
+        json!({"screenId": big, "basePrice": "12.00"}),
+    )
+    .await;
+    assert_eq!(r.data()["updateShowtime"]["screen"]["id"], big);
+    assert_eq!(r.data()["updateShowtime"]["basePrice"]["amount"], "12.00");
+
+    // The open map on the other node starts again from the new room.
+    let redrawn = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let event = ws.next_data().await;
+            if event["seatMap"]["snapshot"]["rows"]
+                .as_array()
+                .is_some_and(|rows| rows.len() == 3 && rows[2]["label"] == "C")
+            {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(redrawn.is_ok(), "the open map was not drawn again");
+    // And its cached room sells C1 at the new price.
+    let r = node
+        .gql_as(
+            &buyer.token,
+            "mutation($s: ID!) { lockSeats(input: {showtimeId: $s, seatNumbers: [\"C1\"]}) { lockToken } }",
+            json!({"s": show.to_string()}),
+        )
+        .await;
+    assert!(r.data()["lockSeats"]["lockToken"].is_string());
+    let price = node
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { seatMap { rows { seats { number price { amount } } } } } }",
+            json!({"s": show.to_string()}),
+        )
+        .await;
+    assert_eq!(
+        price.data()["showtime"]["seatMap"]["rows"][2]["seats"][0]["price"]["amount"],
+        "12.00"
+    );
+}
