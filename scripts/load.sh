@@ -70,6 +70,12 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "$url/health/ready" >/dev/null || { say "the server did not start; see $out/server.log"; exit 1; }
+# An experiment's SQL on the migrated database before any scenario (an A/B run, e.g.
+# LOAD_SQL='DROP TRIGGER booking_seats_showtime_on_sale ON booking_seats').
+if [ -n "${LOAD_SQL:-}" ]; then
+  say "applying LOAD_SQL"
+  "${pg[@]}" -d "$db" -c "$LOAD_SQL"
+fi
 for n in $(seq 2 "${LOAD_NODES:-1}"); do
   u="http://127.0.0.1:$((port + n - 1))"
   for _ in $(seq 1 100); do curl -fsS "$u/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
