@@ -1,9 +1,10 @@
-//! `analytics(from, to)` for admins.
+//! `analytics(from, to)` for admins, `showtimeReport(showtimeId)` for staff.
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::Duration;
 
 use super::analytics::{self, MovieStats};
+use super::breakdown::{self, Breakdown, Scope};
 use crate::catalog::graphql::{MovieNode, missing};
 use crate::db::enums::Role;
 use crate::graphql::guards::RoleGuard;
@@ -14,6 +15,7 @@ use crate::money::{Currency, Money};
 
 pub struct AnalyticsObject {
     figures: analytics::Analytics,
+    split: breakdown::Breakdown,
     currency: Currency,
 }
 
@@ -44,6 +46,26 @@ impl AnalyticsObject {
                 currency: self.currency,
             })
             .collect()
+    }
+
+    /// Sold bookings made in the range, online and at the counter.
+    async fn channels(&self) -> Vec<ChannelStatsObject> {
+        channels(&self.split, self.currency)
+    }
+
+    /// Tickets sold in the range by type, most sold first.
+    async fn ticket_types(&self) -> Vec<TicketTypeStatsObject> {
+        ticket_types(&self.split, self.currency)
+    }
+
+    /// Tickets given free at the counter (in the channels' seats, at no revenue).
+    async fn complimentary_tickets(&self) -> i32 {
+        int(self.split.complimentary_tickets)
+    }
+
+    /// Vouchers used by sold bookings made in the range, most used first.
+    async fn vouchers(&self) -> Vec<VoucherStatsObject> {
+        vouchers(&self.split, self.currency)
     }
 
     /// One row per day of the range, days without bookings included.
@@ -114,9 +136,151 @@ impl AdminQuery {
         let app = app(ctx)?;
         let to = to.map_or_else(|| app.now().date_naive(), |d| d.0);
         let from = from.map_or_else(|| to - Duration::days(29), |d| d.0);
+        let figures = analytics::compute(app, from, to).await?;
+        let split = breakdown::compute(&mut *app.db().await?, Scope::Days(from, to)).await?;
         Ok(AnalyticsObject {
-            figures: analytics::compute(app, from, to).await?,
+            figures,
+            split,
             currency: app.config.currency,
         })
+    }
+
+    /// Operators and admins: one showtime's figures: seats sold and checked in, and how
+    /// its sales split (channels, ticket types, complimentary tickets, vouchers).
+    #[graphql(guard = "RoleGuard::new(Role::Operator).or(RoleGuard::new(Role::Admin))")]
+    async fn showtime_report(
+        &self,
+        ctx: &Context<'_>,
+        showtime_id: async_graphql::ID,
+    ) -> Result<ShowtimeReportObject> {
+        let app = app(ctx)?;
+        let id = crate::ids::parse_uuid("showtimeId", &showtime_id)?;
+        let manifest = crate::box_office::manifest::manifest(app, id).await?;
+        let split = breakdown::compute(&mut *app.db().await?, Scope::Showtime(id)).await?;
+        Ok(ShowtimeReportObject {
+            manifest,
+            split,
+            currency: app.config.currency,
+        })
+    }
+}
+
+fn channels(split: &Breakdown, currency: Currency) -> Vec<ChannelStatsObject> {
+    split
+        .channels
+        .iter()
+        .map(|c| ChannelStatsObject {
+            channel: if c.channel == crate::checkout::COUNTER {
+                crate::booking::graphql::SaleChannel::Counter
+            } else {
+                crate::booking::graphql::SaleChannel::Online
+            },
+            bookings: int(c.bookings),
+            seats: int(c.seats),
+            revenue: Money::new(c.revenue, currency).into(),
+        })
+        .collect()
+}
+
+fn ticket_types(split: &Breakdown, currency: Currency) -> Vec<TicketTypeStatsObject> {
+    split
+        .ticket_types
+        .iter()
+        .map(|t| TicketTypeStatsObject {
+            ticket_type: t.ticket_type.clone(),
+            tickets: int(t.tickets),
+            revenue: Money::new(t.revenue, currency).into(),
+        })
+        .collect()
+}
+
+fn vouchers(split: &Breakdown, currency: Currency) -> Vec<VoucherStatsObject> {
+    split
+        .vouchers
+        .iter()
+        .map(|v| VoucherStatsObject {
+            code: v.code.clone(),
+            bookings: int(v.bookings),
+            discount: Money::new(v.discount, currency).into(),
+        })
+        .collect()
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "ChannelStats")]
+pub struct ChannelStatsObject {
+    channel: crate::booking::graphql::SaleChannel,
+    bookings: i32,
+    seats: i32,
+    /// What the bookings cost, less what went back.
+    revenue: MoneyObject,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "TicketTypeStats")]
+pub struct TicketTypeStatsObject {
+    ticket_type: String,
+    tickets: i32,
+    /// The tickets' prices less their discounts.
+    revenue: MoneyObject,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "VoucherStats")]
+pub struct VoucherStatsObject {
+    code: String,
+    bookings: i32,
+    /// What the voucher took off those bookings.
+    discount: MoneyObject,
+}
+
+pub struct ShowtimeReportObject {
+    manifest: crate::box_office::manifest::Manifest,
+    split: Breakdown,
+    currency: Currency,
+}
+
+#[Object(name = "ShowtimeReport")]
+impl ShowtimeReportObject {
+    async fn showtime_id(&self) -> async_graphql::ID {
+        async_graphql::ID(self.manifest.showtime.to_string())
+    }
+
+    async fn capacity(&self) -> i32 {
+        int(self.manifest.capacity)
+    }
+
+    /// Seats sold (paid or given).
+    async fn seats_sold(&self) -> i32 {
+        int(self.manifest.seats.len())
+    }
+
+    async fn checked_in(&self) -> i32 {
+        int(self.manifest.checked_in())
+    }
+
+    /// What its sold bookings cost, less what went back.
+    async fn revenue(&self) -> MoneyObject {
+        Money::new(
+            self.split.channels.iter().map(|c| c.revenue).sum(),
+            self.currency,
+        )
+        .into()
+    }
+
+    async fn channels(&self) -> Vec<ChannelStatsObject> {
+        channels(&self.split, self.currency)
+    }
+
+    async fn ticket_types(&self) -> Vec<TicketTypeStatsObject> {
+        ticket_types(&self.split, self.currency)
+    }
+
+    async fn complimentary_tickets(&self) -> i32 {
+        int(self.split.complimentary_tickets)
+    }
+
+    async fn vouchers(&self) -> Vec<VoucherStatsObject> {
+        vouchers(&self.split, self.currency)
     }
 }

@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod health;
 pub mod metrics;
 pub mod revoked_tickets;
+pub mod sales_report;
 pub mod seatmap;
 pub mod stripe_webhook;
 pub mod tickets;
@@ -46,6 +47,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/api/tickets/public-key", get(tickets::public_key))
         .route("/api/tickets/revoked", get(revoked_tickets::revoked))
+        .route("/api/admin/reports/sales.csv", get(sales_report::sales_csv))
         .route("/api/tickets/{file}", get(tickets::image))
         .route("/seatmap/{showtime}", get(seatmap::page))
         .route(

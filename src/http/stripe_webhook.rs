@@ -39,11 +39,17 @@ pub async fn receive(
         Err(_) => return refuse("the body is not a Stripe event"),
     };
     let (id, kind) = (event.id.clone(), event.kind.clone());
-    // An exchange's difference first: a payment of the checkout's, not the booking's.
-    let handled = match crate::checkout::exchange::handle_event(app, &event).await {
-        Ok(Some(handled)) => Ok(handled),
-        Ok(None) => events::handle(app, event).await,
-        Err(e) => Err(e),
+    // A booking's own payment first (nearly every event); one about an intent that is
+    // no booking's is offered to the exchanges, whose differences are paid apart.
+    let handled = match events::handle(app, &event).await {
+        Ok(first @ (Handled::NotYet | Handled::Ignored)) => {
+            match crate::checkout::exchange::handle_event(app, &event).await {
+                Ok(Some(handled)) => Ok(handled),
+                Ok(None) => Ok(first),
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
     };
     match handled {
         Ok(Handled::NotYet) => {

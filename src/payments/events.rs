@@ -102,12 +102,12 @@ pub fn intent_of(event: &Event) -> &str {
     .unwrap_or_default()
 }
 
-pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
+pub async fn handle(app: &App, event: &Event) -> AppResult<Handled> {
     if !handles(&event.kind) {
         return Ok(Handled::Ignored);
     }
     let object = &event.data.object;
-    let intent = intent_of(&event).to_owned();
+    let intent = intent_of(event).to_owned();
     let metadata_booking = object["metadata"]["booking_id"]
         .as_str()
         .and_then(|b| Uuid::parse_str(b).ok());
@@ -120,7 +120,7 @@ pub async fn handle(app: &App, event: Event) -> AppResult<Handled> {
                     None => Outcome::Ignored,
                 });
             };
-            if !record_event(conn, &event).await? {
+            if !record_event(conn, event).await? {
                 return Ok(Outcome::Duplicate);
             }
             let Some(payment) = ledger::for_intent(conn, &intent).await? else {

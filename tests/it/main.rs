@@ -39,6 +39,7 @@ mod payments;
 mod profile;
 mod promotions;
 mod properties;
+mod reports;
 mod request_ids;
 mod schema;
 mod schema_fuzz;

@@ -646,6 +646,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "showtimeReport",
+            Staff,
+            "query($id: ID!) { showtimeReport(showtimeId: $id) { capacity } }",
+            json!({"id": id}),
+        ),
+        (
             "showtimeManifest",
             Staff,
             "query($id: ID!) { showtimeManifest(showtimeId: $id) { showtimeId } }",
