@@ -24,7 +24,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::holds::{keys_expire_at, parse_seats, run_script};
+use super::holds::{keys_expire_at, parse_seats, read_holds, run_script};
 use super::rooms::{self, Room};
 use super::scripts::BLOCK;
 use super::sync::{ensure_booked, sync_seats};
@@ -175,7 +175,21 @@ pub async fn block(
                 .load(conn)
                 .await?;
             if !sold.is_empty() {
-                return Err(taken(&sold));
+                // Named with the seats held now, so that one answer names them all.
+                let mut named = sold;
+                if let Ok(holds) = read_holds(&app.redis, &[showtime_id], now).await {
+                    let held = holds.get(&showtime_id).map(|h| &h.held);
+                    named.extend(
+                        seats
+                            .iter()
+                            .filter(|s| held.is_some_and(|h| h.contains_key(*s)))
+                            .filter(|s| !named.contains(s))
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                named.sort_by_key(|s| seats.iter().position(|x| x == s));
+                return Err(taken(&named));
             }
             let mut list = listed(&showtime);
             list.extend(
