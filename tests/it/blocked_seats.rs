@@ -185,12 +185,23 @@ async fn a_block_shows_live_on_every_node_refuses_holds_and_an_unblock_gives_the
         ("BLOCKED".to_owned(), json!("Broken armrest"))
     );
 
-    // Nobody can hold it, on either node, alone or with a free seat.
+    // Nobody can hold it, on either node, alone or with a free seat; nor sell it at
+    // the counter.
     for node in [&app, &other] {
         let r = lock(node, &customer, st, &["A1", "A2"]).await;
         assert_eq!(r.code(), "SEATS_UNAVAILABLE");
         assert_eq!(r.error()["extensions"]["seats"], json!(["A2"]));
     }
+    let r = app
+        .gql_as(
+            &operator.token,
+            "mutation($i: SellAtCounterInput!) { sellAtCounter(input: $i) { id } }",
+            json!({"i": {"showtimeId": st.to_string(), "payment": "CASH",
+                   "tickets": [{"seatNumber": "A3", "ticketType": "ADULT"}]}}),
+        )
+        .await;
+    assert_eq!(r.code(), "SEATS_UNAVAILABLE");
+    assert_eq!(r.error()["extensions"]["seats"], json!(["A3"]));
     assert_eq!(
         in_postgres(&app, st).await,
         (
@@ -374,6 +385,11 @@ async fn after_redis_lost_the_showtime_blocked_seats_are_still_refused() {
     block(&app, &operator, st, &["A4"], "Wheelchair space")
         .await
         .data();
+    let mut watcher = WsClient::connect(app.addr, false, None).await;
+    watcher
+        .subscribe("m", SUBSCRIPTION, json!({"s": st.to_string()}))
+        .await;
+    watcher.next_data().await;
 
     let redis = app.redis().await;
     let tag = format!("{}:seat:{{{st}}}:", app.prefix);
@@ -390,6 +406,14 @@ async fn after_redis_lost_the_showtime_blocked_seats_are_still_refused() {
     assert_eq!(r.code(), "SEATS_UNAVAILABLE");
     assert_eq!(r.error()["extensions"]["seats"], json!(["A4"]));
     lock(&app, &customer, st, &["A3"]).await.data();
+    // The live map starts again from a snapshot that still has the seat blocked.
+    let snapshot = loop {
+        let event = watcher.next_data().await["seatMap"].clone();
+        if !event["snapshot"].is_null() {
+            break event["snapshot"].clone();
+        }
+    };
+    assert_eq!(state_of(&snapshot, "A4").0, "BLOCKED");
     // Unblocking still reaches Redis after the rebuild.
     unblock(&app, &operator, st, &["A4"]).await.data();
     lock(&app, &customer, st, &["A4"]).await.data();
