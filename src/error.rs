@@ -166,6 +166,14 @@ impl From<diesel::result::Error> for AppError {
             ) if info.constraint_name() == Some("showtime_on_sale") => {
                 Self::bad_input("showtimeId", "this showtime was cancelled")
             }
+            // `screema_showtime_on_sale`: a seat the house has blocked, whatever Redis
+            // said when it was held; the trigger names it in the detail.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::CheckViolation,
+                ref info,
+            ) if info.constraint_name() == Some("seat_blocked") => Self::SeatsUnavailable {
+                seats: info.details().map(str::to_owned).into_iter().collect(),
+            },
             other if postgres_away(&other) => Self::Unavailable {
                 service: Service::Postgres,
                 cause: anyhow::Error::new(other).context("the database connection was lost"),

@@ -14,19 +14,33 @@ use crate::db::schema::{booking_seats, bookings, payments};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 
-/// Seats among `seats` that a live booking already has.
+/// Seats among `seats` that a live booking already has, or that the house has blocked
+/// (the sale's trigger refuses those whatever Redis said when they were held).
 pub async fn taken_seats(
     conn: &mut AsyncPgConnection,
     showtime: Uuid,
     seats: &[String],
 ) -> AppResult<Vec<String>> {
-    Ok(booking_seats::table
+    let mut taken: Vec<String> = booking_seats::table
         .filter(booking_seats::showtime_id.eq(showtime))
         .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
         .filter(booking_seats::seat_number.eq_any(seats))
         .select(booking_seats::seat_number)
         .load(conn)
-        .await?)
+        .await?;
+    let blocked: Vec<Option<String>> = crate::db::schema::showtimes::table
+        .find(showtime)
+        .select(crate::db::schema::showtimes::blocked_seats)
+        .first(conn)
+        .await
+        .optional()?
+        .unwrap_or_default();
+    for seat in blocked.into_iter().flatten() {
+        if seats.contains(&seat) && !taken.contains(&seat) {
+            taken.push(seat);
+        }
+    }
+    Ok(taken)
 }
 
 /// A booking, or NOT_FOUND.

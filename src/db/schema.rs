@@ -354,6 +354,23 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    seat_blocks (id) {
+        id -> Uuid,
+        showtime_id -> Uuid,
+        #[max_length = 8]
+        seat_number -> Varchar,
+        #[max_length = 200]
+        reason -> Varchar,
+        blocked_by -> Nullable<Uuid>,
+        blocked_at -> Timestamptz,
+        unblocked_by -> Nullable<Uuid>,
+        unblocked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     seat_locks (id) {
         id -> Uuid,
         showtime_id -> Uuid,
@@ -525,6 +542,7 @@ diesel::joinable!(refunds -> bookings (booking_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(refunds -> users (requested_by));
 diesel::joinable!(screens -> theaters (theater_id));
+diesel::joinable!(seat_blocks -> showtimes (showtime_id));
 diesel::joinable!(seat_locks -> showtimes (showtime_id));
 diesel::joinable!(seat_locks -> users (user_id));
 diesel::joinable!(showtimes -> movies (movie_id));
@@ -554,6 +572,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     refunds,
     screens,
+    seat_blocks,
     seat_locks,
     showtimes,
     snacks,

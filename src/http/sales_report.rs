@@ -26,18 +26,13 @@ fn refuse(status: StatusCode, field: Option<&str>, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, Response> {
+/// A date parameter; on a bad one, the field it names.
+fn date<'f>(field: &'f str, raw: Option<&str>) -> Result<Option<NaiveDate>, &'f str> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    Some(field),
-                    "give a date as YYYY-MM-DD",
-                )
-            }),
+            .map_err(|_| field),
     }
 }
 
@@ -63,7 +58,13 @@ pub async fn sales_csv(
         date("to", params.to.as_deref()),
     ) {
         (Ok(from), Ok(to)) => (from, to),
-        (Err(refused), _) | (_, Err(refused)) => return refused,
+        (Err(field), _) | (_, Err(field)) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                Some(field),
+                "give a date as YYYY-MM-DD",
+            );
+        }
     };
     let to = to.unwrap_or_else(|| app.now().date_naive());
     let from = from.unwrap_or(to - Duration::days(29));

@@ -1,5 +1,6 @@
 //! Seat map types, and the resolvers behind `Showtime.seatMap` and `availableSeats`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Subscription};
@@ -7,14 +8,16 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use super::best;
+use super::blocks;
 use super::rooms;
 use super::seat_map::{self, SeatStates};
 use crate::auth::model::Viewer;
 use crate::catalog::graphql::SeatKindGql;
 use crate::catalog::layout::SeatLayout;
 use crate::catalog::model::Showtime;
+use crate::db::enums::Role;
 use crate::error::AppError;
-use crate::graphql::guards::{SignedIn, viewer};
+use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
 use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, ScreenKey, ShowtimeKey};
 use crate::graphql::scalars::DateTime;
 use crate::graphql::scalars::{MoneyObject, int};
@@ -63,6 +66,9 @@ pub struct SeatObject {
     pub(crate) state: SeatStateGql,
     pub(crate) held_by_me: bool,
     pub(crate) price: MoneyObject,
+    /// Why the house keeps this seat back (`blockSeats`): staff only, null for everyone
+    /// else and for seats blocked without a reason.
+    pub(crate) blocked_reason: Option<String>,
 }
 
 struct SeatInputs {
@@ -139,12 +145,17 @@ fn states<'a>(ctx: &Context<'_>, showtime: &'a Showtime, inputs: &'a SeatInputs)
     let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
     SeatStates {
         booked: inputs.booked.iter().map(String::as_str).collect(),
-        blocked: showtime
-            .blocked_seats
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect(),
+        // Redis's, read with the holds at one version; the showtime's own list (which
+        // may come from a cache a moment old) only when Redis does not know them all.
+        blocked: match &inputs.holds.blocked {
+            Some(blocked) => blocked.iter().map(String::as_str).collect(),
+            None => showtime
+                .blocked_seats
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+        },
         held: inputs
             .holds
             .held
@@ -164,10 +175,34 @@ pub async fn seat_map(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<Sea
         &states(ctx, showtime, &inputs),
         inputs.holds.version,
     );
-    Ok(map_object(map))
+    let reasons = block_reasons(app(ctx)?, ctx.data_opt::<Viewer>(), showtime.id, &map).await?;
+    Ok(map_object(map, reasons.as_ref()))
 }
 
-fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
+fn is_staff(viewer: Option<&Viewer>) -> bool {
+    viewer.is_some_and(|v| matches!(v.role, Role::Operator | Role::Admin))
+}
+
+/// Why the map's blocked seats are blocked, for staff (one statement, and only when
+/// the map has a blocked seat); `None` for everyone else.
+async fn block_reasons(
+    app: &crate::app::App,
+    viewer: Option<&Viewer>,
+    showtime: uuid::Uuid,
+    map: &seat_map::SeatMap,
+) -> Result<Option<HashMap<String, String>>> {
+    let any_blocked = map
+        .rows
+        .iter()
+        .flat_map(|row| &row.seats)
+        .any(|seat| seat.state == seat_map::SeatState::Blocked);
+    if !is_staff(viewer) || !any_blocked {
+        return Ok(None);
+    }
+    Ok(Some(blocks::reasons(app, showtime).await?))
+}
+
+fn map_object(map: seat_map::SeatMap, reasons: Option<&HashMap<String, String>>) -> SeatMapObject {
     SeatMapObject {
         version: int(map.version),
         rows: map
@@ -179,6 +214,9 @@ fn map_object(map: seat_map::SeatMap) -> SeatMapObject {
                     row.seats
                         .into_iter()
                         .map(|seat| SeatObject {
+                            blocked_reason: (seat.state == seat_map::SeatState::Blocked)
+                                .then(|| reasons.and_then(|r| r.get(&seat.number)).cloned())
+                                .flatten(),
                             number: seat.number,
                             column: int(seat.column),
                             kind: seat.kind.into(),
@@ -260,6 +298,57 @@ impl SeatingMutation {
         let viewer = viewer(ctx)?;
         Ok(holds::release(app(ctx)?, viewer, &lock_token).await?)
     }
+
+    /// Operators and admins: keeps seats back (every seat or none). A blocked seat
+    /// cannot be held or sold and shows BLOCKED live on every map; staff see `reason`
+    /// as `Seat.blockedReason`. A seat someone holds or has bought is CONFLICT naming
+    /// it, and nothing is blocked; blocking a blocked seat again replaces its reason.
+    #[graphql(guard = "RoleGuard::new(Role::Operator).or(RoleGuard::new(Role::Admin))")]
+    async fn block_seats(
+        &self,
+        ctx: &Context<'_>,
+        input: BlockSeatsInput,
+    ) -> Result<SeatMapObject> {
+        let id = parse_uuid("showtimeId", &input.showtime_id)?;
+        let showtime = blocks::block(
+            app(ctx)?,
+            viewer(ctx)?,
+            id,
+            &input.seat_numbers,
+            &input.reason,
+        )
+        .await?;
+        seat_map(ctx, &Arc::new(showtime)).await
+    }
+
+    /// Operators and admins: gives blocked seats back to sale, live on every map. A
+    /// seat that is not blocked is BAD_USER_INPUT naming `seatNumbers`, and nothing is
+    /// unblocked.
+    #[graphql(guard = "RoleGuard::new(Role::Operator).or(RoleGuard::new(Role::Admin))")]
+    async fn unblock_seats(
+        &self,
+        ctx: &Context<'_>,
+        input: UnblockSeatsInput,
+    ) -> Result<SeatMapObject> {
+        let id = parse_uuid("showtimeId", &input.showtime_id)?;
+        let showtime = blocks::unblock(app(ctx)?, viewer(ctx)?, id, &input.seat_numbers).await?;
+        seat_map(ctx, &Arc::new(showtime)).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct BlockSeatsInput {
+    showtime_id: ID,
+    /// Row label and number, e.g. `["C7", "C8"]`.
+    seat_numbers: Vec<String>,
+    /// Why, for staff: one line, 1 to 200 characters.
+    reason: String,
+}
+
+#[derive(InputObject)]
+pub struct UnblockSeatsInput {
+    showtime_id: ID,
+    seat_numbers: Vec<String>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -285,11 +374,12 @@ pub struct SeatMapEventObject {
 fn snapshot_event(
     showtime: uuid::Uuid,
     (map, available): (seat_map::SeatMap, usize),
+    reasons: Option<&HashMap<String, String>>,
 ) -> SeatMapEventObject {
     SeatMapEventObject {
         showtime_id: ID(showtime.to_string()),
         version: int(map.version),
-        snapshot: Some(map_object(map)),
+        snapshot: Some(map_object(map, reasons)),
         changes: Vec::new(),
         available_seats: int(available),
     }
@@ -320,14 +410,42 @@ fn change_event(showtime: uuid::Uuid, event: &LiveEvent) -> Option<SeatMapEventO
     })
 }
 
-async fn next_event(mut follower: Follower) -> Option<(SeatMapEventObject, Follower)> {
+/// A live map's follower, and the app when the subscriber is staff (whose snapshots
+/// carry the blocked seats' reasons, read afresh each time).
+type Following = (Follower, Option<crate::app::AppState>);
+
+async fn next_event((mut follower, staff): Following) -> Option<(SeatMapEventObject, Following)> {
     let showtime = follower.showtime();
     let event = match follower.next().await {
         Step::Change(event) => change_event(showtime, &event)?,
-        Step::Resnapshot => snapshot_event(showtime, follower.resnapshot().await?),
+        Step::Resnapshot => {
+            let snapshot = follower.resnapshot().await?;
+            let reasons = match &staff {
+                Some(app) => snapshot_reasons(app, showtime, &snapshot.0).await,
+                None => None,
+            };
+            snapshot_event(showtime, snapshot, reasons.as_ref())
+        }
         Step::Closed => return None,
     };
-    Some((event, follower))
+    Some((event, (follower, staff)))
+}
+
+/// A staff subscriber's reasons for a snapshot; a failure to read them leaves them out
+/// rather than ending the live map.
+async fn snapshot_reasons(
+    app: &crate::app::App,
+    showtime: uuid::Uuid,
+    map: &seat_map::SeatMap,
+) -> Option<HashMap<String, String>> {
+    let staff = Viewer {
+        user_id: uuid::Uuid::nil(),
+        role: Role::Operator,
+    };
+    block_reasons(app, Some(&staff), showtime, map)
+        .await
+        .ok()
+        .flatten()
 }
 
 #[derive(Default)]
@@ -344,8 +462,13 @@ impl SeatingSubscription {
         let showtime = parse_uuid("showtimeId", &showtime_id)?;
         let app = app(ctx)?.clone();
         let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
+        let staff = is_staff(ctx.data_opt::<Viewer>()).then(|| app.clone());
         let (follower, snapshot) = Follower::join(&app, showtime, me).await?;
-        let first = snapshot_event(showtime, snapshot);
+        let reasons = match &staff {
+            Some(app) => snapshot_reasons(app, showtime, &snapshot.0).await,
+            None => None,
+        };
+        let first = snapshot_event(showtime, snapshot, reasons.as_ref());
         if let Some(handoff) = ctx.data_opt::<Handoff>() {
             // The transport sends the changes itself, built once for all subscribers.
             handoff.put(follower);
@@ -353,7 +476,7 @@ impl SeatingSubscription {
         }
         let first = futures_util::stream::once(async move { first });
         Ok(first
-            .chain(futures_util::stream::unfold(follower, next_event))
+            .chain(futures_util::stream::unfold((follower, staff), next_event))
             .boxed())
     }
 }
@@ -392,7 +515,10 @@ impl SeatingQuery {
         .ok_or(AppError::SeatsUnavailable { seats: Vec::new() })?;
         let chosen: Vec<String> = chosen.iter().map(ToString::to_string).collect();
         let base = Money::new(showtime.base_price, app(ctx)?.config.currency);
-        let map = map_object(seat_map::build(layout, base, &states, inputs.holds.version));
+        let map = map_object(
+            seat_map::build(layout, base, &states, inputs.holds.version),
+            None,
+        );
         Ok(map
             .rows
             .into_iter()

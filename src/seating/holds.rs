@@ -47,6 +47,9 @@ pub struct Holds {
     /// mirrors Postgres from the first hold on, and again after losing its data); `None`
     /// sends the reader to Postgres.
     pub booked: Option<Arc<Vec<String>>>,
+    /// The seats the house has blocked, as Redis knows them at `version`, when it knows
+    /// them all (loaded with the booked seats); `None` sends the reader to Postgres.
+    pub blocked: Option<Arc<Vec<String>>>,
 }
 
 /// A script's status word. (A plain `.first()` would be taken for diesel's.)
@@ -136,10 +139,12 @@ pub async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, S
 
 /// The keys every seat script declares, in the order `scripts::PRELUDE` names them.
 pub(super) fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
-    ["holds", "locks", "expiry", "booked", "version", "epoch"]
-        .iter()
-        .map(|part| keys::seat_key(redis, showtime, part))
-        .collect()
+    [
+        "holds", "locks", "expiry", "booked", "version", "epoch", "blocked",
+    ]
+    .iter()
+    .map(|part| keys::seat_key(redis, showtime, part))
+    .collect()
 }
 
 async fn run(
@@ -235,15 +240,9 @@ pub async fn hold(
             format!("no such seat in this room: {}", unknown.join(", ")),
         ));
     }
+    // Blocked seats are refused by the script, which sees blocks as they are now; the
+    // cached showtime's list may be a moment old.
     let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
-    let blocked: Vec<String> = names
-        .iter()
-        .filter(|s| showtime.blocked_seats.iter().flatten().any(|b| b == *s))
-        .cloned()
-        .collect();
-    if !blocked.is_empty() {
-        return Err(AppError::SeatsUnavailable { seats: blocked });
-    }
 
     let token = new_token(showtime_id);
     let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
@@ -517,9 +516,14 @@ pub async fn read_holds(
         let version = head(&reply).and_then(|v| v.parse().ok()).unwrap_or(0);
         let epoch = reply.get(1).cloned().unwrap_or_default();
         let sold: Option<usize> = reply.get(2).and_then(|n| n.parse().ok());
-        let holds_from = 3 + sold.unwrap_or(0);
+        let blocked_at = 3 + sold.unwrap_or(0);
         let booked = sold
-            .and_then(|n| reply.get(3..3 + n))
+            .and(reply.get(3..blocked_at))
+            .map(|seats| Arc::new(seats.to_vec()));
+        let kept: Option<usize> = reply.get(blocked_at).and_then(|n| n.parse().ok());
+        let holds_from = blocked_at + 1 + kept.unwrap_or(0);
+        let blocked = kept
+            .and(reply.get(blocked_at + 1..holds_from))
             .map(|seats| Arc::new(seats.to_vec()));
         let held = reply[holds_from.min(reply.len())..]
             .chunks_exact(2)
@@ -536,6 +540,7 @@ pub async fn read_holds(
                 epoch,
                 held,
                 booked,
+                blocked,
             },
         );
     }

@@ -110,9 +110,12 @@ impl RoomState {
         seat_map::available_count(&self.layout, &self.states(None))
     }
 
+    /// A change names what the seat shows now, whatever it showed before.
     fn apply(&mut self, change: &[String]) -> Option<(String, SeatState)> {
         let (seat, state) = (change.first()?.clone(), change.get(1)?.as_str());
         self.held.remove(&seat);
+        self.booked.remove(&seat);
+        self.blocked.remove(&seat);
         let state = match state {
             "HELD" => {
                 let holder = change
@@ -130,11 +133,7 @@ impl RoomState {
                 self.blocked.insert(seat.clone());
                 SeatState::Blocked
             }
-            _ => {
-                self.booked.remove(&seat);
-                self.blocked.remove(&seat);
-                SeatState::Available
-            }
+            _ => SeatState::Available,
         };
         Some((seat, state))
     }
@@ -497,13 +496,18 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
         epoch: holds.epoch,
         layout: room.layout.clone(),
         base_price: Money::new(room.showtime.base_price, app.config.currency),
-        blocked: room
-            .showtime
-            .blocked_seats
-            .iter()
-            .flatten()
-            .cloned()
-            .collect(),
+        // Redis's, read at the version; the showtime's own list only when Redis does
+        // not know them all.
+        blocked: match holds.blocked.take() {
+            Some(blocked) => blocked.iter().cloned().collect(),
+            None => room
+                .showtime
+                .blocked_seats
+                .iter()
+                .flatten()
+                .cloned()
+                .collect(),
+        },
         booked,
         held: holds.held,
     })

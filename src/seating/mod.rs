@@ -1,6 +1,7 @@
 //! Seat maps (and, with the holds work, holds and the live feed).
 
 pub mod best;
+pub mod blocks;
 pub mod follow;
 pub mod graphql;
 pub mod holds;

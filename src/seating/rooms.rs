@@ -1,10 +1,12 @@
 //! A process-wide cache of what a hold or a booking needs to know about a showtime
 //! (its start, base price, blocked seats and parsed room layout), so that the hot path
 //! of `lockSeats` and `createBooking` does not read and parse them from Postgres each
-//! time. A showtime changes only by an admin's hand (cancelled): the node that changes
-//! it forgets its room before answering, and every node forgets all its rooms on the
-//! catalog's pub/sub word (`catalog::cache::changed`), as the catalog cache does; the
-//! time-to-live bounds what a lost word could cost.
+//! time. A showtime changes only by staff's hand (cancelled, seats blocked or
+//! unblocked): the node that changes it forgets its room before answering, and every
+//! node forgets all its rooms on the catalog's pub/sub word (`catalog::cache::changed`),
+//! as the catalog cache does; the time-to-live bounds what a lost word could cost. The
+//! cached blocked seats are for drawing maps when Redis does not know them: whether a
+//! seat may be held is decided by the hold's script (`scripts::LOCK`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,12 +14,17 @@
 //! - `P:seat:{S}:version` the change counter; every change to a seat increments it
 //! - `P:seat:{S}:epoch`   a random id set with the booked set: it changes when Redis
 //!   has lost the showtime's data, so readers know that versions started again
+//! - `P:seat:{S}:blocked` set of seats the house has blocked (mirrors
+//!   `showtimes.blocked_seats`, loaded with the booked set). It lives here, beside the
+//!   holds, so that one script decides between a hold and a block: `LOCK` refuses a
+//!   blocked seat and `BLOCK` a held or sold one, and neither can slip between the
+//!   other's check and its write
 //!
 //! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`
 //! (a HELD seat also names its holder: `[seat, "HELD", userId]`),
 //! from inside the script that made it, so the channel's order is the versions' order.
 //!
-//! The scripts that create keys (`LOCK`, `SYNC`, `LOAD_BOOKED`) also set every key of
+//! The scripts that create keys (`LOCK`, `SYNC`, `LOAD_BOOKED`, `BLOCK`) also set every key of
 //! the showtime to expire at an instant the caller gives (a day after the showtime
 //! ends, see `holds::keys_expire_at`), so the keys of past showtimes do not pile up.
 
@@ -30,7 +35,7 @@ use fred::types::scripts::Script;
 /// Shared by every script: parse a lock, and release the locks that have lapsed
 /// (publishing their seats as AVAILABLE).
 const PRELUDE: &str = r#"
-local holds, locks, expiry, booked, version, epoch, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1]
+local holds, locks, expiry, booked, version, epoch, blocked, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1]
 local now = tonumber(ARGV[2])
 
 -- A lock's owner, expiry, cap and seats, and the booking it is claimed by (nil when
@@ -51,7 +56,7 @@ end
 -- Every key of the showtime expires at `at` (ms): a day after it ends.
 local function keep(at)
   if at and at > 0 then
-    for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], at) end
+    for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], at) end
   end
 end
 
@@ -75,7 +80,11 @@ local function usable(token, user, from)
   end
   local lost = {'UNAVAILABLE'}
   for _, s in ipairs(held) do
-    if redis.call('HGET', holds, s) ~= token then lost[#lost + 1] = s end
+    -- Blocked under the hold (Redis following a block Postgres already had): the
+    -- sale would be refused, so it is refused here first.
+    if redis.call('HGET', holds, s) ~= token or redis.call('SISMEMBER', blocked, s) == 1 then
+      lost[#lost + 1] = s
+    end
   end
   if #lost > 1 then return nil, lost end
   return owner, exp, cap, held
@@ -87,7 +96,7 @@ local function release(token, meta)
   for _, s in ipairs(seats) do
     if redis.call('HGET', holds, s) == token then
       redis.call('HDEL', holds, s)
-      if redis.call('SISMEMBER', booked, s) == 0 then
+      if redis.call('SISMEMBER', booked, s) == 0 and redis.call('SISMEMBER', blocked, s) == 0 then
         changes[#changes + 1] = {s, 'AVAILABLE'}
       end
     end
@@ -107,6 +116,24 @@ local function sweep()
     if meta then release(token, meta) else redis.call('ZREM', expiry, token) end
   end
   return #lapsed
+end
+
+-- What a seat shows now: booked wins over blocked, both over held.
+local function state_of(s)
+  if redis.call('SISMEMBER', booked, s) == 1 then return {s, 'BOOKED'} end
+  if redis.call('SISMEMBER', blocked, s) == 1 then return {s, 'BLOCKED'} end
+  local holder = redis.call('HGET', holds, s)
+  local meta = holder and redis.call('HGET', locks, holder)
+  if meta then
+    local user = parse(meta)
+    return {s, 'HELD', user}
+  end
+  return {s, 'AVAILABLE'}
+end
+
+-- Whether the booked and blocked sets are both there (copied from Postgres).
+local function loaded()
+  return redis.call('EXISTS', booked) == 1 and redis.call('EXISTS', blocked) == 1
 end
 "#;
 
@@ -131,7 +158,7 @@ fn script(body: &str) -> Script {
 pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-if redis.call('EXISTS', booked) == 0 then return {'NEED_BOOKED'} end
+if not loaded() then return {'NEED_BOOKED'} end
 sweep()
 local token, user, exp, cap, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 local expire_at, unpaid = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -141,7 +168,8 @@ local seats = {}
 for i = 11, #ARGV do seats[#seats + 1] = ARGV[i] end
 local taken = {}
 for _, s in ipairs(seats) do
-  if redis.call('SISMEMBER', booked, s) == 1 or redis.call('HEXISTS', holds, s) == 1 then
+  if redis.call('SISMEMBER', booked, s) == 1 or redis.call('SISMEMBER', blocked, s) == 1
+     or redis.call('HEXISTS', holds, s) == 1 then
     taken[#taken + 1] = s
   end
 end
@@ -217,10 +245,11 @@ return {'OK'}
 pub static SWEEP: LazyLock<Script> =
     LazyLock::new(|| script("sweep() return redis.call('HLEN', locks)"));
 
-/// ARGV: channel, now. Returns `{version, epoch, n, bookedSeat × n, seat, holderUser,
-/// seat, holderUser, …}`: the booked seats when the set is complete (`n` is -1 when it
-/// is not, after Redis lost it or before anyone held a seat), then the live holds, all
-/// read in one step with the version they belong to.
+/// ARGV: channel, now. Returns `{version, epoch, n, bookedSeat × n, m, blockedSeat × m,
+/// seat, holderUser, seat, holderUser, …}`: the booked seats when the set is complete
+/// (`n` is -1 when it is not, after Redis lost it or before anyone held a seat), the
+/// blocked seats likewise (`m`), then the live holds, all read in one step with the
+/// version they belong to.
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -234,6 +263,18 @@ if redis.call('SISMEMBER', booked, '~loaded') == 1 then
     end
   end
   out[3] = tostring(n)
+end
+local at = #out + 1
+out[at] = '-1'
+if redis.call('SISMEMBER', blocked, '~loaded') == 1 then
+  local m = 0
+  for _, s in ipairs(redis.call('SMEMBERS', blocked)) do
+    if s ~= '~loaded' then
+      out[#out + 1] = s
+      m = m + 1
+    end
+  end
+  out[at] = tostring(m)
 end
 local pairs_ = redis.call('HGETALL', holds)
 for i = 1, #pairs_, 2 do
@@ -251,18 +292,28 @@ return out
     )
 });
 
-/// Fills the booked set from Postgres's seats, once: a marker member records that it
-/// is complete, and a new epoch that the showtime's data starts afresh.
-/// KEYS: booked, epoch. ARGV: new epoch, keysExpireAtMs, seats…
+/// Fills the booked and blocked sets from Postgres's seats, each once, when it is
+/// missing: a marker member records that a set is complete, and a new epoch that the
+/// showtime's data starts afresh.
+/// KEYS: booked, epoch, blocked. ARGV: new epoch, keysExpireAtMs, n, bookedSeat × n,
+/// blockedSeat…
 pub static LOAD_BOOKED: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
         r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SADD', KEYS[1], '~loaded')
+local n, loaded = tonumber(ARGV[3]), 0
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SADD', KEYS[1], '~loaded')
+  for i = 4, 3 + n do redis.call('SADD', KEYS[1], ARGV[i]) end
+  loaded = 1
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SADD', KEYS[3], '~loaded')
+  for i = 4 + n, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
+  loaded = 1
+end
+if loaded == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[1])
-for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], ARGV[2])
+for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], ARGV[2]) end
 return 1
 "#,
     )
@@ -346,18 +397,27 @@ return 1
     )
 });
 
-/// Brings seats in line with Postgres after a booking changed there, and publishes
-/// what changed as one versioned event. ARGV: channel, now, token, keysExpireAtMs, then
-/// pairs of `seat, '1'|'0'` (booked in Postgres or not). `token`, when not empty, names
-/// a hold that the booking used up: its seats leave `holds` without being released
-/// first; a claimed lock stays as its booking's marker for the per-user cap (see
-/// `LOCK`) until it lapses, any other is removed.
+/// Brings seats in line with Postgres after a booking or a block changed there, and
+/// publishes what changed as one versioned event. ARGV: channel, now, token,
+/// keysExpireAtMs, then triples of `seat, '1'|'0', '1'|'0'` (booked in Postgres or
+/// not, blocked there or not). `token`, when not empty, names a hold that the booking
+/// used up: its seats leave `holds` without being released first; a claimed lock stays
+/// as its booking's marker for the per-user cap (see `LOCK`) until it lapses, any other
+/// is removed. A seat's change is published when what it shows differs from before.
 /// Idempotent: a second run with the same arguments changes and publishes nothing.
 pub static SYNC: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 sweep()
 local token = ARGV[3]
+local function same(a, b) return a[2] == b[2] and a[3] == b[3] end
+local order, want, before = {}, {}, {}
+for i = 5, #ARGV - 2, 3 do
+  local s = ARGV[i]
+  order[#order + 1] = s
+  want[s] = {ARGV[i + 1] == '1', ARGV[i + 2] == '1'}
+  before[s] = state_of(s)
+end
 local freed = {}
 if token ~= '' then
   local meta = redis.call('HGET', locks, token)
@@ -365,8 +425,9 @@ if token ~= '' then
     local _, _, _, seats, claimed = parse(meta)
     for _, s in ipairs(seats) do
       if redis.call('HGET', holds, s) == token then
+        before[s] = before[s] or state_of(s)
         redis.call('HDEL', holds, s)
-        freed[s] = true
+        freed[#freed + 1] = s
       end
     end
     if not claimed then
@@ -375,34 +436,34 @@ if token ~= '' then
     end
   end
 end
-local loaded = redis.call('EXISTS', booked) == 1
+-- A set that Redis lost is not written to: it is copied whole from Postgres
+-- (`LOAD_BOOKED`) before anyone relies on it.
+local has_booked, has_blocked = redis.call('EXISTS', booked) == 1, redis.call('EXISTS', blocked) == 1
 local changes = {}
-local listed = {}
-for i = 5, #ARGV - 1, 2 do
-  local s, want = ARGV[i], ARGV[i + 1] == '1'
-  listed[s] = true
-  local was = redis.call('SISMEMBER', booked, s) == 1
-  if want then
-    if loaded and not was then redis.call('SADD', booked, s) end
+for _, s in ipairs(order) do
+  local is_booked, is_blocked = want[s][1], want[s][2]
+  if is_booked then
+    if has_booked then redis.call('SADD', booked, s) end
     -- A payment wins over a hold made after its booking lapsed.
-    local holder = redis.call('HGET', holds, s)
-    if holder then redis.call('HDEL', holds, s) end
-    if not was or freed[s] or holder then changes[#changes + 1] = {s, 'BOOKED'} end
-  elseif was or freed[s] then
-    if was then redis.call('SREM', booked, s) end
-    local holder = redis.call('HGET', holds, s)
-    local meta = holder and redis.call('HGET', locks, holder)
-    if meta then
-      local user = parse(meta)
-      changes[#changes + 1] = {s, 'HELD', user}
-    else
-      changes[#changes + 1] = {s, 'AVAILABLE'}
-    end
+    redis.call('HDEL', holds, s)
+  else
+    redis.call('SREM', booked, s)
   end
+  if is_blocked then
+    if has_blocked then redis.call('SADD', blocked, s) end
+  else
+    redis.call('SREM', blocked, s)
+  end
+  local after
+  if is_booked then after = {s, 'BOOKED'}
+  elseif is_blocked then after = {s, 'BLOCKED'}
+  else after = state_of(s) end
+  if not same(before[s], after) then changes[#changes + 1] = after end
 end
-for s, _ in pairs(freed) do
-  if not listed[s] and redis.call('SISMEMBER', booked, s) == 0 then
-    changes[#changes + 1] = {s, 'AVAILABLE'}
+for _, s in ipairs(freed) do
+  if not want[s] then
+    local after = state_of(s)
+    if not same(before[s], after) then changes[#changes + 1] = after end
   end
 end
 if #changes > 0 then
@@ -411,6 +472,38 @@ if #changes > 0 then
 end
 keep(tonumber(ARGV[4]))
 return #changes
+"#,
+    )
+});
+
+/// ARGV: channel, now, keysExpireAtMs, seats…. Blocks every seat, or none: returns
+/// `{'OK', version}`, `{'NEED_BOOKED'}` (copy the booked and blocked sets from Postgres
+/// first) or `{'TAKEN', seat…}`, the seats someone holds (a claimed hold too: a booking
+/// is being made from it) or has bought. Seats blocked already stay blocked, unpublished.
+pub static BLOCK: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if not loaded() then return {'NEED_BOOKED'} end
+sweep()
+local taken = {'TAKEN'}
+for i = 4, #ARGV do
+  local s = ARGV[i]
+  if redis.call('SISMEMBER', booked, s) == 1 or redis.call('HEXISTS', holds, s) == 1 then
+    taken[#taken + 1] = s
+  end
+end
+if #taken > 1 then return taken end
+local changes = {}
+for i = 4, #ARGV do
+  if redis.call('SADD', blocked, ARGV[i]) == 1 then changes[#changes + 1] = {ARGV[i], 'BLOCKED'} end
+end
+keep(tonumber(ARGV[3]))
+local v = tonumber(redis.call('GET', version) or '0')
+if #changes > 0 then
+  v = redis.call('INCR', version)
+  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
+end
+return {'OK', tostring(v)}
 "#,
     )
 });

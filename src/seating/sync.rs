@@ -1,9 +1,13 @@
-//! Redis follows Postgres for sold seats. After a booking changes in Postgres (made,
-//! confirmed, cancelled, expired, refunded), its seats are re-read from Postgres and
-//! Redis is set to match, publishing one versioned change. Reading the truth again,
+//! Redis follows Postgres for sold and blocked seats. After a booking changes in
+//! Postgres (made, confirmed, cancelled, expired, refunded) or seats are unblocked, the
+//! seats are re-read from Postgres and Redis is set to match, publishing one versioned
+//! change. Reading the truth again,
 //! rather than replaying "book"/"unbook" commands, makes the step idempotent and
 //! indifferent to the order in which the outbox delivers it; the advisory lock makes
 //! two syncs of one showtime take turns, so an older read never lands after a newer.
+//! The blocked seats are read under a share lock of the showtime's row, held until
+//! Redis is written: a block (which locks the row for update and writes Redis before it
+//! commits, `blocks`) cannot land between the read and the write and be undone by it.
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -15,7 +19,7 @@ use super::keys;
 use super::scripts::{LOAD_BOOKED, SYNC};
 use crate::app::App;
 use crate::db::enums::BookingStatus;
-use crate::db::schema::booking_seats;
+use crate::db::schema::{booking_seats, showtimes};
 use crate::error::{AppError, AppResult};
 
 /// The advisory-lock key of a showtime's seat syncs.
@@ -48,6 +52,18 @@ async fn live_seats(
     Ok(query.load(conn).await?)
 }
 
+/// The showtime's blocked seats, its row share-locked until the transaction ends.
+async fn blocked_seats(conn: &mut AsyncPgConnection, showtime: Uuid) -> AppResult<Vec<String>> {
+    let blocked: Option<Vec<Option<String>>> = showtimes::table
+        .find(showtime)
+        .select(showtimes::blocked_seats)
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(blocked.into_iter().flatten().flatten().collect())
+}
+
 /// Sets Redis's view of `seats` to Postgres's, removing `used_lock` (the hold a new
 /// booking was made from) on the way, and publishes what changed.
 pub async fn sync_seats(
@@ -61,13 +77,16 @@ pub async fn sync_seats(
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
         let booked = live_seats(conn, showtime, Some(seats)).await?;
+        let blocked = blocked_seats(conn, showtime).await?;
         let mut args = vec![
             used_lock.unwrap_or_default().to_owned(),
             keys_expire_at(&room.showtime, app.now()).to_string(),
         ];
         for seat in seats {
             args.push(seat.clone());
-            args.push(if booked.contains(seat) { "1" } else { "0" }.to_owned());
+            for set in [&booked, &blocked] {
+                args.push(if set.contains(seat) { "1" } else { "0" }.to_owned());
+            }
         }
         let _: i64 = run_script(app, &SYNC, showtime, args).await?;
         Ok(())
@@ -75,8 +94,8 @@ pub async fn sync_seats(
     .await
 }
 
-/// Makes sure Redis knows the showtime's booked seats (after a flush it does not):
-/// Postgres's seats are copied in once, marked complete. Takes the same turn as
+/// Makes sure Redis knows the showtime's booked and blocked seats (after a flush it
+/// does not): Postgres's seats are copied in once, marked complete. Takes the same turn as
 /// `sync_seats`, so a booking committed meanwhile is either in the copy or synced after.
 /// A showtime that does not exist is `BAD_USER_INPUT` naming `showtimeId`, and writes
 /// nothing: no keys for made-up ids.
@@ -86,15 +105,19 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
         let booked = live_seats(conn, showtime, None).await?;
+        let blocked = blocked_seats(conn, showtime).await?;
         let keys = vec![
             keys::seat_key(&app.redis, showtime, "booked"),
             keys::seat_key(&app.redis, showtime, "epoch"),
+            keys::seat_key(&app.redis, showtime, "blocked"),
         ];
         let mut args = vec![
             Uuid::new_v4().simple().to_string(),
             keys_expire_at(&room.showtime, app.now()).to_string(),
+            booked.len().to_string(),
         ];
         args.extend(booked);
+        args.extend(blocked);
         let _: i64 = LOAD_BOOKED
             .evalsha_with_reload(app.redis.client().await, keys, args)
             .await?;

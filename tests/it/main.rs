@@ -13,6 +13,7 @@ mod architecture;
 mod auth;
 mod batching;
 mod best_seats;
+mod blocked_seats;
 mod booking;
 mod catalog;
 mod cli;

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
-use crate::exchanges::showtime_at;
 
 use chrono::{Duration, Utc};
 use common::{TestApp, TestUser};

@@ -670,6 +670,18 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "blockSeats",
+            Staff,
+            "mutation($id: ID!) { blockSeats(input: {showtimeId: $id, seatNumbers: [\"A1\"], reason: \"probe\"}) { version } }",
+            json!({"id": id}),
+        ),
+        (
+            "unblockSeats",
+            Staff,
+            "mutation($id: ID!) { unblockSeats(input: {showtimeId: $id, seatNumbers: [\"A1\"]}) { version } }",
+            json!({"id": id}),
+        ),
+        (
             "cancelShowtime",
             Admin,
             "mutation($id: ID!) { cancelShowtime(id: $id, reason: \"probe\") { id } }",

@@ -777,7 +777,9 @@ async fn a_showtimes_keys_expire_a_day_after_it_ends() {
     let parts: BTreeSet<&str> = keys.iter().map(|k| &k[tag.len()..]).collect();
     assert_eq!(
         parts,
-        BTreeSet::from(["booked", "epoch", "expiry", "holds", "locks", "version"])
+        BTreeSet::from([
+            "blocked", "booked", "epoch", "expiry", "holds", "locks", "version"
+        ])
     );
     for key in &keys {
         let at: i64 = redis
