@@ -34,26 +34,7 @@ use crate::outbox::{self, Effect};
 pub const MAX_REASON_CHARS: usize = 500;
 
 fn checked_reason(reason: &str) -> AppResult<String> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::bad_input(
-            "reason",
-            "say why the showtime is cancelled: customers are told",
-        ));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::bad_input(
-            "reason",
-            format!("at most {MAX_REASON_CHARS} characters"),
-        ));
-    }
-    if reason.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "reason",
-            "a reason is one line with no control characters",
-        ));
-    }
-    Ok(reason.to_owned())
+    crate::text::text("reason", reason, MAX_REASON_CHARS)
 }
 
 /// `cancelShowtime` (admins). Returns the showtime as it now is.
@@ -63,13 +44,8 @@ pub async fn cancel_showtime(app: &App, id: Uuid, reason: &str) -> AppResult<Sho
     let mut conn = app.db().await?;
     let (showtime, told, refunds) = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let found: Showtime = showtimes::table
-                .find(id)
-                .select(Showtime::as_select())
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
+            let found = crate::catalog::queries::lock_showtime(conn, id)
+                .await?
                 .ok_or(AppError::NotFound { what: "showtime" })?;
             if found.is_cancelled() {
                 return Ok((found, Vec::new(), Vec::new()));

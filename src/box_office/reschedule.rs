@@ -20,7 +20,7 @@ use crate::catalog::layout::{SeatLayout, SeatNumber};
 use crate::catalog::manage::{ShowtimeChanges, reschedule};
 use crate::catalog::model::Showtime;
 use crate::db::enums::{BookingStatus, NotificationType};
-use crate::db::schema::{bookings, movies, screens, showtimes};
+use crate::db::schema::{bookings, movies, screens};
 use crate::error::{AppError, AppResult};
 use crate::notifications::{self, NewNotification, messages};
 use crate::outbox;
@@ -36,13 +36,8 @@ pub async fn update_showtime(app: &App, id: Uuid, changes: ShowtimeChanges) -> A
     let mut conn = app.db().await?;
     let (showtime, effects) = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let current: Showtime = showtimes::table
-                .find(id)
-                .select(Showtime::as_select())
-                .for_update()
-                .first(conn)
-                .await
-                .optional()?
+            let current = crate::catalog::queries::lock_showtime(conn, id)
+                .await?
                 .ok_or(AppError::NotFound { what: "showtime" })?;
             if current.is_cancelled() {
                 return Err(AppError::conflict("this showtime was cancelled"));

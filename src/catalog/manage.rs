@@ -297,21 +297,26 @@ async fn create_showtime(
         .returning(Showtime::as_returning())
         .get_result(conn)
         .await;
-    match inserted {
-        Ok(showtime) => Ok(showtime),
-        Err(DieselError::DatabaseError(_, info))
+    inserted.map_err(showtime_not_written)
+}
+
+/// Why a showtime's row was refused: another showing on its screen then (`CONFLICT`
+/// naming `startTime`), or a screen that does not exist.
+fn showtime_not_written(e: DieselError) -> AppError {
+    match e {
+        DieselError::DatabaseError(_, ref info)
             if info.constraint_name() == Some("showtimes_no_overlap") =>
         {
-            Err(AppError::Conflict {
+            AppError::Conflict {
                 message: "this screen has another showtime (with its cleaning) at that time"
                     .to_owned(),
                 field: Some("startTime".to_owned()),
-            })
+            }
         }
-        Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
-            Err(AppError::bad_input("screenId", "no such screen"))
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            AppError::bad_input("screenId", "no such screen")
         }
-        Err(e) => Err(e.into()),
+        e => e.into(),
     }
 }
 
@@ -376,22 +381,7 @@ pub async fn reschedule(
         .returning(Showtime::as_returning())
         .get_result(conn)
         .await;
-    match updated {
-        Ok(showtime) => Ok(showtime),
-        Err(DieselError::DatabaseError(_, info))
-            if info.constraint_name() == Some("showtimes_no_overlap") =>
-        {
-            Err(AppError::Conflict {
-                message: "this screen has another showtime (with its cleaning) at that time"
-                    .to_owned(),
-                field: Some("startTime".to_owned()),
-            })
-        }
-        Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {
-            Err(AppError::bad_input("screenId", "no such screen"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    updated.map_err(showtime_not_written)
 }
 
 /// Writes a checked snack.

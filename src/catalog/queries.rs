@@ -211,6 +211,18 @@ pub async fn showtimes_for_movies(
     Ok(query.load(conn).await?)
 }
 
+/// A showtime, locked for the rest of the caller's transaction (its changes, and the
+/// sales and blocks that must not race them, take turns on this row).
+pub async fn lock_showtime(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Option<Showtime>> {
+    Ok(showtimes::table
+        .find(id)
+        .select(Showtime::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn showtimes_by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],

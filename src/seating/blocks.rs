@@ -40,26 +40,7 @@ pub const MAX_REASON_CHARS: usize = 200;
 
 /// Staff are told why a seat is kept back; one line, so a seat map's tooltip holds it.
 fn checked_reason(reason: &str) -> AppResult<String> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::bad_input(
-            "reason",
-            "say why the seats are blocked",
-        ));
-    }
-    if reason.chars().count() > MAX_REASON_CHARS {
-        return Err(AppError::bad_input(
-            "reason",
-            format!("at most {MAX_REASON_CHARS} characters"),
-        ));
-    }
-    if reason.chars().any(char::is_control) {
-        return Err(AppError::bad_input(
-            "reason",
-            "a reason is one line with no control characters",
-        ));
-    }
-    Ok(reason.to_owned())
+    crate::text::text("reason", reason, MAX_REASON_CHARS)
 }
 
 /// The seats asked for, checked against the room: names, no repeats, in the layout.
@@ -92,13 +73,8 @@ async fn lock_showtime(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<Showtime> {
-    let showtime: Showtime = showtimes::table
-        .find(id)
-        .select(Showtime::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
+    let showtime = crate::catalog::queries::lock_showtime(conn, id)
+        .await?
         .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
     if showtime.is_cancelled() {
         return Err(AppError::bad_input(

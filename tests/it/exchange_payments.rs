@@ -412,25 +412,11 @@ async fn a_dearer_exchange_paid_by_card_through_stripe() {
     })
     .await;
     for (intent, cents) in [(&first, 1000), (&second, 1000)] {
-        let listed = client
-            .get(format!(
-                "{}/v1/refunds?payment_intent={intent}",
-                localstripe_url()
-            ))
-            .basic_auth("sk_test_screema", Some(""))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        let amounts: Vec<i64> = listed["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["amount"].as_i64().unwrap())
-            .collect();
-        assert_eq!(amounts, vec![cents], "{intent}");
+        assert_eq!(
+            crate::payments::refunded_cents(&client, intent).await,
+            vec![cents],
+            "{intent}"
+        );
     }
     assert_eq!(state(&seat_states(&app, show).await, "B3"), "AVAILABLE");
 }

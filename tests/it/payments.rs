@@ -526,6 +526,32 @@ pub(crate) async fn stripe(
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
+/// The refunds localstripe holds for an intent, as Stripe lists them.
+pub(crate) async fn refunds_at_stripe(client: &reqwest::Client, intent: &str) -> Value {
+    client
+        .get(format!(
+            "{}/v1/refunds?payment_intent={intent}",
+            localstripe_url()
+        ))
+        .basic_auth("sk_test_screema", Some(""))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
+/// What localstripe refunded of an intent, refund by refund, in cents.
+pub(crate) async fn refunded_cents(client: &reqwest::Client, intent: &str) -> Vec<i64> {
+    refunds_at_stripe(client, intent).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .collect()
+}
+
 pub(crate) async fn pay_with_card(client: &reqwest::Client, intent: &str, card: &str) -> u16 {
     let (_, pm) = stripe(
         client,
