@@ -375,7 +375,11 @@ pub async fn settle(
                 .1,
         );
     } else if whole && live {
-        effects.extend(cancel_live(conn, app, booking, refunded).await?);
+        let told = format!(
+            "Booking {} is cancelled and {refunded} is on its way back to you.",
+            booking.booking_reference
+        );
+        effects.extend(cancel_live(conn, app, booking, told).await?);
     } else if live && newly.amount() > Decimal::ZERO {
         // Points follow the money kept (what was charged, less what went back).
         let kept = (charged - refunded.amount()).max(Decimal::ZERO);
@@ -409,14 +413,14 @@ pub async fn settle(
     Ok(effects)
 }
 
-/// Cancels a live booking whose money has all gone back (`refunded`; nothing, for one
-/// that cost nothing): its seats are released, the customer told, its points taken
-/// back. Inside the caller's transaction, with the booking locked.
+/// Cancels a live booking whose money has all gone back (or that had none through the
+/// gateway): its seats are released, the customer told `told`, its points taken back.
+/// Inside the caller's transaction, with the booking locked.
 pub async fn cancel_live(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-    refunded: Money,
+    told: String,
 ) -> AppResult<Vec<i64>> {
     let now = app.now();
     let mut effects = Vec::new();
@@ -437,15 +441,7 @@ pub async fn cancel_live(
         notifications::record(
             conn,
             now,
-            NewNotification::about(
-                booking,
-                NotificationType::Payment,
-                "Refund issued",
-                format!(
-                    "Booking {} is cancelled and {refunded} is on its way back to you.",
-                    booking.booking_reference
-                ),
-            ),
+            NewNotification::about(booking, NotificationType::Payment, "Refund issued", told),
         )
         .await?,
     );

@@ -368,24 +368,41 @@ async fn give_all_back(app: &App, booking_id: Uuid, reason: &str) -> AppResult<(
             if !in_flight.is_empty() {
                 return Ok((in_flight, Vec::new()));
             }
-            let payments = ledger::paid_for_booking(conn, booking_id).await?;
+            // Money taken at the counter has no intent to go back through: it goes back
+            // at the counter, where the booking's flag tells staff how much.
+            let (payments, at_counter): (Vec<Payment>, Vec<Payment>) =
+                ledger::paid_for_booking(conn, booking_id)
+                    .await?
+                    .into_iter()
+                    .partition(|p| p.intent().is_some());
             if ledger::refundable(&payments) <= rust_decimal::Decimal::ZERO {
-                // Nothing to give back: a live booking that cost nothing just ends.
                 let live = matches!(
                     booking.status,
                     BookingStatus::Confirmed | BookingStatus::Used
                 );
-                let effects = if live {
-                    ledger::cancel_live(
-                        conn,
-                        app,
-                        &booking,
-                        booking.money(rust_decimal::Decimal::ZERO),
+                if !live {
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                let cash = booking.money(ledger::refundable(&at_counter));
+                let told = if cash.amount() > rust_decimal::Decimal::ZERO {
+                    diesel::update(crate::db::schema::bookings::table.find(booking.id))
+                        .set(crate::db::schema::bookings::payment_flag.eq(Some(format!(
+                            "to give back at the counter: {cash} ({reason})"
+                        ))))
+                        .execute(conn)
+                        .await?;
+                    format!(
+                        "Booking {} is cancelled ({reason}). It was paid at the counter: bring \
+                         its reference to the box office for your {cash}.",
+                        booking.booking_reference
                     )
-                    .await?
                 } else {
-                    Vec::new()
+                    format!(
+                        "Booking {} is cancelled ({reason}); it cost nothing to give back.",
+                        booking.booking_reference
+                    )
                 };
+                let effects = ledger::cancel_live(conn, app, &booking, told).await?;
                 return Ok((Vec::new(), effects));
             }
             let rows = insert_refunds(conn, &booking, &payments, None, reason, None).await?;

@@ -512,3 +512,76 @@ async fn count_status(app: &TestApp, status: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// Tickets sold at the counter have no payment intent: a cancelled showtime ends them
+/// at once, and the cash is given back at the counter (the booking is flagged for
+/// staff, the customer told where); nothing is sent to the gateway and the outbox
+/// does not retry forever.
+#[tokio::test]
+async fn counter_sales_of_a_cancelled_showtime_are_given_back_at_the_counter() {
+    let app = TestApp::builder().env("OUTBOX_POLL_MS", "50").build().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
+    let operator = app.with_user(Role::Operator).await;
+    let mut sold = Vec::new();
+    for (seat, payment) in [("A1", "CASH"), ("A2", "COMPLIMENTARY")] {
+        let r = app
+            .gql_as(
+                &operator.token,
+                "mutation($i: SellAtCounterInput!) { sellAtCounter(input: $i) { id } }",
+                json!({"i": {"showtimeId": show.to_string(), "payment": payment,
+                             "tickets": [{"seatNumber": seat, "ticketType": "ADULT"}]}}),
+            )
+            .await;
+        sold.push(r.data()["sellAtCounter"]["id"].as_str().unwrap().to_owned());
+    }
+    cancel(&app, &room.admin, show, "storm").await.data();
+    for id in &sold {
+        eventually("the counter sale ends", || async {
+            booking(&app, &operator, id).await["status"] == "CANCELLED"
+        })
+        .await;
+    }
+    assert_eq!(count(&app, "refunds").await, 0);
+    let flag: Option<String> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use screema::db::schema::bookings;
+        bookings::table
+            .find(Uuid::parse_str(&sold[0]).unwrap())
+            .select(bookings::payment_flag)
+            .first(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        flag.as_deref(),
+        Some("to give back at the counter: 10.00 USD (the showtime was cancelled)")
+    );
+    assert!(
+        messages(&app, &operator)
+            .await
+            .iter()
+            .any(|m| m.contains("bring its reference to the box office for your 10.00 USD")),
+        "{:?}",
+        messages(&app, &operator).await
+    );
+    // Both refund_cancelled rows were delivered at the first attempt, none failed.
+    let rows: Vec<(i32, Option<String>, bool)> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use screema::db::schema::outbox;
+        outbox::table
+            .filter(outbox::kind.eq("refund_cancelled"))
+            .select((
+                outbox::attempts,
+                outbox::last_error,
+                outbox::delivered_at.is_not_null(),
+            ))
+            .load(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rows, vec![(1, None, true), (1, None, true)]);
+    assert_eq!(state(&seat_states(&app, show).await, "A1"), "AVAILABLE");
+}
