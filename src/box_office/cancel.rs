@@ -129,9 +129,7 @@ pub async fn cancel_showtime(app: &App, id: Uuid, reason: &str) -> AppResult<Sho
         })
         .await?;
     // Every node sees it at once: this one's caches now, the others' by pub/sub.
-    crate::seating::rooms::forget(app, id);
-    crate::catalog::cache::showtime_changed(app, id).await;
-    app.live.redraw(app, id).await;
+    crate::seating::rooms::showtime_changed(app, id).await;
     // The notices now; the refunds and their messages are the workers' (a hundred
     // gateway calls do not belong in one request), on whichever node takes them.
     outbox::deliver_now(app, conn, &told).await;

@@ -73,9 +73,7 @@ pub async fn update_showtime(app: &App, id: Uuid, changes: ShowtimeChanges) -> A
             Ok((updated, effects))
         })
         .await?;
-    crate::seating::rooms::forget(app, id);
-    crate::catalog::cache::showtime_changed(app, id).await;
-    app.live.redraw(app, id).await;
+    crate::seating::rooms::showtime_changed(app, id).await;
     outbox::deliver_now(app, conn, &effects).await;
     Ok(showtime)
 }

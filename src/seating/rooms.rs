@@ -62,6 +62,15 @@ pub fn forget(app: &App, id: Uuid) {
     app.rooms.entries.invalidate(&id);
 }
 
+/// After a change to a showtime is committed (moved, repriced, cancelled): this node
+/// forgets its room and redraws its open seat maps before the caller answers; the
+/// others do the same when the catalog's word naming it reaches them.
+pub async fn showtime_changed(app: &App, id: Uuid) {
+    forget(app, id);
+    crate::catalog::cache::showtime_changed(app, id).await;
+    app.live.redraw(app, id).await;
+}
+
 /// Takes the catalog's channel: a change on any node makes this one forget its rooms.
 pub fn listen(app: &App) {
     app.pubsub.listen(

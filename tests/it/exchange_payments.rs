@@ -335,7 +335,7 @@ async fn an_exchange_nobody_pays_lapses_with_its_hold() {
 /// refund per intent, each of what that intent holds.
 #[tokio::test]
 async fn a_dearer_exchange_paid_by_card_through_stripe() {
-    use crate::payments::{localstripe_url, pay_with_card, stripe};
+    use crate::payments::{localstripe_url, pay_with_card};
     let secret = format!("whsec_{}", Uuid::new_v4().simple());
     let app = TestApp::builder()
         .env("STRIPE_SECRET_KEY", "sk_test_screema")
@@ -344,17 +344,7 @@ async fn a_dearer_exchange_paid_by_card_through_stripe() {
         .build()
         .await;
     let client = reqwest::Client::new();
-    let (status, _) = stripe(
-        &client,
-        &format!("/_config/webhooks/{}", app.prefix),
-        &[
-            ("url", &app.url("/api/payments/webhook")),
-            ("secret", &secret),
-            ("events[0]", "payment_intent.succeeded"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200);
+    crate::payments::send_webhooks_to(&client, &app, &secret, &["payment_intent.succeeded"]).await;
     let room = room(&app, None).await;
     let show = showtime_at(&app, &room, Utc::now() + Duration::days(2), "10.00").await;
     let buyer = app.with_user(Role::Customer).await;

@@ -526,6 +526,22 @@ pub(crate) async fn stripe(
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
+/// localstripe sends the test server's webhooks for `events`, signed with `secret`
+/// (the server's `STRIPE_WEBHOOK_SECRET`).
+pub(crate) async fn send_webhooks_to(
+    client: &reqwest::Client,
+    app: &TestApp,
+    secret: &str,
+    events: &[&str],
+) {
+    let names: Vec<String> = (0..events.len()).map(|i| format!("events[{i}]")).collect();
+    let url = app.url("/api/payments/webhook");
+    let mut form = vec![("url", url.as_str()), ("secret", secret)];
+    form.extend(names.iter().map(String::as_str).zip(events.iter().copied()));
+    let (status, _) = stripe(client, &format!("/_config/webhooks/{}", app.prefix), &form).await;
+    assert_eq!(status, 200);
+}
+
 /// The refunds localstripe holds for an intent, as Stripe lists them.
 pub(crate) async fn refunds_at_stripe(client: &reqwest::Client, intent: &str) -> Value {
     client
@@ -593,18 +609,13 @@ async fn the_whole_flow_against_localstripe() {
         .await;
     let client = reqwest::Client::new();
     // localstripe signs its webhooks for this test's server with this test's secret.
-    let (status, _) = stripe(
+    send_webhooks_to(
         &client,
-        &format!("/_config/webhooks/{}", app.prefix),
-        &[
-            ("url", &app.url("/api/payments/webhook")),
-            ("secret", &secret),
-            ("events[0]", "payment_intent.succeeded"),
-            ("events[1]", "payment_intent.payment_failed"),
-        ],
+        &app,
+        &secret,
+        &["payment_intent.succeeded", "payment_intent.payment_failed"],
     )
     .await;
-    assert_eq!(status, 200);
     let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
     let user = app.with_user(Role::Customer).await;
 
@@ -1127,17 +1138,7 @@ async fn a_jpy_booking_goes_to_localstripe_in_yen() {
         .build()
         .await;
     let client = reqwest::Client::new();
-    let (status, _) = stripe(
-        &client,
-        &format!("/_config/webhooks/{}", app.prefix),
-        &[
-            ("url", &app.url("/api/payments/webhook")),
-            ("secret", &secret),
-            ("events[0]", "payment_intent.succeeded"),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200);
+    send_webhooks_to(&client, &app, &secret, &["payment_intent.succeeded"]).await;
     // One row of 10 seats at 10 (yen, now): 1,800 yen for A1 after the update below.
     let showtime = showtime_at(&app, app.app.now() + Duration::days(1)).await;
     diesel::update(screema::db::schema::showtimes::table.find(showtime))
