@@ -92,7 +92,18 @@ fi
 
 say "starting localstripe on $URL"
 log="/tmp/screema-localstripe-$PORT.log"
-nohup setsid "$VENV/bin/localstripe" --port "$PORT" >"$log" 2>&1 </dev/null &
+# localstripe pickles its whole store to the fixed path /tmp/localstripe.pickle on every
+# write and loads it at start: a run killed mid-write left a truncated file that stopped
+# the next start (CI, 2026-12-05), and each write costs more as the store grows. The
+# tests need no state from an earlier run, so it starts from scratch and never writes it.
+rm -f /tmp/localstripe.pickle
+nohup setsid "$VENV/bin/python" -c '
+import sys
+from localstripe import resources
+resources.Store.dump_to_disk = lambda self: None
+from localstripe.server import start
+sys.exit(start())
+' --from-scratch --port "$PORT" >"$log" 2>&1 </dev/null &
 for _ in $(seq 1 100); do
   answers && { say "localstripe ready at $URL"; exit 0; }
   sleep 0.1
