@@ -5,8 +5,9 @@
 //! and no payment intent: the money is in the till.
 //!
 //! The booking is the customer's when `customerEmail` names an account (it shows in
-//! their bookings, they get the confirmation email and later the door's check-in),
-//! else the seller's: a walk-in's tickets, printed or shown from the answer. Prices
+//! their bookings, they get the confirmation email and later the door's check-in, and
+//! it earns loyalty points as an online booking does), else the seller's: a walk-in's
+//! tickets, printed or shown from the answer, earning nothing. Prices
 //! are the showtime's ticket prices (no voucher, no loyalty discount at the counter);
 //! complimentary tickets cost nothing (the price stays on the ticket, all of it as
 //! discount, so reports can count what was given away) and carry no snacks. Postgres
@@ -163,6 +164,18 @@ pub async fn sell(app: &App, seller: Viewer, sale: CounterSale) -> AppResult<Boo
                         now,
                         booking_id,
                         "booking_confirmed",
+                    )
+                    .await?,
+                );
+                // A customer earns points at the counter as online (pending until the
+                // showtime starts); a walk-in's sale, kept under the seller, earns none.
+                effects.extend(
+                    crate::loyalty::set_booking_points(
+                        conn,
+                        &app.config.tiers,
+                        now,
+                        &booking,
+                        crate::loyalty::points_for(booking.final_amount),
                     )
                     .await?,
                 );

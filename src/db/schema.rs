@@ -335,6 +335,8 @@ diesel::table! {
         snack_lines -> Jsonb,
         taken_off_at -> Nullable<Timestamptz>,
         lead_refund_id -> Nullable<Uuid>,
+        handed_back_by -> Nullable<Uuid>,
+        handed_back_at -> Nullable<Timestamptz>,
     }
 }
 

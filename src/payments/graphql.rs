@@ -33,9 +33,17 @@ impl RefundObject {
         self.0.money().into()
     }
 
-    /// `succeeded`; `pending` until the payment provider confirms it; `failed`.
+    /// `succeeded`; `pending` until the payment provider confirms it (or, for money
+    /// taken at the counter that a cancelled showtime left owed, until it is handed back
+    /// there); `failed`.
     async fn status(&self) -> &str {
         &self.0.status
+    }
+
+    /// When the box office handed this money back over the counter (a sale paid there);
+    /// null for a refund through the payment provider and for money still owed.
+    async fn handed_back_at(&self) -> Option<DateTime> {
+        self.0.handed_back_at.map(DateTime)
     }
 
     /// The seats given back; empty for a refund of the whole booking (or of snacks
@@ -121,6 +129,11 @@ impl PaymentsMutation {
     /// time. Once the refund succeeds, a whole booking is cancelled and its seats
     /// released; a part is taken off (its seats free at once) and the rest stands with
     /// a new ticket code. Nothing left to give back is CONFLICT.
+    ///
+    /// A sale paid at the counter is given back there: by an operator or admin, whatever
+    /// the cut-off, answered at once (`handedBackAt`); a complimentary one gives its
+    /// tickets back. Its customer asking online is CONFLICT. For such a booking of a
+    /// cancelled showtime, the money owed at the counter is handed back.
     #[graphql(guard = "SignedIn")]
     async fn refund_booking(&self, ctx: &Context<'_>, input: RefundInput) -> Result<RefundObject> {
         let id = parse_uuid("bookingId", &input.booking_id)?;

@@ -314,6 +314,20 @@ pub async fn booking_refund_in_flight(
     .await?)
 }
 
+/// Whether a refund of the whole booking (one that names no seats or snacks) succeeded.
+async fn whole_given_back(conn: &mut AsyncPgConnection, booking: Uuid) -> AppResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        refunds::table
+            .filter(refunds::booking_id.eq(booking))
+            .filter(refunds::status.eq(RefundStatus::Succeeded.as_str()))
+            .filter(refunds::lead_refund_id.is_null())
+            .filter(refunds::seat_numbers.eq(Vec::<Option<String>>::new()))
+            .filter(refunds::snack_lines.eq(serde_json::json!([]))),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
 /// Brings the payments and the booking in line with the refunds that succeeded (inside
 /// the caller's transaction, with the booking locked), judged on the totals of all the
 /// booking's payments. All of it back: the payments are refunded and a live booking is
@@ -356,7 +370,13 @@ pub async fn settle(
     }
     let refunded = Money::new(refunded, currency);
     let newly = Money::new(refunded.amount() - before, currency);
-    let whole = refunded.amount() >= charged;
+    // What cost nothing (a complimentary sale) is all given back by a refund of the
+    // whole booking, not by a sum that is never short of nothing.
+    let whole = if charged > Decimal::ZERO {
+        refunded.amount() >= charged
+    } else {
+        whole_given_back(conn, booking.id).await?
+    };
     let now = app.now();
     let mut effects = Vec::new();
     let live = matches!(
@@ -375,10 +395,17 @@ pub async fn settle(
                 .1,
         );
     } else if whole && live {
-        let told = format!(
-            "Booking {} is cancelled and {refunded} is on its way back to you.",
-            booking.booking_reference
-        );
+        let told = if refunded.amount() > Decimal::ZERO {
+            format!(
+                "Booking {} is cancelled and {refunded} is on its way back to you.",
+                booking.booking_reference
+            )
+        } else {
+            format!(
+                "Booking {} is cancelled; it cost nothing to give back.",
+                booking.booking_reference
+            )
+        };
         effects.extend(cancel_live(conn, app, booking, told).await?);
     } else if live && newly.amount() > Decimal::ZERO {
         // Points follow the money kept (what was charged, less what went back).

@@ -29,8 +29,18 @@ pub const MAX_REASON_CHARS: usize = 500;
 
 struct Pending {
     refund_row: Uuid,
-    intent: String,
+    /// None: money taken at the counter, handed back there (the row is answered).
+    intent: Option<String>,
     amount: Money,
+}
+
+/// Who hands money taken at the counter back over it, and when: such a refund is
+/// answered (succeeded) as it is written. Without one, money taken at the counter
+/// cannot be refunded.
+#[derive(Clone, Copy)]
+pub(super) struct HandedBack {
+    pub by: Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Writes the refund of what is left of the booking's payments (or, with a part, of
@@ -38,7 +48,9 @@ struct Pending {
 /// one row per payment it comes from, latest payment first, the first row leading
 /// (it names the part) and the others pointing at it. Refused while another refund of
 /// the booking is under way (the caller holds the booking's lock, so two requests at
-/// once give the money back once).
+/// once give the money back once). Money taken at the counter goes back there
+/// (`at_counter`), answered at once; a complimentary sale, which took none, is given
+/// back as a refund of nothing, so that its tickets go back too.
 async fn insert_refunds(
     conn: &mut AsyncPgConnection,
     booking: &Booking,
@@ -46,6 +58,7 @@ async fn insert_refunds(
     part: Option<(&Part, Money)>,
     reason: &str,
     requested_by: Option<Uuid>,
+    at_counter: Option<HandedBack>,
 ) -> AppResult<Vec<Pending>> {
     if ledger::booking_refund_in_flight(conn, booking.id).await? {
         return Err(AppError::conflict(
@@ -57,29 +70,42 @@ async fn insert_refunds(
         Some((_, cost)) => cost.amount().min(left),
         None => left,
     };
-    if amount <= rust_decimal::Decimal::ZERO {
-        return Err(AppError::conflict(
-            "nothing is left to give back: this booking has already been refunded, \
-             or what was asked for cost nothing",
-        ));
-    }
+    let given_for_nothing = at_counter.is_some()
+        && payments
+            .iter()
+            .all(|p| p.charged().amount() == rust_decimal::Decimal::ZERO);
+    let shares = match payments.first() {
+        Some(first) if given_for_nothing => vec![(first, Money::new(amount, first.currency()))],
+        _ if amount <= rust_decimal::Decimal::ZERO => {
+            return Err(AppError::conflict(
+                "nothing is left to give back: this booking has already been refunded, \
+                 or what was asked for cost nothing",
+            ));
+        }
+        _ => ledger::allocate(payments, amount),
+    };
     let mut rows = Vec::new();
     let mut lead = None;
-    for (payment, share) in ledger::allocate(payments, amount) {
-        let intent = payment
-            .intent()
-            .ok_or_else(|| AppError::conflict("this booking has no payment to refund"))?
-            .to_owned();
+    for (payment, share) in shares {
+        let intent = payment.intent().map(str::to_owned);
+        let handed = match (&intent, at_counter) {
+            (Some(_), _) => None,
+            (None, Some(handed)) => Some(handed),
+            (None, None) => return Err(paid_at_counter()),
+        };
         let named = part.filter(|_| lead.is_none()).map(|(p, _)| p);
         let refund_row = insert_one(
             conn,
-            booking,
-            payment,
-            share,
-            named,
-            lead,
-            reason,
-            requested_by,
+            NewRefund {
+                booking,
+                payment,
+                amount: share,
+                part: named,
+                lead,
+                reason,
+                requested_by,
+                handed,
+            },
         )
         .await?;
         lead.get_or_insert(refund_row);
@@ -92,24 +118,45 @@ async fn insert_refunds(
     Ok(rows)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_one(
+/// One refund row: from one payment, pending until the gateway answers, or answered
+/// when it is handed back at the counter.
+pub(super) struct NewRefund<'a> {
+    pub booking: &'a Booking,
+    pub payment: &'a Payment,
+    pub amount: Money,
+    /// What it gives back, on the lead row of a refund of part of the booking.
+    pub part: Option<&'a Part>,
+    pub lead: Option<Uuid>,
+    pub reason: &'a str,
+    pub requested_by: Option<Uuid>,
+    pub handed: Option<HandedBack>,
+}
+
+pub(super) async fn insert_one(
     conn: &mut AsyncPgConnection,
-    booking: &Booking,
-    payment: &Payment,
-    amount: Money,
-    part: Option<&Part>,
-    lead: Option<Uuid>,
-    reason: &str,
-    requested_by: Option<Uuid>,
+    new: NewRefund<'_>,
 ) -> AppResult<Uuid> {
+    let NewRefund {
+        booking,
+        payment,
+        amount,
+        part,
+        lead,
+        reason,
+        requested_by,
+        handed,
+    } = new;
+    let status = match handed {
+        Some(_) => RefundStatus::Succeeded,
+        None => RefundStatus::Pending,
+    };
     let inserted = diesel::insert_into(refunds::table)
         .values((
             refunds::booking_id.eq(booking.id),
             refunds::payment_id.eq(payment.id),
             refunds::amount.eq(amount.amount()),
             refunds::currency.eq(amount.currency().as_str()),
-            refunds::status.eq(RefundStatus::Pending.as_str()),
+            refunds::status.eq(status.as_str()),
             refunds::reason.eq(Some(reason)),
             refunds::requested_by.eq(requested_by),
             refunds::seat_numbers.eq(part
@@ -117,6 +164,8 @@ async fn insert_one(
                 .unwrap_or_default()),
             refunds::snack_lines.eq(part.map_or_else(|| serde_json::json!([]), Part::snack_lines)),
             refunds::lead_refund_id.eq(lead),
+            refunds::handed_back_by.eq(handed.map(|h| h.by)),
+            refunds::handed_back_at.eq(handed.map(|h| h.at)),
         ))
         .returning(refunds::id)
         .get_result(conn)
@@ -130,14 +179,15 @@ async fn insert_one(
     }
 }
 
-/// Queues each row for the outbox's `send_refund` (inside the caller's transaction).
+/// Queues each row that goes through the gateway for the outbox's `send_refund`
+/// (inside the caller's transaction).
 async fn queue_sends(
     conn: &mut AsyncPgConnection,
     now: chrono::DateTime<chrono::Utc>,
     rows: &[Pending],
 ) -> AppResult<Vec<i64>> {
     let mut effects = Vec::new();
-    for row in rows {
+    for row in rows.iter().filter(|r| r.intent.is_some()) {
         effects.extend(
             outbox::enqueue(
                 conn,
@@ -196,16 +246,38 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
     }
     let reason = reason.unwrap_or_else(|| "requested by the customer".to_owned());
     let mut conn = app.db().await?;
-    let pending = conn
+    let now = app.now();
+    let outcome = conn
         .transaction::<_, AppError, _>(async |conn| {
             let booking = lock_booking(conn, booking_id).await?;
+            let payments = ledger::paid_for_booking(conn, booking.id).await?;
             let admin = viewer.role == Role::Admin;
-            authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
+            // Money taken at the counter goes back there, by the staff at the counter.
+            let sold_at_counter = payments.iter().any(|p| p.intent().is_none());
+            let counter_staff =
+                sold_at_counter && matches!(viewer.role, Role::Operator | Role::Admin);
+            authorise(
+                &booking,
+                viewer,
+                booking.user_id == viewer.user_id || admin || counter_staff,
+            )?;
+            let handed = counter_staff.then_some(HandedBack {
+                by: viewer.user_id,
+                at: now,
+            });
+            if let Some(handed) = handed
+                && let Some(done) = hand_over_owed(conn, app, &booking, handed).await?
+            {
+                return Ok(Outcome::Answered(done));
+            }
             if booking.status != BookingStatus::Confirmed {
                 return Err(AppError::conflict(format!(
                     "only a confirmed booking can be refunded; this one is {}",
                     booking.status.as_db_str()
                 )));
+            }
+            if sold_at_counter && handed.is_none() {
+                return Err(paid_at_counter());
             }
             let (starts, moved): (
                 chrono::DateTime<chrono::Utc>,
@@ -215,12 +287,13 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
                 .select((showtimes::start_time, showtimes::rescheduled_at))
                 .first(conn)
                 .await?;
-            // A showing moved after it was booked may be refunded whatever the cut-off.
+            // A showing moved after it was booked may be refunded whatever the cut-off;
+            // the cut-off guards refunds online, and at the counter the staff decide.
             let moved_since = moved.is_some_and(|at| at > booking.created_at);
-            if !admin && !moved_since {
+            if !admin && !moved_since && handed.is_none() {
                 let cutoff = chrono::Duration::from_std(app.config.payments.refund_cutoff)
                     .map_err(AppError::internal)?;
-                if app.now() > starts - cutoff {
+                if now > starts - cutoff {
                     return Err(AppError::conflict(format!(
                         "refunds close {} minutes before the showtime starts",
                         cutoff.num_minutes()
@@ -228,7 +301,6 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
                 }
             }
             let asked = partial_refunds::asked(conn, &booking, seats, snacks).await?;
-            let payments = ledger::paid_for_booking(conn, booking.id).await?;
             if payments.is_empty() {
                 return Err(AppError::conflict("this booking has no payment to refund"));
             }
@@ -236,43 +308,99 @@ pub async fn request(app: &App, viewer: Viewer, asked: RefundRequest) -> AppResu
                 Asked::Whole => None,
                 Asked::Part(part, cost) => Some((part, *cost)),
             };
-            let rows = insert_refunds(
+            let mut rows = insert_refunds(
                 conn,
                 &booking,
                 &payments,
                 part,
                 &reason,
                 Some(viewer.user_id),
+                handed,
             )
             .await?;
+            let lead = <[Pending]>::first(&rows)
+                .map(|r| r.refund_row)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("a refund wrote no row")))?;
+            let through_gateway = rows.iter().filter(|r| r.intent.is_some()).count();
+            if through_gateway == 0 {
+                // All of it handed back at the counter: answered now.
+                let effects = ledger::settle(conn, app, &booking).await?;
+                return Ok(Outcome::Answered((lead, effects)));
+            }
+            if rows.len() == 1
+                && let Some(only) = rows.pop()
+            {
+                return Ok(Outcome::Send(only));
+            }
             // From more than one payment: the outbox sends each until it is answered, so
             // a failure halfway never leaves a refund that gave back only part of it.
-            let queued = if rows.len() > 1 {
-                queue_sends(conn, app.now(), &rows).await?
-            } else {
-                Vec::new()
-            };
-            Ok((rows, queued))
+            Ok(Outcome::Answered((
+                lead,
+                queue_sends(conn, now, &rows).await?,
+            )))
         })
         .await?;
-    let (mut rows, queued) = pending;
-    if queued.is_empty()
-        && let Some(only) = rows.pop()
-    {
-        return send(app, booking_id, only, OnFailure::MarkFailed).await;
-    }
-    let lead = rows
-        .iter()
-        .map(|r| r.refund_row)
-        .next()
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a refund wrote no row")))?;
-    outbox::deliver_now(app, conn, &queued).await;
+    let (lead, effects) = match outcome {
+        Outcome::Send(only) => return send(app, booking_id, only, OnFailure::MarkFailed).await,
+        Outcome::Answered(done) => done,
+    };
+    outbox::deliver_now(app, conn, &effects).await;
     let mut conn = app.db().await?;
     Ok(refunds::table
         .find(lead)
         .select(RefundRow::as_select())
         .first(&mut conn)
         .await?)
+}
+
+/// What a refund request's transaction leaves to do.
+enum Outcome {
+    /// One refund through the gateway, sent by the request itself.
+    Send(Pending),
+    /// Written (and answered, or queued for the outbox): the lead row, and the outbox
+    /// rows to deliver.
+    Answered((Uuid, Vec<i64>)),
+}
+
+fn paid_at_counter() -> AppError {
+    AppError::conflict(
+        "this booking was paid at the counter: its money goes back at the box office, \
+         with the booking's reference",
+    )
+}
+
+/// Hands over the money a cancelled showtime left owed at the counter (its refunds
+/// pending with no intent): they succeed, by whom and when, and the ledger settles.
+/// None when nothing is owed.
+async fn hand_over_owed(
+    conn: &mut AsyncPgConnection,
+    app: &App,
+    booking: &Booking,
+    handed: HandedBack,
+) -> AppResult<Option<(Uuid, Vec<i64>)>> {
+    use crate::db::schema::payments;
+    let owed: Vec<Uuid> = refunds::table
+        .inner_join(payments::table)
+        .filter(refunds::booking_id.eq(booking.id))
+        .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+        .filter(payments::stripe_payment_intent_id.is_null())
+        .order((refunds::lead_refund_id.is_not_null(), refunds::created_at))
+        .select(refunds::id)
+        .load(conn)
+        .await?;
+    let Some(lead) = <[Uuid]>::first(&owed).copied() else {
+        return Ok(None);
+    };
+    diesel::update(refunds::table.filter(refunds::id.eq_any(&owed)))
+        .set((
+            refunds::status.eq(RefundStatus::Succeeded.as_str()),
+            refunds::handed_back_by.eq(Some(handed.by)),
+            refunds::handed_back_at.eq(Some(handed.at)),
+        ))
+        .execute(conn)
+        .await?;
+    let effects = ledger::settle(conn, app, booking).await?;
+    Ok(Some((lead, effects)))
 }
 
 /// What a gateway failure does to the refund row.
@@ -295,10 +423,13 @@ async fn send(
     // One key per refund row: a retry of this refund is the same refund at Stripe, and
     // a later refund of what is left is a new one.
     let key = format!("refund-{}", pending.refund_row);
-    let result = app
-        .payments
-        .refund(&pending.intent, pending.amount, &key)
-        .await;
+    let intent = pending.intent.as_deref().ok_or_else(|| {
+        AppError::internal(anyhow::anyhow!(
+            "refund {} has no intent to send through",
+            pending.refund_row
+        ))
+    })?;
+    let result = app.payments.refund(intent, pending.amount, &key).await;
     let mut conn = app.db().await?;
     let (refund_id, status, failure) = match result {
         Ok(refund) => (Some(refund.id), refund.status, None),
@@ -368,8 +499,8 @@ async fn give_all_back(app: &App, booking_id: Uuid, reason: &str) -> AppResult<(
             if !in_flight.is_empty() {
                 return Ok((in_flight, Vec::new()));
             }
-            // Money taken at the counter has no intent to go back through: it goes back
-            // at the counter, where the booking's flag tells staff how much.
+            // Money taken at the counter has no intent to go back through: it is owed at
+            // the counter (a refund pending until staff hand it over, `refundBooking`).
             let (payments, at_counter): (Vec<Payment>, Vec<Payment>) =
                 ledger::paid_for_booking(conn, booking_id)
                     .await?
@@ -385,12 +516,7 @@ async fn give_all_back(app: &App, booking_id: Uuid, reason: &str) -> AppResult<(
                 }
                 let cash = booking.money(ledger::refundable(&at_counter));
                 let told = if cash.amount() > rust_decimal::Decimal::ZERO {
-                    diesel::update(crate::db::schema::bookings::table.find(booking.id))
-                        .set(crate::db::schema::bookings::payment_flag.eq(Some(format!(
-                            "to give back at the counter: {cash} ({reason})"
-                        ))))
-                        .execute(conn)
-                        .await?;
+                    owe_at_counter(conn, &booking, &at_counter, reason).await?;
                     format!(
                         "Booking {} is cancelled ({reason}). It was paid at the counter: bring \
                          its reference to the box office for your {cash}.",
@@ -405,13 +531,42 @@ async fn give_all_back(app: &App, booking_id: Uuid, reason: &str) -> AppResult<(
                 let effects = ledger::cancel_live(conn, app, &booking, told).await?;
                 return Ok((Vec::new(), effects));
             }
-            let rows = insert_refunds(conn, &booking, &payments, None, reason, None).await?;
+            let rows = insert_refunds(conn, &booking, &payments, None, reason, None, None).await?;
             Ok((rows, Vec::new()))
         })
         .await?;
     outbox::deliver_now(app, conn, &effects).await;
     for row in rows {
         send(app, booking_id, row, OnFailure::KeepPending).await?;
+    }
+    Ok(())
+}
+
+/// Writes what the counter owes: a refund of what is left of each payment taken there,
+/// pending until staff hand it over (`hand_over_owed`).
+async fn owe_at_counter(
+    conn: &mut AsyncPgConnection,
+    booking: &Booking,
+    at_counter: &[Payment],
+    reason: &str,
+) -> AppResult<()> {
+    let mut lead = None;
+    for (payment, amount) in ledger::allocate(at_counter, ledger::refundable(at_counter)) {
+        let row = insert_one(
+            conn,
+            NewRefund {
+                booking,
+                payment,
+                amount,
+                part: None,
+                lead,
+                reason,
+                requested_by: None,
+                handed: None,
+            },
+        )
+        .await?;
+        lead.get_or_insert(row);
     }
     Ok(())
 }
@@ -438,7 +593,7 @@ async fn in_flight_rows(conn: &mut AsyncPgConnection, booking: Uuid) -> AppResul
                 crate::money::Currency::parse(&currency).unwrap_or(crate::money::Currency::USD);
             Some(Pending {
                 refund_row,
-                intent: intent?,
+                intent: Some(intent?),
                 amount: Money::new(amount, currency),
             })
         })
@@ -469,6 +624,7 @@ pub async fn difference(
         Some((&Part::default(), amount)),
         reason,
         Some(requested_by),
+        None,
     )
     .await?;
     queue_sends(conn, now, &rows).await
@@ -494,13 +650,26 @@ pub async fn whole_payment(
         .intent()
         .ok_or_else(|| AppError::conflict("this payment has no intent to refund"))?
         .to_owned();
-    let refund_row = insert_one(conn, booking, payment, amount, None, None, reason, None).await?;
+    let refund_row = insert_one(
+        conn,
+        NewRefund {
+            booking,
+            payment,
+            amount,
+            part: None,
+            lead: None,
+            reason,
+            requested_by: None,
+            handed: None,
+        },
+    )
+    .await?;
     queue_sends(
         conn,
         now,
         &[Pending {
             refund_row,
-            intent,
+            intent: Some(intent),
             amount,
         }],
     )
@@ -536,7 +705,7 @@ pub async fn send_pending(app: &App, refund: Uuid) -> AppResult<()> {
         booking,
         Pending {
             refund_row: refund,
-            intent,
+            intent: Some(intent),
             amount: Money::new(amount, currency),
         },
         OnFailure::KeepPending,
@@ -559,6 +728,7 @@ pub struct RefundRow {
     pub seat_numbers: Vec<Option<String>>,
     pub snack_lines: serde_json::Value,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    pub handed_back_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl RefundRow {

@@ -129,7 +129,7 @@ async fn graphiql_runs_a_typed_query_in_a_real_browser_with_no_internet() {
 }
 
 #[tokio::test]
-async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
+async fn the_live_seat_map_page_shows_a_hold_within_a_second_and_a_cancellation() {
     let app = TestApp::new().await;
     let showtime = {
         let mut conn = app.conn().await;
@@ -140,16 +140,20 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
         fx::showtime_blocking(&mut conn, movie, screen, start, "9.00", &["B3"]).await
     };
     let customer = app.with_user(Role::Customer).await;
+    let admin = app.with_user(Role::Admin).await;
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("seatmap.png");
+    let cancelled_shot = artifacts.join("seatmap-cancelled.png");
     let seen = run_node(
         "seatmap.mjs",
         &[
             ("SCREEMA_URL", app.url("")),
             ("SHOWTIME_ID", showtime.to_string()),
             ("TOKEN", customer.token.clone()),
+            ("ADMIN_TOKEN", admin.token.clone()),
             ("SCREENSHOT", shot.display().to_string()),
+            ("SCREENSHOT_CANCELLED", cancelled_shot.display().to_string()),
         ],
     )
     .await;
@@ -161,6 +165,20 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second() {
     assert_eq!(seen["after"]["count"], "3 seats available");
     assert!(seen["elapsedMs"].as_u64().unwrap() < 1000, "{seen}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    assert!(
+        seen["title"].as_str().unwrap().starts_with("Untitled · "),
+        "the page names the film: {seen}"
+    );
+    // Cancelled while the page is open: it says so, live, and why.
+    let cancelled = &seen["cancelled"];
+    assert_eq!(
+        cancelled["text"],
+        "This showing is cancelled: the projector broke"
+    );
+    assert_eq!(cancelled["visible"], true);
+    assert_eq!(cancelled["count"], "no longer on sale");
+    assert!(cancelled["elapsedMs"].as_u64().unwrap() < 2000, "{seen}");
+    assert!(std::fs::metadata(&cancelled_shot).unwrap().len() > 1000);
     let r = app.get("/seatmap/not-a-showtime").await;
     assert_eq!(r.status(), 404);
 }

@@ -110,6 +110,15 @@ async fn an_operator_sells_tickets_that_are_confirmed_at_once() {
         mine.data()["myBookings"],
         json!([{"id": id, "saleChannel": "COUNTER", "soldBy": null}])
     );
+    // Points as for an online booking: pending until the showtime starts.
+    let me = app
+        .gql_as(
+            &customer.token,
+            "{ me { pendingPoints points } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me.data()["me"], json!({"pendingPoints": 35, "points": 0}));
     let states = seat_states(&app, show).await;
     for seat in ["A1", "A2", "A3"] {
         assert_eq!(state(&states, seat), "BOOKED", "{seat}");
@@ -150,6 +159,11 @@ async fn an_operator_sells_tickets_that_are_confirmed_at_once() {
         .gql_as(&operator.token, "{ myBookings { id } }", json!({}))
         .await;
     assert_eq!(walk_in.data()["myBookings"].as_array().unwrap().len(), 1);
+    // A walk-in's sale, kept under the seller, earns the seller nothing.
+    let seller = app
+        .gql_as(&operator.token, "{ me { pendingPoints } }", json!({}))
+        .await;
+    assert_eq!(seller.data()["me"]["pendingPoints"], 0);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ mod catalog;
 mod cli;
 mod clients;
 mod cluster;
+mod counter_refunds;
 mod counter_sales;
 mod data_model;
 mod door;

@@ -31,7 +31,7 @@ async fn booking(app: &TestApp, user: &TestUser, id: &str) -> Value {
     let r = app
         .gql_as(
             &user.token,
-            "query($id: ID!) { booking(id: $id) { status qrCode refunds { amount { amount } status reason } } }",
+            "query($id: ID!) { booking(id: $id) { status qrCode refunds { amount { amount } status reason handedBackAt } } }",
             json!({"id": id}),
         )
         .await;
@@ -108,7 +108,7 @@ async fn a_cancelled_showtime_refunds_everyone_and_goes_off_sale() {
     let b = booking(&app, &buyer, &paid_id).await;
     assert_eq!(
         b["refunds"],
-        json!([{"amount": {"amount": "20.00"}, "status": "succeeded", "reason": "the showtime was cancelled"}])
+        json!([{"amount": {"amount": "20.00"}, "status": "succeeded", "reason": "the showtime was cancelled", "handedBackAt": null}])
     );
     assert_eq!(b["qrCode"], Value::Null);
     assert_eq!(
@@ -532,22 +532,15 @@ async fn counter_sales_of_a_cancelled_showtime_are_given_back_at_the_counter() {
         })
         .await;
     }
-    assert_eq!(count(&app, "refunds").await, 0);
-    let flag: Option<String> = {
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        use screema::db::schema::bookings;
-        bookings::table
-            .find(Uuid::parse_str(&sold[0]).unwrap())
-            .select(bookings::payment_flag)
-            .first(&mut app.conn().await)
-            .await
-            .unwrap()
-    };
+    // The cash is owed at the counter: a refund pending until it is handed over; the
+    // complimentary sale owes nothing.
+    let owed = booking(&app, &operator, &sold[0]).await["refunds"].clone();
     assert_eq!(
-        flag.as_deref(),
-        Some("to give back at the counter: 10.00 USD (the showtime was cancelled)")
+        owed,
+        json!([{"amount": {"amount": "10.00"}, "status": "pending",
+                "reason": "the showtime was cancelled", "handedBackAt": null}])
     );
+    assert_eq!(count(&app, "refunds").await, 1);
     assert!(
         messages(&app, &operator)
             .await
@@ -574,4 +567,26 @@ async fn counter_sales_of_a_cancelled_showtime_are_given_back_at_the_counter() {
     };
     assert_eq!(rows, vec![(1, None, true), (1, None, true)]);
     assert_eq!(state(&seat_states(&app, show).await, "A1"), "AVAILABLE");
+
+    // The customer comes for it: the operator hands it over, once.
+    let handed = app
+        .gql_as(
+            &operator.token,
+            "mutation($i: RefundInput!) { refundBooking(input: $i) { amount { amount } status handedBackAt } }",
+            json!({"i": {"bookingId": sold[0]}}),
+        )
+        .await;
+    let handed = &handed.data()["refundBooking"];
+    assert_eq!(handed["status"], "succeeded");
+    assert_eq!(handed["amount"]["amount"], "10.00");
+    assert!(handed["handedBackAt"].is_string());
+    let again = app
+        .gql_as(
+            &operator.token,
+            "mutation($i: RefundInput!) { refundBooking(input: $i) { status } }",
+            json!({"i": {"bookingId": sold[0]}}),
+        )
+        .await;
+    assert_eq!(again.code(), "CONFLICT");
+    assert_eq!(count(&app, "refunds").await, 1);
 }
