@@ -1,6 +1,8 @@
 // The live seat-map page in a real browser: it draws the room, and a hold made through
-// the API turns the seats' colour within a second. Environment: SCREEMA_URL,
-// SHOWTIME_ID, TOKEN (a customer's access token), SCREENSHOT (a path).
+// the API turns the seats' colour within a second; with ADMIN_TOKEN, the showtime is
+// then cancelled through the API and the open page says so. Environment: SCREEMA_URL,
+// SHOWTIME_ID, TOKEN (a customer's access token), ADMIN_TOKEN, SCREENSHOT and
+// SCREENSHOT_CANCELLED (paths).
 
 import { chromium } from "playwright-core";
 
@@ -39,7 +41,33 @@ try {
     count: await page.locator("#count").innerText(),
   };
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
-  console.log(JSON.stringify({ before, after, elapsedMs }));
+  const title = await page.locator("#title").innerText();
+  let cancelled = null;
+  if (process.env.ADMIN_TOKEN) {
+    const started = Date.now();
+    const response = await fetch(`${base}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${process.env.ADMIN_TOKEN}` },
+      body: JSON.stringify({
+        query: "mutation ($s: ID!) { cancelShowtime(id: $s, reason: \"the projector broke\") { status } }",
+        variables: { s: process.env.SHOWTIME_ID },
+      }),
+    });
+    const answered = await response.json();
+    if (answered.errors) throw new Error(JSON.stringify(answered.errors));
+    await page.locator('body[data-showtime-status="CANCELLED"]').waitFor({ timeout: 2_000 });
+    cancelled = {
+      elapsedMs: Date.now() - started,
+      text: await page.locator("#cancelled").innerText(),
+      visible: await page.locator("#cancelled").isVisible(),
+      count: await page.locator("#count").innerText(),
+      a1: await page.locator("#seat-A1").getAttribute("data-state"),
+    };
+    if (process.env.SCREENSHOT_CANCELLED) {
+      await page.screenshot({ path: process.env.SCREENSHOT_CANCELLED });
+    }
+  }
+  console.log(JSON.stringify({ before, after, elapsedMs, title, cancelled }));
 } finally {
   await browser.close();
 }
