@@ -403,6 +403,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamptz>,
         cancel_reason -> Nullable<Text>,
         rescheduled_at -> Nullable<Timestamptz>,
+        live_closed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -16,7 +16,7 @@
 //! | succeeded          | —                     | —               | —                  | partially refunded, or refunded: booking cancelled, seats freed |
 //! | partially refunded | —                     | —               | —                  | more refunded (r only grows): the same        |
 //! | refunded           | —                     | —               | —                  | —                                             |
-//! | canceled           | as pending, by the booking: an expired one is revived if its seats are free; a cancelled one is refunded automatically | — | — | as pending |
+//! | canceled           | as pending, by the booking: an expired one is revived if its seats are free and its showtime has not started; a cancelled one is refunded automatically | — | — | as pending |
 //!
 //! ¹ Only when the money matches the booking (amount in the currency's minor units, and
 //! currency); otherwise the booking is flagged, not confirmed, and the money goes back
@@ -282,7 +282,17 @@ async fn take_the_money(
     match booking.status {
         BookingStatus::Pending => confirm(conn, app, booking).await,
         BookingStatus::Expired => {
-            // Paid after the hold lapsed: still ours if nobody took the seats meanwhile.
+            // Paid after the hold lapsed: still ours if nobody took the seats meanwhile,
+            // unless the showing has begun (its sale closed then; a seat of a film
+            // under way, or over, is no use to anyone).
+            let starts: chrono::DateTime<chrono::Utc> = crate::db::schema::showtimes::table
+                .find(booking.showtime_id)
+                .select(crate::db::schema::showtimes::start_time)
+                .first(conn)
+                .await?;
+            if starts <= app.now() {
+                return refund_late(conn, app, booking, "its showtime had already started").await;
+            }
             let attempt = conn
                 .transaction::<_, AppError, _>(async |conn| confirm(conn, app, booking).await)
                 .await;

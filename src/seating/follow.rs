@@ -70,6 +70,7 @@ impl Follower {
                 Err(RecvError::Closed) => return Step::Closed,
             };
             match &*event {
+                LiveEvent::Ended => return Step::Closed,
                 // Already in the snapshot this follower started from.
                 LiveEvent::Changes { version, .. } if *version <= self.version => continue,
                 LiveEvent::Changes { version, .. } if *version == self.version + 1 => {

@@ -453,7 +453,8 @@ pub struct SeatingSubscription;
 
 #[Subscription]
 impl SeatingSubscription {
-    /// The showtime's seat map, live: first the whole map, then every change.
+    /// The showtime's seat map, live: first the whole map, then every change. It
+    /// completes soon after the showtime ends; an ended one is BAD_USER_INPUT.
     async fn seat_map(
         &self,
         ctx: &Context<'_>,
@@ -463,6 +464,19 @@ impl SeatingSubscription {
         let app = app(ctx)?.clone();
         let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
         let staff = is_staff(ctx.data_opt::<Viewer>()).then(|| app.clone());
+        // An ended showtime's seats no longer change (`ended`): there is nothing to follow.
+        if crate::seating::rooms::room(&app, showtime)
+            .await?
+            .showtime
+            .end_time
+            <= app.now()
+        {
+            return Err(crate::error::AppError::bad_input(
+                "showtimeId",
+                "this showtime has ended: its seats no longer change",
+            )
+            .into());
+        }
         let (follower, snapshot) = Follower::join(&app, showtime, me).await?;
         let reasons = match &staff {
             Some(app) => snapshot_reasons(app, showtime, &snapshot.0).await,

@@ -40,6 +40,8 @@ pub enum LiveEvent {
     },
     /// Start again from a snapshot: the room could not prove it missed nothing.
     Resync,
+    /// The showtime has ended (`ended`): its maps no longer change, and end.
+    Ended,
 }
 
 /// An event's payloads, one per fingerprint (of what a subscriber selected), rendered
@@ -145,6 +147,9 @@ struct Published {
     #[serde(default)]
     e: String,
     c: Vec<Vec<String>>,
+    /// The showtime has ended (`ended::ENDED`), whatever the version.
+    #[serde(default)]
+    ended: bool,
 }
 
 struct Room {
@@ -289,6 +294,10 @@ impl Listener for SeatChanges {
             return;
         };
         if let Some(room) = app.live.room(showtime) {
+            if published.ended {
+                let _ = room.events.send(Arc::new(LiveEvent::Ended));
+                return;
+            }
             deliver(app, showtime, &room, published).await;
         }
     }

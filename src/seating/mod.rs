@@ -2,6 +2,7 @@
 
 pub mod best;
 pub mod blocks;
+pub mod ended;
 pub mod follow;
 pub mod graphql;
 pub mod holds;

@@ -1,6 +1,6 @@
 //! Background work that runs beside the server, on every node: lapsed holds and
-//! bookings are released, loyalty points of started showtimes are counted, and the
-//! outbox is delivered. Each piece is safe to run on
+//! bookings are released, ended showtimes' live state is closed, loyalty points of
+//! started showtimes are counted, and the outbox is delivered. Each piece is safe to run on
 //! several nodes at once.
 
 pub mod effects;
@@ -55,6 +55,11 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
         }),
         every(app.clone(), sweep, "unpaid exchanges", async |app| {
             crate::checkout::exchange::lapse_unpaid(&app, 100)
+                .await
+                .map(drop)
+        }),
+        every(app.clone(), sweep, "ended showtimes", async |app| {
+            crate::seating::ended::close_ended(&app, 100)
                 .await
                 .map(drop)
         }),

@@ -23,6 +23,7 @@ mod counter_refunds;
 mod counter_sales;
 mod data_model;
 mod door;
+mod ended_showtimes;
 mod exchange_payments;
 mod exchanges;
 mod faults;
