@@ -264,6 +264,23 @@ pub struct LockSeatsInput {
     seat_numbers: Vec<String>,
 }
 
+#[derive(InputObject)]
+pub struct HoldBestAvailableInput {
+    showtime_id: ID,
+    /// How many seats (1 to the per-showtime maximum, 10 by default).
+    count: i32,
+    /// Only seats of this kind.
+    kind: Option<SeatKindGql>,
+    /// Side by side in one row (the default). With false, when no such block is free,
+    /// the best single seats instead.
+    #[graphql(default = true)]
+    adjacent: bool,
+    /// Of `count`, how many must be ACCESSIBLE seats (wheelchair spaces); the others
+    /// are companion seats of any kind beside them, in the same block.
+    #[graphql(default = 0)]
+    accessible_seats: i32,
+}
+
 #[derive(Default)]
 pub struct SeatingMutation;
 
@@ -280,6 +297,34 @@ impl SeatingMutation {
                 .await?
                 .into(),
         )
+    }
+
+    /// Finds the best block left (as `bestAvailableSeats` ranks them) and holds it, in
+    /// one step: the search and the hold are one Redis script, so a buyer racing others
+    /// gets the best block free at that instant and never one someone took meanwhile.
+    /// SEATS_UNAVAILABLE (naming no seat) when no block fits.
+    #[graphql(guard = "SignedIn")]
+    async fn hold_best_available(
+        &self,
+        ctx: &Context<'_>,
+        input: HoldBestAvailableInput,
+    ) -> Result<SeatLockObject> {
+        let viewer = viewer(ctx)?;
+        let showtime = parse_uuid("showtimeId", &input.showtime_id)?;
+        let count = usize::try_from(input.count)
+            .map_err(|_| AppError::bad_input("count", "`count` is at least 1"))?;
+        let accessible = usize::try_from(input.accessible_seats)
+            .map_err(|_| AppError::bad_input("accessibleSeats", "not negative"))?;
+        let ask = holds::BestAsk {
+            showtime,
+            count,
+            want: best::Want {
+                kind: input.kind.map(Into::into),
+                accessible,
+            },
+            adjacent: input.adjacent,
+        };
+        Ok(holds::hold_best(app(ctx)?, viewer, ask).await?.into())
     }
 
     /// Another hold period from now, never past 30 minutes (configurable) from the hold.
@@ -523,7 +568,11 @@ impl SeatingQuery {
         let inputs = load_inputs(ctx, &showtime).await?;
         let layout = &inputs.layout;
         let states = states(ctx, &showtime, &inputs);
-        let chosen = best::choose(layout, count, kind.map(Into::into), |seat| {
+        let want = best::Want {
+            kind: kind.map(Into::into),
+            accessible: 0,
+        };
+        let chosen = best::choose(layout, count, want, |seat| {
             states.is_available(&seat.to_string())
         })
         .ok_or(AppError::SeatsUnavailable { seats: Vec::new() })?;

@@ -17,7 +17,9 @@ use fred::prelude::*;
 
 use super::keys;
 use super::lock_log::Entry;
-use super::scripts::{CHECK, CLAIM, EXTEND, FORGET_CLAIM, LOCK, READ, RELEASE, RESTORE, SWEEP};
+use super::scripts::{
+    CHECK, CLAIM, EXTEND, FORGET_CLAIM, HOLD_BEST, LOCK, READ, RELEASE, RESTORE, SWEEP,
+};
 use super::sync::ensure_booked;
 use crate::app::App;
 use crate::auth::model::Viewer;
@@ -203,35 +205,23 @@ pub async fn hold(
     raw_seats: &[String],
     holder: Holder,
 ) -> AppResult<SeatLock> {
-    let user = viewer.user_id.to_string();
-    if holder == Holder::Customer
-        && let Decision::Limited {
-            retry_after_seconds,
-        } = ratelimit::hit(&app.redis, "booking", &user, app.config.rate_limits.booking).await
-    {
-        return Err(AppError::RateLimited {
-            retry_after_seconds,
-        });
-    }
+    limit(app, viewer, holder).await?;
     let seats = parse_seats(raw_seats)?;
-    let settings = app.config.holds;
-    let max_seats = match holder {
-        Holder::Customer => settings.max_seats_per_user,
-        Holder::Counter => usize::MAX >> 1,
-    };
+    let max_seats = max_seats(app, holder);
     if seats.len() > max_seats {
         return Err(AppError::bad_input(
             "seatNumbers",
-            format!("at most {} seats per showtime", settings.max_seats_per_user),
+            format!(
+                "at most {} seats per showtime",
+                app.config.holds.max_seats_per_user
+            ),
         ));
     }
     let room = super::rooms::room(app, showtime_id).await?;
-    let (showtime, layout) = (&room.showtime, &room.layout);
-    let now = app.now();
-    showtime.check_on_sale(now)?;
+    room.showtime.check_on_sale(app.now())?;
     let unknown: Vec<String> = seats
         .iter()
-        .filter(|s| !layout.contains(s))
+        .filter(|s| !room.layout.contains(s))
         .map(ToString::to_string)
         .collect();
     if !unknown.is_empty() {
@@ -243,10 +233,132 @@ pub async fn hold(
     // Blocked seats are refused by the script, which sees blocks as they are now; the
     // cached showtime's list may be a moment old.
     let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
+    take(app, viewer, &room.showtime, max_seats, Ask::Seats(names)).await
+}
 
+/// What `holdBestAvailable` asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct BestAsk {
+    pub showtime: Uuid,
+    pub count: usize,
+    pub want: super::best::Want,
+    /// The seats side by side in one row; when false, and no such block is free, the
+    /// best single seats.
+    pub adjacent: bool,
+}
+
+/// Finds the best block left and holds it for `viewer`, in one Redis script (see
+/// `scripts::HOLD_BEST`): `SEATS_UNAVAILABLE` naming no seat when none fits.
+pub async fn hold_best(app: &App, viewer: Viewer, ask: BestAsk) -> AppResult<SeatLock> {
+    limit(app, viewer, Holder::Customer).await?;
+    let max = app.config.holds.max_seats_per_user;
+    if !(1..=max).contains(&ask.count) {
+        return Err(AppError::bad_input(
+            "count",
+            format!("`count` is 1 to {max}"),
+        ));
+    }
+    if ask.want.accessible > ask.count {
+        return Err(AppError::bad_input(
+            "accessibleSeats",
+            "at most `count`: the others are the companions' seats beside them",
+        ));
+    }
+    if ask.want.accessible > 0 && (ask.want.kind.is_some() || !ask.adjacent) {
+        return Err(AppError::bad_input(
+            "accessibleSeats",
+            "companions sit beside the accessible seats: not with `kind`, nor `adjacent: false`",
+        ));
+    }
+    let room = super::rooms::room(app, ask.showtime).await?;
+    room.showtime.check_on_sale(app.now())?;
+    let blocks = super::best::candidates(&room.layout, ask.count, ask.want);
+    let mut tail = vec![blocks.len().to_string()];
+    let name = |s: &Option<SeatNumber>| s.as_ref().map(ToString::to_string).unwrap_or_default();
+    tail.extend(blocks.iter().map(|b| {
+        let seats: Vec<String> = b.seats.iter().map(ToString::to_string).collect();
+        format!(
+            "{}|{}|{}|{}|{}",
+            seats.join(","),
+            name(&b.left[0]),
+            name(&b.left[1]),
+            name(&b.right[0]),
+            name(&b.right[1])
+        )
+    }));
+    if ask.adjacent {
+        tail.push("0".to_owned());
+    } else {
+        tail.push(ask.count.to_string());
+        let single = super::best::Want {
+            kind: ask.want.kind,
+            accessible: 0,
+        };
+        tail.extend(
+            super::best::candidates(&room.layout, 1, single)
+                .iter()
+                .flat_map(|c| c.seats.iter().map(ToString::to_string)),
+        );
+    }
+    take(app, viewer, &room.showtime, max, Ask::Best(tail)).await
+}
+
+/// The per-user rate limit on holds, for customers.
+async fn limit(app: &App, viewer: Viewer, holder: Holder) -> AppResult<()> {
+    if holder == Holder::Customer
+        && let Decision::Limited {
+            retry_after_seconds,
+        } = ratelimit::hit(
+            &app.redis,
+            "booking",
+            &viewer.user_id.to_string(),
+            app.config.rate_limits.booking,
+        )
+        .await
+    {
+        return Err(AppError::RateLimited {
+            retry_after_seconds,
+        });
+    }
+    Ok(())
+}
+
+fn max_seats(app: &App, holder: Holder) -> usize {
+    match holder {
+        Holder::Customer => app.config.holds.max_seats_per_user,
+        Holder::Counter => usize::MAX >> 1,
+    }
+}
+
+/// What a hold's script is asked to take.
+enum Ask {
+    /// Exactly these seats (`LOCK`).
+    Seats(Vec<String>),
+    /// The best block (`HOLD_BEST`): its arguments after the common ones.
+    Best(Vec<String>),
+}
+
+/// Runs the hold's script for `viewer` with a new token, answering the script's
+/// requests for the booked seats (copied from Postgres) and the user's unpaid seats
+/// (read from Postgres), at most once each.
+async fn take(
+    app: &App,
+    viewer: Viewer,
+    showtime: &Showtime,
+    max_seats: usize,
+    ask: Ask,
+) -> AppResult<SeatLock> {
+    let showtime_id = showtime.id;
+    let user = viewer.user_id.to_string();
+    let settings = app.config.holds;
+    let now = app.now();
     let token = new_token(showtime_id);
     let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
     let cap = now + chrono::Duration::from_std(settings.max_hold).map_err(AppError::internal)?;
+    let (script, tail) = match &ask {
+        Ask::Seats(names) => (&*LOCK, names),
+        Ask::Best(tail) => (&*HOLD_BEST, tail),
+    };
     // The cap counts unpaid bookings' seats too. Postgres is read only for a user whose
     // claimed locks show they may have some (see `LOCK`); the script then counts a
     // booking committed after that read from its claimed lock.
@@ -267,11 +379,11 @@ pub async fn hold(
                     .join(",")
             }),
         ];
-        args.extend(names.iter().cloned());
+        args.extend(tail.iter().cloned());
         args
     };
     let mut unpaid = None;
-    let mut reply = run(app, &LOCK, showtime_id, args(None)).await?;
+    let mut reply = run(app, script, showtime_id, args(None)).await?;
     // At most once each: the booked seats copied from Postgres, the unpaid seats read.
     for _ in 0..2 {
         match head(&reply) {
@@ -285,10 +397,14 @@ pub async fn hold(
             }
             _ => break,
         }
-        reply = run(app, &LOCK, showtime_id, args(unpaid.as_ref())).await?;
+        reply = run(app, script, showtime_id, args(unpaid.as_ref())).await?;
     }
     match head(&reply) {
         Some("OK") => {
+            let names = match ask {
+                Ask::Seats(names) => names,
+                Ask::Best(_) => reply.get(2..).map(<[String]>::to_vec).unwrap_or_default(),
+            };
             track(app, showtime_id).await?;
             app.lock_log.push(Entry::Held {
                 showtime: showtime_id,
@@ -306,8 +422,12 @@ pub async fn hold(
         Some("UNAVAILABLE") => Err(AppError::SeatsUnavailable {
             seats: reply[1..].to_vec(),
         }),
+        Some("NONE") => Err(AppError::SeatsUnavailable { seats: Vec::new() }),
         Some("TOO_MANY") => Err(AppError::bad_input(
-            "seatNumbers",
+            match ask {
+                Ask::Seats(_) => "seatNumbers",
+                Ask::Best(_) => "count",
+            },
             format!(
                 "at most {} seats per showtime; you already have {} (held, or booked and unpaid)",
                 settings.max_seats_per_user,

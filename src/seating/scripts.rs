@@ -135,6 +135,43 @@ end
 local function loaded()
   return redis.call('EXISTS', booked) == 1 and redis.call('EXISTS', blocked) == 1
 end
+
+-- Holds `seats` (all free: the caller checked) for the user of ARGV[3..10] (token,
+-- user, expiresMs, capMs, maxPerUser, keysExpireAtMs, unpaidSeats, knownBookings),
+-- within their cap: {'OK', version}, {'NEED_UNPAID'} or {'TOO_MANY', alreadyHad}.
+local function take(seats)
+  local token, user, exp, cap, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+  local expire_at, unpaid = tonumber(ARGV[8]), tonumber(ARGV[9])
+  local known = {}
+  for b in string.gmatch(ARGV[10], '[^,]+') do known[b] = true end
+  local mine = math.max(unpaid, 0)
+  for _, meta in ipairs(redis.call('HVALS', locks)) do
+    local u, _, _, held, booking = parse(meta)
+    if u == user then
+      if booking and unpaid < 0 then return {'NEED_UNPAID'} end
+      if not (booking and known[booking]) then mine = mine + #held end
+    end
+  end
+  if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
+  local changes = {}
+  for _, s in ipairs(seats) do
+    redis.call('HSET', holds, s, token)
+    changes[#changes + 1] = {s, 'HELD', user}
+  end
+  redis.call('HSET', locks, token, meta_of(user, exp, cap, seats))
+  redis.call('ZADD', expiry, exp, token)
+  local v = redis.call('INCR', version)
+  keep(expire_at)
+  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
+  return {'OK', tostring(v)}
+end
+
+-- Whether a seat can be held now (`''`: no seat there).
+local function free(s)
+  if s == '' then return false end
+  return redis.call('SISMEMBER', booked, s) == 0 and redis.call('SISMEMBER', blocked, s) == 0
+     and redis.call('HEXISTS', holds, s) == 0
+end
 "#;
 
 fn script(body: &str) -> Script {
@@ -160,43 +197,76 @@ pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
         r#"
 if not loaded() then return {'NEED_BOOKED'} end
 sweep()
-local token, user, exp, cap, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
-local expire_at, unpaid = tonumber(ARGV[8]), tonumber(ARGV[9])
-local known = {}
-for b in string.gmatch(ARGV[10], '[^,]+') do known[b] = true end
 local seats = {}
 for i = 11, #ARGV do seats[#seats + 1] = ARGV[i] end
 local taken = {}
 for _, s in ipairs(seats) do
-  if redis.call('SISMEMBER', booked, s) == 1 or redis.call('SISMEMBER', blocked, s) == 1
-     or redis.call('HEXISTS', holds, s) == 1 then
-    taken[#taken + 1] = s
-  end
+  if not free(s) then taken[#taken + 1] = s end
 end
 if #taken > 0 then
   table.insert(taken, 1, 'UNAVAILABLE')
   return taken
 end
-local mine = math.max(unpaid, 0)
-for _, meta in ipairs(redis.call('HVALS', locks)) do
-  local u, _, _, held, booking = parse(meta)
-  if u == user then
-    if booking and unpaid < 0 then return {'NEED_UNPAID'} end
-    if not (booking and known[booking]) then mine = mine + #held end
+return take(seats)
+"#,
+    )
+});
+
+/// ARGV: as `LOCK` up to knownBookings, then the number of blocks `n`, the blocks
+/// (`seat,seat,…|besideLeft|beyondLeft|besideRight|beyondRight`, `''` for no seat),
+/// best place first (`best::candidates`), then how many single seats to take when no
+/// block is free (0: the seats must be adjacent) and those seats, best first.
+/// Returns `{'OK', version, seat…}`, `{'NONE'}`, or `LOCK`'s `NEED_BOOKED`,
+/// `NEED_UNPAID` and `TOO_MANY`.
+///
+/// `best::pick`, in Lua, over the seats as they are now: the first free block that
+/// strands no seat, else the first free block, else (when allowed) the best free
+/// single seats; then held as `LOCK` holds them. Searching and holding in one script
+/// means a buyer racing others never gets a block someone took meanwhile.
+pub static HOLD_BEST: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+if not loaded() then return {'NEED_BOOKED'} end
+sweep()
+local seen = {}
+local function can(s)
+  local f = seen[s]
+  if f == nil then f = free(s); seen[s] = f end
+  return f
+end
+local n = tonumber(ARGV[11])
+local chosen, fallback
+for i = 12, 11 + n do
+  local list, l1, l2, r1, r2 = string.match(ARGV[i], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  local seats, all = {}, true
+  for s in string.gmatch(list, '[^,]+') do
+    if not can(s) then all = false break end
+    seats[#seats + 1] = s
+  end
+  if all then
+    if not ((can(l1) and not can(l2)) or (can(r1) and not can(r2))) then
+      chosen = seats
+      break
+    end
+    fallback = fallback or seats
   end
 end
-if mine + #seats > max then return {'TOO_MANY', tostring(mine)} end
-local changes = {}
-for _, s in ipairs(seats) do
-  redis.call('HSET', holds, s, token)
-  changes[#changes + 1] = {s, 'HELD', user}
+chosen = chosen or fallback
+local singles = tonumber(ARGV[12 + n])
+if not chosen and singles > 0 then
+  local seats = {}
+  for i = 13 + n, #ARGV do
+    if #seats == singles then break end
+    if can(ARGV[i]) then seats[#seats + 1] = ARGV[i] end
+  end
+  if #seats == singles then chosen = seats end
 end
-redis.call('HSET', locks, token, meta_of(user, exp, cap, seats))
-redis.call('ZADD', expiry, exp, token)
-local v = redis.call('INCR', version)
-keep(expire_at)
-redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
-return {'OK', tostring(v)}
+if not chosen then return {'NONE'} end
+local out = take(chosen)
+if out[1] == 'OK' then
+  for _, s in ipairs(chosen) do out[#out + 1] = s end
+end
+return out
 "#,
     )
 });

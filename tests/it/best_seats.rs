@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 const BEST: &str = "query($s: ID!, $n: Int!, $k: SeatKind) { bestAvailableSeats(showtimeId: $s, count: $n, kind: $k) { number kind state price { amount } } }";
 
-/// Rows as strings: `o` a seat, `P` premium (×1.50), `.` an aisle.
-fn room(rows: &[&str]) -> Value {
+/// Rows as strings: `o` a seat, `P` premium (×1.50), `A` accessible, `.` an aisle.
+pub(crate) fn room(rows: &[&str]) -> Value {
     let rows: Vec<Value> = rows
         .iter()
         .enumerate()
@@ -28,6 +28,10 @@ fn room(rows: &[&str]) -> Value {
                         n += 1;
                         json!({"number": n, "kind": "PREMIUM", "priceMultiplier": "1.50"})
                     }
+                    'A' => {
+                        n += 1;
+                        json!({"number": n, "kind": "ACCESSIBLE"})
+                    }
                     _ => {
                         n += 1;
                         json!({"number": n, "kind": "STANDARD"})
@@ -40,7 +44,7 @@ fn room(rows: &[&str]) -> Value {
     json!({ "rows": rows })
 }
 
-async fn showtime(app: &TestApp, rows: &[&str]) -> Uuid {
+pub(crate) async fn showtime(app: &TestApp, rows: &[&str]) -> Uuid {
     let mut conn = app.conn().await;
     let theater = fx::theater(&mut conn, "Best", "UTC").await;
     let screen = fx::screen(&mut conn, theater, 1, room(rows)).await;

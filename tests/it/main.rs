@@ -12,6 +12,7 @@ mod analytics;
 mod architecture;
 mod auth;
 mod batching;
+mod best_holds;
 mod best_seats;
 mod blocked_seats;
 mod booking;

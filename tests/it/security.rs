@@ -537,6 +537,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "holdBestAvailable",
+            SignedIn,
+            "mutation($id: ID!) { holdBestAvailable(input: {showtimeId: $id, count: 1}) { lockToken } }",
+            json!({"id": id}),
+        ),
+        (
             "extendSeatLock",
             SignedIn,
             "mutation { extendSeatLock(lockToken: \"made-up\") { lockToken } }",
