@@ -226,7 +226,11 @@ mod tests {
         let all = candidates(&rows, 3, want);
         assert_eq!(all.len(), 1, "only the block holding A1");
         assert_eq!(
-            all[0].seats.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            all[0]
+                .seats
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             ["A1", "A2", "A3"]
         );
         assert_eq!(all[0].left, [None, None], "the wall is no seat");
@@ -238,7 +242,13 @@ mod tests {
         let all = candidates(&layout(&["ooooo"]), 2, Want::default());
         let seats: Vec<String> = all
             .iter()
-            .map(|c| c.seats.iter().map(ToString::to_string).collect::<Vec<_>>().join(""))
+            .map(|c| {
+                c.seats
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("")
+            })
             .collect();
         assert_eq!(seats, ["A2A3", "A3A4", "A1A2", "A4A5"]);
         // Taking A2 A3 with A1 free and no seat beyond it strands A1.

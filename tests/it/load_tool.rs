@@ -148,6 +148,43 @@ async fn a_small_flash_sale_on_two_nodes_sells_every_seat_once() {
 }
 
 #[tokio::test]
+async fn a_small_best_available_sale_replays_every_hold_against_the_ranking() {
+    let app = TestApp::new().await;
+    let report = run(
+        &app,
+        "best-available",
+        &[
+            "--buyers",
+            "60",
+            "--seats",
+            "80",
+            "--connections",
+            "8",
+            "--duration",
+            "30",
+        ],
+    )
+    .await;
+    assert_operations(&report, None);
+    let checks: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "no seat held or sold twice",
+            "the API's bookings are the database's",
+            "every hold was the best block left at its instant"
+        ]
+    );
+    let replayed = report["checks"][2]["detail"].as_str().unwrap();
+    assert!(!replayed.starts_with("0 of"), "{replayed}");
+}
+
+#[tokio::test]
 async fn subscribers_and_checkout_run_and_their_checks_hold() {
     let app = TestApp::new().await;
     let report = run(

@@ -27,11 +27,12 @@ pub struct Args {
     pub command: String,
 }
 
-pub const SCENARIOS: [&str; 6] = [
+pub const SCENARIOS: [&str; 7] = [
     "health",
     "catalog",
     "holds",
     "flash-sale",
+    "best-available",
     "subscribers",
     "checkout",
 ];
@@ -46,9 +47,11 @@ impl Args {
             "health" | "catalog" => (8, 10, 0, 1),
             "holds" => (64, 10, 0, 40),
             "flash-sale" => (256, 60, 200, 1),
+            "best-available" => (256, 60, 1, 1),
             "subscribers" => (16, 20, 20_000, 4),
             _ => (128, 15, 0, 40),
         };
+        let best = scenario == "best-available";
         let mut args = Self {
             scenario,
             url: "http://127.0.0.1:8080".to_owned(),
@@ -56,8 +59,8 @@ impl Args {
             duration: Duration::from_secs(duration),
             requests: None,
             connections,
-            buyers: 5_000,
-            seats: 200,
+            buyers: if best { 2_000 } else { 5_000 },
+            seats: if best { 1_000 } else { 200 },
             subscribers,
             showtimes,
             server_pid: None,

@@ -26,6 +26,8 @@ scenarios:
   catalog      the home screen's movies query from --connections clients
   holds        users holding and releasing seats across many showtimes
   flash-sale   --buyers racing for the --seats of one showtime, with --subscribers watching
+  best-available  --buyers (2,000) asking holdBestAvailable for 2-4 seats each of one
+               showtime (--seats 1,000) at once; each hold replayed against the ranking
   subscribers  --subscribers websocket subscribers on --showtimes showtimes while holds are made
   checkout     hold, book, pay (simulated gateway), confirmed, end to end
 

@@ -24,6 +24,18 @@ pub struct Subscriber {
     pub gaps: u64,
     /// (seat, state, when it arrived) for every change, in order.
     pub arrivals: Vec<(String, String, Instant)>,
+    /// Every event as it came, when asked for (`record`): a replay needs to know
+    /// which changes came together.
+    pub events: Option<Vec<Event>>,
+}
+
+/// One `seatMap` event as it came: its version, whether it was a snapshot, and its
+/// changes (seat, state).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub version: i64,
+    pub snapshot: bool,
+    pub changes: Vec<(String, String)>,
 }
 
 impl Subscriber {
@@ -41,6 +53,7 @@ impl Subscriber {
             snapshots: 0,
             gaps: 0,
             arrivals: Vec::new(),
+            events: None,
         };
         let init = match token {
             Some(t) => {
@@ -104,6 +117,24 @@ impl Subscriber {
         let version = event["version"]
             .as_i64()
             .context("an event without a version")?;
+        if let Some(events) = self.events.as_mut() {
+            let changes = event["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    Some((
+                        c["number"].as_str()?.to_owned(),
+                        c["state"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            events.push(Event {
+                version,
+                snapshot: !event["snapshot"].is_null(),
+                changes,
+            });
+        }
         if let Some(rows) = event["snapshot"]["rows"].as_array() {
             self.snapshots += 1;
             self.seats.clear();
@@ -128,6 +159,11 @@ impl Subscriber {
         }
         self.version = version;
         Ok(())
+    }
+
+    /// Keeps every event from now on (`events`).
+    pub fn record(&mut self) {
+        self.events = Some(Vec::new());
     }
 
     pub async fn close(mut self) {

@@ -1,5 +1,6 @@
 //! The scenarios, and what they share: a budget of time and requests, and a progress bar.
 
+mod best_available;
 mod checkout;
 mod flash_sale;
 mod holds;
@@ -23,6 +24,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         "health" | "catalog" => http::run(args, &mut report).await?,
         "holds" => holds::run(args, &mut report).await?,
         "flash-sale" => flash_sale::run(args, &mut report).await?,
+        "best-available" => best_available::run(args, &mut report).await?,
         "subscribers" => subscribers::run(args, &mut report).await?,
         _ => checkout::run(args, &mut report).await?,
     }
