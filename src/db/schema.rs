@@ -521,6 +521,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    waitlist_entries (id) {
+        id -> Uuid,
+        showtime_id -> Uuid,
+        user_id -> Uuid,
+        seat_count -> Int4,
+        seat_kind -> Nullable<Text>,
+        adjacent -> Bool,
+        max_price -> Nullable<Numeric>,
+        status -> Text,
+        created_at -> Timestamptz,
+        offer_token -> Nullable<Text>,
+        offered_seats -> Array<Nullable<Text>>,
+        offered_at -> Nullable<Timestamptz>,
+        offer_expires_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(account_challenges -> users (user_id));
 diesel::joinable!(booking_exchanges -> bookings (booking_id));
 diesel::joinable!(booking_exchanges -> payments (payment_id));
@@ -544,6 +563,8 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refunds -> bookings (booking_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(refunds -> users (requested_by));
+diesel::joinable!(waitlist_entries -> showtimes (showtime_id));
+diesel::joinable!(waitlist_entries -> users (user_id));
 diesel::joinable!(screens -> theaters (theater_id));
 diesel::joinable!(seat_blocks -> showtimes (showtime_id));
 diesel::joinable!(seat_locks -> showtimes (showtime_id));
@@ -585,4 +606,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     voucher_uses,
     vouchers,
+    waitlist_entries,
 );

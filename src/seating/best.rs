@@ -11,7 +11,9 @@
 //! over the seats as they are when it holds them, so a buyer racing others gets the
 //! best block left at that instant, never a block someone took meanwhile.
 
-use crate::catalog::layout::{SeatKind, SeatLayout, SeatNumber};
+use rust_decimal::Decimal;
+
+use crate::catalog::layout::{SeatKind, SeatLayout, SeatNumber, SeatSpec};
 
 /// What a block must be made of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,12 +23,21 @@ pub struct Want {
     /// At least this many ACCESSIBLE seats (wheelchair spaces), the others companion
     /// seats of any kind beside them.
     pub accessible: usize,
+    /// No seat dearer than this many times the showtime's base price.
+    pub max_multiplier: Option<Decimal>,
 }
 
 impl Want {
-    fn admits(&self, block: &[SeatKind]) -> bool {
-        self.kind.is_none_or(|k| block.iter().all(|s| *s == k))
-            && block.iter().filter(|s| **s == SeatKind::Accessible).count() >= self.accessible
+    fn admits(&self, block: &[&SeatSpec]) -> bool {
+        self.kind.is_none_or(|k| block.iter().all(|s| s.kind == k))
+            && block
+                .iter()
+                .filter(|s| s.kind == SeatKind::Accessible)
+                .count()
+                >= self.accessible
+            && self
+                .max_multiplier
+                .is_none_or(|max| block.iter().all(|s| s.multiplier <= max))
     }
 }
 
@@ -73,11 +84,11 @@ pub fn candidates(layout: &SeatLayout, count: usize, want: Want) -> Vec<Candidat
         let offset = (widest - row.cells.len()) as f64 / 2.0;
         let centre = (widest as f64 - 1.0) / 2.0;
         // Runs of seats with no aisle between them.
-        let mut run: Vec<(usize, &SeatNumber, SeatKind)> = Vec::new();
+        let mut run: Vec<(usize, &SeatNumber, &SeatSpec)> = Vec::new();
         let mut runs = Vec::new();
         for (column, cell) in row.cells.iter().enumerate() {
             match cell {
-                Some(seat) => run.push((column, &seat.number, seat.kind)),
+                Some(seat) => run.push((column, &seat.number, seat)),
                 None => runs.push(std::mem::take(&mut run)),
             }
         }
@@ -86,8 +97,8 @@ pub fn candidates(layout: &SeatLayout, count: usize, want: Want) -> Vec<Candidat
             let at = |i: Option<usize>| i.and_then(|i| run.get(i)).map(|(_, n, _)| (*n).clone());
             for start in 0..=run.len() - count {
                 let block = &run[start..start + count];
-                let kinds: Vec<SeatKind> = block.iter().map(|(_, _, k)| *k).collect();
-                if !want.admits(&kinds) {
+                let specs: Vec<&SeatSpec> = block.iter().map(|(_, _, s)| *s).collect();
+                if !want.admits(&specs) {
                     continue;
                 }
                 let block_centre = (block[0].0 + block[count - 1].0) as f64 / 2.0 + offset;
@@ -178,7 +189,7 @@ mod tests {
         let taken: HashSet<&str> = taken.iter().copied().collect();
         let want = Want {
             kind,
-            accessible: 0,
+            ..Want::default()
         };
         choose(&layout(rows), count, want, |s| {
             !taken.contains(s.to_string().as_str())
@@ -220,8 +231,8 @@ mod tests {
         )
         .unwrap();
         let want = Want {
-            kind: None,
             accessible: 1,
+            ..Want::default()
         };
         let all = candidates(&rows, 3, want);
         assert_eq!(all.len(), 1, "only the block holding A1");

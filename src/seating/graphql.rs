@@ -321,6 +321,7 @@ impl SeatingMutation {
             want: best::Want {
                 kind: input.kind.map(Into::into),
                 accessible,
+                max_multiplier: None,
             },
             adjacent: input.adjacent,
         };
@@ -570,7 +571,7 @@ impl SeatingQuery {
         let states = states(ctx, &showtime, &inputs);
         let want = best::Want {
             kind: kind.map(Into::into),
-            accessible: 0,
+            ..best::Want::default()
         };
         let chosen = best::choose(layout, count, want, |seat| {
             states.is_available(&seat.to_string())

@@ -291,8 +291,8 @@ pub async fn hold_best(app: &App, viewer: Viewer, ask: BestAsk) -> AppResult<Sea
     } else {
         tail.push(ask.count.to_string());
         let single = super::best::Want {
-            kind: ask.want.kind,
             accessible: 0,
+            ..ask.want
         };
         tail.extend(
             super::best::candidates(&room.layout, 1, single)

@@ -221,13 +221,24 @@ return take(seats)
 ///
 /// `best::pick`, in Lua, over the seats as they are now: the first free block that
 /// strands no seat, else the first free block, else (when allowed) the best free
-/// single seats; then held as `LOCK` holds them. Searching and holding in one script
+/// single seats; then held as `LOCK` holds them. A token that already holds seats
+/// for the same user gets those seats back, and nothing new is held. Searching and holding in one script
 /// means a buyer racing others never gets a block someone took meanwhile.
 pub static HOLD_BEST: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 if not loaded() then return {'NEED_BOOKED'} end
 sweep()
+-- Asked again under a token that holds seats already (a waiting list's offer made
+-- again after a crash): the same seats, no second hold.
+local before = redis.call('HGET', locks, ARGV[3])
+if before then
+  local owner, _, _, seats, claimed = parse(before)
+  if owner ~= ARGV[4] or claimed then return {'NONE'} end
+  local out = {'OK', redis.call('GET', version) or '0'}
+  for _, s in ipairs(seats) do out[#out + 1] = s end
+  return out
+end
 local seen = {}
 local function can(s)
   local f = seen[s]
