@@ -39,6 +39,9 @@ try {
   const after = {
     a1: await page.locator("#seat-A1").getAttribute("fill"),
     count: await page.locator("#count").innerText(),
+    // What the page resumes from when its websocket reconnects (`since`).
+    version: await page.locator("body").getAttribute("data-version"),
+    epoch: await page.locator("body").getAttribute("data-epoch"),
   };
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
   const title = await page.locator("#title").innerText();

@@ -17,6 +17,9 @@ pub struct HoldSettings {
     /// How many seat-map events a live subscriber may fall behind before it is sent a
     /// snapshot instead.
     pub live_backlog: usize,
+    /// About how many seat changes each showtime keeps in Redis for live maps that
+    /// resume (`seatMap(since:)`); a resume from further back gets a snapshot.
+    pub history_len: usize,
 }
 
 impl HoldSettings {
@@ -33,6 +36,7 @@ impl HoldSettings {
                 Duration::from_millis(10),
             )?,
             live_backlog: vars.number("LIVE_BACKLOG", 64, 1)?,
+            history_len: vars.number("SEAT_HISTORY_LEN", 1000, 1)?,
         })
     }
 }

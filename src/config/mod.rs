@@ -119,6 +119,7 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "MAX_SEATS_PER_USER",
             "SWEEP_INTERVAL_MS",
             "LIVE_BACKLOG",
+            "SEAT_HISTORY_LEN",
         ],
     ),
     (

@@ -3,8 +3,8 @@
 //! interval of the end, on whichever node gets there first:
 //! - every node's open seat maps of it end: the word `ended` on the showtime's own
 //!   channel reaches each node with a map open, whose subscriptions then complete;
-//! - its seating keys leave Redis (holds, booked and blocked seats, version, epoch) and
-//!   the sweeper's list, and this node forgets its room;
+//! - its seating keys leave Redis (holds, booked and blocked seats, version, epoch,
+//!   history) and the sweeper's list, and this node forgets its room;
 //! - it is marked closed (`showtimes.live_closed_at`), so this is done once.
 //!
 //! Postgres keeps all that is worth keeping (bookings, check-ins, blocks). A map read

@@ -26,7 +26,8 @@ use crate::graphql::seat_map::seat_list::SeatList;
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;
-use crate::seating::follow::{Follower, Step};
+use crate::seating::follow::{Follower, Start, Step};
+use crate::seating::history::Cursor;
 use crate::seating::holds::{self, Holds, SeatLock};
 use crate::seating::live::LiveEvent;
 
@@ -404,13 +405,17 @@ pub struct SeatChangeObject {
     state: SeatStateGql,
 }
 
-/// One step of a live seat map. The first event has `snapshot` and no `changes`; each
-/// event without a snapshot has the version one more than the event before it.
+/// One step of a live seat map. The first event has `snapshot` and no `changes`
+/// (unless it resumes with `since`: then the first is the change after that version);
+/// each event without a snapshot has the version one more than the event before it.
 #[derive(SimpleObject)]
 #[graphql(name = "SeatMapEvent")]
 pub struct SeatMapEventObject {
     showtime_id: ID,
     version: i32,
+    /// Changes when the server lost the showtime's live data and versions started
+    /// again. Pass it with `version` as `since` to resume after a reconnection.
+    epoch: String,
     /// Replaces all the client knew, when present.
     snapshot: Option<SeatMapObject>,
     changes: Vec<SeatChangeObject>,
@@ -419,12 +424,14 @@ pub struct SeatMapEventObject {
 
 fn snapshot_event(
     showtime: uuid::Uuid,
+    epoch: &str,
     (map, available): (seat_map::SeatMap, usize),
     reasons: Option<&HashMap<String, String>>,
 ) -> SeatMapEventObject {
     SeatMapEventObject {
         showtime_id: ID(showtime.to_string()),
         version: int(map.version),
+        epoch: epoch.to_owned(),
         snapshot: Some(map_object(map, reasons)),
         changes: Vec::new(),
         available_seats: int(available),
@@ -434,6 +441,7 @@ fn snapshot_event(
 fn change_event(showtime: uuid::Uuid, event: &LiveEvent) -> Option<SeatMapEventObject> {
     let LiveEvent::Changes {
         version,
+        epoch,
         changes,
         available,
         ..
@@ -444,6 +452,7 @@ fn change_event(showtime: uuid::Uuid, event: &LiveEvent) -> Option<SeatMapEventO
     Some(SeatMapEventObject {
         showtime_id: ID(showtime.to_string()),
         version: int(*version),
+        epoch: epoch.to_string(),
         snapshot: None,
         changes: changes
             .iter()
@@ -470,7 +479,7 @@ async fn next_event((mut follower, staff): Following) -> Option<(SeatMapEventObj
                 Some(app) => snapshot_reasons(app, showtime, &snapshot.0).await,
                 None => None,
             };
-            snapshot_event(showtime, snapshot, reasons.as_ref())
+            snapshot_event(showtime, follower.epoch(), snapshot, reasons.as_ref())
         }
         Step::Closed => return None,
     };
@@ -494,6 +503,13 @@ async fn snapshot_reasons(
         .flatten()
 }
 
+/// Where a live map left off: the `epoch` and `version` of the last event received.
+#[derive(InputObject)]
+pub struct SeatMapCursorInput {
+    epoch: String,
+    version: i32,
+}
+
 #[derive(Default)]
 pub struct SeatingSubscription;
 
@@ -501,12 +517,23 @@ pub struct SeatingSubscription;
 impl SeatingSubscription {
     /// The showtime's seat map, live: first the whole map, then every change. It
     /// completes soon after the showtime ends; an ended one is BAD_USER_INPUT.
+    /// `since` (the `epoch` and `version` of the last event a client had) resumes
+    /// after a reconnection: when the server still has every change after that version
+    /// the first events are those changes, with no snapshot; otherwise a snapshot comes
+    /// first, as without `since`.
     async fn seat_map(
         &self,
         ctx: &Context<'_>,
         showtime_id: ID,
+        since: Option<SeatMapCursorInput>,
     ) -> Result<BoxStream<'static, SeatMapEventObject>> {
         let showtime = parse_uuid("showtimeId", &showtime_id)?;
+        let since = since
+            .map(|c| Cursor::parse("since", c.epoch, i64::from(c.version)))
+            .transpose()?;
+        let handoff = ctx.data_opt::<Handoff>();
+        // The hook's run again after a resnapshot: the subscriber is past `since`.
+        let since = since.filter(|_| !handoff.is_some_and(Handoff::is_restart));
         let app = app(ctx)?.clone();
         let me = ctx.data_opt::<Viewer>().map(|v| v.user_id);
         let staff = is_staff(ctx.data_opt::<Viewer>()).then(|| app.clone());
@@ -523,13 +550,24 @@ impl SeatingSubscription {
             )
             .into());
         }
-        let (follower, snapshot) = Follower::join(&app, showtime, me).await?;
+        let (follower, start) = Follower::join(&app, showtime, me, since.as_ref()).await?;
+        let snapshot = match start {
+            Start::Snapshot(snapshot) => snapshot,
+            // What it missed comes from the follower, before the room's changes.
+            Start::Resumed => {
+                if let Some(handoff) = handoff {
+                    handoff.put(follower);
+                    return Ok(futures_util::stream::empty().boxed());
+                }
+                return Ok(futures_util::stream::unfold((follower, staff), next_event).boxed());
+            }
+        };
         let reasons = match &staff {
             Some(app) => snapshot_reasons(app, showtime, &snapshot.0).await,
             None => None,
         };
-        let first = snapshot_event(showtime, snapshot, reasons.as_ref());
-        if let Some(handoff) = ctx.data_opt::<Handoff>() {
+        let first = snapshot_event(showtime, follower.epoch(), snapshot, reasons.as_ref());
+        if let Some(handoff) = handoff {
             // The transport sends the changes itself, built once for all subscribers.
             handoff.put(follower);
             return Ok(futures_util::stream::once(async move { first }).boxed());

@@ -142,11 +142,17 @@ pub async fn showtime_with_screen(app: &App, id: Uuid) -> AppResult<(Showtime, S
 /// The keys every seat script declares, in the order `scripts::PRELUDE` names them.
 pub(super) fn script_keys(redis: &Redis, showtime: Uuid) -> Vec<String> {
     [
-        "holds", "locks", "expiry", "booked", "version", "epoch", "blocked",
+        "holds", "locks", "expiry", "booked", "version", "epoch", "blocked", "history",
     ]
     .iter()
     .map(|part| keys::seat_key(redis, showtime, part))
     .collect()
+}
+
+/// The history's length, as the last ARGV of a seat script (`scripts::PRELUDE` takes
+/// it off, tagged so that a caller that forgets it loses no argument of its own).
+fn history_arg(app: &App) -> String {
+    format!("history={}", app.config.holds.history_len)
 }
 
 async fn run(
@@ -170,6 +176,7 @@ pub(super) async fn run_script<R: fred::types::FromValue>(
         millis(app.now()).to_string(),
     ];
     argv.extend(args);
+    argv.push(history_arg(app));
     Ok(script
         .evalsha_with_reload(
             app.redis.client().await,
@@ -611,6 +618,7 @@ pub async fn sweep(app: &App, showtime: Uuid) -> AppResult<i64> {
             vec![
                 keys::channel(&app.redis, showtime),
                 millis(app.now()).to_string(),
+                history_arg(app),
             ],
         )
         .await?;

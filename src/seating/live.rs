@@ -32,6 +32,8 @@ use crate::pubsub::{Channels, Listener, PubSub};
 pub enum LiveEvent {
     Changes {
         version: i64,
+        /// The epoch the version belongs to (`SeatMapEvent.epoch`).
+        epoch: Arc<str>,
         changes: Vec<(String, SeatState)>,
         available: usize,
         /// Its payloads as the transport sends them, built once for all the room's
@@ -79,7 +81,7 @@ impl std::fmt::Debug for Rendered {
 /// The seats of one showtime as the room knows them.
 pub struct RoomState {
     pub version: i64,
-    epoch: String,
+    epoch: Arc<str>,
     layout: Arc<SeatLayout>,
     base_price: Money,
     blocked: HashSet<String>,
@@ -114,32 +116,50 @@ impl RoomState {
 
     /// A change names what the seat shows now, whatever it showed before.
     fn apply(&mut self, change: &[String]) -> Option<(String, SeatState)> {
-        let (seat, state) = (change.first()?.clone(), change.get(1)?.as_str());
+        let (seat, state) = parse_change(change)?;
         self.held.remove(&seat);
         self.booked.remove(&seat);
         self.blocked.remove(&seat);
-        let state = match state {
-            "HELD" => {
+        match state {
+            SeatState::Held => {
                 let holder = change
                     .get(2)
                     .and_then(|u| Uuid::parse_str(u).ok())
                     .unwrap_or_default();
                 self.held.insert(seat.clone(), holder);
-                SeatState::Held
             }
-            "BOOKED" => {
+            SeatState::Booked => {
                 self.booked.insert(seat.clone());
-                SeatState::Booked
             }
-            "BLOCKED" => {
+            SeatState::Blocked => {
                 self.blocked.insert(seat.clone());
-                SeatState::Blocked
             }
-            _ => SeatState::Available,
-        };
+            SeatState::Available => {}
+        }
         Some((seat, state))
     }
 }
+
+/// A published change `[seat, state(, holder)]` as the seat and what it shows now.
+pub(super) fn parse_change(change: &[String]) -> Option<(String, SeatState)> {
+    let state = match change.get(1)?.as_str() {
+        "HELD" => SeatState::Held,
+        "BOOKED" => SeatState::Booked,
+        "BLOCKED" => SeatState::Blocked,
+        _ => SeatState::Available,
+    };
+    Some((change.first()?.clone(), state))
+}
+
+/// Where a room stands: its version, that version's epoch and available seats.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub version: i64,
+    pub epoch: Arc<str>,
+    pub available: usize,
+}
+
+impl RoomState {}
 
 #[derive(Deserialize)]
 struct Published {
@@ -242,7 +262,7 @@ impl LiveHub {
             // Changes published while the snapshot was read: keep those above it.
             let pending = std::mem::take(&mut guard.1);
             for published in pending {
-                let same_epoch = published.e == state.epoch;
+                let same_epoch = *published.e == *state.epoch;
                 if same_epoch && published.v <= state.version {
                     continue;
                 }
@@ -339,15 +359,44 @@ impl Membership {
     pub async fn snapshot_and_events(
         &self,
         me: Option<Uuid>,
-    ) -> Option<((SeatMap, usize), broadcast::Receiver<Arc<LiveEvent>>)> {
+    ) -> Option<(
+        (SeatMap, usize),
+        Arc<str>,
+        broadcast::Receiver<Arc<LiveEvent>>,
+    )> {
         let guard = self.room.state.lock().await;
         let receiver = self.room.events.subscribe();
-        guard.0.as_ref().map(|state| (state.snapshot(me), receiver))
+        guard
+            .0
+            .as_ref()
+            .map(|state| (state.snapshot(me), state.epoch.clone(), receiver))
     }
 
-    pub async fn snapshot(&self, me: Option<Uuid>) -> Option<(SeatMap, usize)> {
+    /// The room's seats now (for `me`), and the epoch of their version.
+    pub async fn snapshot(&self, me: Option<Uuid>) -> Option<((SeatMap, usize), Arc<str>)> {
         let guard = self.room.state.lock().await;
-        guard.0.as_ref().map(|state| state.snapshot(me))
+        guard
+            .0
+            .as_ref()
+            .map(|state| (state.snapshot(me), state.epoch.clone()))
+    }
+
+    /// Where the room stands, and its events from this point on, taken together (as
+    /// `snapshot_and_events`) but without building a map: a subscriber that resumes
+    /// reads what it missed up to this version from the history instead.
+    pub async fn position_and_events(
+        &self,
+    ) -> Option<(Position, broadcast::Receiver<Arc<LiveEvent>>)> {
+        let guard = self.room.state.lock().await;
+        let receiver = self.room.events.subscribe();
+        guard.0.as_ref().map(|state| {
+            let position = Position {
+                version: state.version,
+                epoch: state.epoch.clone(),
+                available: state.available(),
+            };
+            (position, receiver)
+        })
     }
 }
 
@@ -385,13 +434,14 @@ async fn deliver(app: &App, showtime: Uuid, room: &Room, published: Published) {
         guard.1.push(published);
         return;
     };
-    let same_epoch = published.e == state.epoch;
+    let same_epoch = *published.e == *state.epoch;
     if same_epoch && published.v == state.version + 1 {
         let changes: Vec<(String, SeatState)> =
             published.c.iter().filter_map(|c| state.apply(c)).collect();
         state.version = published.v;
         let event = LiveEvent::Changes {
             version: published.v,
+            epoch: state.epoch.clone(),
             changes,
             available: state.available(),
             rendered: Default::default(),
@@ -447,7 +497,7 @@ async fn audit_epochs(app: std::sync::Weak<App>, hub: Arc<Hub>, period: std::tim
             };
             let mut guard = room.state.lock().await;
             if let Some(state) = guard.0.as_mut()
-                && epoch.as_deref() != Some(state.epoch.as_str())
+                && epoch.as_deref() != Some(&*state.epoch)
             {
                 tracing::info!(%showtime, "a showtime's seats were lost from Redis; resynchronising");
                 reload(&app, showtime, &room, state).await;
@@ -502,7 +552,7 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
     };
     Ok(RoomState {
         version: holds.version,
-        epoch: holds.epoch,
+        epoch: holds.epoch.into(),
         layout: room.layout.clone(),
         base_price: Money::new(room.showtime.base_price, app.config.currency),
         // Redis's, read at the version; the showtime's own list only when Redis does

@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod ended;
 pub mod follow;
 pub mod graphql;
+pub mod history;
 pub mod holds;
 pub mod keys;
 pub mod live;

@@ -20,6 +20,10 @@
 //!   blocked seat and `BLOCK` a held or sold one, and neither can slip between the
 //!   other's check and its write
 //!
+//! - `P:seat:{S}:history` stream of the last changes (about `SEAT_HISTORY_LEN`), entry
+//!   id `<version>-1`, fields `e` (epoch), `d` (change in available seats), `c` (the
+//!   changes): what a live map that resumes (`seatMap(since:)`) missed
+//!
 //! A change is published on `P:seatmap:{S}` as `{"v": version, "c": [[seat, state], …]}`
 //! (a HELD seat also names its holder: `[seat, "HELD", userId]`),
 //! from inside the script that made it, so the channel's order is the versions' order.
@@ -37,6 +41,12 @@ use fred::types::scripts::Script;
 const PRELUDE: &str = r#"
 local holds, locks, expiry, booked, version, epoch, blocked, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1]
 local now = tonumber(ARGV[2])
+-- The change history (`history`): the callers append its length as the last ARGV,
+-- tagged, and it is taken off here so that every script sees only its own arguments.
+local history, history_len = KEYS[8], 1000
+if ARGV[#ARGV] and string.match(ARGV[#ARGV], '^history=%d+$') then
+  history_len = tonumber(string.sub(table.remove(ARGV), 9))
+end
 
 -- A lock's owner, expiry, cap and seats, and the booking it is claimed by (nil when
 -- it is a plain hold).
@@ -51,6 +61,37 @@ end
 
 local function meta_of(user, exp, cap, seats)
   return user .. '|' .. exp .. '|' .. cap .. '|' .. table.concat(seats, ',')
+end
+
+-- Publishes a change as the next version, and keeps it in the capped history for
+-- subscribers that resume. The entry's id is the version, so a resume reads exactly
+-- the versions it missed (XRANGE); `d` is the change in available seats, which the
+-- room needs to replay `availableSeats`: omitted, every seat flipped between AVAILABLE
+-- and not (a hold, a block, a release). Returns the version.
+local function announce(changes, delta)
+  local v = redis.call('INCR', version)
+  local e = redis.call('GET', epoch) or ''
+  local c = cjson.encode(changes)
+  if not delta then
+    delta = 0
+    for _, ch in ipairs(changes) do
+      if ch[2] == 'AVAILABLE' then delta = delta + 1 else delta = delta - 1 end
+    end
+  end
+  redis.call('PUBLISH', channel, cjson.encode({v = v, e = e, c = changes}))
+  local entry = {'MAXLEN', '~', history_len, v .. '-1', 'e', e, 'd', delta, 'c', c}
+  -- A version at or below the newest entry means the counter started again without a
+  -- new epoch (the version key lost alone): older entries are of no use any more.
+  local added = redis.pcall('XADD', history, unpack(entry))
+  if type(added) == 'table' and added.err then
+    redis.call('DEL', history)
+    redis.call('XADD', history, unpack(entry))
+  end
+  if redis.call('PTTL', history) == -1 then
+    local ttl = redis.call('PTTL', version)
+    if ttl > 0 then redis.call('PEXPIRE', history, ttl) end
+  end
+  return v
 end
 
 -- Every key of the showtime expires at `at` (ms): a day after it ends.
@@ -103,10 +144,7 @@ local function release(token, meta)
   end
   redis.call('HDEL', locks, token)
   redis.call('ZREM', expiry, token)
-  if #changes > 0 then
-    local v = redis.call('INCR', version)
-    redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
-  end
+  if #changes > 0 then announce(changes) end
 end
 
 local function sweep()
@@ -160,9 +198,8 @@ local function take(seats)
   end
   redis.call('HSET', locks, token, meta_of(user, exp, cap, seats))
   redis.call('ZADD', expiry, exp, token)
-  local v = redis.call('INCR', version)
   keep(expire_at)
-  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
+  local v = announce(changes)
   return {'OK', tostring(v)}
 end
 
@@ -376,7 +413,7 @@ return out
 /// Fills the booked and blocked sets from Postgres's seats, each once, when it is
 /// missing: a marker member records that a set is complete, and a new epoch that the
 /// showtime's data starts afresh.
-/// KEYS: booked, epoch, blocked. ARGV: new epoch, keysExpireAtMs, n, bookedSeat × n,
+/// KEYS: booked, epoch, blocked, history. ARGV: new epoch, keysExpireAtMs, n, bookedSeat × n,
 /// blockedSeat…
 pub static LOAD_BOOKED: LazyLock<Script> = LazyLock::new(|| {
     Script::from_lua(
@@ -394,6 +431,9 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 if loaded == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[1])
+-- A new epoch: the history's versions belong to the old one, and must never be
+-- served as this one's.
+if KEYS[4] then redis.call('DEL', KEYS[4]) end
 for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], ARGV[2]) end
 return 1
 "#,
@@ -547,10 +587,13 @@ for _, s in ipairs(freed) do
     if not same(before[s], after) then changes[#changes + 1] = after end
   end
 end
-if #changes > 0 then
-  local v = redis.call('INCR', version)
-  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
+-- What the changes did to the count of available seats (for the history).
+local delta = 0
+for _, after in ipairs(changes) do
+  if after[2] == 'AVAILABLE' then delta = delta + 1 end
+  if before[after[1]][2] == 'AVAILABLE' then delta = delta - 1 end
 end
+if #changes > 0 then announce(changes, delta) end
 keep(tonumber(ARGV[4]))
 return #changes
 "#,
@@ -580,10 +623,7 @@ for i = 4, #ARGV do
 end
 keep(tonumber(ARGV[3]))
 local v = tonumber(redis.call('GET', version) or '0')
-if #changes > 0 then
-  v = redis.call('INCR', version)
-  redis.call('PUBLISH', channel, cjson.encode({v = v, e = redis.call('GET', epoch) or '', c = changes}))
-end
+if #changes > 0 then v = announce(changes) end
 return {'OK', tostring(v)}
 "#,
     )

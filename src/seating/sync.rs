@@ -110,6 +110,7 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
             keys::seat_key(&app.redis, showtime, "booked"),
             keys::seat_key(&app.redis, showtime, "epoch"),
             keys::seat_key(&app.redis, showtime, "blocked"),
+            keys::seat_key(&app.redis, showtime, "history"),
         ];
         let mut args = vec![
             Uuid::new_v4().simple().to_string(),

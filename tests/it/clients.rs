@@ -163,6 +163,12 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second_and_a_cancellation(
     assert_eq!(seen["before"]["banner"], false);
     assert_eq!(seen["after"]["a1"], "#ff9f0a");
     assert_eq!(seen["after"]["count"], "3 seats available");
+    let version: i64 = seen["after"]["version"].as_str().unwrap().parse().unwrap();
+    assert!(version >= 1, "{seen}");
+    assert!(
+        !seen["after"]["epoch"].as_str().unwrap_or("").is_empty(),
+        "{seen}"
+    );
     assert!(seen["elapsedMs"].as_u64().unwrap() < 1000, "{seen}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
     assert!(

@@ -45,6 +45,7 @@ mod promotions;
 mod properties;
 mod reports;
 mod request_ids;
+mod resume;
 mod schema;
 mod schema_fuzz;
 mod schema_rs;

@@ -14,7 +14,7 @@ use common::ws::WsClient;
 use screema::db::enums::{BookingStatus, Role};
 use serde_json::json;
 
-const SUBSCRIPTION: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { showtimeId version availableSeats
+const SUBSCRIPTION: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { showtimeId version epoch availableSeats
     changes { number state } snapshot { version rows { label seats { number state heldByMe } } } } }";
 
 /// A row's seats are written in one pass when the selection is plain, and by
@@ -114,9 +114,10 @@ async fn a_change_is_written_once_for_all_subscribers_and_matches_the_executors_
     // shares it too; a fragment goes through the executor.
     let reformatted = SUBSCRIPTION.replace(' ', "\n  ");
     let with_fragment = "subscription($s: ID!) { seatMap(showtimeId: $s) { ...F } }
-        fragment F on SeatMapEvent { showtimeId version availableSeats changes { number state }
+        fragment F on SeatMapEvent { showtimeId version epoch availableSeats changes { number state }
         snapshot { version rows { label seats { number state heldByMe } } } }";
     let mut clients = Vec::new();
+    let mut epochs = Vec::new();
     for (legacy, token, query) in [
         (false, Some(alice.token.as_str()), SUBSCRIPTION),
         (false, None, reformatted.as_str()),
@@ -125,7 +126,9 @@ async fn a_change_is_written_once_for_all_subscribers_and_matches_the_executors_
     ] {
         let mut ws = WsClient::connect(app.addr, legacy, token).await;
         ws.subscribe("1", query, vars.clone()).await;
-        assert!(ws.next_data().await["seatMap"]["snapshot"].is_object());
+        let first = ws.next_data().await["seatMap"].clone();
+        assert!(first["snapshot"].is_object());
+        epochs.push(first["epoch"].as_str().unwrap().to_owned());
         clients.push(ws);
     }
     let (rendered, sent) = (
@@ -138,8 +141,10 @@ async fn a_change_is_written_once_for_all_subscribers_and_matches_the_executors_
     for ws in &mut clients {
         texts.push(ws.receive_text().await);
     }
+    assert!(epochs.iter().all(|e| *e == epochs[0] && !e.is_empty()));
+    let epoch = &epochs[0];
     let expected = format!(
-        r#"{{"type":"next","id":"1","payload":{{"data":{{"seatMap":{{"showtimeId":"{st}","version":1,"availableSeats":4,"changes":[{{"number":"A1","state":"HELD"}},{{"number":"A2","state":"HELD"}}],"snapshot":null}}}}}}}}"#
+        r#"{{"type":"next","id":"1","payload":{{"data":{{"seatMap":{{"showtimeId":"{st}","version":1,"epoch":"{epoch}","availableSeats":4,"changes":[{{"number":"A1","state":"HELD"}},{{"number":"A2","state":"HELD"}}],"snapshot":null}}}}}}}}"#
     );
     assert_eq!(texts[0], expected, "shared, as the executor writes it");
     assert_eq!(texts[1], expected);

@@ -34,6 +34,7 @@ pub struct EventPlan {
 enum EventField {
     ShowtimeId,
     Version,
+    Epoch,
     AvailableSeats,
     /// Always null in a change event, whatever was selected inside it.
     Snapshot,
@@ -66,6 +67,7 @@ pub fn plan(document: &ExecutableDocument, operation_name: Option<&str>) -> Opti
         let kind = match field.name.node.as_str() {
             "showtimeId" => EventField::ShowtimeId,
             "version" => EventField::Version,
+            "epoch" => EventField::Epoch,
             "availableSeats" => EventField::AvailableSeats,
             "snapshot" => EventField::Snapshot,
             "__typename" => EventField::Typename,
@@ -148,6 +150,7 @@ impl EventPlan {
         &self,
         showtime: Uuid,
         version: i64,
+        epoch: &str,
         changes: &[(String, SeatState)],
         available: usize,
     ) -> String {
@@ -166,6 +169,10 @@ impl EventPlan {
             let _ = match field {
                 EventField::ShowtimeId => write!(out, "\"{showtime}\""),
                 EventField::Version => write!(out, "{}", int(version)),
+                EventField::Epoch => {
+                    quoted(&mut out, epoch);
+                    Ok(())
+                }
                 EventField::AvailableSeats => write!(out, "{}", int(available)),
                 EventField::Snapshot => out.write_str("null"),
                 EventField::Typename => {
@@ -235,19 +242,20 @@ mod tests {
     #[test]
     fn plain_selections_are_planned_in_their_order_with_aliases() {
         let plan = plan(
-            "subscription($s: ID!) { live: seatMap(showtimeId: $s) { v: version changes { state number } availableSeats snapshot { version } __typename } }",
+            "subscription($s: ID!) { live: seatMap(showtimeId: $s) { v: version changes { state number } availableSeats snapshot { version } __typename e: epoch } }",
             None,
         );
         let plan = plan.unwrap_or_else(|| panic!("a plain selection is planned"));
         let json = plan.render(
             Uuid::parse_str(ID).unwrap_or_default(),
             7,
+            "ab\"c",
             &[("A1".to_owned(), SeatState::Held)],
             41,
         );
         assert_eq!(
             json,
-            r#"{"data":{"live":{"v":7,"changes":[{"state":"HELD","number":"A1"}],"availableSeats":41,"snapshot":null,"__typename":"SeatMapEvent"}}}"#
+            r#"{"data":{"live":{"v":7,"changes":[{"state":"HELD","number":"A1"}],"availableSeats":41,"snapshot":null,"__typename":"SeatMapEvent","e":"ab\"c"}}}"#
         );
     }
 

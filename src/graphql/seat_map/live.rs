@@ -88,7 +88,10 @@ enum State {
 
 impl Shared {
     fn execute(&self, previous: Option<Follower>) -> State {
-        let handoff = Handoff::default();
+        let handoff = match previous {
+            Some(_) => Handoff::restart(),
+            None => Handoff::default(),
+        };
         let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
         if let Some(name) = &self.operation_name {
             request = request.operation_name(name.clone());
@@ -137,6 +140,7 @@ impl Shared {
     fn payload(&self, showtime: uuid::Uuid, event: &LiveEvent) -> Option<Arc<str>> {
         let LiveEvent::Changes {
             version,
+            epoch,
             changes,
             available,
             rendered,
@@ -145,7 +149,8 @@ impl Shared {
             return None;
         };
         let (payload, fresh) = rendered.get_or_render(self.fingerprint, || {
-            self.plan.render(showtime, *version, changes, *available)
+            self.plan
+                .render(showtime, *version, epoch, changes, *available)
         });
         self.metrics.live_payload(fresh);
         Some(payload)

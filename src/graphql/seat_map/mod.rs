@@ -27,16 +27,34 @@ pub use live::SeatMapEvents;
 /// request came through [`SeatMapEvents`]: that hook writes the later events itself.
 /// Only the hook puts one in a request, and only the resolver takes it.
 #[derive(Clone, Default)]
-pub struct Handoff(Arc<Mutex<Option<Follower>>>);
+pub struct Handoff {
+    slot: Arc<Mutex<Option<Follower>>>,
+    restart: bool,
+}
 
 impl Handoff {
+    /// For the hook's run of the request again after its follower fell behind: that
+    /// run starts from a snapshot whatever the request's `since` says, since the
+    /// subscriber has had the changes after it.
+    pub fn restart() -> Self {
+        Self {
+            restart: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this run must start from a snapshot (`restart`).
+    pub fn is_restart(&self) -> bool {
+        self.restart
+    }
+
     pub fn put(&self, follower: Follower) {
-        if let Ok(mut slot) = self.0.lock() {
+        if let Ok(mut slot) = self.slot.lock() {
             *slot = Some(follower);
         }
     }
 
     pub fn take(&self) -> Option<Follower> {
-        self.0.lock().ok().and_then(|mut slot| slot.take())
+        self.slot.lock().ok().and_then(|mut slot| slot.take())
     }
 }
