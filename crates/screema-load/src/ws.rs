@@ -12,8 +12,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const QUERY: &str = "subscription ($id: ID!) { seatMap(showtimeId: $id) {
-  version availableSeats changes { number state }
+const QUERY: &str = "subscription ($id: ID!, $since: SeatMapCursorInput) {
+  seatMap(showtimeId: $id, since: $since) {
+  version epoch availableSeats changes { number state }
   snapshot { version rows { seats { number state } } } } }";
 
 pub struct Subscriber {
@@ -22,6 +23,8 @@ pub struct Subscriber {
     pub seats: HashMap<String, String>,
     pub snapshots: u64,
     pub gaps: u64,
+    /// The epoch of the last event (`SeatMapEvent.epoch`).
+    pub epoch: String,
     /// (seat, state, when it arrived) for every change, in order.
     pub arrivals: Vec<(String, String, Instant)>,
     /// Every event as it came, when asked for (`record`): a replay needs to know
@@ -41,6 +44,34 @@ pub struct Event {
 impl Subscriber {
     /// Connects, subscribes and reads the first event (the snapshot).
     pub async fn open(url: &str, showtime: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        let mut sub = Self::connect(url, showtime, token, Value::Null).await?;
+        sub.next_event().await?;
+        Ok(sub)
+    }
+
+    /// Connects and resumes the map after `version` of `epoch` (`seatMap(since:)`): the
+    /// server sends the changes since then from its history, one version at a time,
+    /// or a snapshot when it no longer has them. Records every event; reads none yet.
+    pub async fn resume(
+        url: &str,
+        showtime: &str,
+        epoch: &str,
+        version: i64,
+    ) -> anyhow::Result<Self> {
+        let since = json!({"epoch": epoch, "version": version});
+        let mut sub = Self::connect(url, showtime, None, since).await?;
+        sub.version = version;
+        sub.epoch = epoch.to_owned();
+        sub.record();
+        Ok(sub)
+    }
+
+    async fn connect(
+        url: &str,
+        showtime: &str,
+        token: Option<&str>,
+        since: Value,
+    ) -> anyhow::Result<Self> {
         let mut request = url.into_client_request()?;
         request
             .headers_mut()
@@ -52,6 +83,7 @@ impl Subscriber {
             seats: HashMap::new(),
             snapshots: 0,
             gaps: 0,
+            epoch: String::new(),
             arrivals: Vec::new(),
             events: None,
         };
@@ -69,9 +101,8 @@ impl Subscriber {
             }
         }
         sub.send(json!({"id": "1", "type": "subscribe",
-                        "payload": {"query": QUERY, "variables": {"id": showtime}}}))
+                        "payload": {"query": QUERY, "variables": {"id": showtime, "since": since}}}))
             .await?;
-        sub.next_event().await?;
         Ok(sub)
     }
 
@@ -117,6 +148,9 @@ impl Subscriber {
         let version = event["version"]
             .as_i64()
             .context("an event without a version")?;
+        if let Some(epoch) = event["epoch"].as_str() {
+            self.epoch = epoch.to_owned();
+        }
         if let Some(events) = self.events.as_mut() {
             let changes = event["changes"]
                 .as_array()

@@ -1,8 +1,9 @@
 //! `best-available`: `--buyers` users (2,000) ask `holdBestAvailable` for 2 to 4 seats
 //! each of one showtime (`--seats`, 1,000), at most `--connections` at a time, and book
-//! what they get. One subscriber records every change of the seat map in version
-//! order; afterwards each hold is replayed against the ranking (`seating::best`) over
-//! the seats as they were just before it. The checks: no seat held or sold twice, the
+//! what they get. Afterwards a subscriber resumes the seat map from before the sale
+//! (`seatMap(since:)`: every change, in version order, from the server's history), and
+//! each hold is replayed against the ranking (`seating::best`) over the seats as they
+//! were just before it. The checks: no seat held or sold twice, the
 //! API's bookings are the database's, and every hold was exactly the best block left at
 //! its instant, so no buyer got a block that strands a seat while another block
 //! existed.
@@ -57,10 +58,12 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let buyers = fx.users(args.buyers, Role::Customer).await?;
 
-    let mut watcher = Subscriber::open(&args.ws_url(), &showtime, None).await?;
-    watcher.record();
-    let (stop, until) = tokio::sync::oneshot::channel::<i64>();
-    let watching = tokio::spawn(watch(watcher, until));
+    // Where the map stands before the sale: the replay resumes from here afterwards
+    // (`seatMap(since:)`), so the server's history, not a subscriber keeping up with
+    // the sale, gives every change in order.
+    let before = Subscriber::open(&args.ws_url(), &showtime, None).await?;
+    let (epoch, first_version) = (before.epoch.clone(), before.version);
+    before.close().await;
 
     phase(&format!("opening {} connections", args.connections));
     let opened =
@@ -179,10 +182,13 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         .map_err(|f| anyhow::anyhow!("{f}"))?["showtime"]["seatMap"]["version"]
         .as_i64()
         .unwrap_or_default();
-    let _ = stop.send(version);
-    let watcher = tokio::time::timeout(Duration::from_secs(60), watching).await???;
-    let replay = replay(&room, watcher.events.as_deref().unwrap_or_default());
-    watcher.close().await;
+    let mut history =
+        Subscriber::resume(&args.ws_url(), &showtime, &epoch, first_version).await?;
+    while history.version < version {
+        tokio::time::timeout(Duration::from_secs(30), history.next_event()).await??;
+    }
+    let replay = replay(&room, history.events.as_deref().unwrap_or_default());
+    history.close().await;
     report.figure("final seat-map version", version);
     report.check(
         "every hold was the best block left at its instant",
@@ -235,25 +241,6 @@ async fn buy(api: &Api, buyer: &User, showtime: &str, count: usize) -> Outcome {
     out
 }
 
-/// Reads the subscriber's events until it has reached the version it is sent.
-async fn watch(
-    mut sub: Subscriber,
-    mut until: tokio::sync::oneshot::Receiver<i64>,
-) -> anyhow::Result<Subscriber> {
-    let mut target = None;
-    loop {
-        if let Ok(v) = until.try_recv() {
-            target = Some(v);
-        }
-        if target.is_some_and(|t| sub.version >= t) {
-            return Ok(sub);
-        }
-        if let Ok(read) = tokio::time::timeout(Duration::from_millis(200), sub.next_event()).await {
-            read?;
-        }
-    }
-}
-
 #[derive(Default)]
 struct Replay {
     checked: usize,
@@ -278,8 +265,8 @@ fn replay(room: &SeatLayout, events: &[Event]) -> Replay {
     } in events
     {
         if *snapshot {
-            // The first event: the room as it was before the sale (nothing taken).
-            trusted = version.is_none();
+            // The history no longer had every change: what follows cannot be judged.
+            trusted = false;
             version = Some(*v);
             continue;
         }
