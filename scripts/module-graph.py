@@ -27,7 +27,7 @@ INFRASTRUCTURE = {
 }
 DOMAINS = {
     "admin", "auth", "booking", "box_office", "catalog", "checkout", "door", "loyalty",
-    "notifications", "payments", "seating", "seed", "tickets", "vouchers",
+    "notifications", "payments", "seating", "seed", "tickets", "vouchers", "waitlist",
 }
 TRANSPORTS = {"http", "graphql", "worker"}
 COMPOSITION = {"app", "cli"}

@@ -35,4 +35,5 @@ pub mod telemetry;
 pub mod text;
 pub mod tickets;
 pub mod vouchers;
+pub mod waitlist;
 pub mod worker;

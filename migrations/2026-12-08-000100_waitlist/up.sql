@@ -4,6 +4,9 @@
 -- that a run that dies between the two makes the same hold again, never a second.
 CREATE TABLE waitlist_entries (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    -- Arrival order, as Postgres saw the entries come (no two alike, whatever the
+    -- clocks say).
+    seq BIGSERIAL NOT NULL UNIQUE,
     showtime_id UUID NOT NULL REFERENCES showtimes (id) ON DELETE CASCADE,
     user_id UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     seat_count INT NOT NULL CHECK (seat_count BETWEEN 1 AND 100),
@@ -23,6 +26,6 @@ CREATE TABLE waitlist_entries (
 CREATE UNIQUE INDEX waitlist_one_open_entry ON waitlist_entries (showtime_id, user_id)
     WHERE status IN ('waiting', 'offered');
 -- The queue: waiting entries of a showtime in arrival order.
-CREATE INDEX waitlist_queue ON waitlist_entries (showtime_id, created_at, id)
+CREATE INDEX waitlist_queue ON waitlist_entries (showtime_id, seq)
     WHERE status = 'waiting';
 CREATE INDEX waitlist_by_user ON waitlist_entries (user_id, created_at);

@@ -402,6 +402,8 @@ async fn write(
     if let Some(voucher) = &plan.voucher {
         crate::vouchers::uses::take(conn, voucher, plan.viewer.user_id, plan.booking_id).await?;
     }
+    // Booked from a waiting list's offer: the offer is taken.
+    crate::waitlist::offers::taken(conn, app.now(), &plan.lock_token).await?;
     let outbox_id = outbox::enqueue(
         conn,
         app.now(),

@@ -524,6 +524,7 @@ diesel::table! {
 diesel::table! {
     waitlist_entries (id) {
         id -> Uuid,
+        seq -> Int8,
         showtime_id -> Uuid,
         user_id -> Uuid,
         seat_count -> Int4,

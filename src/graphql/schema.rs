@@ -17,6 +17,7 @@ use crate::notifications::graphql::{
 use crate::payments::graphql::PaymentsMutation;
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
 use crate::vouchers::graphql::{VoucherMutation, VoucherQuery};
+use crate::waitlist::graphql::{WaitlistMutation, WaitlistQuery, WaitlistSubscription};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     AdminQuery,
     VoucherQuery,
     BoxOfficeQuery,
+    WaitlistQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct MutationRoot(
     BoxOfficeMutation,
     NotificationsMutation,
     VoucherMutation,
+    WaitlistMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -51,6 +54,7 @@ pub struct SubscriptionRoot(
     SeatingSubscription,
     NotificationsSubscription,
     DoorSubscription,
+    WaitlistSubscription,
 );
 
 type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -31,6 +31,9 @@ struct Pushed {
     message: String,
     kind: String,
     created_at: DateTime<Utc>,
+    /// What the notification is about (a booking, a waiting list's entry).
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
 }
 
 pub async fn publish(app: &App, n: &Notification) -> AppResult<()> {
@@ -41,6 +44,7 @@ pub async fn publish(app: &App, n: &Notification) -> AppResult<()> {
         message: n.message.clone(),
         kind: n.kind.as_db_str().to_owned(),
         created_at: n.created_at,
+        metadata: n.metadata.clone(),
     })
     .map_err(AppError::internal)?;
     let _: i64 = app
@@ -101,7 +105,7 @@ impl Inboxes {
                 message: p.message,
                 kind,
                 is_read: false,
-                metadata: None,
+                metadata: p.metadata,
                 created_at: p.created_at,
             },
         );

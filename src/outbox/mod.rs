@@ -83,6 +83,14 @@ pub enum Effect {
     AccountMessage {
         challenge: Uuid,
     },
+    /// A waiting list's offer, told by email.
+    WaitlistEmail {
+        entry: Uuid,
+    },
+    /// A waiting list's offer, told by text message.
+    WaitlistSms {
+        entry: Uuid,
+    },
 }
 
 impl Effect {

@@ -240,7 +240,16 @@ pub async fn hold(
     // Blocked seats are refused by the script, which sees blocks as they are now; the
     // cached showtime's list may be a moment old.
     let names: Vec<String> = seats.iter().map(ToString::to_string).collect();
-    take(app, viewer, &room.showtime, max_seats, Ask::Seats(names)).await
+    let token = new_token(showtime_id);
+    take(
+        app,
+        viewer,
+        &room.showtime,
+        max_seats,
+        Ask::Seats(names),
+        token,
+    )
+    .await
 }
 
 /// What `holdBestAvailable` asks for.
@@ -258,6 +267,28 @@ pub struct BestAsk {
 /// `scripts::HOLD_BEST`): `SEATS_UNAVAILABLE` naming no seat when none fits.
 pub async fn hold_best(app: &App, viewer: Viewer, ask: BestAsk) -> AppResult<SeatLock> {
     limit(app, viewer, Holder::Customer).await?;
+    hold_best_under(app, viewer, ask, new_token(ask.showtime)).await
+}
+
+/// A token for a hold that is made later, perhaps more than once (`hold_best_under`).
+pub fn reserve_token(showtime: Uuid) -> String {
+    new_token(showtime)
+}
+
+/// As `hold_best`, for the house on the customer's behalf (a waiting list's offer:
+/// no rate limit), under a token chosen beforehand: asked again with the same token,
+/// it answers the seats that token holds and holds nothing more.
+pub async fn hold_best_under(
+    app: &App,
+    viewer: Viewer,
+    ask: BestAsk,
+    token: String,
+) -> AppResult<SeatLock> {
+    if showtime_of(&token).ok() != Some(ask.showtime) {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "a hold's token names another showtime"
+        )));
+    }
     let max = app.config.holds.max_seats_per_user;
     if !(1..=max).contains(&ask.count) {
         return Err(AppError::bad_input(
@@ -307,7 +338,7 @@ pub async fn hold_best(app: &App, viewer: Viewer, ask: BestAsk) -> AppResult<Sea
                 .flat_map(|c| c.seats.iter().map(ToString::to_string)),
         );
     }
-    take(app, viewer, &room.showtime, max, Ask::Best(tail)).await
+    take(app, viewer, &room.showtime, max, Ask::Best(tail), token).await
 }
 
 /// The per-user rate limit on holds, for customers.
@@ -354,12 +385,12 @@ async fn take(
     showtime: &Showtime,
     max_seats: usize,
     ask: Ask,
+    token: String,
 ) -> AppResult<SeatLock> {
     let showtime_id = showtime.id;
     let user = viewer.user_id.to_string();
     let settings = app.config.holds;
     let now = app.now();
-    let token = new_token(showtime_id);
     let expires_at = now + chrono::Duration::from_std(settings.ttl).map_err(AppError::internal)?;
     let cap = now + chrono::Duration::from_std(settings.max_hold).map_err(AppError::internal)?;
     let (script, tail) = match &ask {
@@ -603,6 +634,13 @@ async fn track(app: &App, showtime: Uuid) -> AppResult<()> {
 }
 
 /// How many holds a showtime has, lapsed or not.
+/// Whether the hold `token` still exists (live, or claimed by a booking being made).
+pub async fn lock_exists(app: &App, token: &str) -> AppResult<bool> {
+    let showtime = showtime_of(token)?;
+    let key = keys::seat_key(&app.redis, showtime, "locks");
+    Ok(app.redis.client().await.hexists(key, token).await?)
+}
+
 pub async fn lock_count(app: &App, showtime: Uuid) -> AppResult<i64> {
     let key = keys::seat_key(&app.redis, showtime, "locks");
     Ok(app.redis.client().await.hlen(key).await?)

@@ -49,6 +49,12 @@ impl Deliver for Delivery {
             Effect::AccountMessage { challenge } => {
                 crate::notifications::account_messages::send(app, *challenge).await
             }
+            Effect::WaitlistEmail { entry } => {
+                crate::waitlist::offers::send_message(app, *entry, false).await
+            }
+            Effect::WaitlistSms { entry } => {
+                crate::waitlist::offers::send_message(app, *entry, true).await
+            }
         }
     }
 }

@@ -58,6 +58,9 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
                 .await
                 .map(drop)
         }),
+        every(app.clone(), sweep, "waiting lists", async |app| {
+            crate::waitlist::offers::match_all(&app).await.map(drop)
+        }),
         every(app.clone(), sweep, "ended showtimes", async |app| {
             crate::seating::ended::close_ended(&app, 100)
                 .await

@@ -60,3 +60,4 @@ mod ticket_types;
 mod tickets;
 mod trust;
 mod vouchers;
+mod waitlist;

@@ -438,6 +438,19 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
         ),
         ("me", SignedIn, "{ me { id } }", json!({})),
         ("myBookings", SignedIn, "{ myBookings { id } }", json!({})),
+        ("myWaitlist", SignedIn, "{ myWaitlist { id } }", json!({})),
+        (
+            "joinWaitlist",
+            SignedIn,
+            "mutation($id: ID!) { joinWaitlist(input: {showtimeId: $id, count: 1}) { id } }",
+            json!({"id": id}),
+        ),
+        (
+            "leaveWaitlist",
+            SignedIn,
+            "mutation { leaveWaitlist(id: \"00000000-0000-0000-0000-000000000000\") }",
+            json!({}),
+        ),
         (
             "booking",
             SignedIn,

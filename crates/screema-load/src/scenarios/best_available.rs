@@ -182,8 +182,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         .map_err(|f| anyhow::anyhow!("{f}"))?["showtime"]["seatMap"]["version"]
         .as_i64()
         .unwrap_or_default();
-    let mut history =
-        Subscriber::resume(&args.ws_url(), &showtime, &epoch, first_version).await?;
+    let mut history = Subscriber::resume(&args.ws_url(), &showtime, &epoch, first_version).await?;
     while history.version < version {
         tokio::time::timeout(Duration::from_secs(30), history.next_event()).await??;
     }
