@@ -353,12 +353,14 @@ mod tests {
                 promotion: one,
                 user: one,
             },
+            Effect::WaitlistEmail { entry: one },
+            Effect::WaitlistSms { entry: one },
         ] {
             let json = serde_json::to_value(&effect).unwrap();
             assert_eq!(json["kind"], effect.kind());
             assert!(DELIVERED.contains(&effect.kind()));
         }
-        assert_eq!(DELIVERED.len(), 12);
+        assert_eq!(DELIVERED.len(), 14);
     }
 
     #[test]

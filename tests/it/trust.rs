@@ -778,7 +778,7 @@ async fn a_showtimes_keys_expire_a_day_after_it_ends() {
     assert_eq!(
         parts,
         BTreeSet::from([
-            "blocked", "booked", "epoch", "expiry", "holds", "locks", "version"
+            "blocked", "booked", "epoch", "expiry", "history", "holds", "locks", "version"
         ])
     );
     for key in &keys {
