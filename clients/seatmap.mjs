@@ -45,6 +45,27 @@ try {
   };
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
   const title = await page.locator("#title").innerText();
+  // Someone joins the waiting list for three seats side by side (none are free); a
+  // seat changing then brings the page's count up to date.
+  let waiting = null;
+  if (process.env.WAITER_TOKEN) {
+    const gql = async (token, query) => {
+      const r = await fetch(`${base}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables: { s: process.env.SHOWTIME_ID } }),
+      });
+      const answered = await r.json();
+      if (answered.errors) throw new Error(JSON.stringify(answered.errors));
+      return answered.data;
+    };
+    await gql(process.env.WAITER_TOKEN,
+      "mutation ($s: ID!) { joinWaitlist(input: { showtimeId: $s, count: 3 }) { id } }");
+    await gql(process.env.TOKEN,
+      "mutation ($s: ID!) { lockSeats(input: { showtimeId: $s, seatNumbers: [\"B1\"] }) { lockToken } }");
+    await page.locator("#count", { hasText: "1 waiting" }).waitFor({ timeout: 5_000 });
+    waiting = await page.locator("#count").innerText();
+  }
   let cancelled = null;
   if (process.env.ADMIN_TOKEN) {
     const started = Date.now();
@@ -70,7 +91,7 @@ try {
       await page.screenshot({ path: process.env.SCREENSHOT_CANCELLED });
     }
   }
-  console.log(JSON.stringify({ before, after, elapsedMs, title, cancelled }));
+  console.log(JSON.stringify({ before, after, elapsedMs, title, waiting, cancelled }));
 } finally {
   await browser.close();
 }

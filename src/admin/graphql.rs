@@ -17,6 +17,7 @@ pub struct AnalyticsObject {
     figures: analytics::Analytics,
     split: breakdown::Breakdown,
     currency: Currency,
+    waiting: Vec<(uuid::Uuid, crate::waitlist::demand::Demand)>,
 }
 
 #[Object(name = "Analytics")]
@@ -44,6 +45,19 @@ impl AnalyticsObject {
             .map(|m| MovieStatsObject {
                 stats: m.clone(),
                 currency: self.currency,
+            })
+            .collect()
+    }
+
+    /// Demand beyond supply now, whatever the range: per film, the customers waiting
+    /// on its upcoming showtimes' waiting lists and the seats they ask for, the most
+    /// seats first (where another showing would sell).
+    async fn waitlist_demand(&self) -> Vec<FilmDemandObject> {
+        self.waiting
+            .iter()
+            .map(|(movie, demand)| FilmDemandObject {
+                movie: *movie,
+                demand: *demand,
             })
             .collect()
     }
@@ -79,6 +93,31 @@ impl AnalyticsObject {
                 revenue: Money::new(d.revenue, self.currency).into(),
             })
             .collect()
+    }
+}
+
+pub struct FilmDemandObject {
+    movie: uuid::Uuid,
+    demand: crate::waitlist::demand::Demand,
+}
+
+#[Object(name = "FilmDemand")]
+impl FilmDemandObject {
+    async fn movie(&self, ctx: &Context<'_>) -> Result<MovieNode> {
+        let movie = loaders(ctx)?.load_one(MovieKey(self.movie)).await?;
+        Ok(MovieNode(
+            movie.ok_or_else(|| missing("movie", self.movie))?,
+        ))
+    }
+
+    /// Customers waiting.
+    async fn entries(&self) -> i32 {
+        int(self.demand.entries)
+    }
+
+    /// The seats they ask for, together.
+    async fn seats(&self) -> i32 {
+        int(self.demand.seats)
     }
 }
 
@@ -138,10 +177,12 @@ impl AdminQuery {
         let from = from.map_or_else(|| to - Duration::days(29), |d| d.0);
         let figures = analytics::compute(app, from, to).await?;
         let split = breakdown::compute(&mut *app.db().await?, Scope::Days(from, to)).await?;
+        let waiting = crate::waitlist::demand::by_film(&mut *app.db().await?, app.now()).await?;
         Ok(AnalyticsObject {
             figures,
             split,
             currency: app.config.currency,
+            waiting,
         })
     }
 

@@ -15,7 +15,7 @@ use crate::db::enums::Role;
 use crate::error::AppError;
 use crate::graphql::guards::RoleGuard;
 use crate::graphql::loaders::{
-    MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey,
+    MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey, WaitlistOf,
 };
 use crate::graphql::scalars::{Date, DateTime, Decimal, MoneyObject, int};
 use crate::graphql::{app, loaders};
@@ -287,6 +287,28 @@ impl ShowtimeNode {
     /// Why it was cancelled, as customers were told; null unless it was.
     async fn cancel_reason(&self) -> Option<&str> {
         self.0.cancel_reason.as_deref()
+    }
+
+    /// How many customers wait on its waiting list (`joinWaitlist`).
+    async fn waitlist_length(&self, ctx: &Context<'_>) -> Result<i32> {
+        let demand = loaders(ctx)?.load_one(WaitlistOf(self.0.id)).await?;
+        Ok(int(demand.unwrap_or_default().entries))
+    }
+
+    /// Admins: its waiting list's demand, entries and the seats they ask for together;
+    /// null for everyone else.
+    async fn waitlist_demand(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::waitlist::graphql::WaitlistDemand>> {
+        if !ctx
+            .data_opt::<crate::auth::model::Viewer>()
+            .is_some_and(|v| v.role == Role::Admin)
+        {
+            return Ok(None);
+        }
+        let demand = loaders(ctx)?.load_one(WaitlistOf(self.0.id)).await?;
+        Ok(Some(demand.unwrap_or_default().into()))
     }
 
     async fn movie(&self, ctx: &Context<'_>) -> Result<MovieNode> {

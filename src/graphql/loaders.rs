@@ -67,6 +67,9 @@ pub struct TicketsOfBooking(pub Uuid);
 pub struct SnacksOfBooking(pub Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HoldsOf(pub Uuid);
+/// How many wait on a showtime's waiting list, and for how many seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WaitlistOf(pub Uuid);
 /// A booking's exchange waiting for its difference to be paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AwaitingExchangeOf(pub Uuid);
@@ -382,6 +385,24 @@ impl Loader<AwaitingExchangeOf> for AppLoader {
         Ok(rows
             .into_iter()
             .map(|row| (AwaitingExchangeOf(row.booking_id), Arc::new(row)))
+            .collect())
+    }
+}
+
+impl Loader<WaitlistOf> for AppLoader {
+    type Value = crate::waitlist::demand::Demand;
+    type Error = SharedError;
+
+    async fn load(
+        &self,
+        keys: &[WaitlistOf],
+    ) -> Result<HashMap<WaitlistOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let demand =
+            crate::waitlist::demand::of_showtimes(&mut *conn(&self.app).await?, &ids).await?;
+        Ok(demand
+            .into_iter()
+            .map(|(id, d)| (WaitlistOf(id), d))
             .collect())
     }
 }

@@ -15,6 +15,22 @@ use crate::money::Money;
 use crate::seating::graphql::SeatLockObject;
 use crate::seating::holds::SeatLock;
 
+/// Waiting entries, and the seats they ask for together.
+#[derive(SimpleObject)]
+pub struct WaitlistDemand {
+    entries: i32,
+    seats: i32,
+}
+
+impl From<super::demand::Demand> for WaitlistDemand {
+    fn from(d: super::demand::Demand) -> Self {
+        Self {
+            entries: crate::graphql::scalars::int(d.entries),
+            seats: crate::graphql::scalars::int(d.seats),
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum WaitlistStatus {
     /// In the queue.

@@ -25,6 +25,7 @@
 //! dies between the hold and the offer leaves the next run to make the same offer, not
 //! a second one; the offer is recorded only on a waiting entry.
 
+pub mod demand;
 pub mod entries;
 pub mod graphql;
 pub mod offers;

@@ -141,6 +141,7 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second_and_a_cancellation(
     };
     let customer = app.with_user(Role::Customer).await;
     let admin = app.with_user(Role::Admin).await;
+    let waiter = app.with_user(Role::Customer).await;
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("seatmap.png");
@@ -152,6 +153,7 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second_and_a_cancellation(
             ("SHOWTIME_ID", showtime.to_string()),
             ("TOKEN", customer.token.clone()),
             ("ADMIN_TOKEN", admin.token.clone()),
+            ("WAITER_TOKEN", waiter.token.clone()),
             ("SCREENSHOT", shot.display().to_string()),
             ("SCREENSHOT_CANCELLED", cancelled_shot.display().to_string()),
         ],
@@ -175,6 +177,8 @@ async fn the_live_seat_map_page_shows_a_hold_within_a_second_and_a_cancellation(
         seen["title"].as_str().unwrap().starts_with("Untitled · "),
         "the page names the film: {seen}"
     );
+    // A customer on the waiting list shows in the count.
+    assert_eq!(seen["waiting"], "2 seats available · 1 waiting");
     // Cancelled while the page is open: it says so, live, and why.
     let cancelled = &seen["cancelled"];
     assert_eq!(

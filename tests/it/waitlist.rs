@@ -168,6 +168,34 @@ async fn freed_seats_are_held_for_the_first_entry_that_fits_who_is_told_and_book
         .data();
     assert_eq!(mine(&app, &w2).await[0]["position"], 2);
 
+    // The demand: how many wait for everyone, the seats for admins; per film too.
+    let admin = app.with_user(Role::Admin).await;
+    let demand =
+        "query($id: ID!) { showtime(id: $id) { waitlistLength waitlistDemand { entries seats } } }";
+    let r = app.gql(demand, json!({"id": s})).await;
+    assert_eq!(
+        r.data()["showtime"],
+        json!({"waitlistLength": 3, "waitlistDemand": null})
+    );
+    let r = app.gql_as(&admin.token, demand, json!({"id": s})).await;
+    assert_eq!(
+        r.data()["showtime"]["waitlistDemand"],
+        json!({"entries": 3, "seats": 6})
+    );
+    let r = app
+        .gql_as(
+            &admin.token,
+            "{ analytics { waitlistDemand { movie { id } entries seats } } }",
+            json!({}),
+        )
+        .await;
+    let films = r.data()["analytics"]["waitlistDemand"].as_array().unwrap();
+    assert_eq!(films.len(), 1);
+    assert_eq!(
+        (&films[0]["entries"], &films[0]["seats"]),
+        (&json!(3), &json!(6))
+    );
+
     // w2 watches for offers.
     let mut ws = WsClient::connect(app.addr, false, Some(&w2.token)).await;
     ws.subscribe(
