@@ -31,7 +31,6 @@ use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::Intent;
 use crate::payments::gateway::payment_error;
-use crate::ratelimit::{self, Decision};
 use crate::seating::holds;
 
 pub const MAX_SNACK_QUANTITY: i32 = 20;
@@ -133,23 +132,9 @@ async fn check_child_tickets(
 pub const ONLINE: &str = "online";
 pub const COUNTER: &str = "counter";
 
-/// Bookings and exchanges share one rate limit per customer.
+/// Bookings and exchanges share one rate limit per customer, with holds.
 async fn within_rate_limit(app: &App, viewer: Viewer) -> AppResult<()> {
-    if let Decision::Limited {
-        retry_after_seconds,
-    } = ratelimit::hit(
-        &app.redis,
-        "booking",
-        &viewer.user_id.to_string(),
-        app.config.rate_limits.booking,
-    )
-    .await
-    {
-        return Err(AppError::RateLimited {
-            retry_after_seconds,
-        });
-    }
-    Ok(())
+    holds::within_rate_limit(app, viewer).await
 }
 
 pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<Created> {

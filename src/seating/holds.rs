@@ -343,16 +343,23 @@ pub async fn hold_best_under(
 
 /// The per-user rate limit on holds, for customers.
 async fn limit(app: &App, viewer: Viewer, holder: Holder) -> AppResult<()> {
-    if holder == Holder::Customer
-        && let Decision::Limited {
-            retry_after_seconds,
-        } = ratelimit::hit(
-            &app.redis,
-            "booking",
-            &viewer.user_id.to_string(),
-            app.config.rate_limits.booking,
-        )
-        .await
+    match holder {
+        Holder::Customer => within_rate_limit(app, viewer).await,
+        Holder::Counter => Ok(()),
+    }
+}
+
+/// The one rate limit per customer that holds, bookings and exchanges share.
+pub async fn within_rate_limit(app: &App, viewer: Viewer) -> AppResult<()> {
+    if let Decision::Limited {
+        retry_after_seconds,
+    } = ratelimit::hit(
+        &app.redis,
+        "booking",
+        &viewer.user_id.to_string(),
+        app.config.rate_limits.booking,
+    )
+    .await
     {
         return Err(AppError::RateLimited {
             retry_after_seconds,

@@ -216,8 +216,18 @@ impl Fixtures {
         str_at(&data, &["createSnack", "id"])
     }
 
-    pub async fn connection(&self) -> anyhow::Result<AsyncPgConnection> {
-        self.db().await
+    /// The seats of `showtime` that live bookings have, as the database says, one row
+    /// each (a seat sold twice appears twice).
+    pub async fn sold_seats(&self, showtime: &str) -> anyhow::Result<Vec<String>> {
+        use screema::db::enums::BookingStatus;
+        use screema::db::schema::booking_seats;
+        let showtime: Uuid = showtime.parse()?;
+        Ok(booking_seats::table
+            .filter(booking_seats::showtime_id.eq(showtime))
+            .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
+            .select(booking_seats::seat_number)
+            .load(&mut self.db().await?)
+            .await?)
     }
 }
 

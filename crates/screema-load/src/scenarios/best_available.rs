@@ -12,8 +12,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -26,8 +24,7 @@ use crate::report::Report;
 use crate::stats::Recorder;
 use crate::ws::{Event, Subscriber};
 use screema::catalog::layout::SeatLayout;
-use screema::db::enums::{BookingStatus, Role};
-use screema::db::schema::booking_seats;
+use screema::db::enums::Role;
 use screema::seating::best;
 
 const HOLD: &str = "mutation ($s: ID!, $n: Int!) {
@@ -134,14 +131,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         .push(all.book.summary("createBooking", elapsed));
 
     // The database's word.
-    let mut conn = fx.connection().await?;
-    let showtime_id: uuid::Uuid = showtime.parse()?;
-    let sold: Vec<String> = booking_seats::table
-        .filter(booking_seats::showtime_id.eq(showtime_id))
-        .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
-        .select(booking_seats::seat_number)
-        .load(&mut conn)
-        .await?;
+    let sold = fx.sold_seats(&showtime).await?;
     let in_db: BTreeSet<String> = sold.iter().cloned().collect();
     let by_api: BTreeSet<String> = sold_by_api.keys().cloned().collect();
     report.figure(

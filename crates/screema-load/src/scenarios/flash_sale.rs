@@ -9,8 +9,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -22,8 +20,7 @@ use crate::fixtures::{Fixtures, User};
 use crate::report::Report;
 use crate::stats::Recorder;
 use crate::ws::Subscriber;
-use screema::db::enums::{BookingStatus, Role};
-use screema::db::schema::booking_seats;
+use screema::db::enums::Role;
 
 pub const BOOK: &str = "mutation ($s: ID!, $n: [String!]!, $t: String!, $k: [SnackOrderInput!]!) {
   createBooking(input: {showtimeId: $s, seatNumbers: $n, lockToken: $t, snacks: $k}) {
@@ -149,14 +146,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         .push(all.map.summary("seat map read after a refusal", elapsed));
 
     // The database's word.
-    let mut conn = fx.connection().await?;
-    let showtime_id: uuid::Uuid = showtime.parse()?;
-    let rows: Vec<String> = booking_seats::table
-        .filter(booking_seats::showtime_id.eq(showtime_id))
-        .filter(booking_seats::status.eq_any(BookingStatus::LIVE))
-        .select(booking_seats::seat_number)
-        .load(&mut conn)
-        .await?;
+    let rows = fx.sold_seats(&showtime).await?;
     let in_db: BTreeSet<String> = rows.iter().cloned().collect();
     let twice_in_db = rows.len() - in_db.len();
     let twice_by_api = sold_by_api.values().filter(|n| **n > 1).count();
