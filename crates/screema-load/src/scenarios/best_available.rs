@@ -154,15 +154,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             sold.len() - in_db.len()
         ),
     );
-    report.check(
-        "the API's bookings are the database's",
-        by_api == in_db,
-        format!(
-            "{} seats by the API, {} in the database",
-            by_api.len(),
-            in_db.len()
-        ),
-    );
+    super::check_api_is_database(report, &by_api, &in_db);
 
     // Replay every hold, in version order, against the ranking.
     let version = fx

@@ -175,15 +175,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             "{twice_in_db} in the database, {twice_by_api} among the bookings the API returned"
         ),
     );
-    report.check(
-        "the API's bookings are the database's",
-        by_api == in_db,
-        format!(
-            "{} seats by the API, {} in the database",
-            by_api.len(),
-            in_db.len()
-        ),
-    );
+    super::check_api_is_database(report, &by_api, &in_db);
 
     // Every subscriber reaches the final version, and its map is the database's.
     let version = fx

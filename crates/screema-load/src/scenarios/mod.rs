@@ -104,3 +104,21 @@ pub fn progress(label: &str, duration: Duration, budget: Arc<Budget>) -> Progres
 pub fn phase(what: &str) {
     eprintln!("[load] {what}");
 }
+
+/// The check every selling scenario ends with: the seats the API said it sold are the
+/// ones the database has.
+pub fn check_api_is_database(
+    report: &mut Report,
+    by_api: &std::collections::BTreeSet<String>,
+    in_db: &std::collections::BTreeSet<String>,
+) {
+    report.check(
+        "the API's bookings are the database's",
+        by_api == in_db,
+        format!(
+            "{} seats by the API, {} in the database",
+            by_api.len(),
+            in_db.len()
+        ),
+    );
+}
