@@ -185,6 +185,35 @@ async fn a_small_best_available_sale_replays_every_hold_against_the_ranking() {
 }
 
 #[tokio::test]
+async fn a_small_waiting_list_offers_every_freed_seat_once() {
+    let app = TestApp::builder()
+        .env("SWEEP_INTERVAL_MS", "50")
+        .build()
+        .await;
+    let report = run(
+        &app,
+        "waitlist",
+        &["--buyers", "30", "--seats", "40", "--connections", "8"],
+    )
+    .await;
+    assert_operations(&report, None);
+    let checks: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "every freed seat was offered",
+            "no seat was offered twice",
+            "every offer reached its customer"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn subscribers_and_checkout_run_and_their_checks_hold() {
     let app = TestApp::new().await;
     let report = run(

@@ -27,12 +27,13 @@ pub struct Args {
     pub command: String,
 }
 
-pub const SCENARIOS: [&str; 7] = [
+pub const SCENARIOS: [&str; 8] = [
     "health",
     "catalog",
     "holds",
     "flash-sale",
     "best-available",
+    "waitlist",
     "subscribers",
     "checkout",
 ];
@@ -48,10 +49,12 @@ impl Args {
             "holds" => (64, 10, 0, 40),
             "flash-sale" => (256, 60, 200, 1),
             "best-available" => (256, 60, 1, 1),
+            "waitlist" => (64, 60, 0, 1),
             "subscribers" => (16, 20, 20_000, 4),
             _ => (128, 15, 0, 40),
         };
         let best = scenario == "best-available";
+        let waitlist = scenario == "waitlist";
         let mut args = Self {
             scenario,
             url: "http://127.0.0.1:8080".to_owned(),
@@ -59,7 +62,11 @@ impl Args {
             duration: Duration::from_secs(duration),
             requests: None,
             connections,
-            buyers: if best { 2_000 } else { 5_000 },
+            buyers: match (best, waitlist) {
+                (true, _) => 2_000,
+                (_, true) => 500,
+                _ => 5_000,
+            },
             seats: if best { 1_000 } else { 200 },
             subscribers,
             showtimes,

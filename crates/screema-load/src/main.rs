@@ -28,6 +28,8 @@ scenarios:
   flash-sale   --buyers racing for the --seats of one showtime, with --subscribers watching
   best-available  --buyers (2,000) asking holdBestAvailable for 2-4 seats each of one
                showtime (--seats 1,000) at once; each hold replayed against the ranking
+  waitlist     a sold-out showtime (--seats 200), --buyers (500) on its waiting list, a
+               tenth of the bookings refunded: every freed seat offered once, live
   subscribers  --subscribers websocket subscribers on --showtimes showtimes while holds are made
   checkout     hold, book, pay (simulated gateway), confirmed, end to end
 

@@ -6,6 +6,7 @@ mod flash_sale;
 mod holds;
 mod http;
 mod subscribers;
+mod waitlist;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         "holds" => holds::run(args, &mut report).await?,
         "flash-sale" => flash_sale::run(args, &mut report).await?,
         "best-available" => best_available::run(args, &mut report).await?,
+        "waitlist" => waitlist::run(args, &mut report).await?,
         "subscribers" => subscribers::run(args, &mut report).await?,
         _ => checkout::run(args, &mut report).await?,
     }
