@@ -38,9 +38,9 @@ struct Pending {
 /// answered (succeeded) as it is written. Without one, money taken at the counter
 /// cannot be refunded.
 #[derive(Clone, Copy)]
-pub(super) struct HandedBack {
-    pub by: Uuid,
-    pub at: chrono::DateTime<chrono::Utc>,
+struct HandedBack {
+    by: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Writes the refund of what is left of the booking's payments (or, with a part, of
@@ -120,22 +120,19 @@ async fn insert_refunds(
 
 /// One refund row: from one payment, pending until the gateway answers, or answered
 /// when it is handed back at the counter.
-pub(super) struct NewRefund<'a> {
-    pub booking: &'a Booking,
-    pub payment: &'a Payment,
-    pub amount: Money,
+struct NewRefund<'a> {
+    booking: &'a Booking,
+    payment: &'a Payment,
+    amount: Money,
     /// What it gives back, on the lead row of a refund of part of the booking.
-    pub part: Option<&'a Part>,
-    pub lead: Option<Uuid>,
-    pub reason: &'a str,
-    pub requested_by: Option<Uuid>,
-    pub handed: Option<HandedBack>,
+    part: Option<&'a Part>,
+    lead: Option<Uuid>,
+    reason: &'a str,
+    requested_by: Option<Uuid>,
+    handed: Option<HandedBack>,
 }
 
-pub(super) async fn insert_one(
-    conn: &mut AsyncPgConnection,
-    new: NewRefund<'_>,
-) -> AppResult<Uuid> {
+async fn insert_one(conn: &mut AsyncPgConnection, new: NewRefund<'_>) -> AppResult<Uuid> {
     let NewRefund {
         booking,
         payment,

@@ -4,7 +4,9 @@
 //! A worker on every node runs `match_all` every `WAITLIST_INTERVAL_MS`. For each
 //! showtime with waiting entries, one node at a time (a Redis lease that lapses by
 //! itself if its node dies) reads the seats taken now, walks the queue in order, and
-//! for each entry that the free seats suit:
+//! for each entry that the free seats suit (a run is skipped when no seat changed since
+//! the last run that went through, the seats' epoch and version alike, and no hold
+//! waits to be offered):
 //! 1. writes the entry's offer token, if it has none (committed on its own);
 //! 2. holds the best block for the customer under that token (`HOLD_BEST`, which,
 //!    given a token that holds seats already, answers those and holds nothing new);
@@ -65,10 +67,16 @@ pub async fn match_all(app: &App) -> AppResult<usize> {
 
 /// The seats of a showtime that cannot be held now: held, sold or blocked.
 pub async fn taken_seats(app: &App, showtime: Uuid) -> AppResult<HashSet<String>> {
+    Ok(seats_now(app, showtime).await?.0)
+}
+
+/// The taken seats, and the seats' epoch and version they were read at.
+async fn seats_now(app: &App, showtime: Uuid) -> AppResult<(HashSet<String>, String)> {
     let holds = holds::read_holds(&app.redis, &[showtime], app.now())
         .await?
         .remove(&showtime)
         .unwrap_or_default();
+    let read_at = format!("{}:{}", holds.epoch, holds.version);
     let mut taken: HashSet<String> = holds.held.keys().cloned().collect();
     match &holds.booked {
         Some(booked) => taken.extend(booked.iter().cloned()),
@@ -89,7 +97,7 @@ pub async fn taken_seats(app: &App, showtime: Uuid) -> AppResult<HashSet<String>
             taken.extend(room.showtime.blocked_seats.iter().flatten().cloned());
         }
     }
-    Ok(taken)
+    Ok((taken, read_at))
 }
 
 async fn match_showtime(app: &App, showtime: Uuid) -> AppResult<usize> {
@@ -134,15 +142,32 @@ async fn match_under_lease(app: &App, showtime: Uuid) -> AppResult<usize> {
             .load(&mut conn)
             .await?
     };
-    let mut taken = taken_seats(app, showtime).await?;
+    // A hold made for an entry by a run that died before telling anyone holds its
+    // seats still: the script answers them again, whatever else is free.
+    let mut held_for = HashSet::new();
+    for entry in &queue {
+        if let Some(token) = &entry.offer_token
+            && holds::lock_exists(app, token).await?
+        {
+            held_for.insert(entry.id);
+        }
+    }
+    let (mut taken, read_at) = seats_now(app, showtime).await?;
+    // No seat has changed since a run that found nothing to offer: nothing new fits.
+    let seen_key = app.redis.key(&format!("waitlist:seen:{showtime}"));
+    let client = app.redis.client().await;
+    let seen: Option<String> = client.get(&seen_key).await?;
+    if held_for.is_empty() && seen.as_deref() == Some(read_at.as_str()) {
+        return Ok(0);
+    }
     let base = room.showtime.base_price;
+    let mut title = None;
     let mut made = 0;
     for entry in queue {
         let want = entry.want(base);
-        // A hold made for this entry by a run that died before telling anyone holds
-        // its seats already: the script answers them again.
-        let retry = entry.offer_token.is_some();
-        if !retry && !entries::fits(&room.layout, entry.count(), want, entry.adjacent, &taken) {
+        if !held_for.contains(&entry.id)
+            && !entries::fits(&room.layout, entry.count(), want, entry.adjacent, &taken)
+        {
             continue;
         }
         let token = ensure_token(app, &entry).await?;
@@ -163,13 +188,37 @@ async fn match_under_lease(app: &App, showtime: Uuid) -> AppResult<usize> {
             Err(e) => return Err(e),
         };
         taken.extend(lock.seats.iter().cloned());
-        if offer(app, &entry, &lock).await? {
+        let title = match &title {
+            Some(title) => title,
+            None => title.insert(film_title(app, room.showtime.movie_id).await?),
+        };
+        if offer(app, &entry, &lock, title).await? {
             made += 1;
         } else if let Err(e) = holds::release(app, viewer, &lock.token).await {
             tracing::warn!(entry = %entry.id, error = %LogDisplay(&e), "unwanted offer hold not released");
         }
     }
+    // Marked only after a run that went through: a run that failed part-way is made
+    // again on the next tick.
+    let _: () = client
+        .set(
+            &seen_key,
+            &read_at,
+            Some(Expiration::PX(86_400_000)),
+            None,
+            false,
+        )
+        .await?;
     Ok(made)
+}
+
+async fn film_title(app: &App, movie: Uuid) -> AppResult<String> {
+    let mut conn = app.db().await?;
+    Ok(crate::catalog::queries::movies_by_ids(&mut conn, &[movie])
+        .await?
+        .into_iter()
+        .next()
+        .map_or_else(|| "your film".to_owned(), |m| m.title))
 }
 
 /// The entry's offer token, written first (and kept) so that a hold made under it can
@@ -204,15 +253,9 @@ async fn ensure_token(app: &App, entry: &Entry) -> AppResult<String> {
 
 /// Records the offer on a still-waiting entry and tells its customer (in-app, live,
 /// email, text), in one transaction. False when the entry is no longer waiting.
-async fn offer(app: &App, entry: &Entry, lock: &holds::SeatLock) -> AppResult<bool> {
+async fn offer(app: &App, entry: &Entry, lock: &holds::SeatLock, title: &str) -> AppResult<bool> {
     let now = app.now();
-    let room = crate::seating::rooms::room(app, entry.showtime_id).await?;
     let mut conn = app.db().await?;
-    let title = crate::catalog::queries::movies_by_ids(&mut conn, &[room.showtime.movie_id])
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(|| "your film".to_owned(), |m| m.title);
     let written = conn
         .transaction::<_, AppError, _>(async |conn| {
             let updated = diesel::update(
