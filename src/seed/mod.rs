@@ -17,7 +17,7 @@ use crate::catalog::ticket_prices::TicketPrices;
 use crate::config::AppEnv;
 use crate::db::enums::{MovieStatus, Role};
 use crate::db::schema::{movies, screens, snacks, theaters, users, vouchers};
-use crate::vouchers::{Kind, normalise_code};
+use crate::vouchers::{Kind, is_code, normalise_code};
 
 const DEMO_DATA: &str = include_str!("demo_data.json");
 const NAMESPACE: Uuid = Uuid::from_u128(0x5c4e_e3a0_0d3e_4b8a_9f61_2c7d_1e0f_a001);
@@ -342,6 +342,10 @@ async fn seed_vouchers(
     let mut added = 0;
     for voucher in demo {
         let code = normalise_code(&voucher.code);
+        anyhow::ensure!(
+            is_code(&code),
+            "demo voucher {code}: a code is 3 to 32 letters, digits, `_` or `-`"
+        );
         let kind: Kind = voucher
             .kind
             .to_ascii_lowercase()

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::{Kind, Voucher, normalise_code};
+use super::{Kind, Voucher, is_code, normalise_code};
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::catalog::manage::price;
@@ -34,12 +34,7 @@ pub struct NewVoucher {
 
 fn code(raw: &str) -> AppResult<String> {
     let code = normalise_code(raw);
-    let ok = (3..=32).contains(&code.len())
-        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !ok {
+    if !is_code(&code) {
         return Err(AppError::bad_input(
             "code",
             "a code is 3 to 32 letters, digits, `_` or `-`, starting with a letter or digit",

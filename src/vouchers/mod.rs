@@ -73,3 +73,13 @@ impl Voucher {
 pub fn normalise_code(code: &str) -> String {
     code.trim().to_ascii_uppercase()
 }
+
+/// Whether a normalised code has a code's shape: 3 to 32 letters, digits, `_` or `-`,
+/// starting with a letter or digit.
+pub fn is_code(code: &str) -> bool {
+    (3..=32).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

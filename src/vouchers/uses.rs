@@ -68,9 +68,15 @@ pub async fn take(
 }
 
 /// The voucher with this code, if there is one.
+/// A string that could never be a code (control characters, NUL among them, which
+/// Postgres cannot take) is no voucher's, and is not sent to Postgres.
 pub async fn find(conn: &mut AsyncPgConnection, code: &str) -> AppResult<Option<Voucher>> {
+    let code = super::normalise_code(code);
+    if !super::is_code(&code) {
+        return Ok(None);
+    }
     Ok(vouchers::table
-        .filter(vouchers::code.eq(super::normalise_code(code)))
+        .filter(vouchers::code.eq(code))
         .select(Voucher::as_select())
         .first(conn)
         .await

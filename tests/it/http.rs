@@ -251,6 +251,49 @@ async fn the_websocket_speaks_both_subscription_protocols() {
     WsClient::connect(app.addr, true, None).await;
 }
 
+/// graphql-transport-ws and subscriptions-transport-ws both answer an operation that
+/// never ran (unparsable, invalid) with `error` and nothing after it; an operation that
+/// ran and failed in a resolver with a result (`next`/`data`) and then `complete`.
+#[tokio::test]
+async fn operations_that_never_ran_get_error_and_those_that_failed_a_result() {
+    let app = TestApp::new().await;
+    for legacy in [false, true] {
+        let mut ws = WsClient::connect(app.addr, legacy, None).await;
+        for (id, query) in [
+            (
+                "1",
+                "subscription { seatMap(showtimeId: \"x\") { nosuch } }",
+            ),
+            ("2", "subscription { seatMap("),
+            ("3", "{ theaters { id } } { movies { total } }"),
+        ] {
+            ws.subscribe(id, query, json!({})).await;
+            let message = ws.receive().await;
+            assert_eq!(message["type"], "error", "{query}: {message}");
+            assert_eq!(message["id"], id, "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{message}"
+            );
+        }
+        let unknown = "subscription { seatMap(showtimeId: \"00000000-0000-0000-0000-000000000000\") { version } }";
+        ws.subscribe("4", unknown, json!({})).await;
+        let result = ws.receive().await;
+        let kind = if legacy { "data" } else { "next" };
+        assert_eq!(result["type"], kind, "{result}");
+        assert_eq!(
+            result["payload"]["errors"][0]["path"][0], "seatMap",
+            "{result}"
+        );
+        let complete = ws.receive().await;
+        assert_eq!(
+            (&complete["type"], &complete["id"]),
+            (&json!("complete"), &json!("4"))
+        );
+        assert!(ws.maybe_next(200).await.is_none(), "nothing after `error`");
+    }
+}
+
 #[tokio::test]
 async fn websocket_protocol_violations_close_with_the_protocols_codes() {
     let app = TestApp::new().await;

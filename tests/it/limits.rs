@@ -216,3 +216,70 @@ async fn query_limits_hold_for_every_role() {
         assert_eq!(r.code(), "BAD_USER_INPUT", "{role:?}");
     }
 }
+
+/// Postgres cannot store NUL: a NUL anywhere in what a client sends is its mistake,
+/// named, before any resolver runs, over HTTP and the websocket alike.
+#[tokio::test]
+async fn nul_in_any_argument_is_refused_naming_its_field() {
+    let app = TestApp::new().await;
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "{ movies(search: \"a\\u0000b\") { total } }",
+            json!({}),
+            "search",
+        ),
+        (
+            "mutation($i: LoginInput!) { login(input: $i) { token } }",
+            json!({"i": {"email": "a\u{0}@example.com", "password": "x"}}),
+            "email",
+        ),
+        (
+            "mutation($e: String! = \"x\\u0000@example.com\") { requestPasswordReset(email: $e) }",
+            json!({}),
+            "email",
+        ),
+        (
+            "query { ...M } fragment M on Query { movies(genre: \"\\u0000\") { total } }",
+            json!({}),
+            "genre",
+        ),
+        (
+            "query($g: [String!]) { theaters { id } movies(search: \"x\") { total } } ",
+            json!({"g": ["ok", "\u{0}"]}),
+            "g",
+        ),
+        (
+            "query($q: String) { movies(search: $q) { total } }",
+            json!({"q": "\u{0}"}),
+            "search",
+        ),
+    ];
+    for (query, variables, field) in cases {
+        let r = app.gql(query, variables).await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("BAD_USER_INPUT", Some(field)),
+            "{query}: {}",
+            r.body
+        );
+        assert!(r.body["data"].is_null(), "{}", r.body);
+    }
+    // The same over the websocket.
+    let mut ws = common::ws::WsClient::connect(app.addr, false, None).await;
+    ws.subscribe(
+        "1",
+        "subscription($s: ID!) { seatMap(showtimeId: $s) { version } }",
+        json!({"s": "\u{0}"}),
+    )
+    .await;
+    let message = ws.receive().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{message}"
+    );
+    assert_eq!(
+        message["payload"][0]["extensions"]["field"], "showtimeId",
+        "{message}"
+    );
+}

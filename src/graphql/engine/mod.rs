@@ -15,6 +15,7 @@
 
 pub mod admission;
 pub mod documents;
+pub mod nul;
 pub mod observe;
 pub mod reticence;
 pub mod shape;

@@ -77,6 +77,8 @@ pub fn admit(
 ) -> ServerResult<Request> {
     let refusal = introspection_refusal(policy, viewer);
     let closed = refusal.is_some();
+    let mut nul_variable = super::nul::in_variables(&request.variables);
+    let nul_written = super::nul::may_write_nul(&request.query);
     if let Ok(document) = request.parsed_query() {
         if let Some(refusal) = refusal
             && introspects(document)
@@ -88,7 +90,9 @@ pub fn admit(
             return Err(error);
         }
         check(document)?;
+        super::nul::check(Some(document), nul_variable.take(), nul_written)?;
     }
+    super::nul::check(None, nul_variable, false)?;
     if closed {
         // Belt and braces: should `introspects` ever miss a way to reach `__schema`,
         // the executor still answers it with nothing.

@@ -255,6 +255,13 @@ impl<E: Executor, H: PreRendered<E>> Connection<E, H> {
 
     fn outgoing(&mut self, id: &SubscriptionId, out: Option<Out>) -> Reply {
         Reply::Text(match out {
+            Some(Out::Response(response)) if is_request_error(&response) => {
+                // Both protocols answer an operation that never ran (it did not parse,
+                // failed validation or a check before it) with `error`, and nothing
+                // after it: a `next` and a `complete` would be a result.
+                self.subscriptions.remove(&id.text);
+                self.protocol.error(&id.text, &response.errors)
+            }
             Some(Out::Response(response)) => self.protocol.result(&id.text, &response),
             Some(Out::Shared(payload)) => self.protocol.shared_result(&id.json, &payload),
             Some(Out::Refused(error)) => {
@@ -335,6 +342,15 @@ fn results<E: Executor, H: PreRendered<E>>(
             .map(|response| Out::Response(Box::new(response)))
             .boxed(),
     }
+}
+
+/// Whether `response` answers a request that never ran: in the GraphQL spec's terms a
+/// request error, with no data, and errors that name no field's path (a field's error
+/// always has one).
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// An error as the client sees it, through the same boundary as every other error;
