@@ -27,7 +27,8 @@ INFRASTRUCTURE = {
 }
 DOMAINS = {
     "admin", "auth", "booking", "box_office", "catalog", "checkout", "door", "loyalty",
-    "notifications", "payments", "seating", "seed", "tickets", "vouchers", "waitlist",
+    "notifications", "payments", "sale_queue", "seating", "seed", "tickets", "vouchers",
+    "waitlist",
 }
 TRANSPORTS = {"http", "graphql", "worker"}
 COMPOSITION = {"app", "cli"}

@@ -36,6 +36,8 @@ pub struct App {
     pub inboxes: Arc<Inboxes>,
     /// The door's live check-ins: subscribers per showtime watched here.
     pub check_ins: Arc<crate::door::live::CheckIns>,
+    /// Sale queues' live positions: subscribers per showtime watched here.
+    pub sale_queues: Arc<crate::sale_queue::live::SaleQueues>,
     pub payments: Arc<dyn PaymentGateway>,
     /// Where this node's server listens, once it does (the simulated gateway posts
     /// its webhooks there).
@@ -119,6 +121,7 @@ impl App {
             pubsub,
             inboxes: Default::default(),
             check_ins: Default::default(),
+            sale_queues: Default::default(),
             payments,
             base_url,
             tickets: TicketSigner::from_seed(&config.tickets.signing_seed.expose_secret().0),
@@ -134,6 +137,7 @@ impl App {
         app.live.start(&app);
         crate::notifications::live::listen(&app);
         crate::door::live::listen(&app);
+        crate::sale_queue::live::listen(&app);
         crate::catalog::cache::listen(&app);
         crate::seating::rooms::listen(&app);
         crate::graphql::engine::ws::sessions::listen(&app);

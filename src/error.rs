@@ -37,6 +37,13 @@ pub enum AppError {
     PaymentFailed {
         message: String,
     },
+    /// The showtime's sale is queued and this buyer has not been let in
+    /// (`sale_queue`): their place in the queue (`None` before the order is drawn,
+    /// at opening), and when the sale opens.
+    Queued {
+        position: Option<i64>,
+        opens_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// A backing service (Postgres, Redis) is away: nothing is wrong with the request,
     /// and the same request may well succeed in a moment. The cause is logged, never
     /// shown (it names hosts and drivers).
@@ -102,6 +109,7 @@ impl AppError {
             Self::Conflict { .. } => "CONFLICT",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::PaymentFailed { .. } => "PAYMENT_FAILED",
+            Self::Queued { .. } => "QUEUED",
             Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -124,6 +132,14 @@ impl AppError {
                 format!("too many requests; retry in {retry_after_seconds} s")
             }
             Self::PaymentFailed { message } => message.clone(),
+            Self::Queued {
+                position: Some(p),
+                ..
+            } => format!("this sale is queued: you are number {p} in the queue"),
+            Self::Queued { position: None, .. } => {
+                "this sale is queued: you are in the queue, whose order is drawn when the sale opens"
+                    .to_owned()
+            }
             Self::Unavailable { .. } => format!(
                 "a service this request needs is unavailable; retry in {UNAVAILABLE_RETRY_SECONDS} s"
             ),

@@ -28,6 +28,7 @@ pub mod payments;
 pub mod pubsub;
 pub mod ratelimit;
 pub mod redis;
+pub mod sale_queue;
 pub mod seating;
 pub mod seed;
 pub mod shutdown;

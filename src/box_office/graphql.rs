@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 
 use crate::booking::graphql::{BookingNode, SnackOrderInput, TicketInput};
 use crate::catalog::graphql::ShowtimeNode;
@@ -165,6 +165,12 @@ pub struct UpdateShowtimeInput {
     base_price: Option<crate::graphql::scalars::Decimal>,
     /// Another screen, which must have every booked seat.
     screen_id: Option<ID>,
+    /// When customers may start holding seats (before it starts); `null`: at once.
+    on_sale_at: MaybeUndefined<crate::graphql::scalars::DateTime>,
+    /// Whether buyers are let in from a queue (needs `onSaleAt`).
+    queue: Option<bool>,
+    /// Buyers let in a minute; `null`: the server's `SALE_QUEUE_RATE`.
+    queue_rate: MaybeUndefined<i32>,
 }
 
 #[derive(Default)]
@@ -225,6 +231,11 @@ impl BoxOfficeMutation {
                 .screen_id
                 .map(|s| parse_uuid("screenId", &s))
                 .transpose()?,
+            sale: crate::catalog::sale::SalePatch {
+                on_sale_at: crate::catalog::graphql::patch(input.on_sale_at, |t| t.0),
+                queue: input.queue,
+                queue_rate: crate::catalog::graphql::patch(input.queue_rate, |r| r),
+            },
         };
         let showtime = super::reschedule::update_showtime(app(ctx)?, id, changes).await?;
         Ok(ShowtimeNode(Arc::new(showtime)))

@@ -26,10 +26,14 @@ use crate::notifications::{self, NewNotification, messages};
 use crate::outbox;
 
 pub async fn update_showtime(app: &App, id: Uuid, changes: ShowtimeChanges) -> AppResult<Showtime> {
-    if changes.start_time.is_none() && changes.base_price.is_none() && changes.screen_id.is_none() {
+    if changes.start_time.is_none()
+        && changes.base_price.is_none()
+        && changes.screen_id.is_none()
+        && changes.sale.is_empty()
+    {
         return Err(AppError::bad_input(
             "input",
-            "give at least one of startTime, basePrice and screenId",
+            "give at least one of startTime, basePrice, screenId, onSaleAt, queue and queueRate",
         ));
     }
     let now = app.now();

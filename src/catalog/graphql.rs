@@ -289,6 +289,24 @@ impl ShowtimeNode {
         self.0.cancel_reason.as_deref()
     }
 
+    /// When customers may start holding its seats; null: since it was scheduled. The
+    /// box office sells at any time.
+    async fn on_sale_at(&self) -> Option<DateTime> {
+        self.0.on_sale_at.map(DateTime)
+    }
+
+    /// Whether buyers are let in from a queue when it goes on sale (`joinSaleQueue`,
+    /// `saleQueuePosition`).
+    async fn queue(&self) -> bool {
+        self.0.queue
+    }
+
+    /// Buyers a queued sale lets in a minute (its own, else the server's).
+    async fn queue_rate(&self, ctx: &Context<'_>) -> Result<i32> {
+        let rate = crate::sale_queue::rate(crate::graphql::app(ctx)?, &self.0);
+        Ok(int(i64::from(rate)))
+    }
+
     /// How many customers wait on its waiting list (`joinWaitlist`).
     async fn waitlist_length(&self, ctx: &Context<'_>) -> Result<i32> {
         let demand = loaders(ctx)?.load_one(WaitlistOf(self.0.id)).await?;
@@ -598,6 +616,14 @@ pub struct CreateShowtimeInput {
     base_price: Decimal,
     /// The ticket types sold and their prices; ADULT at the seat's price when absent.
     ticket_prices: Option<Vec<TicketPriceInput>>,
+    /// When customers may start holding seats (before it starts); absent: at once.
+    /// The box office sells at any time.
+    on_sale_at: Option<DateTime>,
+    /// Buyers are let in from a queue when the sale opens (needs `onSaleAt`).
+    #[graphql(default = false)]
+    queue: bool,
+    /// Buyers a queue lets in a minute; absent: the server's `SALE_QUEUE_RATE`.
+    queue_rate: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -612,7 +638,7 @@ pub struct CreateSnackInput {
 }
 
 /// What the admin sent for a nullable field: absent keeps it, `null` clears it.
-fn patch<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Patch<U> {
+pub fn patch<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Patch<U> {
     match value {
         MaybeUndefined::Undefined => Patch::Keep,
         MaybeUndefined::Null => Patch::Clear,
@@ -730,6 +756,11 @@ impl CatalogMutation {
                     })
                     .collect()
             }),
+            sale: crate::catalog::sale::Sale {
+                on_sale_at: input.on_sale_at.map(|t| t.0),
+                queue: input.queue,
+                queue_rate: input.queue_rate,
+            },
         };
         let created = manage::add_showtime(app(ctx)?, showtime).await?;
         Ok(ShowtimeNode(Arc::new(created)))

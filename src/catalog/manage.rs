@@ -248,6 +248,7 @@ pub struct NewShowtime {
     /// `(ticket type, fixed price, percent of the seat's price)`, exactly one of the
     /// two; none: ADULT at the seat's price.
     pub ticket_prices: Option<Vec<PriceEntry>>,
+    pub sale: super::sale::Sale,
 }
 
 /// Schedules a showtime: it ends after the film and the cleaning gap, in the future,
@@ -270,6 +271,7 @@ async fn create_showtime(
             "a showtime starts in the future",
         ));
     }
+    let sale = s.sale.checked(s.start_time)?;
     let movie: Option<(i32, MovieStatus)> = movies::table
         .find(s.movie_id)
         .select((movies::duration, movies::status))
@@ -293,6 +295,9 @@ async fn create_showtime(
             showtimes::end_time.eq(end_time),
             showtimes::base_price.eq(base_price),
             showtimes::ticket_prices.eq(ticket_prices.to_stored()),
+            showtimes::on_sale_at.eq(sale.on_sale_at),
+            showtimes::queue.eq(sale.queue),
+            showtimes::queue_rate.eq(sale.queue_rate),
         ))
         .returning(Showtime::as_returning())
         .get_result(conn)
@@ -326,6 +331,7 @@ pub struct ShowtimeChanges {
     pub start_time: Option<DateTime<Utc>>,
     pub base_price: Option<Decimal>,
     pub screen_id: Option<Uuid>,
+    pub sale: super::sale::SalePatch,
 }
 
 impl ShowtimeChanges {
@@ -365,6 +371,7 @@ pub async fn reschedule(
         .await?;
     let gap = chrono::Duration::from_std(cleaning_gap).map_err(AppError::internal)?;
     let end_time = start_time + chrono::Duration::minutes(i64::from(minutes)) + gap;
+    let sale = changes.sale.apply(current).checked(start_time)?;
     let moved = changes.moves(current);
     let updated = diesel::update(showtimes::table.find(current.id))
         .set((
@@ -372,6 +379,9 @@ pub async fn reschedule(
             showtimes::start_time.eq(start_time),
             showtimes::end_time.eq(end_time),
             showtimes::base_price.eq(base_price),
+            showtimes::on_sale_at.eq(sale.on_sale_at),
+            showtimes::queue.eq(sale.queue),
+            showtimes::queue_rate.eq(sale.queue_rate),
             showtimes::rescheduled_at.eq(if moved {
                 Some(now)
             } else {

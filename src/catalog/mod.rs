@@ -6,6 +6,7 @@ pub mod graphql;
 pub mod manage;
 pub mod model;
 pub mod queries;
+pub mod sale;
 pub mod ticket_prices;
 
 /// Seat layouts live in the small `screema-formats` crate (crates/screema-formats), so

@@ -80,6 +80,12 @@ pub struct Showtime {
     pub cancel_reason: Option<String>,
     /// When it last moved (time or screen) by `updateShowtime`.
     pub rescheduled_at: Option<DateTime<Utc>>,
+    /// Customers hold its seats from then on (`None`: from its creation).
+    pub on_sale_at: Option<DateTime<Utc>>,
+    /// Customers are let in from a queue when it goes on sale (`sale_queue`).
+    pub queue: bool,
+    /// Buyers let in a minute; the server's default when `None`.
+    pub queue_rate: Option<i32>,
 }
 
 pub const SCHEDULED: &str = "scheduled";

@@ -164,6 +164,13 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
     });
     let room = crate::seating::rooms::room(app, input.showtime).await?;
     room.showtime.check_on_sale(app.now())?;
+    crate::sale_queue::gate(
+        app,
+        viewer,
+        &room.showtime,
+        crate::sale_queue::Purpose::Book,
+    )
+    .await?;
     let currency = app.config.currency;
     let priced = price_tickets(
         &room.layout,

@@ -20,6 +20,10 @@ pub struct HoldSettings {
     /// About how many seat changes each showtime keeps in Redis for live maps that
     /// resume (`seatMap(since:)`); a resume from further back gets a snapshot.
     pub history_len: usize,
+    /// Buyers a queued sale lets in a minute, unless its showtime sets its own.
+    pub queue_rate: u32,
+    /// How long a buyer let in from a queue may start holding seats.
+    pub queue_window: Duration,
 }
 
 impl HoldSettings {
@@ -37,6 +41,13 @@ impl HoldSettings {
             )?,
             live_backlog: vars.number("LIVE_BACKLOG", 64, 1)?,
             history_len: vars.number("SEAT_HISTORY_LEN", 1000, 1)?,
+            queue_rate: vars.number("SALE_QUEUE_RATE", 600, 1)?,
+            queue_window: vars.duration(
+                "SALE_QUEUE_WINDOW_SECONDS",
+                300 * second,
+                Unit::Seconds,
+                second,
+            )?,
         })
     }
 }

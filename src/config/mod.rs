@@ -120,6 +120,8 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "SWEEP_INTERVAL_MS",
             "LIVE_BACKLOG",
             "SEAT_HISTORY_LEN",
+            "SALE_QUEUE_RATE",
+            "SALE_QUEUE_WINDOW_SECONDS",
         ],
     ),
     (

@@ -404,6 +404,9 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         rescheduled_at -> Nullable<Timestamptz>,
         live_closed_at -> Nullable<Timestamptz>,
+        on_sale_at -> Nullable<Timestamptz>,
+        queue -> Bool,
+        queue_rate -> Nullable<Int4>,
     }
 }
 

@@ -64,6 +64,17 @@ fn to_graphql_error(e: &AppError) -> async_graphql::Error {
         AppError::RateLimited {
             retry_after_seconds,
         } => extensions.set("retryAfterSeconds", *retry_after_seconds),
+        AppError::Queued { position, opens_at } => {
+            if let Some(position) = position {
+                extensions.set("position", *position);
+            }
+            if let Some(opens_at) = opens_at {
+                extensions.set(
+                    "opensAt",
+                    opens_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+            }
+        }
         _ => {}
     }
     async_graphql::Error {

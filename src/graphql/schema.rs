@@ -15,6 +15,7 @@ use crate::notifications::graphql::{
     NotificationsMutation, NotificationsQuery, NotificationsSubscription,
 };
 use crate::payments::graphql::PaymentsMutation;
+use crate::sale_queue::graphql::{SaleQueueMutation, SaleQueueSubscription};
 use crate::seating::graphql::{SeatingMutation, SeatingQuery, SeatingSubscription};
 use crate::vouchers::graphql::{VoucherMutation, VoucherQuery};
 use crate::waitlist::graphql::{WaitlistMutation, WaitlistQuery, WaitlistSubscription};
@@ -46,6 +47,7 @@ pub struct MutationRoot(
     NotificationsMutation,
     VoucherMutation,
     WaitlistMutation,
+    SaleQueueMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -55,6 +57,7 @@ pub struct SubscriptionRoot(
     NotificationsSubscription,
     DoorSubscription,
     WaitlistSubscription,
+    SaleQueueSubscription,
 );
 
 type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -293,6 +293,7 @@ impl SeatingMutation {
     async fn lock_seats(&self, ctx: &Context<'_>, input: LockSeatsInput) -> Result<SeatLockObject> {
         let viewer = viewer(ctx)?;
         let showtime = parse_uuid("showtimeId", &input.showtime_id)?;
+        crate::sale_queue::gate_hold(app(ctx)?, viewer, showtime).await?;
         Ok(
             holds::lock_seats(app(ctx)?, viewer, showtime, &input.seat_numbers)
                 .await?
@@ -326,6 +327,7 @@ impl SeatingMutation {
             },
             adjacent: input.adjacent,
         };
+        crate::sale_queue::gate_hold(app(ctx)?, viewer, showtime).await?;
         Ok(holds::hold_best(app(ctx)?, viewer, ask).await?.into())
     }
 

@@ -61,6 +61,9 @@ pub fn spawn_all(app: Arc<App>) -> Vec<JoinHandle<()>> {
         every(app.clone(), sweep, "waiting lists", async |app| {
             crate::waitlist::offers::match_all(&app).await.map(drop)
         }),
+        every(app.clone(), sweep, "sale queues", async |app| {
+            crate::sale_queue::admit_all(&app).await
+        }),
         every(app.clone(), sweep, "ended showtimes", async |app| {
             crate::seating::ended::close_ended(&app, 100)
                 .await

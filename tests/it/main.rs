@@ -46,6 +46,7 @@ mod properties;
 mod reports;
 mod request_ids;
 mod resume;
+mod sale_queue;
 mod schema;
 mod schema_fuzz;
 mod schema_rs;

@@ -446,6 +446,12 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
             json!({"id": id}),
         ),
         (
+            "joinSaleQueue",
+            SignedIn,
+            "mutation($id: ID!) { joinSaleQueue(showtimeId: $id) { status } }",
+            json!({"id": id}),
+        ),
+        (
             "leaveWaitlist",
             SignedIn,
             "mutation { leaveWaitlist(id: \"00000000-0000-0000-0000-000000000000\") }",

@@ -5,8 +5,9 @@
 //! a token take the value as it comes: refusing NUL here, once for every operation over
 //! HTTP and the websocket, covers the lookups not yet written as well.
 //!
-//! The refusal is a `BAD_USER_INPUT` naming the innermost field: the input object's
-//! key, else the argument (a variable is named by the argument it is given to).
+//! The refusal is a `BAD_USER_INPUT` naming the field as the domain's own checks do
+//! (`voucherCode`, `ageRating.code`, `search`): a variable is named by where it is
+//! given.
 //!
 //! One field takes what a device read as it read it: `checkInTickets`, whose scans are
 //! each recorded (a garbled code as an INVALID scan) so that one bad read does not
@@ -21,18 +22,58 @@ use crate::error::AppError;
 /// Fields whose arguments are taken as sent (the module's docs say why).
 const AS_SENT: &[&str] = &["checkInTickets"];
 
-/// A variable holding NUL: its name, and the input object key it is under, if any.
+/// A step into an argument's value.
+#[derive(Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Where in an argument a value is, from the argument's name.
+type Path = Vec<Step>;
+
+/// A path as the domain's errors name fields: `ageRating.code`, `scans[2].code`;
+/// the `input` argument that wraps a mutation's fields is left out.
+fn render(path: &[Step]) -> String {
+    let path = match path {
+        [Step::Key(first), rest @ ..] if first == "input" && !rest.is_empty() => rest,
+        _ => path,
+    };
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+fn key(k: &str) -> Step {
+    Step::Key(k.to_owned())
+}
+
+fn joined(mut head: Path, tail: Path) -> Path {
+    head.extend(tail);
+    head
+}
+
+/// A variable holding NUL: its name, and where in its value.
 pub struct NulVariable {
     name: String,
-    key: Option<String>,
+    inner: Path,
 }
 
 /// The first variable holding NUL, if any.
 pub fn in_variables(variables: &Variables) -> Option<NulVariable> {
     variables.iter().find_map(|(name, value)| {
-        in_const(name.as_str(), value).map(|key| NulVariable {
-            key: (key != name.as_str()).then_some(key),
+        in_const(value).map(|inner| NulVariable {
             name: name.to_string(),
+            inner,
         })
     })
 }
@@ -56,7 +97,7 @@ pub fn check(
     }
     let arguments = document.map(arguments).unwrap_or_default();
     let field = match variable {
-        Some(v) => refused_variable(&arguments, &v.name, v.key),
+        Some(v) => refused_variable(&arguments, &v.name, v.inner),
         None => None,
     }
     .or_else(|| document.and_then(|d| in_defaults(d, &arguments)))
@@ -64,7 +105,7 @@ pub fn check(
         arguments
             .iter()
             .filter(|a| !AS_SENT.contains(&a.field))
-            .find_map(|a| in_value(a.name, a.value))
+            .find_map(|a| in_value(a.value).map(|p| render(&joined(vec![key(a.name)], p))))
     });
     match field {
         None => Ok(()),
@@ -114,30 +155,35 @@ fn arguments(document: &ExecutableDocument) -> Vec<Argument<'_>> {
     out
 }
 
-/// How a variable holding NUL is named, unless every field given it takes it as sent.
-/// A plain string is named by the argument or input field it is given to first.
-fn refused_variable(arguments: &[Argument<'_>], name: &str, key: Option<String>) -> Option<String> {
-    let uses: Vec<(&str, String)> = arguments
+/// How a variable holding NUL at `inner` is named, unless every field given it takes
+/// it as sent: by where it is given first (as a literal there would be), else by its
+/// own name.
+fn refused_variable(arguments: &[Argument<'_>], name: &str, inner: Path) -> Option<String> {
+    let uses: Vec<(&str, Path)> = arguments
         .iter()
-        .filter_map(|a| given_as(a.name, a.value, name).map(|key| (a.field, key)))
+        .filter_map(|a| given_at(a.value, name).map(|p| (a.field, joined(vec![key(a.name)], p))))
         .collect();
     if !uses.is_empty() && uses.iter().all(|(field, _)| AS_SENT.contains(field)) {
         return None;
     }
-    Some(
-        key.or_else(|| uses.into_iter().next().map(|(_, key)| key))
-            .unwrap_or_else(|| name.to_owned()),
-    )
+    let at = uses
+        .into_iter()
+        .next()
+        .map_or_else(|| vec![key(name)], |(_, p)| p);
+    Some(render(&joined(at, inner)))
 }
 
-/// The key under which `value` (given as `key`) holds variable `name`, if it does.
-fn given_as(key: &str, value: &Value, name: &str) -> Option<String> {
+/// Where in `value` variable `name` is given, if it is.
+fn given_at(value: &Value, name: &str) -> Option<Path> {
     match value {
-        Value::Variable(v) if v.as_str() == name => Some(key.to_owned()),
-        Value::List(items) => items.iter().find_map(|v| given_as(key, v, name)),
+        Value::Variable(v) if v.as_str() == name => Some(Vec::new()),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| given_at(v, name).map(|p| joined(vec![Step::Index(i)], p))),
         Value::Object(fields) => fields
             .iter()
-            .find_map(|(k, v)| given_as(k.as_str(), v, name)),
+            .find_map(|(k, v)| given_at(v, name).map(|p| joined(vec![key(k.as_str())], p))),
         _ => None,
     }
 }
@@ -149,27 +195,36 @@ fn in_defaults(document: &ExecutableDocument, arguments: &[Argument<'_>]) -> Opt
         .flat_map(|op| &op.variable_definitions)
         .find_map(|d| {
             let d = &d.node;
-            let (name, default) = (d.name.node.as_str(), &d.default_value.as_ref()?.node);
-            let key = in_const(name, default)?;
-            refused_variable(arguments, name, (key != name).then_some(key))
+            let inner = in_const(&d.default_value.as_ref()?.node)?;
+            refused_variable(arguments, d.name.node.as_str(), inner)
         })
 }
 
-/// The innermost key under `field` whose string holds NUL.
-fn in_value(field: &str, value: &Value) -> Option<String> {
+/// Where in `value` a string holds NUL.
+fn in_value(value: &Value) -> Option<Path> {
     match value {
-        Value::String(s) if s.contains('\0') => Some(field.to_owned()),
-        Value::List(items) => items.iter().find_map(|v| in_value(field, v)),
-        Value::Object(fields) => fields.iter().find_map(|(key, v)| in_value(key.as_str(), v)),
+        Value::String(s) if s.contains('\0') => Some(Vec::new()),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| in_value(v).map(|p| joined(vec![Step::Index(i)], p))),
+        Value::Object(fields) => fields
+            .iter()
+            .find_map(|(k, v)| in_value(v).map(|p| joined(vec![key(k.as_str())], p))),
         _ => None,
     }
 }
 
-fn in_const(field: &str, value: &ConstValue) -> Option<String> {
+fn in_const(value: &ConstValue) -> Option<Path> {
     match value {
-        ConstValue::String(s) if s.contains('\0') => Some(field.to_owned()),
-        ConstValue::List(items) => items.iter().find_map(|v| in_const(field, v)),
-        ConstValue::Object(fields) => fields.iter().find_map(|(key, v)| in_const(key.as_str(), v)),
+        ConstValue::String(s) if s.contains('\0') => Some(Vec::new()),
+        ConstValue::List(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| in_const(v).map(|p| joined(vec![Step::Index(i)], p))),
+        ConstValue::Object(fields) => fields
+            .iter()
+            .find_map(|(k, v)| in_const(v).map(|p| joined(vec![key(k.as_str())], p))),
         _ => None,
     }
 }
