@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(health catalog holds flash-sale best-available waitlist subscribers checkout)
+all=(health catalog holds flash-sale best-available waitlist sale-queue subscribers checkout)
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=("${all[@]}")
 

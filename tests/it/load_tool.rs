@@ -214,6 +214,50 @@ async fn a_small_waiting_list_offers_every_freed_seat_once() {
 }
 
 #[tokio::test]
+async fn a_small_queued_sale_sells_every_seat_once_to_buyers_let_in_once() {
+    let app = TestApp::builder()
+        .env("SWEEP_INTERVAL_MS", "50")
+        .build()
+        .await;
+    let report = run(
+        &app,
+        "sale-queue",
+        &[
+            "--buyers",
+            "120",
+            "--subscribers",
+            "40",
+            "--seats",
+            "20",
+            "--connections",
+            "8",
+            "--duration",
+            "60",
+        ],
+    )
+    .await;
+    assert_operations(&report, None);
+    let checks: Vec<(&str, bool)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["what"].as_str().unwrap(), c["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("every seat sold, and once", true),
+            ("the API's bookings are the database's", true),
+            ("positions only go down", true),
+            ("nobody let in twice", true),
+            ("every follower's subscription behaved", true),
+            ("not queued: no seat held twice", true),
+        ],
+        "{report:#}"
+    );
+}
+
+#[tokio::test]
 async fn subscribers_and_checkout_run_and_their_checks_hold() {
     let app = TestApp::new().await;
     let report = run(

@@ -27,13 +27,14 @@ pub struct Args {
     pub command: String,
 }
 
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 9] = [
     "health",
     "catalog",
     "holds",
     "flash-sale",
     "best-available",
     "waitlist",
+    "sale-queue",
     "subscribers",
     "checkout",
 ];
@@ -50,11 +51,13 @@ impl Args {
             "flash-sale" => (256, 60, 200, 1),
             "best-available" => (256, 60, 1, 1),
             "waitlist" => (64, 60, 0, 1),
+            "sale-queue" => (256, 120, 2_000, 1),
             "subscribers" => (16, 20, 20_000, 4),
             _ => (128, 15, 0, 40),
         };
         let best = scenario == "best-available";
         let waitlist = scenario == "waitlist";
+        let queue = scenario == "sale-queue";
         let mut args = Self {
             scenario,
             url: "http://127.0.0.1:8080".to_owned(),
@@ -62,12 +65,13 @@ impl Args {
             duration: Duration::from_secs(duration),
             requests: None,
             connections,
-            buyers: match (best, waitlist) {
-                (true, _) => 2_000,
-                (_, true) => 500,
+            buyers: match (best, waitlist, queue) {
+                (true, _, _) => 2_000,
+                (_, true, _) => 500,
+                (_, _, true) => 20_000,
                 _ => 5_000,
             },
-            seats: if best { 1_000 } else { 200 },
+            seats: if best || queue { 1_000 } else { 200 },
             subscribers,
             showtimes,
             server_pid: None,

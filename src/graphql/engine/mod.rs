@@ -14,6 +14,7 @@
 //! its fast path.
 
 pub mod admission;
+pub mod arguments;
 pub mod documents;
 pub mod nul;
 pub mod observe;

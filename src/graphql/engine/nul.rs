@@ -13,8 +13,10 @@
 //! each recorded (a garbled code as an INVALID scan) so that one bad read does not
 //! refuse a scanner's whole upload. Its resolver keeps NUL out of Postgres itself.
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Positioned, ServerError, Variables};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ServerError, Variables};
+
+use super::arguments::{Argument, arguments};
 use async_graphql_value::{ConstValue, Value};
 
 use crate::error::AppError;
@@ -118,41 +120,6 @@ pub fn check(
             Err(error)
         }
     }
-}
-
-/// One argument of a field, in an operation or a fragment.
-struct Argument<'a> {
-    field: &'a str,
-    name: &'a str,
-    value: &'a Value,
-}
-
-fn arguments(document: &ExecutableDocument) -> Vec<Argument<'_>> {
-    fn walk<'a>(set: &'a Positioned<SelectionSet>, out: &mut Vec<Argument<'a>>) {
-        for item in &set.node.items {
-            match &item.node {
-                Selection::Field(field) => {
-                    let field = &field.node;
-                    out.extend(field.arguments.iter().map(|(name, value)| Argument {
-                        field: field.name.node.as_str(),
-                        name: name.node.as_str(),
-                        value: &value.node,
-                    }));
-                    walk(&field.selection_set, out);
-                }
-                Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set, out),
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (_, operation) in document.operations.iter() {
-        walk(&operation.node.selection_set, &mut out);
-    }
-    for fragment in document.fragments.values() {
-        walk(&fragment.node.selection_set, &mut out);
-    }
-    out
 }
 
 /// How a variable holding NUL at `inner` is named, unless every field given it takes

@@ -8,10 +8,9 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
-    TypeSystemDefinition,
+    BaseType, ExecutableDocument, OperationType, Selection, Type, TypeKind, TypeSystemDefinition,
 };
-use async_graphql::{Pos, Positioned, Request, Response};
+use async_graphql::{Pos, Request, Response};
 
 use crate::graphql::error::{between, code_of, label_errors};
 use crate::metrics::Metrics;
@@ -134,28 +133,10 @@ fn root_fields() -> &'static HashSet<(&'static str, String)> {
 }
 
 fn argument_positions(document: &ExecutableDocument) -> Vec<(Pos, String)> {
-    fn walk(set: &Positioned<SelectionSet>, out: &mut Vec<(Pos, String)>) {
-        for item in &set.node.items {
-            match &item.node {
-                Selection::Field(field) => {
-                    for (name, value) in &field.node.arguments {
-                        out.push((value.pos, name.node.to_string()));
-                    }
-                    walk(&field.node.selection_set, out);
-                }
-                Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set, out),
-                Selection::FragmentSpread(_) => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (_, operation) in document.operations.iter() {
-        walk(&operation.node.selection_set, &mut out);
-    }
-    for fragment in document.fragments.values() {
-        walk(&fragment.node.selection_set, &mut out);
-    }
-    out
+    super::arguments::arguments(document)
+        .into_iter()
+        .map(|a| (a.pos, a.name.to_owned()))
+        .collect()
 }
 
 /// `Failed to parse "Date": … (occurred while parsing "CreateMovieInput")` names the

@@ -5,6 +5,7 @@ mod checkout;
 mod flash_sale;
 mod holds;
 mod http;
+mod sale_queue;
 mod subscribers;
 mod waitlist;
 
@@ -27,6 +28,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         "flash-sale" => flash_sale::run(args, &mut report).await?,
         "best-available" => best_available::run(args, &mut report).await?,
         "waitlist" => waitlist::run(args, &mut report).await?,
+        "sale-queue" => sale_queue::run(args, &mut report).await?,
         "subscribers" => subscribers::run(args, &mut report).await?,
         _ => checkout::run(args, &mut report).await?,
     }
