@@ -49,6 +49,8 @@ pub struct App {
     pub sms: Option<Arc<dyn SmsSender>>,
     pub ticket_images: TicketImages,
     pub rooms: crate::seating::rooms::Rooms,
+    /// Copies of showtimes' booked seats into Redis in hand, one at a time each.
+    pub booked_loads: crate::seating::sync::BookedLoads,
     pub catalog: crate::catalog::cache::CatalogCache,
     pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
@@ -109,6 +111,7 @@ impl App {
         let ticket_images = TicketImages::new(&config.tickets.store)?;
         let app = Arc::new(Self {
             rooms: Default::default(),
+            booked_loads: Default::default(),
             shutdown: Default::default(),
             websockets: Default::default(),
             effects: Arc::new(crate::worker::effects::Delivery),

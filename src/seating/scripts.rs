@@ -276,11 +276,15 @@ if before then
   for _, s in ipairs(seats) do out[#out + 1] = s end
   return out
 end
-local seen = {}
+-- Every seat not free, read once: the ranking's walk may pass over most of the room
+-- (a busy sale takes the best blocks first), and a table lookup a seat costs far less
+-- than three Redis calls a seat.
+local taken = {}
+for _, s in ipairs(redis.call('HKEYS', holds)) do taken[s] = true end
+for _, s in ipairs(redis.call('SMEMBERS', booked)) do taken[s] = true end
+for _, s in ipairs(redis.call('SMEMBERS', blocked)) do taken[s] = true end
 local function can(s)
-  local f = seen[s]
-  if f == nil then f = free(s); seen[s] = f end
-  return f
+  return s ~= '' and not taken[s]
 end
 local n = tonumber(ARGV[11])
 local chosen, fallback

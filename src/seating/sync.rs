@@ -9,9 +9,12 @@
 //! Redis is written: a block (which locks the row for update and writes Redis before it
 //! commits, `blocks`) cannot land between the read and the write and be undone by it.
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use fred::prelude::*;
 use uuid::Uuid;
 
 use super::holds::{keys_expire_at, run_script};
@@ -21,6 +24,31 @@ use crate::app::App;
 use crate::db::enums::BookingStatus;
 use crate::db::schema::{booking_seats, showtimes};
 use crate::error::{AppError, AppResult};
+
+/// The copies of showtimes' booked seats this node is making (`ensure_booked`), one at a
+/// time per showtime.
+///
+/// The first hold of a showtime Redis does not know (a node's first sale, or any sale
+/// after Redis lost its data) finds its booked seats missing and copies them from
+/// Postgres under the showtime's advisory lock. In a flash sale, hundreds of buyers find
+/// them missing at once. Each took a pool connection and waited on the advisory lock
+/// with it, until the pool ran dry and other requests waited out its timeout
+/// (`UNAVAILABLE`; BENCHMARKS, issue 21's queue). Here they wait for one copy without
+/// a connection, and those after it find the copy made.
+#[derive(Default)]
+pub struct BookedLoads(
+    std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+impl BookedLoads {
+    fn turn(&self, showtime: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut loads = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the turns nobody waits on, so the map stays as small as the copies in
+        // hand.
+        loads.retain(|_, turn| Arc::strong_count(turn) > 1);
+        loads.entry(showtime).or_default().clone()
+    }
+}
 
 /// The advisory-lock key of a showtime's seat syncs.
 fn lock_key(showtime: Uuid) -> i64 {
@@ -100,6 +128,21 @@ pub async fn sync_seats(
 /// A showtime that does not exist is `BAD_USER_INPUT` naming `showtimeId`, and writes
 /// nothing: no keys for made-up ids.
 pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
+    let turn = app.booked_loads.turn(showtime);
+    let _turn = turn.lock().await;
+    let known: i64 = app
+        .redis
+        .client()
+        .await
+        .exists(vec![
+            keys::seat_key(&app.redis, showtime, "booked"),
+            keys::seat_key(&app.redis, showtime, "blocked"),
+        ])
+        .await?;
+    if known == 2 {
+        // Copied while this caller waited its turn.
+        return Ok(());
+    }
     let room = super::rooms::room(app, showtime).await?;
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {

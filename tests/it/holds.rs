@@ -198,6 +198,44 @@ async fn fifty_racing_holds_win_each_seat_exactly_once() {
     );
 }
 
+/// A flash sale's first buyers all find the showtime's booked seats missing from Redis
+/// at once: one copy is made from Postgres, not one each (each waited on the advisory
+/// lock holding a pool connection, and a crowd emptied the pool).
+#[tokio::test]
+async fn a_crowd_on_a_showtime_redis_does_not_know_copies_its_seats_once() {
+    let app = TestApp::builder()
+        .env("DATABASE_POOL_SIZE", "4")
+        .build()
+        .await;
+    let st = showtime(&app).await;
+    let mut users = Vec::new();
+    for _ in 0..40 {
+        users.push(app.with_user(Role::Customer).await);
+    }
+    let before = app.statements().await;
+    let attempts = users.iter().enumerate().map(|(i, user)| {
+        let seat = format!("A{}", i % 19 + 1);
+        let app = &app;
+        async move { lock(app, user, st, &[seat.as_str()]).await }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    for r in &results {
+        if !r.body["errors"].is_null() {
+            assert_eq!(r.code(), "SEATS_UNAVAILABLE", "{}", r.body);
+        }
+    }
+    let held = results
+        .iter()
+        .filter(|r| r.body["errors"].is_null())
+        .count();
+    assert_eq!(held, 19, "each free seat held once");
+    // One copy is five statements (BEGIN, the advisory lock, the booked and blocked
+    // seats, COMMIT); forty would be two hundred. The rest are the room's loads before
+    // it was cached, one each at most.
+    let statements = app.statements().await - before;
+    assert!(statements <= 5 + 40, "{statements} statements");
+}
+
 #[tokio::test]
 async fn every_refusal_has_its_code() {
     let clock = Arc::new(ManualClock::new(Utc::now()));
