@@ -382,6 +382,12 @@ struct Slot {
 
 /// A day's programme per screen: from late morning to the last show before 22:30,
 /// each start after the previous film and a cleaning gap, rounded up to 5 minutes.
+///
+/// A date's programme depends on the date, not on the day the seed runs, so seeding
+/// again tomorrow writes the same showtimes for the days already seeded. A slot whose
+/// screen is taken then by another showing (an admin's, or one an older seed placed) is
+/// left out rather than refused by the overlap constraint: `scripts/dev.sh` runs again
+/// on a database someone has used.
 async fn seed_showtimes(
     conn: &mut AsyncPgConnection,
     screens: &[(Uuid, SeatLayout)],
@@ -414,7 +420,8 @@ async fn seed_showtimes(
             let mut start = date.and_time(first);
             let mut n = 0usize;
             while start.time() <= last_start && start.date() == date {
-                let (movie, duration) = movies[(s * 3 + day as usize + n) % movies.len()];
+                let rotation = usize::try_from(date.num_days_from_ce()).unwrap_or_default();
+                let (movie, duration) = movies[(s * 3 + rotation + n) % movies.len()];
                 let weekend_extra = if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
                     weekend
                 } else {
@@ -449,6 +456,10 @@ async fn seed_showtimes(
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamp[], $5::int4[], $6::numeric[], $7::text[]) \
               AS v(id, movie_id, screen_id, local_start, duration, price, blocked) \
          JOIN screens s ON s.id = v.screen_id JOIN theaters t ON t.id = s.theater_id \
+         WHERE NOT EXISTS (SELECT 1 FROM showtimes o \
+             WHERE o.screen_id = v.screen_id AND o.id <> v.id AND o.status = 'scheduled' \
+               AND tstzrange(o.start_time, o.end_time) && tstzrange(v.local_start AT TIME ZONE t.timezone, \
+                   (v.local_start AT TIME ZONE t.timezone) + make_interval(mins => v.duration))) \
          ON CONFLICT (id) DO UPDATE SET ticket_prices = EXCLUDED.ticket_prices \
              WHERE showtimes.ticket_prices = \
                  '[{\"ticketType\": \"ADULT\", \"percentOfSeatPrice\": \"100\"}]'::jsonb \

@@ -338,3 +338,63 @@ async fn the_demo_voucher_is_seeded_once_and_takes_ten_percent_off_a_demo_custom
     let r = app.gql_as(&admin, "{ vouchers { uses } }", json!({})).await;
     assert_eq!(r.data()["vouchers"][0]["uses"], 1);
 }
+
+/// `scripts/dev.sh` seeds on every start: on the next day, and on a database where an
+/// admin scheduled showings of their own, it must still run (it failed on the overlap
+/// constraint when a date's programme depended on the day the seed ran).
+#[tokio::test]
+async fn seeding_again_the_next_day_around_an_admins_showing_works() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use screema::db::schema::showtimes;
+    let app = TestApp::new().await;
+    let app = &app;
+    let seed = |today: chrono::NaiveDate| async move {
+        screema::seed::run(
+            &mut *app.conn().await,
+            AppEnv::Development,
+            today,
+            app.app.config.catalog.cleaning_gap,
+            app.app.config.currency,
+        )
+        .await
+    };
+    let today = chrono::Utc::now().date_naive();
+    let first = seed(today).await.unwrap();
+    assert!(first.showtimes_added > 0);
+
+    // An admin's showing on a seeded screen, on the day the next seed adds.
+    let days = screema::seed::SCHEDULE_DAYS;
+    let taken = (today + chrono::Duration::days(days))
+        .and_hms_opt(14, 0, 0)
+        .unwrap()
+        .and_utc();
+    let (screen, movie): (uuid::Uuid, uuid::Uuid) = showtimes::table
+        .select((showtimes::screen_id, showtimes::movie_id))
+        .first(&mut app.conn().await)
+        .await
+        .unwrap();
+    diesel::insert_into(showtimes::table)
+        .values((
+            showtimes::movie_id.eq(movie),
+            showtimes::screen_id.eq(screen),
+            showtimes::start_time.eq(taken),
+            showtimes::end_time.eq(taken + chrono::Duration::hours(24)),
+            showtimes::base_price.eq(rust_decimal::Decimal::new(1000, 2)),
+        ))
+        .execute(&mut app.conn().await)
+        .await
+        .unwrap();
+
+    let next = seed(today + chrono::Duration::days(1)).await.unwrap();
+    assert!(next.showtimes_added > 0, "the new day is seeded: {next}");
+    let overlapping: i64 = showtimes::table
+        .filter(showtimes::screen_id.eq(screen))
+        .filter(showtimes::start_time.lt(taken + chrono::Duration::hours(24)))
+        .filter(showtimes::end_time.gt(taken))
+        .count()
+        .get_result(&mut app.conn().await)
+        .await
+        .unwrap();
+    assert_eq!(overlapping, 1, "only the admin's showing in its hours");
+}
