@@ -35,6 +35,17 @@ use tokio::sync::broadcast;
 use crate::app::App;
 use crate::error::{AppError, AppResult, LogDisplay, Service};
 
+/// Publishes `message` as JSON on `channel` (a channel name with its prefix).
+pub async fn publish_json<T: serde::Serialize>(
+    app: &App,
+    channel: String,
+    message: &T,
+) -> AppResult<()> {
+    let body = serde_json::to_string(message).map_err(AppError::internal)?;
+    let _: i64 = app.redis.pool().next().publish(channel, body).await?;
+    Ok(())
+}
+
 /// What a domain does with the messages of its channels.
 #[async_trait]
 pub trait Listener: Send + Sync + 'static {

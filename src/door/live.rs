@@ -16,7 +16,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use fred::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -102,16 +101,7 @@ impl Listener for CheckIns {
 /// command timeout too, and an upload's answer would wait for all of them.
 pub async fn publish(app: &App, events: &[CheckInEvent]) {
     for (i, event) in events.iter().enumerate() {
-        let sent = async {
-            let body = serde_json::to_string(event).map_err(AppError::internal)?;
-            let _: i64 = app
-                .redis
-                .pool()
-                .next()
-                .publish(channel(app, event.showtime), body)
-                .await?;
-            Ok::<_, AppError>(())
-        };
+        let sent = crate::pubsub::publish_json(app, channel(app, event.showtime), event);
         if let Err(e) = sent.await {
             tracing::warn!(
                 error = %LogDisplay(&e),

@@ -8,14 +8,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fred::prelude::*;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Notification;
 use crate::app::App;
 use crate::db::enums::NotificationType;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::pubsub::{Channels, Fanout, Listener, Subscription};
 
 pub fn channel(app: &App, user: Uuid) -> String {
@@ -37,7 +36,7 @@ struct Pushed {
 }
 
 pub async fn publish(app: &App, n: &Notification) -> AppResult<()> {
-    let body = serde_json::to_string(&Pushed {
+    let pushed = Pushed {
         id: n.id,
         user: n.user_id,
         title: n.title.clone(),
@@ -45,15 +44,8 @@ pub async fn publish(app: &App, n: &Notification) -> AppResult<()> {
         kind: n.kind.as_db_str().to_owned(),
         created_at: n.created_at,
         metadata: n.metadata.clone(),
-    })
-    .map_err(AppError::internal)?;
-    let _: i64 = app
-        .redis
-        .pool()
-        .next()
-        .publish(channel(app, n.user_id), body)
-        .await?;
-    Ok(())
+    };
+    crate::pubsub::publish_json(app, channel(app, n.user_id), &pushed).await
 }
 
 /// The open inboxes of this node: a room per user with subscriptions here.

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fred::prelude::*;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -76,16 +75,7 @@ pub async fn publish(app: &App, showtime: &Showtime, run: Admission) {
         opened: run.opened,
         sold_out: run.sold_out,
     };
-    let sent = async {
-        let body = serde_json::to_string(&event).map_err(AppError::internal)?;
-        let _: i64 = app
-            .redis
-            .pool()
-            .next()
-            .publish(channel(app, showtime.id), body)
-            .await?;
-        Ok::<_, AppError>(())
-    };
+    let sent = crate::pubsub::publish_json(app, channel(app, showtime.id), &event);
     if let Err(e) = sent.await {
         tracing::warn!(error = %LogDisplay(&e), "sale queue event not published");
     }

@@ -57,6 +57,15 @@ async fn queued(app: &TestApp, admin: &TestUser, rate: i32) -> (Uuid, DateTime<U
     (st, opens)
 }
 
+/// A server whose clock moves only when told, set on a whole second (times are
+/// answered to the second).
+async fn clocked() -> (TestApp, std::sync::Arc<screema::clock::ManualClock>) {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder.build().await;
+    clock.set(whole(app.app.now()));
+    (app, clock)
+}
+
 async fn join(app: &TestApp, user: &TestUser, st: Uuid) -> Value {
     app.gql_as(&user.token, JOIN, json!({"s": st.to_string()}))
         .await
@@ -195,9 +204,7 @@ async fn the_sales_settings_are_set_and_checked_by_create_and_update() {
 
 #[tokio::test]
 async fn early_buyers_are_drawn_at_random_let_in_at_the_rate_and_the_rest_refused_queued() {
-    let (builder, clock) = TestApp::clocked();
-    let app = builder.build().await;
-    clock.set(whole(app.app.now()));
+    let (app, clock) = clocked().await;
     let admin = app.with_user(Role::Admin).await;
     // 600 a minute: ten a second.
     let (st, opens) = queued(&app, &admin, 600).await;
@@ -290,9 +297,7 @@ async fn early_buyers_are_drawn_at_random_let_in_at_the_rate_and_the_rest_refuse
 
 #[tokio::test]
 async fn positions_go_down_live_on_another_node_until_the_buyer_is_let_in() {
-    let (builder, clock) = TestApp::clocked();
-    let app = builder.build().await;
-    clock.set(whole(app.app.now()));
+    let (app, clock) = clocked().await;
     let other = app.another_node().clock(clock.clone()).build().await;
     let admin = app.with_user(Role::Admin).await;
     let (st, opens) = queued(&app, &admin, 600).await;
@@ -346,9 +351,7 @@ async fn positions_go_down_live_on_another_node_until_the_buyer_is_let_in() {
 
 #[tokio::test]
 async fn two_nodes_admitting_at_once_let_everyone_in_once_in_order() {
-    let (builder, clock) = TestApp::clocked();
-    let app = builder.build().await;
-    clock.set(whole(app.app.now()));
+    let (app, clock) = clocked().await;
     let other = app.another_node().clock(clock.clone()).build().await;
     let admin = app.with_user(Role::Admin).await;
     let (st, opens) = queued(&app, &admin, 600).await;
@@ -411,9 +414,7 @@ async fn joining_needs_a_queued_showtime_and_a_sign_in() {
 
 #[tokio::test]
 async fn nobody_is_let_in_while_no_seat_is_free_and_the_line_moves_when_one_is() {
-    let (builder, clock) = TestApp::clocked();
-    let app = builder.build().await;
-    clock.set(whole(app.app.now()));
+    let (app, clock) = clocked().await;
     let admin = app.with_user(Role::Admin).await;
     let st = showtime(&app, &["oo"]).await;
     let opens = whole(app.app.now() + Duration::minutes(1));

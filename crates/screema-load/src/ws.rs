@@ -204,3 +204,37 @@ impl Subscriber {
         let _ = self.socket.close(None).await;
     }
 }
+
+/// A bare graphql-transport-ws socket, for scenarios that read its messages themselves.
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A socket signed in as `token` (after its `connection_ack`) and subscribed, as `id`,
+/// to `query` with `variables`.
+pub async fn subscribed(
+    url: &str,
+    token: &str,
+    id: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Socket> {
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    let init =
+        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
+    socket.send(Message::text(init.to_string())).await?;
+    loop {
+        let frame = socket.next().await.context("closed before its ack")??;
+        if let Message::Text(text) = frame
+            && serde_json::from_str::<Value>(&text)?["type"] == "connection_ack"
+        {
+            break;
+        }
+    }
+    let subscribe = json!({"id": id, "type": "subscribe",
+        "payload": {"query": query, "variables": variables}});
+    socket.send(Message::text(subscribe.to_string())).await?;
+    Ok(socket)
+}

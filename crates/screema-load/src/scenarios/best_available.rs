@@ -12,11 +12,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::flash_sale::BOOK;
-use super::{Budget, phase, progress};
+use super::{Budget, phase, progress, strings};
 use crate::args::Args;
 use crate::client::Api;
 use crate::fixtures::{Fixtures, User, layout, shape};
@@ -280,12 +280,4 @@ fn replay(room: &SeatLayout, events: &[Event]) -> Replay {
         }
     }
     out
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
 }

@@ -13,7 +13,7 @@ use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::{Budget, phase, progress};
+use super::{Budget, phase, progress, strings};
 use crate::args::Args;
 use crate::client::{Api, Failure};
 use crate::fixtures::{Fixtures, User};
@@ -320,13 +320,5 @@ fn available(map: &Value) -> Vec<String> {
         .flat_map(|r| r["seats"].as_array().into_iter().flatten())
         .filter(|s| s["state"] == "AVAILABLE")
         .filter_map(|s| s["number"].as_str().map(str::to_owned))
-        .collect()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
         .collect()
 }

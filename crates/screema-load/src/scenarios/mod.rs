@@ -105,6 +105,15 @@ pub fn progress(label: &str, duration: Duration, budget: Arc<Budget>) -> Progres
 }
 
 /// A short progress line for phases without a natural length (preparing, connecting).
+/// The strings of a JSON list (seat numbers in an answer); none when it is not one.
+pub fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
 pub fn phase(what: &str) {
     eprintln!("[load] {what}");
 }

@@ -20,20 +20,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::flash_sale::BOOK;
-use super::phase;
+use super::{phase, strings};
 use crate::args::Args;
 use crate::client::Api;
 use crate::fixtures::Fixtures;
 use crate::report::Report;
 use crate::stats::Recorder;
+use crate::ws::{Socket, subscribed};
 use screema::db::enums::Role;
 
 /// Buyers let in a minute: 100 a second, about a twentieth of the holds and map reads
@@ -125,7 +124,8 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(None::<Instant>);
     let mut tasks = Vec::with_capacity(followers);
     for (i, buyer) in buyers.iter().take(followers).enumerate() {
-        let socket = follow(&args.ws_url(), &buyer.token, &queued).await?;
+        let variables = json!({"s": queued});
+        let socket = subscribed(&args.ws_url(), &buyer.token, "q", FOLLOW, variables).await?;
         let turn = Turn {
             api: fx.api.clone(),
             token: buyer.token.clone(),
@@ -311,9 +311,6 @@ struct Turn {
     clock: tokio::sync::watch::Receiver<Option<Instant>>,
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 impl Turn {
     async fn take(mut self, mut socket: Socket) -> Followed {
         let mut seen = Followed::default();
@@ -401,32 +398,4 @@ impl Turn {
         }
         seen.refused = true;
     }
-}
-
-/// A socket signed in as `token`, subscribed to its place in `showtime`'s queue.
-async fn follow(url: &str, token: &str, showtime: &str) -> anyhow::Result<Socket> {
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let init =
-        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
-    socket.send(Message::text(init.to_string())).await?;
-    let ack = socket.next().await.context("no connection_ack")??;
-    if !ack.to_text().unwrap_or_default().contains("connection_ack") {
-        anyhow::bail!("connection refused: {ack}");
-    }
-    let subscribe = json!({"id": "q", "type": "subscribe",
-        "payload": {"query": FOLLOW, "variables": {"s": showtime}}});
-    socket.send(Message::text(subscribe.to_string())).await?;
-    Ok(socket)
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
 }

@@ -15,7 +15,6 @@ use futures_util::{SinkExt, StreamExt};
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::flash_sale::BOOK;
 use super::phase;
@@ -24,6 +23,7 @@ use crate::client::Api;
 use crate::fixtures::Fixtures;
 use crate::report::Report;
 use crate::stats::Recorder;
+use crate::ws::{Socket, subscribed};
 use screema::db::enums::Role;
 
 const JOIN: &str = "mutation ($s: ID!, $n: Int!) {
@@ -96,7 +96,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let seen: Arc<Mutex<HashMap<usize, Vec<Seen>>>> = Arc::default();
     let mut followers = Vec::with_capacity(waiters.len());
     for (i, waiter) in waiters.iter().enumerate() {
-        let socket = follow(&args.ws_url(), &waiter.token).await?;
+        let socket = subscribed(&args.ws_url(), &waiter.token, "1", OFFERS, Value::Null).await?;
         followers.push(tokio::spawn(take_offers(
             i,
             socket,
@@ -223,32 +223,6 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         format!("{recorded} offers recorded, {received} received live"),
     );
     Ok(())
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A websocket following `myWaitlistOffers` as the customer `token`, acknowledged.
-async fn follow(url: &str, token: &str) -> anyhow::Result<Socket> {
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let init =
-        json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
-    socket.send(Message::text(init.to_string())).await?;
-    loop {
-        let frame = socket.next().await.context("closed before its ack")??;
-        if let Message::Text(text) = frame
-            && serde_json::from_str::<Value>(&text)?["type"] == "connection_ack"
-        {
-            break;
-        }
-    }
-    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": OFFERS}});
-    socket.send(Message::text(subscribe.to_string())).await?;
-    Ok(socket)
 }
 
 /// Records each offer as it arrives and books it, as a customer would.
