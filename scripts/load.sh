@@ -156,6 +156,16 @@ say "measuring ceilings"
   ro=$("$pgbench" -S -c 8 -j 2 -T 10 -M prepared "${pgargs[@]}" 2>/dev/null | grep -E '^tps' | awk '{print $3}')
   rw=$("$pgbench" -c 8 -j 2 -T 10 -M prepared "${pgargs[@]}" 2>/dev/null | grep -E '^tps' | awk '{print $3}')
   echo "- Postgres: pgbench scale 10, 8 clients, prepared: select-only $ro tps; TPC-B-like read-write $rw tps"
+  if [ -f "$out/checkout.json" ] && [ -n "$rw" ]; then
+    python3 - "$out/checkout.json" "$rw" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+rw = float(sys.argv[2])
+whole = next(o for o in report["operations"] if o["name"].startswith("confirmed booking"))
+print(f"- checkout against the commit ceiling: {whole['per_second']:.0f} confirmed bookings/s "
+      f"÷ {rw:.0f} TPC-B tps = {100 * whole['per_second'] / rw:.1f} % (target ≥ 25 %)")
+PY
+  fi
   echo
   echo "### machine"
   echo

@@ -54,6 +54,8 @@ pub struct App {
     pub catalog: crate::catalog::cache::CatalogCache,
     pub shutdown: crate::shutdown::Shutdown,
     pub lock_log: crate::seating::lock_log::LockLog,
+    /// The outbox rows this node delivered, recorded in batches.
+    pub delivered: crate::outbox::delivered::Delivered,
     /// What delivers each outbox effect.
     pub effects: Arc<dyn crate::outbox::Deliver>,
     /// This node's open websockets, by user and by client.
@@ -75,6 +77,7 @@ impl App {
             config.database.url.expose_secret(),
             config.database.pool_size,
             statements.clone(),
+            metrics.db_transactions(),
         )?;
         let redis = Redis::connect(
             config.redis.url.expose_secret(),
@@ -116,7 +119,11 @@ impl App {
             websockets: Default::default(),
             effects: Arc::new(crate::worker::effects::Delivery),
             catalog: crate::catalog::cache::CatalogCache::new(config.catalog.cache_ttl),
-            lock_log: crate::seating::lock_log::LockLog::new(db.clone()),
+            lock_log: crate::seating::lock_log::LockLog::new(db.clone(), metrics.db_batch_writes()),
+            delivered: crate::outbox::delivered::Delivered::new(
+                db.clone(),
+                metrics.db_batch_writes(),
+            ),
             ticket_images,
             mailer,
             sms,

@@ -46,6 +46,8 @@ struct Inner {
     graphql_latency: Family<OperationOnly, Histogram, fn() -> Histogram>,
     http_requests: Family<HttpLabels, Counter>,
     db_statements: Counter,
+    db_transactions: Counter,
+    db_batch_writes: Counter,
     pool_size: Gauge,
     pool_available: Gauge,
     pool_waiting: Gauge,
@@ -69,6 +71,8 @@ impl Metrics {
             );
         let http_requests = Family::<HttpLabels, Counter>::default();
         let db_statements = Counter::default();
+        let db_transactions = Counter::default();
+        let db_batch_writes = Counter::default();
         let (pool_size, pool_available, pool_waiting) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -90,6 +94,16 @@ impl Metrics {
             "db_statements",
             "SQL statements sent to Postgres",
             db_statements.clone(),
+        );
+        registry.register(
+            "db_transactions",
+            "Transactions run on Postgres, counted as pg_stat_database counts them: a statement outside a transaction is one",
+            db_transactions.clone(),
+        );
+        registry.register(
+            "db_batch_writes",
+            "Transactions of the batch writers (seat lock records, outbox deliveries), counted in db_transactions too",
+            db_batch_writes.clone(),
         );
         registry.register(
             "db_pool_connections",
@@ -123,12 +137,24 @@ impl Metrics {
             graphql_latency,
             http_requests,
             db_statements,
+            db_transactions,
+            db_batch_writes,
             pool_size,
             pool_available,
             pool_waiting,
             live_payloads_rendered,
             live_payloads_sent,
         }))
+    }
+
+    /// The transactions the database pool's instrumentation counts.
+    pub fn db_transactions(&self) -> Counter {
+        self.0.db_transactions.clone()
+    }
+
+    /// The batch writers' transactions.
+    pub fn db_batch_writes(&self) -> Counter {
+        self.0.db_batch_writes.clone()
     }
 
     /// The counter the database pool's instrumentation increments.

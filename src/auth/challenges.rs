@@ -73,7 +73,9 @@ impl Challenge {
 }
 
 /// Writes a challenge and the outbox row that sends it, in the caller's transaction.
-/// Returns the outbox row to deliver after commit.
+/// Returns the outbox row to deliver after commit; a password reset's is the workers'
+/// (`password_reset`: its requester must not learn whether an account exists from how
+/// long the answer took).
 pub async fn open(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
@@ -81,7 +83,7 @@ pub async fn open(
     purpose: Purpose,
     target: &str,
     ttl: std::time::Duration,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<crate::outbox::Queued>> {
     let ttl = chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
     let id: Uuid = diesel::insert_into(account_challenges::table)
         .values((
@@ -94,11 +96,16 @@ pub async fn open(
         .returning(account_challenges::id)
         .get_result(conn)
         .await?;
-    outbox::enqueue(
+    let deliverer = match purpose {
+        Purpose::ResetPassword => outbox::Deliverer::Workers,
+        _ => outbox::Deliverer::Writer,
+    };
+    outbox::enqueue_for(
         conn,
         now,
         format!("account-message-{id}"),
         &Effect::AccountMessage { challenge: id },
+        deliverer,
     )
     .await
 }

@@ -69,7 +69,7 @@ pub async fn request(app: &App, email: &str, client: &str) -> AppResult<bool> {
     if let Some(row) = message {
         // Delivered by this node's worker soon after (`OUTBOX_POLL_MS`); sending it
         // now, before answering, would make known addresses measurably slower.
-        tracing::debug!(outbox = row, "password reset email queued");
+        tracing::debug!(outbox = row.id, "password reset email queued");
     }
     Ok(true)
 }

@@ -54,7 +54,7 @@ pub async fn open_email_challenge(
     app: &App,
     conn: &mut AsyncPgConnection,
     user: &User,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<crate::outbox::Queued>> {
     challenges::open(
         conn,
         app.now(),

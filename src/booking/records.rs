@@ -140,7 +140,7 @@ pub async fn end_pending(
     app: &App,
     booking: &Booking,
     status: BookingStatus,
-) -> AppResult<(Booking, Vec<i64>)> {
+) -> AppResult<(Booking, Vec<crate::outbox::Queued>)> {
     let updated: Booking = diesel::update(bookings::table.find(booking.id))
         .set(bookings::status.eq(status))
         .returning(Booking::as_returning())

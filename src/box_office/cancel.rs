@@ -133,6 +133,10 @@ pub async fn cancel_showtime(app: &App, id: Uuid, reason: &str) -> AppResult<Sho
     // The notices now; the refunds and their messages are the workers' (a hundred
     // gateway calls do not belong in one request), on whichever node takes them.
     outbox::deliver_now(app, conn, &told).await;
+    if let Err(e) = outbox::leave_to_workers(app, &refunds).await {
+        // They wait for their writer's lease to end instead.
+        tracing::warn!(showtime = %id, error = %crate::error::LogDisplay(&e), "refunds not handed to the workers yet");
+    }
     if !refunds.is_empty() {
         tracing::info!(showtime = %id, rows = refunds.len(), "showtime cancelled; refunds queued");
     }
@@ -149,7 +153,7 @@ async fn tell_holders(
     title: &str,
     reason: &str,
     booked: &[Booking],
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let holds = match crate::seating::holds::read_holds(&app.redis, &[showtime.id], app.now()).await
     {
         Ok(holds) => holds,

@@ -121,7 +121,7 @@ async fn tell(
     app: &App,
     showtime: &Showtime,
     live: &[Booking],
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let now = app.now();
     let title: String = movies::table
         .find(showtime.movie_id)

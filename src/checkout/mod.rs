@@ -26,7 +26,7 @@ use crate::catalog::model::Snack;
 use crate::catalog::ticket_prices::CHILD;
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::is_unique_violation;
-use crate::db::schema::{booking_seats, booking_snacks, bookings, movies, payments, snacks};
+use crate::db::schema::{booking_seats, booking_snacks, bookings, movies, payments, snacks, users};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, Effect};
 use crate::payments::gateway::Intent;
@@ -87,20 +87,58 @@ async fn priced_snacks(
         .select(Snack::as_select())
         .load(conn)
         .await?;
+    let found: Vec<OnSale> = found
+        .into_iter()
+        .map(|s| (s.id, s.name, s.price, s.available))
+        .collect();
+    price_snack_lines(lines, &found)
+}
+
+/// The customer's loyalty tier and the snacks ordered, in one statement: what a
+/// booking's price needs from Postgres beyond the room.
+async fn tier_and_snacks(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    lines: &[(Uuid, i32)],
+) -> AppResult<(String, Vec<OnSale>)> {
+    type Row = (String, Option<(Uuid, String, rust_decimal::Decimal, bool)>);
+    let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
+    let rows: Vec<Row> = users::table
+        .left_join(snacks::table.on(snacks::id.eq_any(&ids)))
+        .filter(users::id.eq(user))
+        .select((
+            users::tier,
+            (snacks::id, snacks::name, snacks::price, snacks::available).nullable(),
+        ))
+        .load(conn)
+        .await?;
+    let tier = <[Row]>::first(&rows)
+        .map(|(tier, _)| tier.clone())
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no user {user}")))?;
+    Ok((tier, rows.into_iter().filter_map(|(_, s)| s).collect()))
+}
+
+/// A snack's id, name, price and whether it is on sale.
+type OnSale = (Uuid, String, rust_decimal::Decimal, bool);
+
+fn price_snack_lines(
+    lines: &[(Uuid, i32)],
+    found: &[OnSale],
+) -> AppResult<Vec<(Uuid, rust_decimal::Decimal, i32)>> {
     lines
         .iter()
         .map(|(id, quantity)| {
-            let snack = found
+            let (_, name, price, available) = found
                 .iter()
-                .find(|s| s.id == *id)
+                .find(|s| s.0 == *id)
                 .ok_or_else(|| AppError::bad_input("snacks", format!("no such snack: {id}")))?;
-            if !snack.available {
+            if !available {
                 return Err(AppError::bad_input(
                     "snacks",
-                    format!("{} is not available", snack.name),
+                    format!("{name} is not available"),
                 ));
             }
-            Ok((*id, snack.price, *quantity))
+            Ok((*id, *price, *quantity))
         })
         .collect()
 }
@@ -192,9 +230,10 @@ pub async fn create(app: &App, viewer: Viewer, input: NewBooking) -> AppResult<C
             None => None,
         };
         check_child_tickets(&mut conn, app, room.showtime.movie_id, &requested).await?;
+        let (tier, found) = tier_and_snacks(&mut conn, viewer.user_id, &input.snacks).await?;
         (
-            priced_snacks(&mut conn, &input.snacks).await?,
-            crate::loyalty::discount_percent(&mut conn, &app.config.tiers, viewer.user_id).await?,
+            price_snack_lines(&input.snacks, &found)?,
+            app.config.tiers.named(&tier).discount_percent,
             voucher,
         )
     };
@@ -323,7 +362,7 @@ struct Claimed {
 
 enum Attempt {
     /// This attempt wrote the booking (and the outbox row that syncs its seats).
-    Made(Box<(Booking, Option<i64>)>),
+    Made(Box<(Booking, Option<crate::outbox::Queued>)>),
     /// An earlier request with the same idempotency key made this booking.
     Repeat(Uuid),
 }
@@ -374,7 +413,7 @@ async fn write(
     app: &App,
     plan: &Plan,
     hold: &Claimed,
-) -> AppResult<(Booking, Option<i64>)> {
+) -> AppResult<(Booking, Option<crate::outbox::Queued>)> {
     let booking = insert_booking(
         conn,
         BookingRow {

@@ -31,28 +31,65 @@ impl StatementCounter {
     }
 }
 
-struct CountingInstrumentation(StatementCounter);
+/// Counts statements, and transactions as Postgres does (`pg_stat_database`): a
+/// statement outside a transaction is one, and so is each outermost transaction.
+struct CountingInstrumentation {
+    statements: StatementCounter,
+    transactions: prometheus_client::metrics::counter::Counter,
+    in_transaction: bool,
+    /// The next statement is the `COMMIT` or `ROLLBACK` just announced.
+    ending: bool,
+}
 
 impl Instrumentation for CountingInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            self.0.0.inc();
-            // `RUST_LOG=screema::sql=trace` shows every statement sent.
-            tracing::trace!(target: "screema::sql", "{query}");
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                self.statements.0.inc();
+                if self.ending {
+                    self.ending = false;
+                    self.in_transaction = false;
+                } else if !self.in_transaction {
+                    self.transactions.inc();
+                }
+                // `RUST_LOG=screema::sql=trace` shows every statement sent.
+                tracing::trace!(target: "screema::sql", "{query}");
+            }
+            InstrumentationEvent::BeginTransaction { depth, .. } if depth.get() == 1 => {
+                self.in_transaction = true;
+                self.transactions.inc();
+            }
+            InstrumentationEvent::CommitTransaction { depth, .. }
+            | InstrumentationEvent::RollbackTransaction { depth, .. }
+                if depth.get() == 1 =>
+            {
+                self.ending = true;
+            }
+            _ => {}
         }
     }
 }
 
-pub fn build_pool(url: &str, max_size: usize, counter: StatementCounter) -> anyhow::Result<Pool> {
+pub fn build_pool(
+    url: &str,
+    max_size: usize,
+    counter: StatementCounter,
+    transactions: prometheus_client::metrics::counter::Counter,
+) -> anyhow::Result<Pool> {
     let mut manager_config = ManagerConfig::default();
     // `Verified` would run an extra `SELECT 1` on every checkout; a broken
     // connection is detected by the driver and dropped anyway.
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| {
-        let counter = counter.clone();
+        let (statements, transactions) = (counter.clone(), transactions.clone());
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.set_instrumentation(CountingInstrumentation(counter));
+            conn.set_instrumentation(CountingInstrumentation {
+                statements,
+                transactions,
+                in_transaction: false,
+                ending: false,
+            });
             Ok(conn)
         }
         .boxed()

@@ -122,5 +122,12 @@ pub async fn serve(
             worker.abort();
         }
     }
+    // What the requests and workers delivered, recorded before the exit.
+    if tokio::time::timeout_at(deadline, app.delivered.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("outbox deliveries not recorded before the exit; their leases will run out");
+    }
     served
 }

@@ -37,7 +37,7 @@ pub async fn add_points(
     now: chrono::DateTime<chrono::Utc>,
     user: Uuid,
     delta: i32,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<crate::outbox::Queued>> {
     let (before, after): (String, i32) = diesel::update(users::table.find(user))
         .set(
             users::points.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
@@ -86,7 +86,7 @@ pub async fn set_booking_points(
     now: chrono::DateTime<chrono::Utc>,
     booking: &Booking,
     target: i32,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<crate::outbox::Queued>> {
     let target = target.max(0);
     let (pending, counted): (i32, i32) = bookings::table
         .find(booking.id)
@@ -116,7 +116,7 @@ pub async fn count_booking(
     tiers: &Tiers,
     now: chrono::DateTime<chrono::Utc>,
     booking: uuid::Uuid,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<crate::outbox::Queued>> {
     let moved: Option<(Uuid, i32)> = diesel::sql_query(
         "UPDATE bookings SET points_counted = points_counted + points_pending, points_pending = 0 \
          FROM (SELECT id, points_pending AS moving FROM bookings WHERE id = $1 AND points_pending > 0 FOR UPDATE) due \
@@ -149,7 +149,7 @@ pub async fn count_due(
     tiers: &Tiers,
     now: chrono::DateTime<chrono::Utc>,
     limit: i64,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let moved: Vec<Moved> = diesel::sql_query(
         "UPDATE bookings SET points_counted = points_counted + points_pending, points_pending = 0 \
          FROM (SELECT b.id, b.points_pending AS moving FROM bookings b \

@@ -228,7 +228,7 @@ pub async fn queue(
     now: chrono::DateTime<chrono::Utc>,
     booking: Uuid,
     template: &str,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     queue_one(conn, now, booking, template, &booking.to_string()).await
 }
 
@@ -240,7 +240,7 @@ pub async fn queue_one(
     booking: Uuid,
     template: &str,
     occasion: &str,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     use crate::outbox::{Effect, enqueue};
     let email = enqueue(
         conn,

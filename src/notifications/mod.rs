@@ -67,8 +67,8 @@ pub async fn record(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     n: NewNotification<'_>,
-) -> AppResult<Option<i64>> {
-    let id: Uuid = diesel::insert_into(notifications::table)
+) -> AppResult<Option<crate::outbox::Queued>> {
+    let written: Notification = diesel::insert_into(notifications::table)
         .values((
             notifications::user_id.eq(n.user),
             notifications::type_.eq(n.kind),
@@ -77,9 +77,10 @@ pub async fn record(
             notifications::metadata.eq(Some(n.metadata)),
             notifications::created_at.eq(now),
         ))
-        .returning(notifications::id)
+        .returning(Notification::as_returning())
         .get_result(conn)
         .await?;
+    let id = written.id;
     outbox::enqueue(
         conn,
         now,
@@ -87,6 +88,7 @@ pub async fn record(
         &Effect::Notify { notification: id },
     )
     .await
+    .map(|row| row.map(|row| row.with(std::sync::Arc::new(written))))
 }
 
 /// The caller's notifications, newest first.
@@ -123,8 +125,12 @@ pub async fn mark_read(app: &App, user: Uuid, id: Uuid) -> AppResult<Notificatio
     })
 }
 
-/// The outbox's `notify`: publishes a written notification to its user's channel.
-pub async fn push(app: &App, id: Uuid) -> AppResult<()> {
+/// The outbox's `notify`: publishes a written notification to its user's channel, the
+/// one its writer has in hand or else as read.
+pub async fn push(app: &App, id: Uuid, in_hand: crate::outbox::InHand<'_>) -> AppResult<()> {
+    if let Some(notification) = in_hand.and_then(|h| h.downcast_ref::<Notification>()) {
+        return live::publish(app, notification).await;
+    }
     let mut conn = app.db().await?;
     let found: Option<Notification> = notifications::table
         .find(id)

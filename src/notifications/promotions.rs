@@ -81,7 +81,8 @@ pub async fn send(
                 .returning(Promotion::as_returning())
                 .get_result(conn)
                 .await?;
-            let first = queue_batch(conn, now, promotion.id, None).await?;
+            let first =
+                queue_batch(conn, now, promotion.id, None, outbox::Deliverer::Writer).await?;
             Ok((promotion, first))
         })
         .await?;
@@ -94,8 +95,9 @@ async fn queue_batch(
     at: DateTime<Utc>,
     promotion: Uuid,
     after: Option<Uuid>,
-) -> AppResult<Option<i64>> {
-    outbox::enqueue(
+    deliverer: outbox::Deliverer,
+) -> AppResult<Option<crate::outbox::Queued>> {
+    outbox::enqueue_for(
         conn,
         at,
         format!(
@@ -103,6 +105,7 @@ async fn queue_batch(
             after.map_or_else(|| "start".to_owned(), |u| u.to_string())
         ),
         &Effect::Promotion { promotion, after },
+        deliverer,
     )
     .await
 }
@@ -183,7 +186,8 @@ pub async fn send_batch(app: &App, promotion: Uuid, after: Option<Uuid>) -> AppR
                 .await?;
             if let (true, Some(last)) = (full, customers.last()) {
                 // Not delivered now: it waits in the outbox until the rate allows.
-                queue_batch(conn, now + pause, p.id, Some(*last)).await?;
+                let next = Some(*last);
+                queue_batch(conn, now + pause, p.id, next, outbox::Deliverer::Workers).await?;
             }
             Ok(effects)
         })

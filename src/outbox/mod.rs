@@ -10,6 +10,11 @@
 //! are derived, and what delivers each is one `match` in `worker::effects`, installed
 //! in the `App` (this module is below every domain that writes effects).
 
+pub mod delivered;
+
+use std::any::Any;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -103,97 +108,139 @@ impl Effect {
 /// The kinds this build delivers: all of them.
 const DELIVERED: &[&str] = <Effect as strum::VariantNames>::VARIANTS;
 
-/// What delivers an effect (`worker::effects`).
+/// What delivers an effect (`worker::effects`). `in_hand` is what the row's writer
+/// attached to it (`Queued::with`); the worker has nothing in hand.
 #[async_trait::async_trait]
 pub trait Deliver: Send + Sync {
-    async fn deliver(&self, app: &App, effect: &Effect) -> AppResult<()>;
+    async fn deliver(&self, app: &App, effect: &Effect, in_hand: InHand<'_>) -> AppResult<()>;
 }
 
-/// Writes an effect inside the caller's transaction. `key` makes it idempotent: a
-/// second effect with the same key is not written. Returns the new row's id.
+/// What a row's writer already had for its delivery, if anything.
+pub type InHand<'a> = Option<&'a (dyn Any + Send + Sync)>;
+
+/// A row written, with its effect: what its writer delivers after commit without reading
+/// the row back.
+#[derive(Clone)]
+pub struct Queued {
+    pub id: i64,
+    effect: Effect,
+    request: Option<String>,
+    in_hand: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("id", &self.id)
+            .field("effect", &self.effect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queued {
+    /// Hands the row's delivery what its writer has already read or made in the
+    /// transaction that wrote it (the notification, the confirmed booking), so that
+    /// delivering it at once reads nothing again. A delivery that finds nothing in hand,
+    /// or something else, reads what it needs, as the worker's always do.
+    pub fn with<T: Any + Send + Sync>(mut self, value: Arc<T>) -> Self {
+        self.in_hand = Some(value);
+        self
+    }
+}
+
+/// Who delivers a row first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deliverer {
+    /// The request that wrote it, after commit (`deliver_now`), with no statement to
+    /// claim it: the row is leased to its writer, and the worker leaves it alone until
+    /// the lease ends (a writer that died first).
+    Writer,
+    /// Any node's worker, from the moment it commits.
+    Workers,
+}
+
+/// Writes an effect inside the caller's transaction, for the caller to deliver after
+/// commit (`Deliverer::Writer`). `key` makes it idempotent: a second effect with the
+/// same key is not written.
 pub async fn enqueue(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     key: String,
     effect: &Effect,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<Queued>> {
+    enqueue_for(conn, now, key, effect, Deliverer::Writer).await
+}
+
+pub async fn enqueue_for(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    key: String,
+    effect: &Effect,
+    deliverer: Deliverer,
+) -> AppResult<Option<Queued>> {
     let payload = serde_json::to_value(effect).map_err(AppError::internal)?;
-    Ok(diesel::insert_into(outbox::table)
+    let request = crate::telemetry::current_request_id();
+    let due = match deliverer {
+        Deliverer::Writer => now + LEASE,
+        Deliverer::Workers => now,
+    };
+    let id: Option<i64> = diesel::insert_into(outbox::table)
         .values((
             outbox::kind.eq(effect.kind()),
             outbox::payload.eq(payload),
             outbox::idempotency_key.eq(key),
-            outbox::available_at.eq(now),
-            outbox::request_id.eq(crate::telemetry::current_request_id()),
+            outbox::available_at.eq(due),
+            outbox::request_id.eq(&request),
         ))
         .on_conflict(outbox::idempotency_key)
         .do_nothing()
         .returning(outbox::id)
         .get_result(conn)
         .await
-        .optional()?)
+        .optional()?;
+    Ok(id.map(|id| Queued {
+        id,
+        effect: effect.clone(),
+        request,
+        in_hand: None,
+    }))
 }
 
-/// Delivers these rows now, after their transaction committed. Failures are left to
-/// the worker's retries; the caller's request has already succeeded. Takes the caller's
+/// Rows this request wrote but leaves to the workers of every node (a showtime's
+/// hundred refunds): due now, not at the end of their writer's lease.
+pub async fn leave_to_workers(app: &App, rows: &[Queued]) -> AppResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut conn = app.db().await?;
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+        .set(outbox::available_at.eq(app.now()))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Delivers these rows now, after their transaction committed, in the order written.
+/// Failures are left to the worker's retries; the caller's request has already
+/// succeeded. Deliveries are recorded in batches (`delivered`). Takes the caller's
 /// connection to hand it back to the pool first: a request that holds one connection
 /// while delivery needs another is how a pool deadlocks under load.
-pub async fn deliver_now(app: &App, conn: crate::db::Conn, ids: &[i64]) {
+pub async fn deliver_now(app: &App, conn: crate::db::Conn, rows: &[Queued]) {
     drop(conn);
-    if ids.is_empty() {
-        return;
-    }
-    if let Err(e) = deliver_these(app, ids).await {
-        tracing::warn!(outbox = ?ids, error = %LogDisplay(&e), "outbox delivery deferred");
-    }
-}
-
-/// Claims the given rows in one statement (those nobody else has claimed or
-/// delivered), delivers them in order with no connection held, and records them as
-/// delivered in one more: two statements for a request's effects, not four each.
-async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
-    let now = app.now();
-    let mut claimed: Vec<(i64, serde_json::Value, i32, Option<String>)> = {
-        let mut conn = app.db().await?;
-        // A row the worker holds is waited for, then skipped: its `available_at` has
-        // moved past `now` by the time this statement sees it again.
-        diesel::update(
-            outbox::table
-                .filter(outbox::id.eq_any(ids))
-                .filter(outbox::delivered_at.is_null())
-                .filter(outbox::available_at.le(now))
-                .filter(outbox::kind.eq_any(DELIVERED)),
-        )
-        .set(outbox::available_at.eq(now + LEASE))
-        .returning((
-            outbox::id,
-            outbox::payload,
-            outbox::attempts,
-            outbox::request_id,
-        ))
-        .get_results(&mut conn)
-        .await?
-    };
-    claimed.sort_by_key(|(id, ..)| *id);
-    let mut delivered = Vec::with_capacity(claimed.len());
-    for (id, payload, attempts, request) in claimed {
-        match attempt(app, id, payload, request).await {
-            Ok(()) => delivered.push(id),
-            Err(e) => record_failure(app, id, attempts + 1, &e).await?,
+    let mut rows: Vec<&Queued> = rows.iter().collect();
+    rows.sort_by_key(|r| r.id);
+    for row in rows {
+        let in_hand = row.in_hand.as_deref();
+        match attempt(app, row.id, &row.effect, row.request.as_deref(), in_hand).await {
+            Ok(()) => app.delivered.record(row.id, app.now()),
+            Err(e) => {
+                if let Err(failed) = record_failure(app, row.id, 1, &e).await {
+                    tracing::warn!(outbox = row.id, error = %LogDisplay(&failed), "outbox failure not recorded; the lease will run out");
+                }
+            }
         }
     }
-    if !delivered.is_empty() {
-        let mut conn = app.db().await?;
-        diesel::update(outbox::table.filter(outbox::id.eq_any(&delivered)))
-            .set((
-                outbox::delivered_at.eq(Some(app.now())),
-                outbox::attempts.eq(outbox::attempts + 1),
-                outbox::last_error.eq(None::<String>),
-            ))
-            .execute(&mut conn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Delivers one row's effect in a span with the id of the request that wrote it
@@ -201,15 +248,14 @@ async fn deliver_these(app: &App, ids: &[i64]) -> AppResult<()> {
 async fn attempt(
     app: &App,
     id: i64,
-    payload: serde_json::Value,
-    request: Option<String>,
+    effect: &Effect,
+    request: Option<&str>,
+    in_hand: InHand<'_>,
 ) -> AppResult<()> {
-    let effect = serde_json::from_value::<Effect>(payload)
-        .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable effect: {e}")))?;
-    let request = crate::telemetry::request_id(request.as_deref());
+    let request = crate::telemetry::request_id(request);
     let span =
         tracing::info_span!("outbox", outbox = id, kind = effect.kind(), request_id = %request);
-    crate::telemetry::with_request_id(request, app.effects.deliver(app, &effect))
+    crate::telemetry::with_request_id(request, app.effects.deliver(app, effect, in_hand))
         .instrument(span)
         .await
 }
@@ -286,7 +332,13 @@ async fn deliver_one(app: &App) -> AppResult<bool> {
         return Ok(false);
     };
     let attempts = attempts + 1;
-    match attempt(app, id, payload, request).await {
+    let effect = serde_json::from_value::<Effect>(payload)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("unreadable effect: {e}")));
+    let delivered = match effect {
+        Ok(effect) => attempt(app, id, &effect, request.as_deref(), None).await,
+        Err(e) => Err(e),
+    };
+    match delivered {
         Ok(()) => {
             let mut conn = app.db().await?;
             diesel::update(outbox::table.find(id))

@@ -38,7 +38,7 @@ use crate::booking::model::Booking;
 use crate::booking::records::end_pending;
 use crate::db::enums::{BookingStatus, NotificationType, PaymentStatus};
 use crate::db::is_unique_violation;
-use crate::db::schema::{bookings, payments, stripe_events};
+use crate::db::schema::{booking_seats, bookings, payments, stripe_events};
 use crate::error::{AppError, AppResult};
 use crate::loyalty;
 use crate::money::{Currency, Money};
@@ -74,7 +74,7 @@ pub enum Handled {
 /// What the event's transaction did; `Applied` carries the outbox rows to deliver and,
 /// for money that arrived, the booking (showtime, id), which is no longer unpaid.
 enum Outcome {
-    Applied(Vec<i64>, Option<(Uuid, Uuid)>),
+    Applied(Vec<crate::outbox::Queued>, Option<(Uuid, Uuid)>),
     Duplicate,
     Ignored,
     NotYet,
@@ -248,7 +248,7 @@ async fn succeeded(
     booking: &Booking,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     match payment.status {
         // Money arrived: what it means depends on the booking. A cancelled intent (by
         // Stripe, or by us when the booking expired or was cancelled) that was paid
@@ -278,7 +278,7 @@ async fn take_the_money(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     match booking.status {
         BookingStatus::Pending => confirm(conn, app, booking).await,
         BookingStatus::Expired => {
@@ -321,7 +321,7 @@ async fn mismatched(
     payment: &Payment,
     object: &Value,
     mismatch: Mismatch,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let received = match (mismatch.received, paid_in(object)) {
         (Some(money), _) => money.to_string(),
         (None, Some((minor, currency))) => format!("{minor} minor units of {currency}"),
@@ -374,16 +374,17 @@ async fn confirm(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
+    let code = app.tickets.issue(&TicketClaims {
+        booking: booking.id,
+        showtime: booking.showtime_id,
+        issued_at: app.now(),
+        seats: booking.seats(),
+    });
     let updated = diesel::update(bookings::table.find(booking.id))
         .set((
             bookings::status.eq(BookingStatus::Confirmed),
-            bookings::qr_code.eq(Some(app.tickets.issue(&TicketClaims {
-                booking: booking.id,
-                showtime: booking.showtime_id,
-                issued_at: app.now(),
-                seats: booking.seats(),
-            }))),
+            bookings::qr_code.eq(Some(&code)),
         ))
         .execute(conn)
         .await;
@@ -429,6 +430,17 @@ async fn confirm(
             .await?,
         );
     }
+    // The ticket image is made from what this transaction has, not read again.
+    let seats: Vec<(String, String)> = booking_seats::table
+        .filter(booking_seats::booking_id.eq(booking.id))
+        .select((booking_seats::seat_number, booking_seats::ticket_type))
+        .load(conn)
+        .await?;
+    let confirmed = Booking {
+        status: BookingStatus::Confirmed,
+        qr_code: Some(code),
+        ..booking.clone()
+    };
     effects.extend(
         outbox::enqueue(
             conn,
@@ -438,7 +450,13 @@ async fn confirm(
                 booking: booking.id,
             },
         )
-        .await?,
+        .await?
+        .map(|row| {
+            row.with(std::sync::Arc::new(crate::tickets::store::Confirmed {
+                booking: confirmed,
+                seats,
+            }))
+        }),
     );
     effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
     effects.extend(
@@ -461,7 +479,7 @@ async fn refund_late(
     app: &App,
     booking: &Booking,
     why: &str,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let notice = notifications::record(
         conn,
         app.now(),
@@ -495,7 +513,7 @@ async fn failed(
     booking: &Booking,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     if !matches!(
         payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed
@@ -532,7 +550,7 @@ async fn canceled(
     app: &App,
     booking: &Booking,
     payment: &Payment,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     if !matches!(
         payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed
@@ -560,7 +578,7 @@ async fn charge_refunded(
     booking: &Booking,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let mut effects = Vec::new();
     let mut payment = payment.clone();
     if matches!(

@@ -339,7 +339,7 @@ pub async fn settle(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let paid = paid_for_booking(conn, booking.id).await?;
     let Some(currency) = paid.iter().map(Payment::currency).next() else {
         return Ok(Vec::new());
@@ -448,7 +448,7 @@ pub async fn cancel_live(
     app: &App,
     booking: &Booking,
     told: String,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let now = app.now();
     let mut effects = Vec::new();
     diesel::update(bookings::table.find(booking.id))

@@ -163,7 +163,7 @@ pub async fn take_off_refunded(
     conn: &mut AsyncPgConnection,
     app: &App,
     booking: &Booking,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let due: Vec<(Uuid, Vec<Option<String>>, serde_json::Value)> = refunds::table
         .filter(refunds::booking_id.eq(booking.id))
         .filter(refunds::status.eq(super::gateway::RefundStatus::Succeeded.as_str()))
@@ -209,7 +209,7 @@ async fn take_off(
     booking: &Booking,
     refund: Uuid,
     part: &Part,
-) -> AppResult<(Booking, Vec<i64>)> {
+) -> AppResult<(Booking, Vec<crate::outbox::Queued>)> {
     diesel::delete(
         booking_seats::table
             .filter(booking_seats::booking_id.eq(booking.id))

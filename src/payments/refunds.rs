@@ -182,7 +182,7 @@ async fn queue_sends(
     conn: &mut AsyncPgConnection,
     now: chrono::DateTime<chrono::Utc>,
     rows: &[Pending],
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let mut effects = Vec::new();
     for row in rows.iter().filter(|r| r.intent.is_some()) {
         effects.extend(
@@ -356,7 +356,7 @@ enum Outcome {
     Send(Pending),
     /// Written (and answered, or queued for the outbox): the lead row, and the outbox
     /// rows to deliver.
-    Answered((Uuid, Vec<i64>)),
+    Answered((Uuid, Vec<crate::outbox::Queued>)),
 }
 
 fn paid_at_counter() -> AppError {
@@ -374,7 +374,7 @@ async fn hand_over_owed(
     app: &App,
     booking: &Booking,
     handed: HandedBack,
-) -> AppResult<Option<(Uuid, Vec<i64>)>> {
+) -> AppResult<Option<(Uuid, Vec<crate::outbox::Queued>)>> {
     use crate::db::schema::payments;
     let owed: Vec<Uuid> = refunds::table
         .inner_join(payments::table)
@@ -609,7 +609,7 @@ pub async fn difference(
     amount: Money,
     reason: &str,
     requested_by: Uuid,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let payments = ledger::paid_for_booking(conn, booking.id).await?;
     if payments.is_empty() {
         return Err(AppError::conflict("this booking has no payment to refund"));
@@ -636,7 +636,7 @@ pub async fn whole_payment(
     booking: &Booking,
     payment: &Payment,
     reason: &str,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let amount = payment.refundable();
     if amount.amount() <= rust_decimal::Decimal::ZERO
         || ledger::refund_in_flight(conn, payment.id).await?.is_some()

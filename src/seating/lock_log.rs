@@ -13,6 +13,8 @@ use diesel_async::RunQueryDsl;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use prometheus_client::metrics::counter::Counter;
+
 use crate::db::Pool;
 use crate::db::schema::seat_locks;
 
@@ -38,24 +40,25 @@ pub enum Entry {
 pub struct LockLog {
     tx: mpsc::Sender<Entry>,
     started: Once,
-    pending: Mutex<Option<(mpsc::Receiver<Entry>, Pool)>>,
+    pending: Mutex<Option<(mpsc::Receiver<Entry>, Pool, Counter)>>,
 }
 
 impl LockLog {
-    pub fn new(pool: Pool) -> Self {
+    /// `writes` counts the writer's transactions (`/metrics` `db_batch_writes`).
+    pub fn new(pool: Pool, writes: Counter) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         Self {
             tx,
             started: Once::new(),
-            pending: Mutex::new(Some((rx, pool))),
+            pending: Mutex::new(Some((rx, pool, writes))),
         }
     }
 
     pub fn push(&self, entry: Entry) {
         // Started on first use, inside the runtime; after that, one atomic load a hold.
         self.started.call_once(|| {
-            if let Some((rx, pool)) = self.pending.lock().ok().and_then(|mut p| p.take()) {
-                tokio::spawn(write_batches(rx, pool));
+            if let Some((rx, pool, writes)) = self.pending.lock().ok().and_then(|mut p| p.take()) {
+                tokio::spawn(write_batches(rx, pool, writes));
             }
         });
         if self.tx.try_send(entry).is_err() {
@@ -64,17 +67,17 @@ impl LockLog {
     }
 }
 
-async fn write_batches(mut rx: mpsc::Receiver<Entry>, pool: Pool) {
+async fn write_batches(mut rx: mpsc::Receiver<Entry>, pool: Pool, writes: Counter) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        if let Err(e) = write(&pool, &mut batch).await {
+        if let Err(e) = write(&pool, &mut batch, &writes).await {
             tracing::warn!(error = %e, "seat lock records not written");
         }
         batch.clear();
     }
 }
 
-async fn write(pool: &Pool, batch: &mut Vec<Entry>) -> anyhow::Result<()> {
+async fn write(pool: &Pool, batch: &mut Vec<Entry>, writes: &Counter) -> anyhow::Result<()> {
     let mut conn = pool.get().await?;
     let mut held = Vec::new();
     let mut released: Vec<(String, DateTime<Utc>)> = Vec::new();
@@ -97,6 +100,7 @@ async fn write(pool: &Pool, batch: &mut Vec<Entry>) -> anyhow::Result<()> {
         }
     }
     if !held.is_empty() {
+        writes.inc();
         diesel::insert_into(seat_locks::table)
             .values(held)
             .execute(&mut conn)
@@ -105,6 +109,7 @@ async fn write(pool: &Pool, batch: &mut Vec<Entry>) -> anyhow::Result<()> {
     // Releases follow their holds: the same batch inserted them first, or an earlier one.
     if !released.is_empty() {
         let (tokens, times): (Vec<String>, Vec<DateTime<Utc>>) = released.into_iter().unzip();
+        writes.inc();
         diesel::sql_query(
             "UPDATE seat_locks SET released_at = r.at \
              FROM unnest($1::text[], $2::timestamptz[]) AS r(token, at) \

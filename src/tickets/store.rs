@@ -118,15 +118,26 @@ pub async fn image_of(app: &App, booking: &Booking) -> AppResult<Option<Vec<u8>>
 /// seats with any ticket type that is not ADULT. The showing's part is shared by its
 /// tickets (`TicketImages::captions`); the seats are read per ticket.
 pub async fn caption(app: &App, booking: Uuid, showtime: Uuid) -> AppResult<Vec<String>> {
+    caption_of(app, showtime, None, booking).await
+}
+
+/// As `caption`, with the booking's `(seat, ticket type)` when the caller has them; a
+/// showing whose lines are cached and seats in hand read nothing.
+async fn caption_of(
+    app: &App,
+    showtime: Uuid,
+    seats: Option<Vec<(String, String)>>,
+    booking: Uuid,
+) -> AppResult<Vec<String>> {
     use crate::db::schema::{booking_seats, movies, screens, showtimes, theaters};
     use diesel::dsl::sql;
     use diesel::prelude::*;
     use diesel::sql_types::Timestamp;
     use diesel_async::RunQueryDsl;
-    let mut conn = app.db().await?;
     let showing = match app.ticket_images.captions.get(&showtime) {
         Some(lines) => lines,
         None => {
+            let mut conn = app.db().await?;
             let found: Option<Header> = showtimes::table
                 .inner_join(movies::table)
                 .inner_join(screens::table.inner_join(theaters::table))
@@ -151,11 +162,17 @@ pub async fn caption(app: &App, booking: Uuid, showtime: Uuid) -> AppResult<Vec<
             lines
         }
     };
-    let mut seats: Vec<(String, String)> = booking_seats::table
-        .filter(booking_seats::booking_id.eq(booking))
-        .select((booking_seats::seat_number, booking_seats::ticket_type))
-        .load(&mut conn)
-        .await?;
+    let mut seats: Vec<(String, String)> = match seats {
+        Some(seats) => seats,
+        None => {
+            let mut conn = app.db().await?;
+            booking_seats::table
+                .filter(booking_seats::booking_id.eq(booking))
+                .select((booking_seats::seat_number, booking_seats::ticket_type))
+                .load(&mut conn)
+                .await?
+        }
+    };
     // In the order a seat map reads (SeatNumber's order: row, then number).
     seats.sort_by_cached_key(|(seat, _)| seat.parse::<crate::catalog::layout::SeatNumber>().ok());
     let seats: Vec<String> = seats
@@ -206,7 +223,32 @@ fn showing_lines(header: &Header) -> Vec<String> {
 }
 
 /// The outbox's `ticket_image`: stores a confirmed booking's image.
-pub async fn store_for(app: &App, booking: Uuid) -> AppResult<()> {
+/// What the transaction that confirmed a booking hands its ticket image (`outbox`'s
+/// in-hand): the booking as confirmed, and its seats with their ticket types.
+pub struct Confirmed {
+    pub booking: Booking,
+    pub seats: Vec<(String, String)>,
+}
+
+pub async fn store_for(
+    app: &App,
+    booking: Uuid,
+    in_hand: crate::outbox::InHand<'_>,
+) -> AppResult<()> {
+    if let Some(c) = in_hand
+        .and_then(|h| h.downcast_ref::<Confirmed>())
+        .filter(|c| c.booking.id == booking)
+    {
+        let Some(code) = super::valid_code(&c.booking) else {
+            return Ok(());
+        };
+        let caption =
+            caption_of(app, c.booking.showtime_id, Some(c.seats.clone()), booking).await?;
+        return app
+            .ticket_images
+            .put(booking, code, ticket_png(code, &caption)?)
+            .await;
+    }
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     // The connection goes back before the image is made: making it reads the caption

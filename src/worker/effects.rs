@@ -5,13 +5,13 @@ use async_trait::async_trait;
 
 use crate::app::App;
 use crate::error::AppResult;
-use crate::outbox::{Deliver, Effect};
+use crate::outbox::{Deliver, Effect, InHand};
 
 pub struct Delivery;
 
 #[async_trait]
 impl Deliver for Delivery {
-    async fn deliver(&self, app: &App, effect: &Effect) -> AppResult<()> {
+    async fn deliver(&self, app: &App, effect: &Effect, in_hand: InHand<'_>) -> AppResult<()> {
         match effect {
             Effect::Seats {
                 showtime,
@@ -30,9 +30,11 @@ impl Deliver for Delivery {
             Effect::SendRefund { refund } => {
                 crate::payments::refunds::send_pending(app, *refund).await
             }
-            Effect::Notify { notification } => crate::notifications::push(app, *notification).await,
+            Effect::Notify { notification } => {
+                crate::notifications::push(app, *notification, in_hand).await
+            }
             Effect::TicketImage { booking } => {
-                crate::tickets::store::store_for(app, *booking).await
+                crate::tickets::store::store_for(app, *booking, in_hand).await
             }
             Effect::Email { booking, template } => {
                 crate::notifications::messages::send_email(app, *booking, template).await

@@ -8,8 +8,11 @@ use crate::common;
 use chrono::{Duration, Utc};
 use common::TestApp;
 use common::fixtures::{self as fx, MovieSpec};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use fred::prelude::*;
 use screema::db::enums::{BookingStatus, Role};
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 async fn statements_for(app: &TestApp, query: &str, limit: i64) -> u64 {
@@ -162,6 +165,25 @@ async fn a_seat_map_of_a_showtime_in_play_is_read_without_sql_and_from_postgres_
         .to_vec()
     };
 
+    // The batch writers (the hold's record, the booking's deliveries) write a moment
+    // after the requests that fed them: let them finish before counting.
+    common::flow::eventually("the booking's deliveries recorded", || async {
+        use screema::db::schema::{outbox, seat_locks};
+        let mut conn = app.conn().await;
+        let undelivered: i64 = outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        let holds: i64 = seat_locks::table
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        undelivered == 0 && holds == 2
+    })
+    .await;
     let (map, statements) = read(alice.token.clone()).await;
     assert_eq!(states(&map), expected(true));
     assert_eq!(map["availableSeats"], 2);
@@ -176,10 +198,126 @@ async fn a_seat_map_of_a_showtime_in_play_is_read_without_sql_and_from_postgres_
         .del(format!("{}:seat:{{{showtime}}}:booked", app.prefix))
         .await
         .unwrap();
+    // The batch writers (the hold's record, the booking's deliveries) write a moment
+    // after the requests that fed them: let them finish before counting.
+    common::flow::eventually("the booking's deliveries recorded", || async {
+        use screema::db::schema::{outbox, seat_locks};
+        let mut conn = app.conn().await;
+        let undelivered: i64 = outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        let holds: i64 = seat_locks::table
+            .count()
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        undelivered == 0 && holds == 2
+    })
+    .await;
     let (map, statements) = read(alice.token.clone()).await;
     assert_eq!(states(&map), expected(true));
     assert!(
         statements >= 1,
         "read from Postgres: {statements} statements"
+    );
+}
+
+/// A counter of the server's `/metrics`.
+async fn counter(app: &TestApp, name: &str) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let series = format!("screema_{name}_total ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} in /metrics"))
+}
+
+#[tokio::test]
+async fn a_confirmed_booking_costs_four_transactions_and_its_deliveries_are_recorded_in_batches() {
+    use screema::db::schema::{outbox, seat_locks};
+    let app = TestApp::builder()
+        // The background workers run transactions too: keep them out of the way.
+        .env("SWEEP_INTERVAL_MS", "3600000")
+        .env("OUTBOX_POLL_MS", "3600000")
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        fx::one_row_showtime(&mut conn, 10, &[], Utc::now() + Duration::days(1)).await
+    };
+    let user = app.with_user(Role::Customer).await;
+    // A first checkout warms the caches (the room, the ticket caption) that a sale's
+    // first booking fills once.
+    common::flow::confirmed(&app, &user, showtime, &["A1"]).await;
+    // The test's own reads go through a connection of its own, outside the server's
+    // counters.
+    let own = tokio::sync::Mutex::new(
+        diesel_async::AsyncPgConnection::establish(app.app.config.database.url.expose_secret())
+            .await
+            .unwrap(),
+    );
+    let undelivered = || async {
+        outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .count()
+            .get_result::<i64>(&mut *own.lock().await)
+            .await
+            .unwrap()
+    };
+    common::flow::eventually("the first checkout's deliveries recorded", || async {
+        undelivered().await == 0
+    })
+    .await;
+
+    let (transactions, batches) = (
+        counter(&app, "db_transactions").await,
+        counter(&app, "db_batch_writes").await,
+    );
+    let token = common::flow::lock(&app, &user, showtime, &["A2", "A3"]).await;
+    let r = app
+        .gql_as(
+            &user.token,
+            "mutation($s: ID!, $seats: [String!]!, $t: String!) { createBooking(input: \
+             {showtimeId: $s, seatNumbers: $seats, lockToken: $t}) { booking { id } } }",
+            json!({"s": showtime.to_string(), "seats": ["A2", "A3"], "t": token}),
+        )
+        .await;
+    let id = r.data()["createBooking"]["booking"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    common::flow::pay(&app, &id).await;
+    common::flow::eventually("every delivery recorded, and the hold", || async {
+        let held: i64 = seat_locks::table
+            .filter(seat_locks::lock_token.eq(&token))
+            .count()
+            .get_result(&mut *own.lock().await)
+            .await
+            .unwrap();
+        undelivered().await == 0 && held == 1
+    })
+    .await;
+    // What this checkout's requests ran, leaving out the batch writers, which one
+    // booking in a sale shares with every other (BENCHMARKS, issue 22): the price's
+    // reads, the booking, its seats in Redis, the payment's confirmation.
+    // `pay` reads the payment's amount through the server's pool: one more.
+    let spent = counter(&app, "db_transactions").await - transactions;
+    let batched = counter(&app, "db_batch_writes").await - batches;
+    assert!(
+        batched >= 2,
+        "the hold's record and the deliveries' ({batched})"
+    );
+    assert_eq!(
+        spent - batched - 1,
+        4,
+        "{spent} transactions, {batched} of them batch writes"
+    );
+    assert_eq!(
+        common::flow::booking(&app, &user, &id).await["status"],
+        "CONFIRMED"
     );
 }

@@ -166,7 +166,7 @@ async fn sigterm_lets_the_outbox_worker_finish_the_item_in_hand_and_take_no_more
     let (booking, _) = confirmed(&app, &user, showtime, &["A1"]).await;
     let booking = booking.parse().unwrap();
 
-    // Two text messages due now, queued as a transaction would queue them.
+    // Two text messages due now for the workers, as a transaction would leave them.
     let (first, second) = ("sms-shutdown-first", "sms-shutdown-second");
     let mut conn = app.conn().await;
     for key in [first, second] {
@@ -174,7 +174,8 @@ async fn sigterm_lets_the_outbox_worker_finish_the_item_in_hand_and_take_no_more
             booking,
             template: "booking_confirmed".to_owned(),
         };
-        outbox::enqueue(&mut conn, app.app.now(), key.to_owned(), &effect)
+        let due_now = outbox::Deliverer::Workers;
+        outbox::enqueue_for(&mut conn, app.app.now(), key.to_owned(), &effect, due_now)
             .await
             .unwrap()
             .unwrap();

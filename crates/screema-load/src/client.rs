@@ -52,6 +52,23 @@ impl Api {
         })
     }
 
+    /// A counter of the server's `/metrics` (`screema_<name>_total`).
+    pub async fn counter(&self, name: &str) -> anyhow::Result<f64> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let series = format!("screema_{name}_total ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no counter {series} in /metrics"))
+    }
+
     pub async fn gql(
         &self,
         token: Option<&str>,

@@ -83,6 +83,27 @@ impl Fixtures {
             .with_context(|| "connecting to DATABASE_URL (the server's database)")
     }
 
+    /// Transactions Postgres has counted for this database (`pg_stat_database`: commits
+    /// and rollbacks, every connection's). A backend reports its counts when it goes
+    /// idle, up to ten seconds late (PostgreSQL 15's `PGSTAT_IDLE_INTERVAL`): readers
+    /// wait that long after the work they count.
+    pub async fn database_transactions(&self) -> anyhow::Result<i64> {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.db().await?;
+        let count: Count = diesel::sql_query(
+            "SELECT (xact_commit + xact_rollback)::bigint AS n FROM pg_stat_database \
+             WHERE datname = current_database()",
+        )
+        .get_result(&mut conn)
+        .await?;
+        Ok(count.n)
+    }
+
     /// `n` users written straight into the database, each with a two-hour access token
     /// signed as the server signs them.
     pub async fn users(&self, n: usize, role: Role) -> anyhow::Result<Vec<User>> {

@@ -35,6 +35,11 @@ impl Recorder {
         self.hist.saturating_record(micros);
     }
 
+    /// How many succeeded.
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
     pub fn error(&mut self, code: &str) {
         *self.errors.entry(code.to_owned()).or_default() += 1;
     }

@@ -146,7 +146,7 @@ pub(super) async fn give_up(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     booking: Uuid,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let replaced: Vec<Option<Uuid>> = diesel::update(
         booking_exchanges::table
             .filter(booking_exchanges::booking_id.eq(booking))
@@ -166,7 +166,7 @@ async fn cancel_intents(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     payment_ids: Vec<Uuid>,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     if payment_ids.is_empty() {
         return Ok(Vec::new());
     }

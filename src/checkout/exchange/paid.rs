@@ -82,7 +82,7 @@ async fn on_event(
     kind: &str,
     object: &Value,
     exchange_id: Uuid,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let exchange: PendingExchange = booking_exchanges::table
         .find(exchange_id)
         .select(PendingExchange::as_select())
@@ -129,7 +129,7 @@ async fn succeeded(
     exchange: &PendingExchange,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     if !matches!(
         payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Cancelled
@@ -180,7 +180,7 @@ async fn give_back(
     booking: &Booking,
     payment: &Payment,
     why: &str,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let now = app.now();
     let mut effects = refunds::whole_payment(
         conn,
@@ -218,7 +218,7 @@ async fn failed(
     exchange: &PendingExchange,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     if !matches!(
         payment.status,
         PaymentStatus::Pending | PaymentStatus::Failed
@@ -259,7 +259,7 @@ async fn refunded(
     exchange: &PendingExchange,
     payment: &Payment,
     object: &Value,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let mut payment = payment.clone();
     let unseen = matches!(
         payment.status,

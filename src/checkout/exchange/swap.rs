@@ -28,7 +28,7 @@ pub(super) async fn swap(
     app: &App,
     by: Uuid,
     plan: &Plan,
-) -> AppResult<(Booking, Vec<i64>)> {
+) -> AppResult<(Booking, Vec<crate::outbox::Queued>)> {
     let before = lock_booking(conn, plan.booking).await?;
     // Changed since it was priced (a refund, another exchange): price it again.
     if !plan.still_fits(&before) {
@@ -145,7 +145,7 @@ async fn seat_changes(
     plan: &Plan,
     before: &Booking,
     after: &Booking,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<crate::outbox::Queued>> {
     let mut effects = Vec::new();
     let used_lock = (!plan.held.is_empty()).then(|| plan.lock_token.clone());
     if before.showtime_id == plan.to_showtime {
