@@ -241,26 +241,35 @@ pub async fn queue_one(
     template: &str,
     occasion: &str,
 ) -> AppResult<Vec<crate::outbox::Queued>> {
-    use crate::outbox::{Effect, enqueue};
-    let email = enqueue(
-        conn,
-        now,
-        format!("email-{template}-{occasion}"),
-        &Effect::Email {
-            booking,
-            template: template.to_owned(),
-        },
-    )
-    .await?;
-    let sms = enqueue(
-        conn,
-        now,
-        format!("sms-{template}-{occasion}"),
-        &Effect::Sms {
-            booking,
-            template: template.to_owned(),
-        },
-    )
-    .await?;
-    Ok(email.into_iter().chain(sms).collect())
+    let rows = effects(booking, template, occasion)
+        .into_iter()
+        .map(|(key, effect)| (key, effect, None))
+        .collect();
+    crate::outbox::enqueue_all(conn, now, rows).await
+}
+
+/// The email and the text message about a booking, as outbox keys and effects, for a
+/// caller that queues them with others (`outbox::enqueue_all`).
+pub fn effects(
+    booking: Uuid,
+    template: &str,
+    occasion: &str,
+) -> Vec<(String, crate::outbox::Effect)> {
+    use crate::outbox::Effect;
+    vec![
+        (
+            format!("email-{template}-{occasion}"),
+            Effect::Email {
+                booking,
+                template: template.to_owned(),
+            },
+        ),
+        (
+            format!("sms-{template}-{occasion}"),
+            Effect::Sms {
+                booking,
+                template: template.to_owned(),
+            },
+        ),
+    ]
 }

@@ -68,6 +68,20 @@ pub async fn record(
     now: DateTime<Utc>,
     n: NewNotification<'_>,
 ) -> AppResult<Option<crate::outbox::Queued>> {
+    let (key, effect, written) = write(conn, now, n).await?;
+    outbox::enqueue(conn, now, key, &effect)
+        .await
+        .map(|row| row.map(|row| row.with(written)))
+}
+
+/// Writes a notification inside the caller's transaction; returns the outbox row that
+/// pushes it live (its key and effect), for the caller to queue with others, and the
+/// notification for that row's delivery to have in hand.
+pub async fn write(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    n: NewNotification<'_>,
+) -> AppResult<(String, Effect, std::sync::Arc<Notification>)> {
     let written: Notification = diesel::insert_into(notifications::table)
         .values((
             notifications::user_id.eq(n.user),
@@ -81,14 +95,11 @@ pub async fn record(
         .get_result(conn)
         .await?;
     let id = written.id;
-    outbox::enqueue(
-        conn,
-        now,
+    Ok((
         format!("notify-{id}"),
-        &Effect::Notify { notification: id },
-    )
-    .await
-    .map(|row| row.map(|row| row.with(std::sync::Arc::new(written))))
+        Effect::Notify { notification: id },
+        std::sync::Arc::new(written),
+    ))
 }
 
 /// The caller's notifications, newest first.

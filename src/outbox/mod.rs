@@ -6,6 +6,13 @@
 //! nothing, and a failed delivery never undoes the change. Every effect is idempotent,
 //! so delivering one twice does no harm.
 //!
+//! What a request delivers costs no statement of its own: its rows are written leased
+//! to it (the worker takes them only once the lease runs out, should the request die
+//! first), it delivers them from what it wrote, with whatever it already had for them
+//! (`Queued::with`), and their deliveries are recorded in batches (`delivered`). A
+//! checkout's side effects so cost its transactions and a share of a batch (BENCHMARKS,
+//! issue 22).
+//!
 //! The kinds of effect are the variants of [`Effect`], listed there once: their names
 //! are derived, and what delivers each is one `match` in `worker::effects`, installed
 //! in the `App` (this module is below every domain that writes effects).
@@ -204,6 +211,54 @@ pub async fn enqueue_for(
         request,
         in_hand: None,
     }))
+}
+
+/// A row to write: its idempotency key, its effect, and what its writer has in hand
+/// for the delivery (`Queued::with`).
+pub type NewRow = (String, Effect, Option<Arc<dyn Any + Send + Sync>>);
+
+/// Writes several effects for the caller to deliver, in one statement; as `enqueue`
+/// each, in order (a key written before is left out).
+pub async fn enqueue_all(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    rows: Vec<NewRow>,
+) -> AppResult<Vec<Queued>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let request = crate::telemetry::current_request_id();
+    let mut values = Vec::with_capacity(rows.len());
+    for (key, effect, _) in &rows {
+        values.push((
+            outbox::kind.eq(effect.kind()),
+            outbox::payload.eq(serde_json::to_value(effect).map_err(AppError::internal)?),
+            outbox::idempotency_key.eq(key.as_str()),
+            outbox::available_at.eq(now + LEASE),
+            outbox::request_id.eq(request.as_deref()),
+        ));
+    }
+    let written: Vec<(i64, String)> = diesel::insert_into(outbox::table)
+        .values(values)
+        .on_conflict(outbox::idempotency_key)
+        .do_nothing()
+        .returning((outbox::id, outbox::idempotency_key))
+        .get_results(conn)
+        .await?;
+    let mut queued: Vec<Queued> = rows
+        .into_iter()
+        .filter_map(|(key, effect, in_hand)| {
+            let (id, _) = written.iter().find(|(_, k)| *k == key)?;
+            Some(Queued {
+                id: *id,
+                effect,
+                request: request.clone(),
+                in_hand,
+            })
+        })
+        .collect();
+    queued.sort_by_key(|q| q.id);
+    Ok(queued)
 }
 
 /// Rows this request wrote but leaves to the workers of every node (a showtime's

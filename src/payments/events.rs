@@ -381,10 +381,14 @@ async fn confirm(
         issued_at: app.now(),
         seats: booking.seats(),
     });
+    // Its points, pending until the showtime starts, in the same statement: a booking
+    // confirmed here was pending or expired, so it has earned none before
+    // (`loyalty::set_booking_points`' first case).
     let updated = diesel::update(bookings::table.find(booking.id))
         .set((
             bookings::status.eq(BookingStatus::Confirmed),
             bookings::qr_code.eq(Some(&code)),
+            bookings::points_pending.eq(loyalty::points_for(booking.final_amount)),
         ))
         .execute(conn)
         .await;
@@ -398,37 +402,31 @@ async fn confirm(
         Err(e) => return Err(e.into()),
     }
     let now = app.now();
-    let mut effects = Vec::new();
-    effects.extend(
-        notifications::record(
-            conn,
-            now,
-            NewNotification::about(
-                booking,
-                NotificationType::Booking,
-                "Booking confirmed",
-                format!(
-                    "Booking {} is confirmed: seats {}. Show your ticket's QR code at the door.",
-                    booking.booking_reference,
-                    booking.seats().join(", ")
-                ),
+    let (key, notify, notice) = notifications::write(
+        conn,
+        now,
+        NewNotification::about(
+            booking,
+            NotificationType::Booking,
+            "Booking confirmed",
+            format!(
+                "Booking {} is confirmed: seats {}. Show your ticket's QR code at the door.",
+                booking.booking_reference,
+                booking.seats().join(", ")
             ),
-        )
-        .await?,
-    );
+        ),
+    )
+    .await?;
+    let mut rows: Vec<outbox::NewRow> = vec![(key, notify, Some(notice))];
     // A pending booking's seats are sold already, in Postgres and (through its own
     // outbox row) in Redis: confirming it changes no seat. An expired one taking its
     // seats back does.
     if booking.status != BookingStatus::Pending {
-        effects.extend(
-            outbox::enqueue(
-                conn,
-                now,
-                format!("booking-confirmed-{}", booking.id),
-                &booking.seats_effect(),
-            )
-            .await?,
-        );
+        rows.push((
+            format!("booking-confirmed-{}", booking.id),
+            booking.seats_effect(),
+            None,
+        ));
     }
     // The ticket image is made from what this transaction has, not read again.
     let seats: Vec<(String, String)> = booking_seats::table
@@ -441,35 +439,22 @@ async fn confirm(
         qr_code: Some(code),
         ..booking.clone()
     };
-    effects.extend(
-        outbox::enqueue(
-            conn,
-            now,
-            format!("ticket-image-{}", booking.id),
-            &Effect::TicketImage {
-                booking: booking.id,
-            },
-        )
-        .await?
-        .map(|row| {
-            row.with(std::sync::Arc::new(crate::tickets::store::Confirmed {
-                booking: confirmed,
-                seats,
-            }))
-        }),
-    );
-    effects.extend(messages::queue(conn, now, booking.id, "booking_confirmed").await?);
-    effects.extend(
-        loyalty::set_booking_points(
-            conn,
-            &app.config.tiers,
-            now,
-            booking,
-            loyalty::points_for(booking.final_amount),
-        )
-        .await?,
-    );
-    Ok(effects)
+    rows.push((
+        format!("ticket-image-{}", booking.id),
+        Effect::TicketImage {
+            booking: booking.id,
+        },
+        Some(std::sync::Arc::new(crate::tickets::store::Confirmed {
+            booking: confirmed,
+            seats,
+        })),
+    ));
+    let occasion = booking.id.to_string();
+    for (key, effect) in messages::effects(booking.id, "booking_confirmed", &occasion) {
+        rows.push((key, effect, None));
+    }
+    // One statement for the confirmation's side effects.
+    outbox::enqueue_all(conn, now, rows).await
 }
 
 /// Money arrived for a booking that cannot be honoured: it goes back, and the

@@ -20,7 +20,7 @@ use crate::args::Args;
 use crate::client::Api;
 use crate::fixtures::{Fixtures, User, str_at};
 use crate::report::Report;
-use crate::stats::Recorder;
+use crate::stats::{Recorder, cpu_seconds, cpu_seconds_named};
 use crate::ws::{Socket, subscribed};
 use screema::db::enums::Role;
 
@@ -59,7 +59,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     for customer in &customers {
         sockets.push(subscribed(&args.ws_url(), &customer.token, "told", TOLD, Value::Null).await?);
     }
-    let counted = Counts::read(&fx).await?;
+    let counted = Counts::read(&fx, args.server_pid).await?;
 
     let budget = Budget::new(args);
     let bar = progress("checkout", args.duration, budget.clone());
@@ -106,9 +106,11 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
+    // The CPU of the measured phase alone, before the wait below.
+    let cpu = Counts::read(&fx, args.server_pid).await?.since(&counted);
     phase("letting the last deliveries be recorded and Postgres report its counts");
     tokio::time::sleep(STATS_SETTLE).await;
-    let cost = Counts::read(&fx).await?.since(&counted);
+    let cost = Counts::read(&fx, args.server_pid).await?.since(&counted);
     let confirmed = all.whole.count().max(1) as f64;
     report.elapsed_seconds = elapsed.as_secs_f64();
     report
@@ -153,11 +155,27 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         "the server's statements a confirmed booking (/metrics db_statements)",
         format!("{:.2}", cost.server_statements / confirmed),
     );
+    let ms = |seconds: f64| 1000.0 * seconds / confirmed;
+    let cores = |seconds: f64| seconds / elapsed.as_secs_f64().max(1e-9);
+    if let Some(server) = cpu.server_cpu {
+        report.figure(
+            "CPU a confirmed booking during the phase: server, Postgres (all backends)",
+            format!(
+                "{:.2} ms, {:.2} ms ({:.2} and {:.2} cores of 2)",
+                ms(server),
+                ms(cpu.postgres_cpu),
+                cores(server),
+                cores(cpu.postgres_cpu)
+            ),
+        );
+    }
     Ok(())
 }
 
-/// What Postgres and the server count, at one moment.
+/// What Postgres and the server count, at one moment, and the CPU each has used.
 struct Counts {
+    server_cpu: Option<f64>,
+    postgres_cpu: f64,
     database: i64,
     server_transactions: f64,
     server_statements: f64,
@@ -165,8 +183,10 @@ struct Counts {
 }
 
 impl Counts {
-    async fn read(fx: &Fixtures) -> anyhow::Result<Self> {
+    async fn read(fx: &Fixtures, server: Option<u32>) -> anyhow::Result<Self> {
         Ok(Self {
+            server_cpu: server.and_then(cpu_seconds),
+            postgres_cpu: cpu_seconds_named("postgres"),
             database: fx.database_transactions().await?,
             server_transactions: fx.api.counter("db_transactions").await?,
             server_statements: fx.api.counter("db_statements").await?,
@@ -176,6 +196,8 @@ impl Counts {
 
     fn since(&self, before: &Self) -> Self {
         Self {
+            server_cpu: self.server_cpu.zip(before.server_cpu).map(|(a, b)| a - b),
+            postgres_cpu: self.postgres_cpu - before.postgres_cpu,
             database: self.database - before.database,
             server_transactions: self.server_transactions - before.server_transactions,
             server_statements: self.server_statements - before.server_statements,
