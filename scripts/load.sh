@@ -6,11 +6,12 @@
 #
 #   scripts/load.sh                       # every scenario
 #   scripts/load.sh catalog holds         # some of them
+#   scripts/load.sh peer                  # the home screen against PostGraphile v5
 #   LOAD_ARGS="--duration 5" scripts/load.sh checkout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(health catalog holds flash-sale best-available waitlist sale-queue subscribers checkout)
+all=(health catalog holds flash-sale best-available waitlist sale-queue subscribers checkout peer)
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=("${all[@]}")
 
@@ -82,6 +83,36 @@ for n in $(seq 2 "${LOAD_NODES:-1}"); do
   curl -fsS "$u/health/ready" >/dev/null || { say "node $n did not start; see $out/server-$n.log"; exit 1; }
 done
 
+# `peer`: a SCREEMA node with its catalog cache off, and PostGraphile v5 (scripts/peer,
+# from its lock file), both over the run's own database.
+peer_args=()
+for s in "${scenarios[@]}"; do
+  [ "$s" = peer ] || continue
+  if [ ! -d scripts/peer/node_modules ] || [ scripts/peer/package-lock.json -nt scripts/peer/node_modules ]; then
+    say "installing PostGraphile (npm ci in scripts/peer)"
+    npm ci --prefix scripts/peer --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  up=$((port + 20)); pp=$((port + 21))
+  say "starting a node with the catalog cache off on http://127.0.0.1:$up"
+  BIND_ADDR="127.0.0.1:$up" REDIS_KEY_PREFIX="$prefix" CATALOG_CACHE_TTL_MS=0 \
+    RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off WS_MAX_CONNECTIONS_PER_CLIENT=off \
+    TICKET_STORE_DIR="$out/tickets" RUST_LOG="${RUST_LOG:-warn}" \
+    ./target/release/screema serve >"$out/server-uncached.log" 2>&1 &
+  others+=($!)
+  say "starting PostGraphile on http://127.0.0.1:$pp"
+  PORT="$pp" node scripts/peer/server.mjs >"$out/peer.log" 2>&1 &
+  others+=($!)
+  for _ in $(seq 1 150); do
+    curl -fsS "http://127.0.0.1:$up/health/ready" >/dev/null 2>&1 &&
+      curl -fsS -X POST -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
+        "http://127.0.0.1:$pp/graphql" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -fsS -X POST -H 'content-type: application/json' -d '{"query":"{__typename}"}' \
+    "http://127.0.0.1:$pp/graphql" >/dev/null || { say "PostGraphile did not start; see $out/peer.log"; exit 1; }
+  peer_args=(--uncached-url "http://127.0.0.1:$up" --peer-url "http://127.0.0.1:$pp")
+done
+
 # CPU seconds (user + system) of every process with this name, from /proc.
 cpu_ticks() {
   local total=0 p
@@ -116,6 +147,7 @@ for s in "${scenarios[@]}"; do
   extra=()
   [ "$s" = subscribers ] && extra=("${subscribers_args[@]}")
   [ "$s" = flash-sale ] && extra=("${also[@]}")
+  [ "$s" = peer ] && extra=("${peer_args[@]}")
   say "scenario $s"
   before=("$(cpu_ticks screema)" "$(cpu_ticks postgres)" "$(cpu_ticks redis-server)")
   started=$(date +%s.%N)

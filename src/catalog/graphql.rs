@@ -184,6 +184,9 @@ pub struct Pagination {
 
 pub struct MovieNode(pub Arc<Movie>);
 
+/// The most showtimes `Movie.showtimes(limit:)` gives.
+const MAX_SHOWTIMES_LIMIT: i32 = 100;
+
 #[Object(name = "Movie")]
 impl MovieNode {
     async fn id(&self) -> ID {
@@ -250,13 +253,29 @@ impl MovieNode {
     }
 
     /// As `Query.showtimes` for this movie.
+    /// The film's showtimes in start order, as `Query.showtimes`; with `limit`, the
+    /// first `limit` of them (1 to 100).
     async fn showtimes(
         &self,
         ctx: &Context<'_>,
         date: Option<Date>,
         theater_id: Option<ID>,
+        limit: Option<i32>,
     ) -> Result<Vec<ShowtimeNode>> {
-        showtimes_of(ctx, self.0.id, date, theater_id).await
+        let limit = match limit {
+            Some(n) if !(1..=MAX_SHOWTIMES_LIMIT).contains(&n) => {
+                return Err(AppError::bad_input(
+                    "limit",
+                    format!("limit must be between 1 and {MAX_SHOWTIMES_LIMIT}, got {n}"),
+                )
+                .into());
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => usize::MAX,
+        };
+        let mut showtimes = showtimes_of(ctx, self.0.id, date, theater_id).await?;
+        showtimes.truncate(limit);
+        Ok(showtimes)
     }
 }
 

@@ -410,6 +410,34 @@ async fn showtimes_follow_the_theaters_own_day_and_start_order() {
             .len(),
         2
     );
+
+    // With `limit`, the soonest that many; a limit outside 1..=100 is refused, named.
+    let limited = |limit: i64| {
+        app.gql(
+            "query($m: ID!, $l: Int) { movie(id: $m) { showtimes(limit: $l) { id } } }",
+            json!({"m": m, "l": limit}),
+        )
+    };
+    let two = limited(2).await;
+    let firsts: Vec<&str> = two.data()["movie"]["showtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(firsts, [ny_evening.to_string(), berlin_night.to_string()]);
+    assert_eq!(
+        limited(100).await.data()["movie"]["showtimes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    for bad in [0, -1, 101] {
+        let r = limited(bad).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{bad}");
+        assert_eq!(r.field(), Some("limit"), "{bad}");
+    }
 }
 
 #[tokio::test]

@@ -20,6 +20,10 @@ pub struct Args {
     pub subscribers: usize,
     pub showtimes: usize,
     pub server_pid: Option<u32>,
+    /// `peer`: a node of the same deployment with its catalog cache off.
+    pub uncached_url: Option<String>,
+    /// `peer`: the peer's base URL (PostGraphile; GraphQL at `/graphql`).
+    pub peer_url: Option<String>,
     pub out: PathBuf,
     pub database_url: String,
     pub jwt_secret: String,
@@ -27,7 +31,7 @@ pub struct Args {
     pub command: String,
 }
 
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "health",
     "catalog",
     "holds",
@@ -37,6 +41,7 @@ pub const SCENARIOS: [&str; 9] = [
     "sale-queue",
     "subscribers",
     "checkout",
+    "peer",
 ];
 
 impl Args {
@@ -53,6 +58,8 @@ impl Args {
             "waitlist" => (64, 60, 0, 1),
             "sale-queue" => (256, 120, 2_000, 1),
             "subscribers" => (16, 20, 20_000, 4),
+            // Each of the peer's legs runs this long (three rounds of three legs).
+            "peer" => (8, 5, 0, 1),
             _ => (128, 15, 0, 40),
         };
         let best = scenario == "best-available";
@@ -75,6 +82,8 @@ impl Args {
             subscribers,
             showtimes,
             server_pid: None,
+            uncached_url: None,
+            peer_url: None,
             out: PathBuf::from("target/load"),
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| screema::config::DEFAULT_DATABASE_URL.to_owned()),
@@ -106,6 +115,10 @@ impl Args {
                 "--showtimes" => args.showtimes = number()? as usize,
                 "--server-pid" => args.server_pid = Some(number()? as u32),
                 "--out" => args.out = PathBuf::from(value),
+                "--uncached-url" => {
+                    args.uncached_url = Some(value.trim_end_matches('/').to_owned())
+                }
+                "--peer-url" => args.peer_url = Some(value.trim_end_matches('/').to_owned()),
                 other => bail!("unknown option `{other}`"),
             }
         }
@@ -115,7 +128,7 @@ impl Args {
 
     /// A load tool pointed at someone else's server is an attack; only loopback is allowed.
     fn check_loopback(&self) -> anyhow::Result<()> {
-        for url in self.nodes() {
+        for url in self.nodes().chain(&self.uncached_url).chain(&self.peer_url) {
             check_loopback(url)?;
         }
         Ok(())

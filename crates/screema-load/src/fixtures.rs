@@ -150,12 +150,19 @@ impl Fixtures {
             .map_err(|f| anyhow::anyhow!("{f} (for {query})"))
     }
 
+    /// A film now showing, released on 1 January 2000: every film has a release date,
+    /// so that orders by it (the peer's `RELEASE_DATE_DESC` puts NULLs first) agree
+    /// with SCREEMA's on which films come first.
     pub async fn movie(&self, title: &str) -> anyhow::Result<String> {
+        self.movie_released(title, "2000-01-01").await
+    }
+
+    pub async fn movie_released(&self, title: &str, released: &str) -> anyhow::Result<String> {
         let data = self
             .admin_gql(
                 "mutation ($i: CreateMovieInput!) { createMovie(input: $i) { id } }",
                 json!({"i": {"title": title, "duration": 100, "status": "NOW_SHOWING",
-                             "genres": ["Drama"], "rating": "PG-13"}}),
+                             "genres": ["Drama"], "rating": "PG-13", "releaseDate": released}}),
             )
             .await?;
         str_at(&data, &["createMovie", "id"])

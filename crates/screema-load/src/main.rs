@@ -32,6 +32,8 @@ scenarios:
                tenth of the bookings refunded: every freed seat offered once, live
   subscribers  --subscribers websocket subscribers on --showtimes showtimes while holds are made
   checkout     hold, book, pay (simulated gateway), confirmed, end to end
+  peer         the home screen asked of SCREEMA (cache on, --url; cache off,
+               --uncached-url) and of PostGraphile (--peer-url) in alternating legs
 
 options (defaults depend on the scenario):
   --url URL            server (default http://127.0.0.1:8080; loopback only)
@@ -43,6 +45,8 @@ options (defaults depend on the scenario):
   --subscribers N      websocket subscribers
   --showtimes N        showtimes to spread over
   --server-pid PID     read the server's resident memory from /proc
+  --uncached-url URL   peer: a SCREEMA node with CATALOG_CACHE_TTL_MS=0
+  --peer-url URL       peer: PostGraphile's base URL
   --out DIR            where <scenario>.md and <scenario>.json go (default target/load)
 
 environment: DATABASE_URL and JWT_SECRET as the server has them (same defaults)";

@@ -188,9 +188,10 @@ impl Counts {
             server_cpu: server.and_then(cpu_seconds),
             postgres_cpu: cpu_seconds_named("postgres"),
             database: fx.database_transactions().await?,
-            server_transactions: fx.api.counter("db_transactions").await?,
-            server_statements: fx.api.counter("db_statements").await?,
-            batch_writes: fx.api.counter("db_batch_writes").await?,
+            // A server older than these counters reports them as 0 (an A/B run).
+            server_transactions: fx.api.counter("db_transactions").await.unwrap_or(0.0),
+            server_statements: fx.api.counter("db_statements").await.unwrap_or(0.0),
+            batch_writes: fx.api.counter("db_batch_writes").await.unwrap_or(0.0),
         })
     }
 

@@ -5,6 +5,7 @@ mod checkout;
 mod flash_sale;
 mod holds;
 mod http;
+mod peer;
 mod sale_queue;
 mod subscribers;
 mod waitlist;
@@ -30,6 +31,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         "waitlist" => waitlist::run(args, &mut report).await?,
         "sale-queue" => sale_queue::run(args, &mut report).await?,
         "subscribers" => subscribers::run(args, &mut report).await?,
+        "peer" => peer::run(args, &mut report).await?,
         _ => checkout::run(args, &mut report).await?,
     }
     if report.elapsed_seconds == 0.0 {
