@@ -53,6 +53,7 @@ struct Inner {
     pool_waiting: Gauge,
     live_payloads_rendered: Counter,
     live_payloads_sent: Counter,
+    catalog_answers_served: Counter,
 }
 
 impl Default for Metrics {
@@ -131,6 +132,12 @@ impl Metrics {
             "Seat map change payloads sent to subscribers, shared or not",
             live_payloads_sent.clone(),
         );
+        let catalog_answers_served = Counter::default();
+        registry.register(
+            "catalog_answers_served",
+            "Catalog queries answered whole from memory (graphql::engine::answers)",
+            catalog_answers_served.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             graphql_requests,
@@ -144,7 +151,13 @@ impl Metrics {
             pool_waiting,
             live_payloads_rendered,
             live_payloads_sent,
+            catalog_answers_served,
         }))
+    }
+
+    /// A catalog query answered whole from memory.
+    pub fn answer_served(&self) {
+        self.0.catalog_answers_served.inc();
     }
 
     /// The transactions the database pool's instrumentation counts.

@@ -51,6 +51,13 @@ pub struct Ticket {
     read_at: DateTime<Utc>,
 }
 
+impl Ticket {
+    /// The application clock when it was taken.
+    pub fn read_at(&self) -> DateTime<Utc> {
+        self.read_at
+    }
+}
+
 impl CatalogCache {
     pub fn new(ttl: Duration) -> Self {
         // A zero time to live turns the cache off; moka is then given a nominal one,
@@ -134,7 +141,7 @@ impl CatalogCache {
     /// covers every entry inserted before it), and one that came earlier has bumped
     /// the generation, so the entry is taken out again here. Either way a read that
     /// raced a clear does not stay.
-    fn current(&self, ticket: Ticket) -> bool {
+    pub fn current(&self, ticket: Ticket) -> bool {
         self.generation.load(Ordering::Acquire) == ticket.generation
     }
 

@@ -694,3 +694,101 @@ async fn an_admin_change_on_one_node_clears_the_catalog_cache_of_another() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// How many answers the engine served whole from its catalog answers (`/metrics`).
+async fn answers_served(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("screema_catalog_answers_served_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the answers counter in /metrics")
+}
+
+#[tokio::test]
+async fn the_home_screen_is_answered_whole_for_a_second_and_never_what_is_live_or_personal() {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder.build().await;
+    let admin = app.with_user(screema::db::enums::Role::Admin).await;
+    let customer = app.with_user(screema::db::enums::Role::Customer).await;
+    let mut conn = app.conn().await;
+    let theater = fx::theater(&mut conn, "Odeon", "UTC").await;
+    let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+    let movie = fx::movie(
+        &mut conn,
+        MovieSpec {
+            title: "Kept",
+            ..Default::default()
+        },
+    )
+    .await;
+    let showtime = fx::showtime(
+        &mut conn,
+        movie,
+        screen,
+        app.app.now() + Duration::hours(1),
+        "10.00",
+    )
+    .await;
+    drop(conn);
+
+    // The same answer, the second time whole from memory, whoever asks.
+    let first = app.gql(HOME, json!({})).await.data().clone();
+    let served = answers_served(&app).await;
+    assert_eq!(
+        app.gql_as(&customer.token, HOME, json!({})).await.data(),
+        &first
+    );
+    assert_eq!(answers_served(&app).await, served + 1);
+
+    // What is live (seats left, the seat map) or personal is resolved every time.
+    let live = "query($s: ID!) { showtime(id: $s) { availableSeats } \
+                movies { movies { showtimes { availableSeats } } } }";
+    for _ in 0..2 {
+        app.gql(live, json!({"s": showtime.to_string()}))
+            .await
+            .data();
+    }
+    let seats_left = "{ movies { movies { title showtimes { availableSeats } } } }";
+    app.gql(seats_left, json!({})).await.data();
+    let held = app.gql(seats_left, json!({})).await;
+    assert_eq!(
+        held.data()["movies"]["movies"][0]["showtimes"][0]["availableSeats"],
+        6
+    );
+    common::flow::lock(&app, &customer, showtime, &["A1"]).await;
+    let after_hold = app.gql(seats_left, json!({})).await;
+    assert_eq!(
+        after_hold.data()["movies"]["movies"][0]["showtimes"][0]["availableSeats"],
+        5
+    );
+    let personal = "{ movies { movies { title } } me { email } }";
+    for _ in 0..2 {
+        app.gql_as(&customer.token, personal, json!({}))
+            .await
+            .data();
+    }
+    assert_eq!(answers_served(&app).await, served + 1);
+
+    // An answer with an error is not kept.
+    let bad = "{ movies(limit: 0) { movies { title } } }";
+    for _ in 0..2 {
+        assert_eq!(app.gql(bad, json!({})).await.code(), "BAD_USER_INPUT");
+    }
+    assert_eq!(answers_served(&app).await, served + 1);
+
+    // An admin's change is in the very next answer.
+    let rename = "mutation($id: ID!) { updateMovie(id: $id, input: {title: \"Changed\"}) { id } }";
+    app.gql_as(&admin.token, rename, json!({"id": movie.to_string()}))
+        .await
+        .data();
+    let now = app.gql(HOME, json!({})).await;
+    assert_eq!(now.data()["movies"]["movies"][0]["title"], "Changed");
+    assert_eq!(answers_served(&app).await, served + 1);
+
+    // A second later on the application's clock, it is read again.
+    app.gql(HOME, json!({})).await.data();
+    assert_eq!(answers_served(&app).await, served + 2);
+    clock.advance(Duration::milliseconds(1001));
+    app.gql(HOME, json!({})).await.data();
+    assert_eq!(answers_served(&app).await, served + 2);
+}
