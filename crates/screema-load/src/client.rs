@@ -69,6 +69,34 @@ impl Api {
             .ok_or_else(|| anyhow::anyhow!("no counter {series} in /metrics"))
     }
 
+    /// A query without parsing its answer: its size, once the status is 200 and the
+    /// body has no `errors` entry. For legs that compare servers, where parsing 24 KiB
+    /// answers would make the client the limit.
+    pub async fn gql_unparsed(&self, query: &str) -> Result<usize, Failure> {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+        if !status.is_success() {
+            return Err(Failure::new(format!("HTTP_{}", status.as_u16()), ""));
+        }
+        if body.windows(8).any(|w| w == b"\"errors\"") {
+            return Err(Failure::new(
+                "GRAPHQL_ERROR",
+                String::from_utf8_lossy(&body),
+            ));
+        }
+        Ok(body.len())
+    }
+
     pub async fn gql(
         &self,
         token: Option<&str>,
