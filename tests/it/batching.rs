@@ -198,25 +198,6 @@ async fn a_seat_map_of_a_showtime_in_play_is_read_without_sql_and_from_postgres_
         .del(format!("{}:seat:{{{showtime}}}:booked", app.prefix))
         .await
         .unwrap();
-    // The batch writers (the hold's record, the booking's deliveries) write a moment
-    // after the requests that fed them: let them finish before counting.
-    common::flow::eventually("the booking's deliveries recorded", || async {
-        use screema::db::schema::{outbox, seat_locks};
-        let mut conn = app.conn().await;
-        let undelivered: i64 = outbox::table
-            .filter(outbox::delivered_at.is_null())
-            .count()
-            .get_result(&mut conn)
-            .await
-            .unwrap();
-        let holds: i64 = seat_locks::table
-            .count()
-            .get_result(&mut conn)
-            .await
-            .unwrap();
-        undelivered == 0 && holds == 2
-    })
-    .await;
     let (map, statements) = read(alice.token.clone()).await;
     assert_eq!(states(&map), expected(true));
     assert!(

@@ -73,26 +73,14 @@ impl Api {
     /// body has no `errors` entry. For legs that compare servers, where parsing 24 KiB
     /// answers would make the client the limit.
     pub async fn gql_unparsed(&self, query: &str) -> Result<usize, Failure> {
-        let response = self
+        let request = self
             .http
             .post(&self.endpoint)
-            .json(&json!({ "query": query }))
-            .send()
-            .await
-            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
-        if !status.is_success() {
-            return Err(Failure::new(format!("HTTP_{}", status.as_u16()), ""));
-        }
+            .json(&json!({ "query": query }));
+        let body = body_of(request).await?;
+        let body = body.as_ref();
         if body.windows(8).any(|w| w == b"\"errors\"") {
-            return Err(Failure::new(
-                "GRAPHQL_ERROR",
-                String::from_utf8_lossy(&body),
-            ));
+            return Err(Failure::new("GRAPHQL_ERROR", String::from_utf8_lossy(body)));
         }
         Ok(body.len())
     }
@@ -160,20 +148,24 @@ impl Api {
 
     /// A plain GET, for the HTTP ceiling; returns the body's length.
     pub async fn get(&self, path: &str) -> Result<usize, Failure> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
-        if !status.is_success() {
-            return Err(Failure::new(format!("HTTP_{}", status.as_u16()), ""));
-        }
-        Ok(body.len())
+        let request = self.http.get(format!("{}{path}", self.base));
+        Ok(body_of(request).await?.as_ref().len())
     }
+}
+
+/// The body of a successful answer, or the failure as the report counts it.
+async fn body_of(request: reqwest::RequestBuilder) -> Result<impl AsRef<[u8]>, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
+    if !status.is_success() {
+        return Err(Failure::new(format!("HTTP_{}", status.as_u16()), ""));
+    }
+    Ok(body)
 }
