@@ -125,6 +125,7 @@ pub async fn cancel_showtime(app: &App, id: Uuid, reason: &str) -> AppResult<Sho
                 );
             }
             told.extend(tell_holders(conn, app, &showtime, &title, &reason, &live).await?);
+            outbox::hand_to_workers(conn, now, &refunds).await?;
             Ok((showtime, told, refunds))
         })
         .await?;
@@ -133,10 +134,6 @@ pub async fn cancel_showtime(app: &App, id: Uuid, reason: &str) -> AppResult<Sho
     // The notices now; the refunds and their messages are the workers' (a hundred
     // gateway calls do not belong in one request), on whichever node takes them.
     outbox::deliver_now(app, conn, &told).await;
-    if let Err(e) = outbox::leave_to_workers(app, &refunds).await {
-        // They wait for their writer's lease to end instead.
-        tracing::warn!(showtime = %id, error = %crate::error::LogDisplay(&e), "refunds not handed to the workers yet");
-    }
     if !refunds.is_empty() {
         tracing::info!(showtime = %id, rows = refunds.len(), "showtime cancelled; refunds queued");
     }

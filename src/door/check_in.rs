@@ -180,7 +180,8 @@ pub async fn mark_used(
         .await?;
     // A used ticket cannot be refunded any more: its points count from now. The
     // tier notification's live push, if any, leaves with the outbox's next poll.
-    crate::loyalty::count_booking(conn, &app.config.tiers, app.now(), booking).await?;
+    let told = crate::loyalty::count_booking(conn, &app.config.tiers, app.now(), booking).await?;
+    crate::outbox::hand_to_workers(conn, app.now(), told.as_slice()).await?;
     Ok(used)
 }
 

@@ -261,17 +261,22 @@ pub async fn enqueue_all(
     Ok(queued)
 }
 
-/// Rows this request wrote but leaves to the workers of every node (a showtime's
-/// hundred refunds): due now, not at the end of their writer's lease.
-pub async fn leave_to_workers(app: &App, rows: &[Queued]) -> AppResult<()> {
+/// Rows the caller's transaction wrote that it will not deliver itself (a showtime's
+/// hundred refunds, a tier notification written deep in a check-in): due now for any
+/// node's worker instead of at the end of their writer's lease. Inside that
+/// transaction, one statement.
+pub async fn hand_to_workers(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    rows: &[Queued],
+) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut conn = app.db().await?;
     diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
-        .set(outbox::available_at.eq(app.now()))
-        .execute(&mut conn)
+        .set(outbox::available_at.eq(now))
+        .execute(conn)
         .await?;
     Ok(())
 }
