@@ -22,7 +22,6 @@ use crate::booking::pricing::{Quote, TicketLine, price_tickets, quote};
 use crate::booking::records::taken_seats;
 use crate::booking::reference::new_reference;
 use crate::catalog::age_rating::AgeRating;
-use crate::catalog::model::Snack;
 use crate::catalog::ticket_prices::CHILD;
 use crate::db::enums::{BookingStatus, PaymentStatus};
 use crate::db::is_unique_violation;
@@ -82,15 +81,11 @@ async fn priced_snacks(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
-    let found: Vec<Snack> = snacks::table
+    let found: Vec<OnSale> = snacks::table
         .filter(snacks::id.eq_any(&ids))
-        .select(Snack::as_select())
+        .select((snacks::id, snacks::name, snacks::price, snacks::available))
         .load(conn)
         .await?;
-    let found: Vec<OnSale> = found
-        .into_iter()
-        .map(|s| (s.id, s.name, s.price, s.available))
-        .collect();
     price_snack_lines(lines, &found)
 }
 

@@ -241,20 +241,12 @@ pub async fn queue_one(
     template: &str,
     occasion: &str,
 ) -> AppResult<Vec<crate::outbox::Queued>> {
-    let rows = effects(booking, template, occasion)
-        .into_iter()
-        .map(|(key, effect)| (key, effect, None))
-        .collect();
-    crate::outbox::enqueue_all(conn, now, rows).await
+    crate::outbox::enqueue_all(conn, now, effects(booking, template, occasion)).await
 }
 
-/// The email and the text message about a booking, as outbox keys and effects, for a
-/// caller that queues them with others (`outbox::enqueue_all`).
-pub fn effects(
-    booking: Uuid,
-    template: &str,
-    occasion: &str,
-) -> Vec<(String, crate::outbox::Effect)> {
+/// The email and the text message about a booking, as outbox rows, for a caller that
+/// queues them with others (`outbox::enqueue_all`).
+pub fn effects(booking: Uuid, template: &str, occasion: &str) -> Vec<crate::outbox::NewRow> {
     use crate::outbox::Effect;
     vec![
         (
@@ -263,6 +255,7 @@ pub fn effects(
                 booking,
                 template: template.to_owned(),
             },
+            None,
         ),
         (
             format!("sms-{template}-{occasion}"),
@@ -270,6 +263,7 @@ pub fn effects(
                 booking,
                 template: template.to_owned(),
             },
+            None,
         ),
     ]
 }

@@ -185,32 +185,12 @@ pub async fn enqueue_for(
     effect: &Effect,
     deliverer: Deliverer,
 ) -> AppResult<Option<Queued>> {
-    let payload = serde_json::to_value(effect).map_err(AppError::internal)?;
-    let request = crate::telemetry::current_request_id();
     let due = match deliverer {
         Deliverer::Writer => now + LEASE,
         Deliverer::Workers => now,
     };
-    let id: Option<i64> = diesel::insert_into(outbox::table)
-        .values((
-            outbox::kind.eq(effect.kind()),
-            outbox::payload.eq(payload),
-            outbox::idempotency_key.eq(key),
-            outbox::available_at.eq(due),
-            outbox::request_id.eq(&request),
-        ))
-        .on_conflict(outbox::idempotency_key)
-        .do_nothing()
-        .returning(outbox::id)
-        .get_result(conn)
-        .await
-        .optional()?;
-    Ok(id.map(|id| Queued {
-        id,
-        effect: effect.clone(),
-        request,
-        in_hand: None,
-    }))
+    let mut written = insert(conn, due, vec![(key, effect.clone(), None)]).await?;
+    Ok(written.pop())
 }
 
 /// A row to write: its idempotency key, its effect, and what its writer has in hand
@@ -224,6 +204,16 @@ pub async fn enqueue_all(
     now: DateTime<Utc>,
     rows: Vec<NewRow>,
 ) -> AppResult<Vec<Queued>> {
+    insert(conn, now + LEASE, rows).await
+}
+
+/// The rows, due at `due`, in one statement; those whose key was written before are
+/// left out. In the order written.
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    due: DateTime<Utc>,
+    rows: Vec<NewRow>,
+) -> AppResult<Vec<Queued>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -234,7 +224,7 @@ pub async fn enqueue_all(
             outbox::kind.eq(effect.kind()),
             outbox::payload.eq(serde_json::to_value(effect).map_err(AppError::internal)?),
             outbox::idempotency_key.eq(key.as_str()),
-            outbox::available_at.eq(now + LEASE),
+            outbox::available_at.eq(due),
             outbox::request_id.eq(request.as_deref()),
         ));
     }

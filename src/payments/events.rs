@@ -450,9 +450,11 @@ async fn confirm(
         })),
     ));
     let occasion = booking.id.to_string();
-    for (key, effect) in messages::effects(booking.id, "booking_confirmed", &occasion) {
-        rows.push((key, effect, None));
-    }
+    rows.extend(messages::effects(
+        booking.id,
+        "booking_confirmed",
+        &occasion,
+    ));
     // One statement for the confirmation's side effects.
     outbox::enqueue_all(conn, now, rows).await
 }

@@ -40,7 +40,7 @@ const ROOTS: &[&str] = &["movies", "movie", "showtimes"];
 /// The fields of the catalog's types whose values change only with the catalog and
 /// are the same for every caller: Movie, Showtime (not `availableSeats`, `seatMap` or
 /// the waiting list), Screen, Theater, Money, AgeRating, TicketPrice, MoviePage,
-/// Pagination.
+/// Pagination. The roots are among them.
 pub const KEPT_FIELDS: &[&str] = &[
     "__typename",
     // Movie
@@ -131,13 +131,15 @@ impl Answers {
         if request.query.len() > super::documents::MAX_QUERY_BYTES {
             return None;
         }
-        let variables = serde_json::to_string(&request.variables).ok()?;
-        if variables.len() > MAX_VARIABLES_BYTES {
-            return None;
-        }
         let operation = request.operation_name.clone();
         let document = super::document(request)?;
+        // Every operation comes here: the cheap look at its fields first, and the
+        // variables written out only for one worth keeping.
         if !keepable(document, operation.as_deref()) {
+            return None;
+        }
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        if variables.len() > MAX_VARIABLES_BYTES {
             return None;
         }
         Some((
@@ -213,9 +215,7 @@ fn fields_kept(set: &Positioned<SelectionSet>) -> bool {
     set.node.items.iter().all(|item| match &item.node {
         Selection::Field(field) => {
             let field = &field.node;
-            (KEPT_FIELDS.contains(&field.name.node.as_str())
-                || ROOTS.contains(&field.name.node.as_str()))
-                && fields_kept(&field.selection_set)
+            KEPT_FIELDS.contains(&field.name.node.as_str()) && fields_kept(&field.selection_set)
         }
         Selection::InlineFragment(fragment) => fields_kept(&fragment.node.selection_set),
         Selection::FragmentSpread(_) => true,
