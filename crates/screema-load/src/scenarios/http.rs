@@ -6,12 +6,11 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::{Budget, phase, progress};
+use super::{Budget, hammer, phase, progress};
 use crate::args::Args;
 use crate::client::Api;
 use crate::fixtures::{Fixtures, layout};
 use crate::report::Report;
-use crate::stats::Recorder;
 
 pub const CATALOG_QUERY: &str =
     "{ movies(limit: 20) { movies { id title showtimes { id startTime basePrice { amount } } } } }";
@@ -25,33 +24,17 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let budget = Budget::new(args);
     let bar = progress(&args.scenario, args.duration, budget.clone());
     let started = Instant::now();
-    let workers: Vec<_> = (0..args.connections)
-        .map(|_| {
-            let api = api.clone();
-            let budget = budget.clone();
-            tokio::spawn(async move {
-                let mut rec = Recorder::new();
-                while budget.take() {
-                    let t = Instant::now();
-                    let outcome = if catalog {
-                        api.gql(None, CATALOG_QUERY, Value::Null).await.map(|_| ())
-                    } else {
-                        api.get("/health/live").await.map(|_| ())
-                    };
-                    budget.count(outcome.is_ok());
-                    match outcome {
-                        Ok(()) => rec.ok(t.elapsed()),
-                        Err(f) => rec.error(&f.code),
-                    }
-                }
-                rec
-            })
-        })
-        .collect();
-    let mut all = Recorder::new();
-    for w in workers {
-        all.merge(&w.await?);
-    }
+    let all = hammer(args.connections, budget, move || {
+        let api = api.clone();
+        async move {
+            if catalog {
+                api.gql(None, CATALOG_QUERY, Value::Null).await.map(|_| ())
+            } else {
+                api.get("/health/live").await.map(|_| ())
+            }
+        }
+    })
+    .await?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     report.elapsed_seconds = elapsed.as_secs_f64();

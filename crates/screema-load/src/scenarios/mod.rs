@@ -43,6 +43,42 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// `connections` clients asking `ask` in turn as fast as it answers, until the budget
+/// is spent: what they measured, merged.
+pub async fn hammer<F, Fut>(
+    connections: usize,
+    budget: Arc<Budget>,
+    ask: F,
+) -> anyhow::Result<crate::stats::Recorder>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), crate::client::Failure>> + Send,
+{
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (ask, budget) = (ask.clone(), budget.clone());
+            tokio::spawn(async move {
+                let mut rec = crate::stats::Recorder::new();
+                while budget.take() {
+                    let t = Instant::now();
+                    let outcome = ask().await;
+                    budget.count(outcome.is_ok());
+                    match outcome {
+                        Ok(()) => rec.ok(t.elapsed()),
+                        Err(f) => rec.error(&f.code),
+                    }
+                }
+                rec
+            })
+        })
+        .collect();
+    let mut all = crate::stats::Recorder::new();
+    for w in workers {
+        all.merge(&w.await?);
+    }
+    Ok(all)
+}
+
 /// Shared by a scenario's workers: stops them at the deadline or after `requests`.
 pub struct Budget {
     deadline: Instant,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::{Budget, phase, progress};
+use super::{Budget, hammer, phase, progress};
 use crate::args::Args;
 use crate::client::Api;
 use crate::fixtures::{Fixtures, layout};
@@ -196,28 +196,12 @@ async fn leg(args: &Args, target: &Target) -> anyhow::Result<(Recorder, Duration
     let budget = Budget::new(args);
     let bar = progress(target.name, args.duration, budget.clone());
     let started = Instant::now();
-    let workers: Vec<_> = (0..args.connections)
-        .map(|_| {
-            let (api, budget, query) = (target.api.clone(), budget.clone(), target.query);
-            tokio::spawn(async move {
-                let mut rec = Recorder::new();
-                while budget.take() {
-                    let t = Instant::now();
-                    let outcome = api.gql_unparsed(query).await;
-                    budget.count(outcome.is_ok());
-                    match outcome {
-                        Ok(_) => rec.ok(t.elapsed()),
-                        Err(f) => rec.error(&f.code),
-                    }
-                }
-                rec
-            })
-        })
-        .collect();
-    let mut all = Recorder::new();
-    for w in workers {
-        all.merge(&w.await?);
-    }
+    let (api, query) = (target.api.clone(), target.query);
+    let all = hammer(args.connections, budget.clone(), move || {
+        let api = api.clone();
+        async move { api.gql_unparsed(query).await.map(|_| ()) }
+    })
+    .await?;
     bar.finish_and_clear();
     Ok((all, started.elapsed()))
 }
