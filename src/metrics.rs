@@ -54,6 +54,7 @@ struct Inner {
     live_payloads_rendered: Counter,
     live_payloads_sent: Counter,
     catalog_answers_served: Counter,
+    seat_map_answers_shared: Counter,
 }
 
 impl Default for Metrics {
@@ -138,6 +139,12 @@ impl Metrics {
             "Catalog queries answered whole from memory (graphql::engine::answers)",
             catalog_answers_served.clone(),
         );
+        let seat_map_answers_shared = Counter::default();
+        registry.register(
+            "seat_map_answers_shared",
+            "Seat map queries answered with the bytes encoded for their version (graphql::engine::seat_maps)",
+            seat_map_answers_shared.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             graphql_requests,
@@ -152,12 +159,18 @@ impl Metrics {
             live_payloads_rendered,
             live_payloads_sent,
             catalog_answers_served,
+            seat_map_answers_shared,
         }))
     }
 
     /// A catalog query answered whole from memory.
     pub fn answer_served(&self) {
         self.0.catalog_answers_served.inc();
+    }
+
+    /// A seat map query answered with bytes already encoded for its version.
+    pub fn seat_map_answer_shared(&self) {
+        self.0.seat_map_answers_shared.inc();
     }
 
     /// The transactions the database pool's instrumentation counts.

@@ -7,7 +7,6 @@
 
 use std::str::FromStr;
 
-use async_graphql::Executor;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Json;
@@ -23,10 +22,10 @@ use crate::auth::model::Viewer;
 use crate::auth::tokens::{self, AccessToken};
 use crate::error::AppError;
 use crate::graphql::engine::admission::admit_operation;
-use crate::graphql::engine::operation_types;
 use crate::graphql::engine::ws::protocol::Protocol;
 use crate::graphql::engine::ws::sessions::ClientSlot;
 use crate::graphql::engine::ws::{self, Serving};
+use crate::graphql::engine::{Answer, operation_types};
 use secrecy::ExposeSecret;
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
@@ -211,7 +210,10 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
     if let Some(token) = caller.token {
         request = request.data(token);
     }
-    let response = state.engine.execute(request).await;
+    let response = match state.engine.answer(request).await {
+        Answer::Response(response) => response,
+        Answer::Encoded(body) => return encoded(body),
+    };
     let unavailable = only_unavailable(&response);
     let mut http = GraphQLResponse::from(response).into_response();
     if let Some(retry_after) = unavailable {
@@ -220,6 +222,17 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
             .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     }
     http
+}
+
+/// An answer encoded already (`engine::seat_maps`), sent as `GraphQLResponse` sends
+/// one: a success without errors, cache headers or headers of its own.
+fn encoded(body: bytes::Bytes) -> Response {
+    let mut response = Response::new(axum::body::Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/graphql-response+json"),
+    );
+    response
 }
 
 /// An answer that is nothing but `UNAVAILABLE` (a service it needed is away, and no

@@ -17,6 +17,7 @@ use crate::catalog::layout::SeatLayout;
 use crate::catalog::model::Showtime;
 use crate::db::enums::Role;
 use crate::error::AppError;
+use crate::graphql::engine::seat_maps::Reads;
 use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
 use crate::graphql::loaders::{BookedSeatsOf, HoldsOf, ScreenKey, ShowtimeKey};
 use crate::graphql::scalars::DateTime;
@@ -102,6 +103,9 @@ async fn load_inputs(ctx: &Context<'_>, showtime: &Arc<Showtime>) -> Result<Seat
         },
     )
     .await?;
+    if let Some(reads) = ctx.data_opt::<Reads>() {
+        reads.record(showtime.id, &holds);
+    }
     let booked = match &holds.booked {
         Some(booked) => booked.clone(),
         None => loaders

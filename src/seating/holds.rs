@@ -43,6 +43,9 @@ pub struct Holds {
     pub version: i64,
     /// Changes when Redis has lost the showtime's data and versions start again.
     pub epoch: String,
+    /// When the first of `held` lapses (ms since the epoch): what was read holds until
+    /// then or the next version, whichever comes first.
+    pub lapses_at: Option<i64>,
     /// Seat → the user holding it.
     pub held: HashMap<String, Uuid>,
     /// The sold seats as Redis knows them at `version`, when it knows them all (it
@@ -688,10 +691,14 @@ pub async fn read_holds(
         let reply = reply?;
         let version = head(&reply).and_then(|v| v.parse().ok()).unwrap_or(0);
         let epoch = reply.get(1).cloned().unwrap_or_default();
-        let sold: Option<usize> = reply.get(2).and_then(|n| n.parse().ok());
-        let blocked_at = 3 + sold.unwrap_or(0);
+        let lapses_at = reply
+            .get(2)
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .filter(|ms| *ms >= 0);
+        let sold: Option<usize> = reply.get(3).and_then(|n| n.parse().ok());
+        let blocked_at = 4 + sold.unwrap_or(0);
         let booked = sold
-            .and(reply.get(3..blocked_at))
+            .and(reply.get(4..blocked_at))
             .map(|seats| Arc::new(seats.to_vec()));
         let kept: Option<usize> = reply.get(blocked_at).and_then(|n| n.parse().ok());
         let holds_from = blocked_at + 1 + kept.unwrap_or(0);
@@ -711,6 +718,7 @@ pub async fn read_holds(
             Holds {
                 version,
                 epoch,
+                lapses_at,
                 held,
                 booked,
                 blocked,

@@ -367,15 +367,18 @@ return {'OK'}
 pub static SWEEP: LazyLock<Script> =
     LazyLock::new(|| script("sweep() return redis.call('HLEN', locks)"));
 
-/// ARGV: channel, now. Returns `{version, epoch, n, bookedSeat × n, m, blockedSeat × m,
-/// seat, holderUser, seat, holderUser, …}`: the booked seats when the set is complete
-/// (`n` is -1 when it is not, after Redis lost it or before anyone held a seat), the
-/// blocked seats likewise (`m`), then the live holds, all read in one step with the
-/// version they belong to.
+/// ARGV: channel, now. Returns `{version, epoch, lapse, n, bookedSeat × n, m,
+/// blockedSeat × m, seat, holderUser, seat, holderUser, …}`: when the first live hold
+/// lapses (ms; `-1` with none), the booked seats when the set is complete (`n` is -1
+/// when it is not, after Redis lost it or before anyone held a seat), the blocked seats
+/// likewise (`m`), then the live holds, all read in one step with the version they
+/// belong to. A hold that lapses leaves the map before the sweeper publishes its
+/// release, without a new version: `lapse` says until when what was read holds.
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local out = {tostring(tonumber(redis.call('GET', version) or '0')), redis.call('GET', epoch) or '', '-1'}
+local out = {tostring(tonumber(redis.call('GET', version) or '0')), redis.call('GET', epoch) or '', '-1', '-1'}
+local soonest = nil
 if redis.call('SISMEMBER', booked, '~loaded') == 1 then
   local n = 0
   for _, s in ipairs(redis.call('SMEMBERS', booked)) do
@@ -384,7 +387,7 @@ if redis.call('SISMEMBER', booked, '~loaded') == 1 then
       n = n + 1
     end
   end
-  out[3] = tostring(n)
+  out[4] = tostring(n)
 end
 local at = #out + 1
 out[at] = '-1'
@@ -406,8 +409,14 @@ for i = 1, #pairs_, 2 do
     if exp > now then
       out[#out + 1] = pairs_[i]
       out[#out + 1] = user
+      if soonest == nil or exp < soonest then
+        soonest = exp
+      end
     end
   end
+end
+if soonest then
+  out[3] = tostring(soonest)
 end
 return out
 "#,

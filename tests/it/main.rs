@@ -50,6 +50,7 @@ mod sale_queue;
 mod schema;
 mod schema_fuzz;
 mod schema_rs;
+mod seat_map_answers;
 mod seat_map_fast_paths;
 mod security;
 mod seed;

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{Positioned, Request, Response, Value};
 use moka::sync::Cache;
@@ -179,20 +180,24 @@ impl Answers {
     }
 }
 
+/// The operation of a document that runs when `name` is asked for: the one named, or
+/// the only one (a single named operation runs without being named).
+pub(super) fn operation_named<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
 /// Whether the operation that runs is a query of the catalog's alone.
 fn keepable(document: &ExecutableDocument, name: Option<&str>) -> bool {
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => op,
-            None => return false,
-        },
-        // A single named operation runs without being named.
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
-            Some(op) => op,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(_), None) => return false,
+    let Some(operation) = operation_named(document, name) else {
+        return false;
     };
     if operation.node.ty != OperationType::Query {
         return false;

@@ -20,6 +20,7 @@ pub mod documents;
 pub mod nul;
 pub mod observe;
 pub mod reticence;
+pub mod seat_maps;
 pub mod shape;
 pub mod ws;
 
@@ -46,6 +47,14 @@ pub struct Engine {
     schema: AppSchema,
     app: AppState,
     answers: Arc<answers::Answers>,
+    seat_maps: Arc<seat_maps::SeatMaps>,
+}
+
+/// What HTTP sends for an operation: a response to encode, or the bytes of one
+/// encoded already and shared (`seat_maps`).
+pub enum Answer {
+    Response(Response),
+    Encoded(bytes::Bytes),
 }
 
 impl Engine {
@@ -54,6 +63,32 @@ impl Engine {
             schema: super::build_schema(app.clone()),
             app,
             answers: Arc::default(),
+            seat_maps: Arc::default(),
+        }
+    }
+
+    /// A query or mutation over HTTP: as `execute`, except that a seat map read whose
+    /// answer is the same for every customer at one version is encoded once per version
+    /// and its bytes shared (`seat_maps`).
+    pub async fn answer(&self, mut request: Request) -> Answer {
+        let viewer = viewer_in(&request.data);
+        let Some(candidate) = seat_maps::Candidate::of(&self.app, &mut request, viewer.as_ref())
+        else {
+            return Answer::Response(self.execute(request).await);
+        };
+        let started = std::time::Instant::now();
+        if let Some(body) = self.seat_maps.get(&self.app, &candidate).await {
+            self.app.metrics.seat_map_answer_shared();
+            let observed = Observed::of(&mut request);
+            self.app
+                .metrics
+                .observe_graphql(observed.name(), "OK", started.elapsed());
+            return Answer::Encoded(body);
+        }
+        let response = self.execute(request.data(candidate.reads())).await;
+        match self.seat_maps.keep(&self.app, candidate, &response) {
+            Some(body) => Answer::Encoded(body),
+            None => Answer::Response(response),
         }
     }
 }
