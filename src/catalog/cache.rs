@@ -115,14 +115,18 @@ impl CatalogCache {
         if now < entry.read_at {
             return None;
         }
-        Some(
-            entry
-                .value
-                .iter()
-                .filter(|s| s.end_time > now)
-                .cloned()
-                .collect(),
-        )
+        let live: Vec<Showtime> = entry
+            .value
+            .iter()
+            .filter(|s| s.end_time > now)
+            .cloned()
+            .collect();
+        // The first `limit` less one that ended may not be the first `limit`: the one
+        // after them is in Postgres.
+        if key.limit.is_some() && live.len() < entry.value.len() {
+            return None;
+        }
+        Some(live)
     }
 
     pub fn keep_showtimes(&self, ticket: Ticket, key: ShowtimesOfMovie, value: Arc<Vec<Showtime>>) {
@@ -274,6 +278,7 @@ mod tests {
             movie: uuid::Uuid::new_v4(),
             date: None,
             theater: None,
+            limit: None,
         };
         let ticket = cache.ticket(now).unwrap();
         cache.keep_showtimes(ticket, key, Arc::new(Vec::new()));

@@ -1,5 +1,6 @@
 //! Catalog types and queries: thin resolvers over `queries` and the dataloaders.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{
@@ -75,6 +76,7 @@ impl CatalogQuery {
             }
         };
         let (movies, total) = (&found.0, found.1);
+        prefetch_showtimes(ctx, movies).await?;
         Ok(MoviePage {
             movies: movies.iter().cloned().map(MovieNode).collect(),
             pagination: Pagination {
@@ -101,7 +103,7 @@ impl CatalogQuery {
         theater_id: Option<ID>,
     ) -> Result<Vec<ShowtimeNode>> {
         let movie = parse_uuid("movieId", &movie_id)?;
-        showtimes_of(ctx, movie, date, theater_id).await
+        showtimes_of(ctx, movie, date, theater_id, None).await
     }
 
     async fn showtime(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ShowtimeNode>> {
@@ -134,11 +136,95 @@ impl CatalogQuery {
     }
 }
 
+/// A page's films' showtimes, read with the page rather than after the dataloader's
+/// gathering window: when every `showtimes` below `movies` asks for the same (the home
+/// screen: the next few of each film), the one statement that window would gather is
+/// sent at once and its rows handed to the request's loader and the catalog cache.
+/// Anything else (a date, a theater, different arguments in different places) is left
+/// to the loader.
+async fn prefetch_showtimes(ctx: &Context<'_>, movies: &[Arc<Movie>]) -> Result<()> {
+    let fields = ctx
+        .look_ahead()
+        .field("movies")
+        .field("showtimes")
+        .selection_fields();
+    let Some((first, rest)) = fields.split_first() else {
+        return Ok(());
+    };
+    let arguments = first.arguments()?;
+    if rest
+        .iter()
+        .any(|f| f.arguments().ok().as_ref() != Some(&arguments))
+    {
+        return Ok(());
+    }
+    let mut limit = None;
+    for (name, value) in &arguments {
+        match (name.as_str(), value) {
+            ("limit", async_graphql::Value::Number(n)) => {
+                match n
+                    .as_i64()
+                    .filter(|n| (1..=i64::from(MAX_SHOWTIMES_LIMIT)).contains(n))
+                {
+                    Some(n) => limit = u16::try_from(n).ok(),
+                    // Refused by the field itself, with its error.
+                    None => return Ok(()),
+                }
+            }
+            ("limit", async_graphql::Value::Null) => {}
+            _ => return Ok(()),
+        }
+    }
+    let app = app(ctx)?;
+    let now = app.now();
+    let key = |movie| ShowtimesOfMovie {
+        movie,
+        date: None,
+        theater: None,
+        limit,
+    };
+    let missing: Vec<uuid::Uuid> = movies
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| app.catalog.showtimes(&key(*id), now).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let ticket = app.catalog.ticket(now);
+    let filter = queries::ShowtimeFilter {
+        date: None,
+        theater_id: None,
+        not_ended_at: Some(now),
+    };
+    let mut conn = app.db().await.map_err(AppError::from)?;
+    let rows = queries::showtimes_for_movies(&mut conn, &missing, filter, limit).await?;
+    drop(conn);
+    let mut found: HashMap<ShowtimesOfMovie, Vec<Showtime>> =
+        missing.iter().map(|id| (key(*id), Vec::new())).collect();
+    for showtime in rows {
+        found
+            .entry(key(showtime.movie_id))
+            .or_default()
+            .push(showtime);
+    }
+    let found: Vec<(ShowtimesOfMovie, Arc<Vec<Showtime>>)> =
+        found.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+    if let Some(ticket) = ticket {
+        for (k, v) in &found {
+            app.catalog.keep_showtimes(ticket, *k, Arc::clone(v));
+        }
+    }
+    loaders(ctx)?.feed_many(found).await;
+    Ok(())
+}
+
 async fn showtimes_of(
     ctx: &Context<'_>,
     movie: uuid::Uuid,
     date: Option<Date>,
     theater_id: Option<ID>,
+    limit: Option<u16>,
 ) -> Result<Vec<ShowtimeNode>> {
     let theater = theater_id
         .map(|t| parse_uuid("theaterId", &t))
@@ -147,6 +233,7 @@ async fn showtimes_of(
         movie,
         date: date.map(|d| d.0),
         theater,
+        limit,
     };
     let app = app(ctx)?;
     let now = app.now();
@@ -270,12 +357,10 @@ impl MovieNode {
                 )
                 .into());
             }
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-            None => usize::MAX,
+            Some(n) => u16::try_from(n).ok(),
+            None => None,
         };
-        let mut showtimes = showtimes_of(ctx, self.0.id, date, theater_id).await?;
-        showtimes.truncate(limit);
-        Ok(showtimes)
+        showtimes_of(ctx, self.0.id, date, theater_id, limit).await
     }
 }
 

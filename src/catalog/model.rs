@@ -62,7 +62,7 @@ pub struct Screen {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = showtimes, check_for_backend(diesel::pg::Pg))]
 pub struct Showtime {
     pub id: Uuid,

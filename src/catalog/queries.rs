@@ -136,9 +136,13 @@ pub async fn list_movies(
     filter: &MovieFilter,
     page: PageRequest,
 ) -> AppResult<(Vec<Movie>, i64)> {
-    let total: i64 = filtered_movies(filter).count().get_result(conn).await?;
-    let rows = filtered_movies(filter)
-        .select(Movie::as_select())
+    // The total rides on the page's rows (one statement); only a page past the end,
+    // which has no row to carry it, counts apart.
+    let rows: Vec<(Movie, i64)> = filtered_movies(filter)
+        .select((
+            Movie::as_select(),
+            sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+        ))
         // What is on comes first, newest first; then what is coming, soonest first; then the past.
         .order((
             sql::<diesel::sql_types::Integer>(
@@ -158,7 +162,12 @@ pub async fn list_movies(
         .offset(page.offset())
         .load(conn)
         .await?;
-    Ok((rows, total))
+    let total = match <[(Movie, i64)]>::first(&rows) {
+        Some((_, total)) => *total,
+        None if page.offset() == 0 => 0,
+        None => filtered_movies(filter).count().get_result(conn).await?,
+    };
+    Ok((rows.into_iter().map(|(movie, _)| movie).collect(), total))
 }
 
 pub async fn movies_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> AppResult<Vec<Movie>> {
@@ -182,13 +191,18 @@ pub struct ShowtimeFilter {
     pub not_ended_at: Option<DateTime<Utc>>,
 }
 
+/// The showtimes of each movie in start order; with `limit`, the first `limit` of each.
 pub async fn showtimes_for_movies(
     conn: &mut AsyncPgConnection,
     movie_ids: &[Uuid],
     filter: ShowtimeFilter,
+    limit: Option<u16>,
 ) -> AppResult<Vec<Showtime>> {
     if movie_ids.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(limit) = limit {
+        return first_showtimes_of_movies(conn, movie_ids, filter, limit).await;
     }
     let mut query = showtimes::table
         .inner_join(screens::table.inner_join(theaters::table))
@@ -209,6 +223,38 @@ pub async fn showtimes_for_movies(
         query = query.filter(theaters::id.eq(theater_id));
     }
     Ok(query.load(conn).await?)
+}
+
+/// The first `limit` showtimes of each movie, each movie's read on its own through
+/// the (movie, start) index, so a home screen costs the same however many showtimes
+/// the films have in all (a window over all of them grows with them). Diesel's DSL
+/// has no LATERAL, hence the SQL.
+async fn first_showtimes_of_movies(
+    conn: &mut AsyncPgConnection,
+    movie_ids: &[Uuid],
+    filter: ShowtimeFilter,
+    limit: u16,
+) -> AppResult<Vec<Showtime>> {
+    use diesel::sql_types::{Array, Nullable, Timestamptz};
+    Ok(diesel::sql_query(
+        "SELECT s.* FROM unnest($1::uuid[]) AS m(id) CROSS JOIN LATERAL ( \
+           SELECT showtimes.* FROM showtimes \
+           JOIN screens ON screens.id = showtimes.screen_id \
+           JOIN theaters ON theaters.id = screens.theater_id \
+           WHERE showtimes.movie_id = m.id AND showtimes.status = 'scheduled' \
+             AND ($2::date IS NULL OR (showtimes.start_time AT TIME ZONE theaters.timezone)::date = $2) \
+             AND ($2::date IS NOT NULL OR $3::timestamptz IS NULL OR showtimes.end_time > $3) \
+             AND ($4::uuid IS NULL OR theaters.id = $4) \
+           ORDER BY showtimes.start_time, showtimes.id LIMIT $5) s \
+         ORDER BY s.start_time, s.id",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(movie_ids)
+    .bind::<Nullable<Date>, _>(filter.date)
+    .bind::<Nullable<Timestamptz>, _>(filter.not_ended_at)
+    .bind::<Nullable<diesel::sql_types::Uuid>, _>(filter.theater_id)
+    .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
+    .load(conn)
+    .await?)
 }
 
 /// A showtime, locked for the rest of the caller's transaction (its changes, and the
@@ -300,6 +346,8 @@ pub struct ShowtimesOfMovie {
     pub movie: uuid::Uuid,
     pub date: Option<chrono::NaiveDate>,
     pub theater: Option<uuid::Uuid>,
+    /// Only the first this many (`Movie.showtimes(limit:)`).
+    pub limit: Option<u16>,
 }
 
 #[cfg(test)]

@@ -213,27 +213,31 @@ impl Loader<ShowtimesOfMovie> for AppLoader {
         keys: &[ShowtimesOfMovie],
     ) -> Result<HashMap<ShowtimesOfMovie, Self::Value>, Self::Error> {
         // Keys that share their filter are fetched together; a page asks with one filter.
-        let mut groups: HashMap<(Option<NaiveDate>, Option<Uuid>), Vec<Uuid>> = HashMap::new();
+        // Date, theater, limit.
+        type Asked = (Option<NaiveDate>, Option<Uuid>, Option<u16>);
+        let mut groups: HashMap<Asked, Vec<Uuid>> = HashMap::new();
         for key in keys {
             groups
-                .entry((key.date, key.theater))
+                .entry((key.date, key.theater, key.limit))
                 .or_default()
                 .push(key.movie);
         }
         let mut out: HashMap<ShowtimesOfMovie, Vec<Showtime>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         let mut conn = conn(&self.app).await?;
-        for ((date, theater), movies) in groups {
+        for ((date, theater, limit), movies) in groups {
             let filter = ShowtimeFilter {
                 date,
                 theater_id: theater,
                 not_ended_at: Some(self.now),
             };
-            for showtime in queries::showtimes_for_movies(&mut conn, &movies, filter).await? {
+            for showtime in queries::showtimes_for_movies(&mut conn, &movies, filter, limit).await?
+            {
                 let key = ShowtimesOfMovie {
                     movie: showtime.movie_id,
                     date,
                     theater,
+                    limit,
                 };
                 out.entry(key).or_default().push(showtime);
             }

@@ -438,6 +438,46 @@ async fn showtimes_follow_the_theaters_own_day_and_start_order() {
         assert_eq!(r.code(), "BAD_USER_INPUT", "{bad}");
         assert_eq!(r.field(), Some("limit"), "{bad}");
     }
+    // The limit applies after the date and the theater, on the theater's own clock.
+    let firsts_of = |query: &'static str| {
+        let app = &app;
+        let m = m.clone();
+        async move {
+            let r = app.gql(query, json!({"m": m})).await;
+            r.data()["movie"]["showtimes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        firsts_of(
+            "query($m: ID!) { movie(id: $m) { showtimes(date: \"2030-03-09\", limit: 1) { id } } }"
+        )
+        .await,
+        [ny_evening.to_string()]
+    );
+    assert_eq!(
+        firsts_of(
+            "query($m: ID!) { movie(id: $m) { showtimes(date: \"2030-03-10\", limit: 5) { id } } }"
+        )
+        .await,
+        [berlin_night.to_string()]
+    );
+    let ny_late_only = format!(
+        "query($m: ID!) {{ movie(id: $m) {{ late: showtimes(theaterId: \"{ny}\", limit: 2) {{ id }} first: showtimes(limit: 1) {{ id }} }} }}"
+    );
+    let r = app.gql(&ny_late_only, json!({"m": m})).await;
+    assert_eq!(
+        r.data()["movie"]["late"],
+        json!([{"id": ny_evening.to_string()}, {"id": ny_late.to_string()}])
+    );
+    assert_eq!(
+        r.data()["movie"]["first"],
+        json!([{"id": ny_evening.to_string()}])
+    );
 }
 
 #[tokio::test]
@@ -648,6 +688,14 @@ async fn catalog_reads_come_from_memory_until_an_admin_changes_the_catalog() {
     assert_eq!(now["showtimes"].as_array().unwrap().len(), 2);
     assert_eq!(now["showtimes"][1]["id"], added);
 
+    // The first of a film's showtimes, kept: when one of them ends, the next one
+    // after them is read, so a limited list is never short.
+    let first_one = "{ movies(limit: 20) { movies { showtimes(limit: 1) { id } } } }";
+    let soonest =
+        app.gql(first_one, json!({})).await.data()["movies"]["movies"][0]["showtimes"].clone();
+    assert_eq!(soonest.as_array().unwrap().len(), 1);
+    assert_ne!(soonest[0]["id"], added);
+
     // A showtime that has ended leaves the list without a trip to Postgres.
     app.gql(HOME, json!({})).await.data();
     clock.advance(Duration::hours(4));
@@ -656,6 +704,9 @@ async fn catalog_reads_come_from_memory_until_an_admin_changes_the_catalog() {
     assert_eq!(app.statements().await - before, 0);
     assert_eq!(after_first_ended["showtimes"].as_array().unwrap().len(), 1);
     assert_eq!(after_first_ended["showtimes"][0]["id"], added);
+    let next =
+        app.gql(first_one, json!({})).await.data()["movies"]["movies"][0]["showtimes"].clone();
+    assert_eq!(next, json!([{"id": added}]));
 }
 
 #[tokio::test]
