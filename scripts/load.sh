@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(health catalog holds flash-sale best-available waitlist sale-queue subscribers checkout peer)
+all=(health catalog holds flash-sale best-available waitlist sale-queue subscribers fanout checkout peer)
 scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=("${all[@]}")
 
@@ -145,7 +145,9 @@ fi
 
 for s in "${scenarios[@]}"; do
   extra=()
-  [ "$s" = subscribers ] && extra=("${subscribers_args[@]}")
+  # fanout's two legs (SCREEMA, then the raw broadcast server the tool starts) each
+  # hold one descriptor a subscriber, one after the other: the same cap.
+  case "$s" in subscribers | fanout) extra=("${subscribers_args[@]}") ;; esac
   [ "$s" = flash-sale ] && extra=("${also[@]}")
   [ "$s" = peer ] && extra=("${peer_args[@]}")
   say "scenario $s"

@@ -288,3 +288,48 @@ async fn subscribers_and_checkout_run_and_their_checks_hold() {
     .await;
     assert_operations(&report, None);
 }
+
+#[tokio::test]
+async fn a_small_fanout_measures_screema_and_the_raw_broadcast_server() {
+    let app = TestApp::new().await;
+    let report = run(
+        &app,
+        "fanout",
+        &["--subscribers", "20", "--changes", "3", "--seats", "40"],
+    )
+    .await;
+    let checks: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "SCREEMA: every subscriber got every change",
+            "raw server: every subscriber got every change"
+        ]
+    );
+    // Both legs measured every delivery: 20 subscribers × 3 changes each.
+    for leg in ["SCREEMA", "raw server"] {
+        let all = report["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == format!("{leg}: change sent → each subscriber has it"))
+            .unwrap_or_else(|| panic!("no {leg} leg in {report:#}"));
+        assert_eq!(
+            (all["ok"].as_u64(), all["errors"].as_u64()),
+            (Some(60), Some(0))
+        );
+    }
+    // The targets are figures, reported whether met or not.
+    let figures = report["figures"].as_array().unwrap();
+    assert!(
+        figures
+            .iter()
+            .any(|f| f[0] == "SCREEMA ÷ raw server, the last subscriber's p99"),
+        "{figures:?}"
+    );
+}

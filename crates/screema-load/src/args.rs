@@ -19,6 +19,8 @@ pub struct Args {
     pub seats: usize,
     pub subscribers: usize,
     pub showtimes: usize,
+    /// `fanout`: seat changes made one at a time, each measured alone.
+    pub changes: usize,
     pub server_pid: Option<u32>,
     /// `peer`: a node of the same deployment with its catalog cache off.
     pub uncached_url: Option<String>,
@@ -31,7 +33,7 @@ pub struct Args {
     pub command: String,
 }
 
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 11] = [
     "health",
     "catalog",
     "holds",
@@ -40,6 +42,7 @@ pub const SCENARIOS: [&str; 10] = [
     "waitlist",
     "sale-queue",
     "subscribers",
+    "fanout",
     "checkout",
     "peer",
 ];
@@ -58,6 +61,8 @@ impl Args {
             "waitlist" => (64, 60, 0, 1),
             "sale-queue" => (256, 120, 2_000, 1),
             "subscribers" => (16, 20, 20_000, 4),
+            // A premiere's sale: everyone on one showtime (issue 22).
+            "fanout" => (16, 20, 19_000, 1),
             // Each of the peer's legs runs this long (three rounds of three legs).
             "peer" => (8, 5, 0, 1),
             _ => (128, 15, 0, 40),
@@ -81,6 +86,7 @@ impl Args {
             seats: if best || queue { 1_000 } else { 200 },
             subscribers,
             showtimes,
+            changes: 10,
             server_pid: None,
             uncached_url: None,
             peer_url: None,
@@ -113,6 +119,7 @@ impl Args {
                 "--seats" => args.seats = number()? as usize,
                 "--subscribers" => args.subscribers = number()? as usize,
                 "--showtimes" => args.showtimes = number()? as usize,
+                "--changes" => args.changes = number()? as usize,
                 "--server-pid" => args.server_pid = Some(number()? as u32),
                 "--out" => args.out = PathBuf::from(value),
                 "--uncached-url" => {
@@ -176,6 +183,8 @@ mod tests {
     fn defaults_follow_the_scenario_and_flags_override_them() -> anyhow::Result<()> {
         let a = parse("catalog")?;
         assert_eq!(a.connections, 8);
+        let a = parse("fanout --changes 3")?;
+        assert_eq!((a.subscribers, a.showtimes, a.changes), (19_000, 1, 3));
         let a = parse("flash-sale --buyers 50 --seats 20 --url http://localhost:9000/")?;
         assert_eq!((a.buyers, a.seats), (50, 20));
         assert_eq!(a.ws_url(), "ws://localhost:9000/graphql");

@@ -8,6 +8,7 @@
 //! is created through the admin API.
 
 mod args;
+mod broadcast;
 mod client;
 mod fixtures;
 mod report;
@@ -31,6 +32,9 @@ scenarios:
   waitlist     a sold-out showtime (--seats 200), --buyers (500) on its waiting list, a
                tenth of the bookings refunded: every freed seat offered once, live
   subscribers  --subscribers websocket subscribers on --showtimes showtimes while holds are made
+  fanout       --subscribers (19,000) on ONE showtime, --changes (10) seat changes one at a
+               time: when each subscriber has each; then the same client against a raw
+               websocket broadcast server (below) the tool starts itself, as the ceiling
   checkout     hold, book, pay (simulated gateway), confirmed, end to end
   peer         the home screen asked of SCREEMA (cache on, --url; cache off,
                --uncached-url) and of PostGraphile (--peer-url) in alternating legs
@@ -44,16 +48,35 @@ options (defaults depend on the scenario):
   --seats N            flash-sale seats
   --subscribers N      websocket subscribers
   --showtimes N        showtimes to spread over
+  --changes N          fanout: seat changes, one at a time
   --server-pid PID     read the server's resident memory from /proc
   --uncached-url URL   peer: a SCREEMA node with CATALOG_CACHE_TTL_MS=0
   --peer-url URL       peer: PostGraphile's base URL
   --out DIR            where <scenario>.md and <scenario>.json go (default target/load)
 
-environment: DATABASE_URL and JWT_SECRET as the server has them (same defaults)";
+environment: DATABASE_URL and JWT_SECRET as the server has them (same defaults)
+
+screema-load broadcast-server [--port P]
+               the raw broadcast server `fanout` measures against (it starts one itself):
+               graphql-transport-ws subscribers get a snapshot, then every frame sent
+               through its /control socket, encoded once";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "broadcast-server") {
+        if argv.iter().any(|a| a == "-h" || a == "--help") {
+            println!("{}", broadcast::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        return match broadcast::serve(&argv[1..]).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("screema-load broadcast-server: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if argv.is_empty() || argv.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;

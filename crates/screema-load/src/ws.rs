@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const QUERY: &str = "subscription ($id: ID!, $since: SeatMapCursorInput) {
@@ -30,6 +30,9 @@ pub struct Subscriber {
     /// Every event as it came, when asked for (`record`): a replay needs to know
     /// which changes came together.
     pub events: Option<Vec<Event>>,
+    /// Every `next` message as it came over the wire, and when, when asked for
+    /// (`open_keeping_frames`): the `fanout` scenario replays them to its raw server.
+    pub frames: Option<Vec<(Utf8Bytes, Instant)>>,
 }
 
 /// One `seatMap` event as it came: its version, whether it was a snapshot, and its
@@ -44,7 +47,15 @@ pub struct Event {
 impl Subscriber {
     /// Connects, subscribes and reads the first event (the snapshot).
     pub async fn open(url: &str, showtime: &str, token: Option<&str>) -> anyhow::Result<Self> {
-        let mut sub = Self::connect(url, showtime, token, Value::Null).await?;
+        let mut sub = Self::connect(url, showtime, token, Value::Null, false).await?;
+        sub.next_event().await?;
+        Ok(sub)
+    }
+
+    /// `open`, keeping every `next` message's text as it came, the snapshot's first
+    /// (`frames`).
+    pub async fn open_keeping_frames(url: &str, showtime: &str) -> anyhow::Result<Self> {
+        let mut sub = Self::connect(url, showtime, None, Value::Null, true).await?;
         sub.next_event().await?;
         Ok(sub)
     }
@@ -59,7 +70,7 @@ impl Subscriber {
         version: i64,
     ) -> anyhow::Result<Self> {
         let since = json!({"epoch": epoch, "version": version});
-        let mut sub = Self::connect(url, showtime, None, since).await?;
+        let mut sub = Self::connect(url, showtime, None, since, false).await?;
         sub.version = version;
         sub.epoch = epoch.to_owned();
         sub.record();
@@ -71,6 +82,7 @@ impl Subscriber {
         showtime: &str,
         token: Option<&str>,
         since: Value,
+        keep_frames: bool,
     ) -> anyhow::Result<Self> {
         let mut request = url.into_client_request()?;
         request
@@ -86,6 +98,7 @@ impl Subscriber {
             epoch: String::new(),
             arrivals: Vec::new(),
             events: None,
+            frames: keep_frames.then(Vec::new),
         };
         let init = match token {
             Some(t) => {
@@ -124,6 +137,11 @@ impl Subscriber {
                     if v["type"] == "ping" {
                         self.send(json!({"type": "pong"})).await?;
                         continue;
+                    }
+                    if let Some(frames) = self.frames.as_mut()
+                        && v["type"] == "next"
+                    {
+                        frames.push((text, Instant::now()));
                     }
                     return Ok(v);
                 }

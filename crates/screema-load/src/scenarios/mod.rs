@@ -2,6 +2,7 @@
 
 mod best_available;
 mod checkout;
+mod fanout;
 mod flash_sale;
 mod holds;
 mod http;
@@ -31,6 +32,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         "waitlist" => waitlist::run(args, &mut report).await?,
         "sale-queue" => sale_queue::run(args, &mut report).await?,
         "subscribers" => subscribers::run(args, &mut report).await?,
+        "fanout" => fanout::run(args, &mut report).await?,
         "peer" => peer::run(args, &mut report).await?,
         _ => checkout::run(args, &mut report).await?,
     }
