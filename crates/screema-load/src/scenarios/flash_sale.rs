@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::seq::IndexedRandom;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 use tokio::sync::Semaphore;
 
 use super::{Budget, phase, progress, strings};
@@ -290,12 +291,12 @@ async fn buy(
                 out.hold.error(&code);
                 let t = Instant::now();
                 match api
-                    .gql(Some(&buyer.token), MAP, json!({"s": showtime}))
+                    .gql_typed::<MapAnswer>(Some(&buyer.token), MAP, json!({"s": showtime}))
                     .await
                 {
-                    Ok(data) => {
+                    Ok(map) => {
                         out.map.ok(t.elapsed());
-                        free = available(&data);
+                        free = map.available();
                     }
                     Err(f) => {
                         out.map.error(&f.code);
@@ -312,13 +313,44 @@ async fn buy(
     out
 }
 
-fn available(map: &Value) -> Vec<String> {
-    map["showtime"]["seatMap"]["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["seats"].as_array().into_iter().flatten())
-        .filter(|s| s["state"] == "AVAILABLE")
-        .filter_map(|s| s["number"].as_str().map(str::to_owned))
-        .collect()
+/// `MAP`'s answer, as much of it as a buyer reads.
+#[derive(Deserialize)]
+struct MapAnswer {
+    showtime: MapShowtime,
+}
+
+#[derive(Deserialize)]
+struct MapShowtime {
+    #[serde(rename = "seatMap")]
+    seat_map: MapRows,
+}
+
+#[derive(Deserialize)]
+struct MapRows {
+    rows: Vec<MapRow>,
+}
+
+#[derive(Deserialize)]
+struct MapRow {
+    seats: Vec<MapSeat>,
+}
+
+#[derive(Deserialize)]
+struct MapSeat {
+    number: String,
+    state: String,
+}
+
+impl MapAnswer {
+    /// The seats still free.
+    fn available(self) -> Vec<String> {
+        self.showtime
+            .seat_map
+            .rows
+            .into_iter()
+            .flat_map(|r| r.seats)
+            .filter(|s| s.state == "AVAILABLE")
+            .map(|s| s.number)
+            .collect()
+    }
 }
