@@ -620,17 +620,7 @@ async fn redis_losing_everything_mid_sale_sells_no_seat_twice_and_maps_converge(
     let sold_before = sale.first_wave([&app, &other]).await;
 
     // Redis loses everything of this deployment between two waves of buyers.
-    use fred::interfaces::ClientLike;
-    let redis = app.redis().await;
-    let keys: Vec<String> = redis
-        .custom(fred::cmd!("KEYS"), vec![format!("{}:*", app.prefix)])
-        .await
-        .unwrap();
-    for key in keys {
-        let _: i64 = fred::prelude::KeysInterface::del(&redis, key)
-            .await
-            .unwrap();
-    }
+    app.lose_redis_data().await;
 
     sale.second_wave([&app, &other], &sold_before).await;
 }

@@ -25,6 +25,16 @@ async fn shared(app: &TestApp) -> u64 {
         .expect("the shared answers counter in /metrics")
 }
 
+/// A showtime tomorrow in a small room.
+async fn showtime_tomorrow(app: &TestApp) -> uuid::Uuid {
+    let mut conn = app.conn().await;
+    let theater = fx::theater(&mut conn, "Rex", "UTC").await;
+    let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+    let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
+    let at = app.app.now() + Duration::days(1);
+    fx::showtime(&mut conn, movie, screen, at, "10.00").await
+}
+
 fn state(map: &Value, seat: &str) -> (String, bool) {
     let seat = map["showtime"]["seatMap"]["rows"]
         .as_array()
@@ -47,14 +57,7 @@ async fn a_seat_map_is_encoded_once_a_version_and_never_shared_stale_or_as_someo
     let bob = app.with_user(Role::Customer).await;
     let carol = app.with_user(Role::Customer).await;
     let operator = app.with_user(Role::Operator).await;
-    let showtime = {
-        let mut conn = app.conn().await;
-        let theater = fx::theater(&mut conn, "Rex", "UTC").await;
-        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
-        let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
-        let at = app.app.now() + Duration::days(1);
-        fx::showtime(&mut conn, movie, screen, at, "10.00").await
-    };
+    let showtime = showtime_tomorrow(&app).await;
     let vars = json!({"s": showtime.to_string()});
     // A first hold makes Redis know the showtime's sold and blocked seats whole.
     lock(&app, &alice, showtime, &["A2"]).await;
@@ -143,14 +146,7 @@ async fn an_answer_from_before_redis_lost_the_showtime_is_not_served_after() {
     let app = TestApp::new().await;
     let alice = app.with_user(Role::Customer).await;
     let bob = app.with_user(Role::Customer).await;
-    let showtime = {
-        let mut conn = app.conn().await;
-        let theater = fx::theater(&mut conn, "Rex", "UTC").await;
-        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
-        let movie = fx::movie(&mut conn, fx::MovieSpec::default()).await;
-        let at = app.app.now() + Duration::days(1);
-        fx::showtime(&mut conn, movie, screen, at, "10.00").await
-    };
+    let showtime = showtime_tomorrow(&app).await;
     let vars = json!({"s": showtime.to_string()});
     lock(&app, &alice, showtime, &["A2"]).await;
     let kept = app
@@ -160,18 +156,7 @@ async fn an_answer_from_before_redis_lost_the_showtime_is_not_served_after() {
         .clone();
     assert_eq!(state(&kept, "A2"), ("HELD".to_owned(), false));
 
-    // Redis loses everything of this deployment.
-    use fred::interfaces::ClientLike;
-    let redis = app.redis().await;
-    let keys: Vec<String> = redis
-        .custom(fred::cmd!("KEYS"), vec![format!("{}:*", app.prefix)])
-        .await
-        .unwrap();
-    for key in keys {
-        let _: i64 = fred::prelude::KeysInterface::del(&redis, key)
-            .await
-            .unwrap();
-    }
+    app.lose_redis_data().await;
     lock(&app, &alice, showtime, &["B2"]).await;
     let before = shared(&app).await;
     let fresh = app

@@ -87,20 +87,26 @@ impl Api {
         Ok(body.len())
     }
 
+    /// A GraphQL request, with `token`'s bearer when given.
+    fn post(&self, token: Option<&str>, query: &str, variables: Value) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .post(&self.endpoint)
+            .json(&json!({ "query": query, "variables": variables }));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn gql(
         &self,
         token: Option<&str>,
         query: &str,
         variables: Value,
     ) -> Result<Value, Failure> {
-        let mut request = self
-            .http
-            .post(&self.endpoint)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
+        let response = self
+            .post(token, query, variables)
             .send()
             .await
             .map_err(|e| Failure::new("NETWORK", e.to_string()))?;
@@ -136,14 +142,8 @@ impl Api {
             #[serde(default)]
             errors: Vec<Value>,
         }
-        let mut request = self
-            .http
-            .post(&self.endpoint)
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
+        let response = self
+            .post(token, query, variables)
             .send()
             .await
             .map_err(|e| Failure::new("NETWORK", e.to_string()))?;

@@ -207,6 +207,15 @@ impl Candidate {
         })
     }
 
+    /// Whether this caller's answer, made of `read`, differs from everyone else's: it
+    /// selects `heldByMe` and the caller holds seats in it.
+    fn sees_own_holds(&self, read: &Read) -> bool {
+        self.held_by_me
+            && self
+                .viewer
+                .is_some_and(|me| read.holders.binary_search(&me).is_ok())
+    }
+
     /// Where the resolvers record what they read: goes into the request's data.
     pub fn reads(&self) -> Reads {
         self.reads.clone()
@@ -260,10 +269,7 @@ impl SeatMaps {
         if read.showtime != candidate.showtime || !app.catalog.current(kept.ticket) {
             return None;
         }
-        let holds_some = candidate
-            .viewer
-            .is_some_and(|me| read.holders.binary_search(&me).is_ok());
-        if candidate.held_by_me && holds_some {
+        if candidate.sees_own_holds(read) {
             return None;
         }
         if read
@@ -286,10 +292,7 @@ impl SeatMaps {
         if read.showtime != candidate.showtime || !read.whole {
             return None;
         }
-        let holds_some = candidate
-            .viewer
-            .is_some_and(|me| read.holders.binary_search(&me).is_ok());
-        if candidate.held_by_me && holds_some {
+        if candidate.sees_own_holds(&read) {
             return None;
         }
         let body = Bytes::from(serde_json::to_vec(response).ok()?);

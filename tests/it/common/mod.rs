@@ -521,6 +521,22 @@ impl TestApp {
         client
     }
 
+    /// Redis loses everything of this deployment (every key under its prefix), as a
+    /// restart without persistence would leave it.
+    pub async fn lose_redis_data(&self) {
+        use fred::interfaces::ClientLike;
+        let redis = self.redis().await;
+        let keys: Vec<String> = redis
+            .custom(fred::cmd!("KEYS"), vec![format!("{}:*", self.prefix)])
+            .await
+            .unwrap();
+        for key in keys {
+            let _: i64 = fred::prelude::KeysInterface::del(&redis, key)
+                .await
+                .unwrap();
+        }
+    }
+
     /// `screema_db_statements_total` as `/metrics` reports it.
     pub async fn statements(&self) -> u64 {
         let text = self.get("/metrics").await.text().await.unwrap();

@@ -305,14 +305,7 @@ async fn leg(
             sub
         }));
     }
-    let mut subs = Vec::with_capacity(wanted);
-    let mut refused: HashMap<String, u64> = HashMap::new();
-    for o in opening {
-        match o.await? {
-            Ok(s) => subs.push(s),
-            Err(e) => *refused.entry(e.to_string()).or_default() += 1,
-        }
-    }
+    let (subs, refused) = super::opened(opening).await?;
     let opened_in = open_started.elapsed();
     // Let the server settle (handshakes done, buffers freed) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -12,8 +12,8 @@ use crate::client::Api;
 use crate::fixtures::{Fixtures, layout};
 use crate::report::Report;
 
-pub const CATALOG_QUERY: &str =
-    "{ movies(limit: 20) { movies { id title showtimes { id startTime basePrice { amount } } } } }";
+/// The home screen: 20 films and the next 10 showtimes of each.
+pub const CATALOG_QUERY: &str = "{ movies(limit: 20) { movies { id title showtimes(limit: 10) { id startTime basePrice { amount } } } } }";
 
 pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let catalog = args.scenario == "catalog";

@@ -175,3 +175,18 @@ pub fn check_api_is_database(
         ),
     );
 }
+
+/// The subscribers that opened, and how many were refused for each reason.
+pub async fn opened<T>(
+    opening: Vec<tokio::task::JoinHandle<anyhow::Result<T>>>,
+) -> anyhow::Result<(Vec<T>, std::collections::HashMap<String, u64>)> {
+    let mut subs = Vec::with_capacity(opening.len());
+    let mut refused: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for o in opening {
+        match o.await? {
+            Ok(s) => subs.push(s),
+            Err(e) => *refused.entry(e.to_string()).or_default() += 1,
+        }
+    }
+    Ok((subs, refused))
+}

@@ -53,14 +53,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             sub.map(|s| (room, s))
         }));
     }
-    let mut subs = Vec::with_capacity(opening.len());
-    let mut refused: HashMap<String, u64> = HashMap::new();
-    for o in opening {
-        match o.await? {
-            Ok(s) => subs.push(s),
-            Err(e) => *refused.entry(e.to_string()).or_default() += 1,
-        }
-    }
+    let (subs, refused) = super::opened(opening).await?;
     let opened_in = open_started.elapsed();
     // Let the server settle (closed handshakes, freed buffers) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
