@@ -11,6 +11,7 @@ use super::age_rating::AgeRating;
 use super::manage::{self, MovieChanges, MovieInput, NewShowtime, Patch, SnackInput};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
+use super::showtime_list::ShowtimeList;
 use super::ticket_prices::Rule;
 use crate::db::enums::Role;
 use crate::error::AppError;
@@ -101,9 +102,11 @@ impl CatalogQuery {
         movie_id: ID,
         date: Option<Date>,
         theater_id: Option<ID>,
-    ) -> Result<Vec<ShowtimeNode>> {
+    ) -> Result<ShowtimeList> {
         let movie = parse_uuid("movieId", &movie_id)?;
-        showtimes_of(ctx, movie, date, theater_id, None).await
+        showtimes_of(ctx, movie, date, theater_id, None)
+            .await
+            .map(ShowtimeList)
     }
 
     async fn showtime(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ShowtimeNode>> {
@@ -348,7 +351,7 @@ impl MovieNode {
         date: Option<Date>,
         theater_id: Option<ID>,
         limit: Option<i32>,
-    ) -> Result<Vec<ShowtimeNode>> {
+    ) -> Result<ShowtimeList> {
         let limit = match limit {
             Some(n) if !(1..=MAX_SHOWTIMES_LIMIT).contains(&n) => {
                 return Err(AppError::bad_input(
@@ -360,7 +363,9 @@ impl MovieNode {
             Some(n) => u16::try_from(n).ok(),
             None => None,
         };
-        showtimes_of(ctx, self.0.id, date, theater_id, limit).await
+        showtimes_of(ctx, self.0.id, date, theater_id, limit)
+            .await
+            .map(ShowtimeList)
     }
 }
 
@@ -372,6 +377,16 @@ pub enum ShowtimeStatus {
     Cancelled,
 }
 
+impl ShowtimeStatus {
+    pub fn of(showtime: &Showtime) -> Self {
+        if showtime.is_cancelled() {
+            Self::Cancelled
+        } else {
+            Self::Scheduled
+        }
+    }
+}
+
 #[Object(name = "Showtime")]
 impl ShowtimeNode {
     async fn id(&self) -> ID {
@@ -381,11 +396,7 @@ impl ShowtimeNode {
     /// SCHEDULED, or CANCELLED (`cancelShowtime`): no longer listed or sold, its
     /// bookings refunded.
     async fn status(&self) -> ShowtimeStatus {
-        if self.0.is_cancelled() {
-            ShowtimeStatus::Cancelled
-        } else {
-            ShowtimeStatus::Scheduled
-        }
+        ShowtimeStatus::of(&self.0)
     }
 
     /// Why it was cancelled, as customers were told; null unless it was.

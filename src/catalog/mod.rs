@@ -7,6 +7,7 @@ pub mod manage;
 pub mod model;
 pub mod queries;
 pub mod sale;
+pub mod showtime_list;
 pub mod ticket_prices;
 
 /// Seat layouts live in the small `screema-formats` crate (crates/screema-formats), so

@@ -843,3 +843,44 @@ async fn the_home_screen_is_answered_whole_for_a_second_and_never_what_is_live_o
     app.gql(HOME, json!({})).await.data();
     assert_eq!(answers_served(&app).await, served + 2);
 }
+
+/// A page's showtimes are written in one pass when the selection is the rows' own
+/// fields (`catalog::showtime_list`) and by async-graphql's general resolver otherwise
+/// (a fragment): both give the same answer.
+#[tokio::test]
+async fn the_showtimes_of_a_page_read_the_same_whether_their_selection_is_plain_or_not() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let theater = fx::theater(&mut conn, "Odeon", "UTC").await;
+    let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+    let movie = fx::movie(&mut conn, MovieSpec::default()).await;
+    for (day, price) in [(1, "12.5"), (2, "9.99")] {
+        let at = app.app.now() + Duration::days(day);
+        fx::showtime(&mut conn, movie, screen, at, price).await;
+    }
+    drop(conn);
+    let fields =
+        "__typename id startTime endTime status p: basePrice { amount currency __typename }";
+    let read = |selection: String| {
+        let app = &app;
+        async move {
+            let query = format!(
+                "query($m: ID!) {{ movie(id: $m) {{ showtimes(limit: 5) {selection} }}
+                   showtimes(movieId: $m) {selection}
+                   movies {{ movies {{ showtimes {selection} }} }} }}"
+            );
+            app.gql(&query, json!({"m": movie.to_string()}))
+                .await
+                .data()
+                .clone()
+        }
+    };
+    let plain = read(format!("{{ {fields} }}")).await;
+    let general = read(format!("{{ ... on Showtime {{ {fields} }} }}")).await;
+    assert_eq!(plain, general);
+    let showtimes = plain["movie"]["showtimes"].as_array().unwrap();
+    assert_eq!(showtimes.len(), 2);
+    assert_eq!(showtimes[0]["p"]["amount"], "12.50");
+    assert_eq!(showtimes[0]["status"], "SCHEDULED");
+    assert_eq!(showtimes[0]["__typename"], "Showtime");
+}

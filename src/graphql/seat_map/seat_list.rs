@@ -60,8 +60,8 @@ enum SeatPart {
     Price(Vec<(Name, MoneyPart)>),
 }
 
-/// What to write for one field of a seat's `Money`.
-enum MoneyPart {
+/// What to write for one field of a `Money`.
+pub(crate) enum MoneyPart {
     Typename,
     Amount,
     Currency,
@@ -69,7 +69,7 @@ enum MoneyPart {
 
 /// The plain fields of a selection by response key: `None` when it has anything else
 /// (a fragment, a directive, an argument, a key given twice).
-fn plain_fields(set: &SelectionSet) -> Option<Vec<(Name, &Field)>> {
+pub(crate) fn plain_fields(set: &SelectionSet) -> Option<Vec<(Name, &Field)>> {
     let mut fields: Vec<(Name, &Field)> = Vec::with_capacity(set.items.len());
     for item in &set.items {
         let Selection::Field(field) = &item.node else {
@@ -88,7 +88,7 @@ fn plain_fields(set: &SelectionSet) -> Option<Vec<(Name, &Field)>> {
     Some(fields)
 }
 
-fn is_leaf(field: &Field) -> bool {
+pub(crate) fn is_leaf(field: &Field) -> bool {
     field.selection_set.node.items.is_empty()
 }
 
@@ -114,7 +114,7 @@ fn plan(set: &SelectionSet) -> Option<Vec<(Name, SeatPart)>> {
         .collect()
 }
 
-fn money_plan(price: &Field) -> Option<Vec<(Name, MoneyPart)>> {
+pub(crate) fn money_plan(price: &Field) -> Option<Vec<(Name, MoneyPart)>> {
     plain_fields(&price.selection_set.node)?
         .into_iter()
         .map(|(key, field)| {
@@ -140,25 +140,27 @@ fn render(seat: &SeatObject, plan: &[(Name, SeatPart)]) -> Value {
             SeatPart::Kind => enum_value(seat.kind),
             SeatPart::State => enum_value(seat.state),
             SeatPart::HeldByMe => Value::Boolean(seat.held_by_me),
-            SeatPart::Price(money) => Value::Object(
-                money
-                    .iter()
-                    .map(|(key, part)| {
-                        let value = match part {
-                            MoneyPart::Typename => {
-                                Value::String(MoneyObject::type_name().into_owned())
-                            }
-                            MoneyPart::Amount => seat.price.amount.to_value(),
-                            MoneyPart::Currency => Value::String(seat.price.currency.clone()),
-                        };
-                        (key.clone(), value)
-                    })
-                    .collect(),
-            ),
+            SeatPart::Price(money) => render_money(&seat.price, money),
         };
         object.insert(key.clone(), value);
     }
     Value::Object(object)
+}
+
+/// A `Money` as `plan` selects it.
+pub(crate) fn render_money(money: &MoneyObject, plan: &[(Name, MoneyPart)]) -> Value {
+    Value::Object(
+        plan.iter()
+            .map(|(key, part)| {
+                let value = match part {
+                    MoneyPart::Typename => Value::String(MoneyObject::type_name().into_owned()),
+                    MoneyPart::Amount => money.amount.to_value(),
+                    MoneyPart::Currency => Value::String(money.currency.clone()),
+                };
+                (key.clone(), value)
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
