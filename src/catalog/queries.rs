@@ -227,34 +227,76 @@ pub async fn showtimes_for_movies(
 
 /// The first `limit` showtimes of each movie, each movie's read on its own through
 /// the (movie, start) index, so a home screen costs the same however many showtimes
-/// the films have in all (a window over all of them grows with them). Diesel's DSL
-/// has no LATERAL, hence the SQL.
+/// the films have in all (a window over all of them grows with them).
 async fn first_showtimes_of_movies(
     conn: &mut AsyncPgConnection,
     movie_ids: &[Uuid],
     filter: ShowtimeFilter,
     limit: u16,
 ) -> AppResult<Vec<Showtime>> {
-    use diesel::sql_types::{Array, Nullable, Timestamptz};
-    Ok(diesel::sql_query(
-        "SELECT s.* FROM unnest($1::uuid[]) AS m(id) CROSS JOIN LATERAL ( \
-           SELECT showtimes.* FROM showtimes \
-           JOIN screens ON screens.id = showtimes.screen_id \
-           JOIN theaters ON theaters.id = screens.theater_id \
-           WHERE showtimes.movie_id = m.id AND showtimes.status = 'scheduled' \
-             AND ($2::date IS NULL OR (showtimes.start_time AT TIME ZONE theaters.timezone)::date = $2) \
-             AND ($2::date IS NOT NULL OR $3::timestamptz IS NULL OR showtimes.end_time > $3) \
-             AND ($4::uuid IS NULL OR theaters.id = $4) \
-           ORDER BY showtimes.start_time, showtimes.id LIMIT $5) s \
-         ORDER BY s.start_time, s.id",
-    )
-    .bind::<Array<diesel::sql_types::Uuid>, _>(movie_ids)
-    .bind::<Nullable<Date>, _>(filter.date)
-    .bind::<Nullable<Timestamptz>, _>(filter.not_ended_at)
-    .bind::<Nullable<diesel::sql_types::Uuid>, _>(filter.theater_id)
-    .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
+    Ok(FirstShowtimes {
+        movies: movie_ids,
+        filter,
+        limit: i64::from(limit),
+    }
     .load(conn)
     .await?)
+}
+
+/// `first_showtimes_of_movies`' statement. Diesel's DSL has no LATERAL, and a
+/// `sql_query` is never kept prepared: planned again on every home screen, it cost as
+/// much as it took to run (0.9 ms each, EXPLAIN ANALYZE). Written as a query fragment
+/// of its own, its text depends only on which filters are given, so each variant is
+/// prepared once per connection; the theaters are joined only when a date (in the
+/// theater's time zone) or a theater asks for them.
+struct FirstShowtimes<'a> {
+    movies: &'a [Uuid],
+    filter: ShowtimeFilter,
+    limit: i64,
+}
+
+impl diesel::query_builder::QueryId for FirstShowtimes<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for FirstShowtimes<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for FirstShowtimes<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Timestamptz};
+        let joined = self.filter.date.is_some() || self.filter.theater_id.is_some();
+        out.push_sql("SELECT s.* FROM unnest(");
+        out.push_bind_param::<Array<diesel::sql_types::Uuid>, _>(self.movies)?;
+        out.push_sql(") AS m(id) CROSS JOIN LATERAL (SELECT showtimes.* FROM showtimes");
+        if joined {
+            out.push_sql(
+                " JOIN screens ON screens.id = showtimes.screen_id \
+                 JOIN theaters ON theaters.id = screens.theater_id",
+            );
+        }
+        out.push_sql(" WHERE showtimes.movie_id = m.id AND showtimes.status = 'scheduled'");
+        if let Some(date) = &self.filter.date {
+            out.push_sql(" AND (showtimes.start_time AT TIME ZONE theaters.timezone)::date = ");
+            out.push_bind_param::<Date, _>(date)?;
+        } else if let Some(now) = &self.filter.not_ended_at {
+            out.push_sql(" AND showtimes.end_time > ");
+            out.push_bind_param::<Timestamptz, _>(now)?;
+        }
+        if let Some(theater) = &self.filter.theater_id {
+            out.push_sql(" AND theaters.id = ");
+            out.push_bind_param::<diesel::sql_types::Uuid, _>(theater)?;
+        }
+        out.push_sql(" ORDER BY showtimes.start_time, showtimes.id LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") s ORDER BY s.start_time, s.id");
+        Ok(())
+    }
 }
 
 /// A showtime, locked for the rest of the caller's transaction (its changes, and the
