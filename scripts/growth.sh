@@ -11,11 +11,15 @@
 # Prints one Markdown table for BENCHMARKS.md; each case's own report is in
 # target/growth/<case>/.
 #
-#   scripts/growth.sh
+#   scripts/growth.sh                 # every case
+#   scripts/growth.sh home holds      # some: home, maps, holds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '[growth] %s\n' "$*" >&2; }
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(home maps holds)
+wanted() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 bash scripts/services.sh >/dev/null
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -25,7 +29,6 @@ cargo build --release --quiet --workspace --bin screema --bin screema-load
 port="${GROWTH_PORT:-8190}"
 url="http://127.0.0.1:$port"
 out="target/growth"
-rm -rf "$out"
 mkdir -p "$out"
 export PGPASSWORD="${SCREEMA_PG_PASSWORD:-screema}"
 user="${SCREEMA_PG_USER:-screema}"
@@ -60,6 +63,7 @@ start_server() { # case-name [extra env...]
   dbs+=("$db")
   export DATABASE_URL="postgres://$user:$PGPASSWORD@127.0.0.1:5432/$db"
   "${pg[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  rm -rf "${out:?}/$name"
   mkdir -p "$out/$name"
   env BIND_ADDR="127.0.0.1:$port" REDIS_KEY_PREFIX="growth$(date +%s%N)" \
     RATE_LIMIT_GENERAL=off RATE_LIMIT_BOOKING=off WS_MAX_CONNECTIONS_PER_CLIENT=off \
@@ -109,7 +113,7 @@ PY
 
 rows=()
 
-for shape in "20 10" "2000 10" "20000 10" "20 1000"; do
+wanted home && for shape in "20 10" "2000 10" "20000 10" "20 1000"; do
   set -- $shape
   name="home-$1x$2"
   say "home screen: $1 films of $2 showtimes"
@@ -120,7 +124,7 @@ for shape in "20 10" "2000 10" "20000 10" "20 1000"; do
   rows+=("| home screen, uncached | $1 films × $2 showtimes | $(figures "$out/$name/catalog.json" "movies(limit: 20) query") |")
 done
 
-for seats in 100 500 1500; do
+wanted maps && for seats in 100 500 1500; do
   name="map-$seats"
   say "flash sale: a map of $seats seats"
   start_server "$name"
@@ -130,7 +134,7 @@ for seats in 100 500 1500; do
   rows+=("| flash sale, map read after a refusal | $seats seats | $(figures "$out/$name/flash-sale.json" "seat map read after a refusal") |")
 done
 
-for showtimes in 10 1000 10000; do
+wanted holds && for showtimes in 10 1000 10000; do
   name="holds-$showtimes"
   say "holds over $showtimes showtimes"
   start_server "$name"

@@ -22,6 +22,9 @@ pub struct User {
     pub token: String,
 }
 
+/// The highest screen number a theater has (`createScreen`).
+const MAX_SCREENS_A_THEATER: usize = 999;
+
 pub struct Fixtures {
     pub api: Api,
     pub admin: User,
@@ -175,7 +178,7 @@ impl Fixtures {
         let data = self
             .admin_gql(
                 "mutation ($i: CreateTheaterInput!) { createTheater(input: $i) { id } }",
-                json!({"i": {"name": format!("Load {}", self.run), "location": "Loopback 1"}}),
+                json!({"i": {"name": format!("Load {} {}", self.run, uuid::Uuid::new_v4().simple()), "location": "Loopback 1"}}),
             )
             .await?;
         let id = str_at(&data, &["createTheater", "id"])?;
@@ -184,6 +187,11 @@ impl Fixtures {
     }
 
     pub async fn screen(&mut self, layout: &Value) -> anyhow::Result<String> {
+        // A theater numbers its screens 1 to 999: past that, the next theater.
+        if self.screens == MAX_SCREENS_A_THEATER {
+            self.theater = None;
+            self.screens = 0;
+        }
         let theater = self.theater().await?;
         self.screens += 1;
         let data = self
