@@ -11,7 +11,6 @@ use super::age_rating::AgeRating;
 use super::manage::{self, MovieChanges, MovieInput, NewShowtime, Patch, SnackInput};
 use super::model::{self, Movie, Screen, Showtime, Snack, Theater};
 use super::queries::{self, MovieFilter, PageRequest};
-use super::showtime_list::ShowtimeList;
 use super::ticket_prices::Rule;
 use crate::db::enums::Role;
 use crate::error::AppError;
@@ -20,6 +19,7 @@ use crate::graphql::loaders::{
     MovieKey, ScreenKey, ScreensOfTheater, ShowtimeKey, ShowtimesOfMovie, TheaterKey, WaitlistOf,
 };
 use crate::graphql::scalars::{Date, DateTime, Decimal, MoneyObject, int};
+use crate::graphql::showtime_list::ShowtimeList;
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
 use crate::money::Money;

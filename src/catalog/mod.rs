@@ -7,7 +7,6 @@ pub mod manage;
 pub mod model;
 pub mod queries;
 pub mod sale;
-pub mod showtime_list;
 pub mod ticket_prices;
 
 /// Seat layouts live in the small `screema-formats` crate (crates/screema-formats), so

@@ -11,6 +11,7 @@ pub mod loaders;
 pub mod scalars;
 pub mod schema;
 pub mod seat_map;
+pub mod showtime_list;
 
 use async_graphql::Context;
 

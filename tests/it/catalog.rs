@@ -845,7 +845,7 @@ async fn the_home_screen_is_answered_whole_for_a_second_and_never_what_is_live_o
 }
 
 /// A page's showtimes are written in one pass when the selection is the rows' own
-/// fields (`catalog::showtime_list`) and by async-graphql's general resolver otherwise
+/// fields (`graphql::showtime_list`) and by async-graphql's general resolver otherwise
 /// (a fragment): both give the same answer.
 #[tokio::test]
 async fn the_showtimes_of_a_page_read_the_same_whether_their_selection_is_plain_or_not() {

@@ -19,8 +19,8 @@ use async_graphql::{
     ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
 };
 
-use super::graphql::{ShowtimeNode, ShowtimeStatus};
 use crate::app::AppState;
+use crate::catalog::graphql::{ShowtimeNode, ShowtimeStatus};
 use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::graphql::seat_map::seat_list::{
     MoneyPart, is_leaf, money_plan, plain_fields, render_money,
