@@ -40,6 +40,16 @@ fn load_tool() -> PathBuf {
     path
 }
 
+/// What a report's checks check, in order.
+fn check_names(report: &Value) -> Vec<&str> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs one scenario to the end: its JSON report.
 async fn run(app: &TestApp, scenario: &str, options: &[&str]) -> Value {
     let out = std::env::temp_dir().join(format!("screema-load-{}", uuid::Uuid::new_v4()));
@@ -130,12 +140,7 @@ async fn a_small_flash_sale_on_two_nodes_sells_every_seat_once() {
     )
     .await;
     assert_operations(&report, Some("SEATS_UNAVAILABLE"));
-    let checks: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["what"].as_str().unwrap())
-        .collect();
+    let checks = check_names(&report);
     assert_eq!(
         checks,
         [
@@ -166,12 +171,7 @@ async fn a_small_best_available_sale_replays_every_hold_against_the_ranking() {
     )
     .await;
     assert_operations(&report, None);
-    let checks: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["what"].as_str().unwrap())
-        .collect();
+    let checks = check_names(&report);
     assert_eq!(
         checks,
         [
@@ -197,12 +197,7 @@ async fn a_small_waiting_list_offers_every_freed_seat_once() {
     )
     .await;
     assert_operations(&report, None);
-    let checks: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["what"].as_str().unwrap())
-        .collect();
+    let checks = check_names(&report);
     assert_eq!(
         checks,
         [
@@ -298,12 +293,7 @@ async fn a_small_fanout_measures_screema_and_the_raw_broadcast_server() {
         &["--subscribers", "20", "--changes", "3", "--seats", "40"],
     )
     .await;
-    let checks: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["what"].as_str().unwrap())
-        .collect();
+    let checks = check_names(&report);
     assert_eq!(
         checks,
         [
