@@ -23,7 +23,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 INFRASTRUCTURE = {
     "clock", "config", "db", "error", "ids", "metrics", "money", "outbox", "pubsub",
-    "ratelimit", "redis", "shutdown", "telemetry", "text",
+    "ratelimit", "reads", "redis", "shutdown", "telemetry", "text",
 }
 DOMAINS = {
     "admin", "auth", "booking", "box_office", "catalog", "checkout", "door", "loyalty",

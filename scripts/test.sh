@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
+bash scripts/replica.sh
 SCREEMA_PYTHON="$(bash scripts/test-tools.sh --python)"
 export SCREEMA_PYTHON
 export LOCALSTRIPE_URL="${LOCALSTRIPE_URL:-http://127.0.0.1:${SCREEMA_LOCALSTRIPE_PORT:-8420}}"

@@ -23,6 +23,8 @@ use secrecy::ExposeSecret;
 pub struct App {
     pub config: Config,
     pub db: Pool,
+    /// Where catalog reads go: a streaming replica when one is configured.
+    pub reads: crate::reads::Reads,
     pub redis: Redis,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
@@ -79,6 +81,14 @@ impl App {
             statements.clone(),
             metrics.db_transactions(),
         )?;
+        let reads = match &config.database.read_url {
+            Some(url) => crate::reads::Reads::with_replica(
+                url.expose_secret(),
+                config.database.read_retry,
+                metrics.replica_counters(),
+            )?,
+            None => crate::reads::Reads::primary_only(),
+        };
         let redis = Redis::connect(
             config.redis.url.expose_secret(),
             &config.redis.key_prefix,
@@ -139,6 +149,7 @@ impl App {
             metrics,
             config,
             db,
+            reads,
             redis,
             clock,
             statements,
@@ -157,6 +168,21 @@ impl App {
 
     pub async fn db(&self) -> Result<db::Conn, db::PoolError> {
         self.db.get().await
+    }
+
+    /// Runs a catalog read on the read replica when it can serve it (`db::reads`), else
+    /// on the primary. Only for reads that need not see this request's own writes.
+    pub async fn read<R, F>(&self, read: F) -> crate::error::AppResult<R>
+    where
+        for<'r> F: crate::reads::ReadFn<
+                &'r mut diesel_async::AsyncPgConnection,
+                crate::error::AppResult<R>,
+                Fut: Send,
+            > + Send
+            + Sync,
+        R: Send,
+    {
+        self.reads.run(&self.db, read).await
     }
 
     /// The base URL clients reach this server at: `PUBLIC_URL`, else where it listens.

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod payments;
 pub mod pubsub;
 pub mod ratelimit;
+pub mod reads;
 pub mod redis;
 pub mod sale_queue;
 pub mod seating;

@@ -55,6 +55,17 @@ struct Inner {
     live_payloads_sent: Counter,
     catalog_answers_served: Counter,
     seat_map_answers_shared: Counter,
+    replica: ReplicaMetrics,
+}
+
+/// The read replica's counters (`db::reads`).
+#[derive(Clone, Default)]
+struct ReplicaMetrics {
+    statements: crate::db::StatementCounter,
+    transactions: Counter,
+    served: Counter,
+    behind: Counter,
+    unavailable: Counter,
 }
 
 impl Default for Metrics {
@@ -145,6 +156,36 @@ impl Metrics {
             "Seat map queries answered with the bytes encoded for their version (graphql::engine::seat_maps)",
             seat_map_answers_shared.clone(),
         );
+        let replica = ReplicaMetrics::default();
+        for (name, help, counter) in [
+            (
+                "db_replica_statements",
+                "SQL statements sent to the read replica (DATABASE_READ_URL)",
+                &replica.statements.0,
+            ),
+            (
+                "db_replica_transactions",
+                "Transactions run on the read replica",
+                &replica.transactions,
+            ),
+            (
+                "db_replica_reads",
+                "Catalog reads the read replica served (db::reads)",
+                &replica.served,
+            ),
+            (
+                "db_replica_behind",
+                "Catalog reads sent to the primary because the replica had not replayed the latest catalog change",
+                &replica.behind,
+            ),
+            (
+                "db_replica_unavailable",
+                "Catalog reads sent to the primary because the replica failed or was resting after a failure",
+                &replica.unavailable,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         Self(Arc::new(Inner {
             registry,
             graphql_requests,
@@ -160,7 +201,20 @@ impl Metrics {
             live_payloads_sent,
             catalog_answers_served,
             seat_map_answers_shared,
+            replica,
         }))
+    }
+
+    /// The counters the read replica's pool and router increment.
+    pub fn replica_counters(&self) -> crate::reads::ReplicaCounters {
+        let r = &self.0.replica;
+        crate::reads::ReplicaCounters {
+            statements: r.statements.clone(),
+            transactions: r.transactions.clone(),
+            served: r.served.clone(),
+            behind: r.behind.clone(),
+            unavailable: r.unavailable.clone(),
+        }
     }
 
     /// A catalog query answered whole from memory.

@@ -176,7 +176,10 @@ struct Changes;
 
 #[async_trait::async_trait]
 impl crate::pubsub::Listener for Changes {
-    async fn message(&self, app: &crate::app::App, _channel: &str, _payload: String) {
+    async fn message(&self, app: &crate::app::App, _channel: &str, payload: String) {
+        if let (_, Some(lsn)) = parse_word(&payload) {
+            app.reads.raise_floor(lsn);
+        }
         app.catalog.clear();
     }
 
@@ -200,13 +203,50 @@ pub async fn showtime_changed(app: &crate::app::App, showtime: uuid::Uuid) {
 /// How the word names a showtime.
 pub const SHOWTIME: &str = "showtime:";
 
+/// A word as it is sent: the change, then (with a read replica) where the primary's
+/// WAL stood once it was committed: `showtime:<id> @<lsn>`.
+pub fn parse_word(payload: &str) -> (&str, Option<u64>) {
+    match payload.split_once(" @") {
+        Some((word, lsn)) => (word, lsn.parse().ok()),
+        None => (payload, None),
+    }
+}
+
 async fn publish(app: &crate::app::App, word: String) {
+    // Before the cache is cleared: a read that refills it must not come from a
+    // replica that has not replayed this change (`db::reads`).
+    let word = match committed_position(app).await {
+        Some(lsn) => {
+            app.reads.raise_floor(lsn);
+            format!("{word} @{lsn}")
+        }
+        None => word,
+    };
     app.catalog.clear();
     use fred::prelude::PubsubInterface;
     let published: Result<i64, _> = app.redis.client().await.publish(channel(app), word).await;
     if let Err(e) = published {
         // The others keep what they have until their time to live runs out.
         tracing::warn!(error = %e, "could not tell the other nodes that the catalog changed");
+    }
+}
+
+/// The primary's WAL position now, when a read replica is configured. Without it
+/// (Postgres away), reads go on to the replica as before, bounded by the time to live.
+async fn committed_position(app: &crate::app::App) -> Option<u64> {
+    if !app.reads.has_replica() {
+        return None;
+    }
+    let position = match app.db().await {
+        Ok(mut conn) => crate::reads::primary_position(&mut conn).await,
+        Err(e) => Err(crate::error::AppError::from(e)),
+    };
+    match position {
+        Ok(lsn) => Some(lsn),
+        Err(e) => {
+            tracing::warn!(error = ?e, "could not read the primary's WAL position after a catalog change");
+            None
+        }
     }
 }
 

@@ -66,8 +66,9 @@ impl CatalogQuery {
             Some(found) => found,
             None => {
                 let ticket = app.catalog.ticket(app.now());
-                let mut conn = app.db().await.map_err(AppError::from)?;
-                let (movies, total) = queries::list_movies(&mut conn, &filter, page).await?;
+                let (movies, total) = app
+                    .read(async |c| queries::list_movies(c, &filter, page).await)
+                    .await?;
                 let found = Arc::new((movies.into_iter().map(Arc::new).collect(), total));
                 if let Some(ticket) = ticket {
                     app.catalog
@@ -119,8 +120,9 @@ impl CatalogQuery {
 
     #[graphql(complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity")]
     async fn theaters(&self, ctx: &Context<'_>) -> Result<Vec<TheaterNode>> {
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        let theaters = queries::all_theaters(&mut conn).await?;
+        let theaters = app(ctx)?
+            .read(async |c| queries::all_theaters(c).await)
+            .await?;
         Ok(theaters
             .into_iter()
             .map(|t| TheaterNode(Arc::new(t)))
@@ -130,8 +132,8 @@ impl CatalogQuery {
     /// Every snack, available or not (`available` says which can be ordered).
     #[graphql(complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity")]
     async fn snacks(&self, ctx: &Context<'_>) -> Result<Vec<SnackNode>> {
-        let mut conn = app(ctx)?.db().await.map_err(AppError::from)?;
-        Ok(queries::all_snacks(&mut conn)
+        Ok(app(ctx)?
+            .read(async |c| queries::all_snacks(c).await)
             .await?
             .into_iter()
             .map(SnackNode)
@@ -200,9 +202,9 @@ async fn prefetch_showtimes(ctx: &Context<'_>, movies: &[Arc<Movie>]) -> Result<
         theater_id: None,
         not_ended_at: Some(now),
     };
-    let mut conn = app.db().await.map_err(AppError::from)?;
-    let rows = queries::showtimes_for_movies(&mut conn, &missing, filter, limit).await?;
-    drop(conn);
+    let rows = app
+        .read(async |c| queries::showtimes_for_movies(c, &missing, filter, limit).await)
+        .await?;
     let mut found: HashMap<ShowtimesOfMovie, Vec<Showtime>> =
         missing.iter().map(|id| (key(*id), Vec::new())).collect();
     for showtime in rows {

@@ -53,7 +53,15 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "LOG_FORMAT",
         ],
     ),
-    ("database", &["DATABASE_URL", "DATABASE_POOL_SIZE"]),
+    (
+        "database",
+        &[
+            "DATABASE_URL",
+            "DATABASE_POOL_SIZE",
+            "DATABASE_READ_URL",
+            "DATABASE_READ_RETRY_MS",
+        ],
+    ),
     ("redis", &["REDIS_URL", "REDIS_KEY_PREFIX"]),
     (
         "auth",
@@ -382,6 +390,8 @@ mod tests {
             ("BIND_ADDR", "nowhere"),
             ("DATABASE_POOL_SIZE", "0"),
             ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_READ_URL", "mysql://replica"),
+            ("DATABASE_READ_RETRY_MS", "0"),
             ("REDIS_URL", "http://x"),
             ("APP_ENV", "staging"),
             ("CURRENCY", "dollars"),

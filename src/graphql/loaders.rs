@@ -115,7 +115,10 @@ impl Loader<MovieKey> for AppLoader {
 
     async fn load(&self, keys: &[MovieKey]) -> Result<HashMap<MovieKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = queries::movies_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        let rows = self
+            .app
+            .read(async |c| queries::movies_by_ids(c, &ids).await)
+            .await?;
         Ok(by_id(rows, |m| m.id, MovieKey))
     }
 }
@@ -141,7 +144,10 @@ impl Loader<ShowtimeKey> for AppLoader {
             }
         }
         if !ids.is_empty() {
-            let rows = queries::showtimes_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+            let rows = self
+                .app
+                .read(async |c| queries::showtimes_by_ids(c, &ids).await)
+                .await?;
             found.extend(by_id(rows, |s| s.id, ShowtimeKey));
         }
         Ok(found)
@@ -157,7 +163,10 @@ impl Loader<ScreenKey> for AppLoader {
         keys: &[ScreenKey],
     ) -> Result<HashMap<ScreenKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = queries::screens_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        let rows = self
+            .app
+            .read(async |c| queries::screens_by_ids(c, &ids).await)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -177,7 +186,10 @@ impl Loader<TheaterKey> for AppLoader {
         keys: &[TheaterKey],
     ) -> Result<HashMap<TheaterKey, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = queries::theaters_by_ids(&mut *conn(&self.app).await?, &ids).await?;
+        let rows = self
+            .app
+            .read(async |c| queries::theaters_by_ids(c, &ids).await)
+            .await?;
         Ok(by_id(rows, |t| t.id, TheaterKey))
     }
 }
@@ -191,7 +203,10 @@ impl Loader<ScreensOfTheater> for AppLoader {
         keys: &[ScreensOfTheater],
     ) -> Result<HashMap<ScreensOfTheater, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = queries::screens_of_theaters(&mut *conn(&self.app).await?, &ids).await?;
+        let rows = self
+            .app
+            .read(async |c| queries::screens_of_theaters(c, &ids).await)
+            .await?;
         let mut grouped: HashMap<ScreensOfTheater, Vec<Screen>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
         for screen in rows {
@@ -224,15 +239,17 @@ impl Loader<ShowtimesOfMovie> for AppLoader {
         }
         let mut out: HashMap<ShowtimesOfMovie, Vec<Showtime>> =
             keys.iter().map(|k| (*k, Vec::new())).collect();
-        let mut conn = conn(&self.app).await?;
         for ((date, theater, limit), movies) in groups {
             let filter = ShowtimeFilter {
                 date,
                 theater_id: theater,
                 not_ended_at: Some(self.now),
             };
-            for showtime in queries::showtimes_for_movies(&mut conn, &movies, filter, limit).await?
-            {
+            let rows = self
+                .app
+                .read(async |c| queries::showtimes_for_movies(c, &movies, filter, limit).await)
+                .await?;
+            for showtime in rows {
                 let key = ShowtimesOfMovie {
                     movie: showtime.movie_id,
                     date,

@@ -87,7 +87,8 @@ impl crate::pubsub::Listener for Changes {
     async fn message(&self, app: &App, _channel: &str, payload: String) {
         app.rooms.entries.invalidate_all();
         // A showtime that changed: its open seat maps here are drawn again from it.
-        if let Some(showtime) = payload
+        let (word, _) = crate::catalog::cache::parse_word(&payload);
+        if let Some(showtime) = word
             .strip_prefix(crate::catalog::cache::SHOWTIME)
             .and_then(|id| Uuid::parse_str(id).ok())
         {

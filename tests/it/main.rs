@@ -43,6 +43,7 @@ mod payments;
 mod profile;
 mod promotions;
 mod properties;
+mod read_replica;
 mod reports;
 mod request_ids;
 mod resume;

@@ -147,8 +147,21 @@ impl Candidate {
         if request.query.len() > super::documents::MAX_QUERY_BYTES {
             return None;
         }
+        // Taken out (not cloned) while the document borrows the request, and put back:
+        // every request passes here, and few are seat maps.
+        let variables = std::mem::take(&mut request.variables);
+        let found = Self::read(request, &variables, ticket, viewer);
+        request.variables = variables;
+        found
+    }
+
+    fn read(
+        request: &mut Request,
+        variables: &async_graphql::Variables,
+        ticket: Ticket,
+        viewer: Option<&Viewer>,
+    ) -> Option<Self> {
         let operation_name = request.operation_name.clone();
-        let variables = request.variables.clone();
         let document = super::document(request)?;
         let operation = operation_named(document, operation_name.as_deref())?;
         if operation.node.ty != OperationType::Query {
@@ -189,7 +202,7 @@ impl Candidate {
         if !shared {
             return None;
         }
-        let variables = serde_json::to_string(&variables).ok()?;
+        let variables = serde_json::to_string(variables).ok()?;
         if variables.len() > MAX_VARIABLES_BYTES {
             return None;
         }

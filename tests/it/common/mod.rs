@@ -162,6 +162,16 @@ pub struct TestAppBuilder {
     database: bool,
     /// Another node of an existing app: its database and Redis prefix, not owned.
     node_of: Option<(String, String)>,
+    /// `host:port` of a streaming replica of the tests' Postgres: the app's database
+    /// there is its `DATABASE_READ_URL`.
+    replica_at: Option<String>,
+}
+
+/// The same database URL at another `host:port`.
+pub fn at_address(url: &str, address: &str) -> String {
+    let (scheme_user, rest) = url.split_once('@').expect("database URL has a host");
+    let (_, path) = rest.split_once('/').expect("database URL has a path");
+    format!("{scheme_user}@{address}/{path}")
 }
 
 impl TestAppBuilder {
@@ -173,6 +183,12 @@ impl TestAppBuilder {
 
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Catalog reads go to the replica at `address` (`host:port`), as `DATABASE_READ_URL`.
+    pub fn read_replica(mut self, address: &str) -> Self {
+        self.replica_at = Some(address.to_owned());
         self
     }
 
@@ -220,6 +236,10 @@ impl TestAppBuilder {
                 ticket_dir(&prefix).display().to_string(),
             ),
         ]);
+        if let Some(address) = &self.replica_at {
+            let url = at_address(&vars["DATABASE_URL"], address);
+            vars.insert("DATABASE_READ_URL".to_owned(), url);
+        }
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
         let redis_url = config.redis.url.expose_secret().to_owned();
@@ -374,6 +394,7 @@ impl TestApp {
             clock: Arc::new(SystemClock),
             database: true,
             node_of: None,
+            replica_at: None,
         }
     }
 
