@@ -8,6 +8,7 @@
 #   scripts/load.sh catalog holds         # some of them
 #   scripts/load.sh peer                  # the home screen against PostGraphile v5
 #   LOAD_ARGS="--duration 5" scripts/load.sh checkout
+#   LOAD_NODES=2 LOAD_REDIS=cluster scripts/load.sh flash-sale   # two nodes, a Redis Cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,20 @@ pg=(psql -qtA -h 127.0.0.1 -U "${SCREEMA_PG_USER:-screema}" -d postgres -v ON_ER
 "${pg[@]}" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 export DATABASE_URL="postgres://${SCREEMA_PG_USER:-screema}:$PGPASSWORD@127.0.0.1:5432/$db"
 prefix="load$(date +%s)"
+# LOAD_REDIS=cluster: every node on the three-master Redis Cluster that services.sh
+# starts (SCREEMA_REDIS_CLUSTER_PORTS) instead of the single Redis.
+redis_ports=("${SCREEMA_REDIS_PORT:-6379}")
+case "${LOAD_REDIS:-single}" in
+  single) export REDIS_URL="redis://127.0.0.1:${redis_ports[0]}" ;;
+  cluster)
+    read -r -a redis_ports <<<"${SCREEMA_REDIS_CLUSTER_PORTS:-7101 7102 7103}"
+    nodes=""
+    for p in "${redis_ports[@]:1}"; do nodes="$nodes${nodes:+&}node=127.0.0.1:$p"; done
+    export REDIS_URL="redis-cluster://127.0.0.1:${redis_ports[0]}?$nodes"
+    say "Redis: the cluster on ports ${redis_ports[*]}"
+    ;;
+  *) say "LOAD_REDIS is single or cluster, not ${LOAD_REDIS}"; exit 1 ;;
+esac
 
 if curl -fsS "$url/health/live" >/dev/null 2>&1; then
   say "something already answers on $url; set LOAD_PORT"; exit 1
@@ -63,7 +78,10 @@ done
 cleanup() {
   kill "$server" "${others[@]}" 2>/dev/null || true
   wait "$server" "${others[@]}" 2>/dev/null || true
-  redis-cli --scan --pattern "$prefix:*" 2>/dev/null | xargs -r -n 500 redis-cli del >/dev/null 2>&1 || true
+  for p in "${redis_ports[@]}"; do
+    redis-cli -p "$p" --scan --pattern "$prefix:*" 2>/dev/null |
+      xargs -r -n 1 redis-cli -c -p "$p" del >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
@@ -184,6 +202,9 @@ say "measuring ceilings"
   rps=$(redis-benchmark -q -n 200000 -c 50 EVALSHA "$sha" 1 "$prefix:bench" 2>/dev/null | tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1)
   redis-cli DEL "$prefix:bench" >/dev/null
   echo "- Redis: redis-benchmark EVALSHA (one INCR), 50 clients: $rps"
+  if [ "${LOAD_REDIS:-single}" = cluster ]; then
+    echo "- Redis Cluster: ${#redis_ports[@]} masters on ports ${redis_ports[*]} (the EVALSHA ceiling above is one single Redis)"
+  fi
   pgbench=/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -n | tail -1)/bin/pgbench
   pgargs=(-h 127.0.0.1 -U "${SCREEMA_PG_USER:-screema}" "$db")
   "$pgbench" -i -q -s 10 "${pgargs[@]}" >/dev/null 2>&1
@@ -203,6 +224,7 @@ PY
   echo
   echo "### machine"
   echo
+  echo "- server nodes: ${LOAD_NODES:-1}; Redis: ${LOAD_REDIS:-single}"
   echo "- $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo "- $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory; $(uname -sr); open-file limit $fds"
   echo "- PostgreSQL $(basename "$(dirname "$(dirname "$pgbench")")"), $(redis-server --version | awk '{print $1" "$3}'), server and tool release builds"
