@@ -8,7 +8,7 @@
 use std::str::FromStr;
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLRequest;
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::ServerState;
 use super::client::{ClientAddr, bearer, client_addr};
 use super::graphiql;
+use super::media::Media;
 use crate::app::App;
 use crate::auth::model::Viewer;
 use crate::auth::tokens::{self, AccessToken};
@@ -30,14 +31,25 @@ use secrecy::ExposeSecret;
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    if !Media::readable_body(&parts.headers) {
+        return refused_with(
+            Media::negotiate(&parts.headers),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::bad_input(
+                "Content-Type",
+                "send the body as application/json (Content-Type: application/json)",
+            ),
+        );
+    }
     run(&state, parts, body).await
 }
 
 /// Lets the caller in (or not), reads the GraphQL request and executes it.
 async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Response {
+    let media = Media::negotiate(&parts.headers);
     let caller = match admit(&state.app, &parts).await {
         Ok(caller) => caller,
-        Err(refusal) => return refusal,
+        Err(refused) => return media.respond(refused),
     };
     let request = Request::from_parts(parts, body);
     let is_get = request.method() == axum::http::Method::GET;
@@ -48,15 +60,27 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
     {
         // A link or an image can make a browser send a GET: it never changes anything.
         Ok(mut request) => {
+            // Not a GraphQL-over-HTTP request at all (a persisted query's hash stands
+            // in for its text: `persisted`).
+            if request.0.query.trim().is_empty()
+                && !request.0.extensions.contains_key("persistedQuery")
+            {
+                return refused_with(
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    AppError::bad_input("query", "the request has no query"),
+                );
+            }
             if is_get && is_mutation(&mut request.0) {
                 return refused_with(
+                    media,
                     StatusCode::METHOD_NOT_ALLOWED,
                     AppError::bad_input("query", "mutations must be sent with POST"),
                 );
             }
-            execute(state, request, caller).await
+            execute(state, request, caller, media).await
         }
-        Err(rejection) => unreadable(rejection.0),
+        Err(rejection) => unreadable(media, rejection.0),
     }
 }
 
@@ -67,7 +91,7 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
 }
 
 /// A body that is not a GraphQL request, answered like every other error.
-fn unreadable(error: async_graphql::ParseRequestError) -> Response {
+fn unreadable(media: Media, error: async_graphql::ParseRequestError) -> Response {
     use async_graphql::ParseRequestError as E;
     let too_large = match &error {
         E::PayloadTooLarge => true,
@@ -76,6 +100,7 @@ fn unreadable(error: async_graphql::ParseRequestError) -> Response {
     };
     if too_large {
         return refused_with(
+            media,
             StatusCode::PAYLOAD_TOO_LARGE,
             AppError::bad_input("body", "the request body is too large"),
         );
@@ -88,13 +113,14 @@ fn unreadable(error: async_graphql::ParseRequestError) -> Response {
         _ => "the body is not a GraphQL request".to_owned(),
     };
     refused_with(
+        media,
         StatusCode::BAD_REQUEST,
         AppError::bad_input("body", message),
     )
 }
 
-fn refused_with(status: StatusCode, error: AppError) -> Response {
-    let mut response = refusal(error);
+fn refused_with(media: Media, status: StatusCode, error: AppError) -> Response {
+    let mut response = media.respond(refusal(error));
     *response.status_mut() = status;
     response
 }
@@ -151,7 +177,7 @@ struct Caller {
 }
 
 /// Authenticates and counts the request against the general limit.
-async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
+async fn admit(app: &App, parts: &Parts) -> Result<Caller, async_graphql::Response> {
     let client = client_addr(
         &parts.extensions,
         &parts.headers,
@@ -176,33 +202,21 @@ async fn admit(app: &App, parts: &Parts) -> Result<Caller, Response> {
     })
 }
 
-/// A GraphQL-shaped error response for a request refused before execution, built by
-/// the same error boundary as every other error.
-fn refusal(error: AppError) -> Response {
-    let (status, retry_after) = match &error {
-        AppError::RateLimited {
-            retry_after_seconds,
-        } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_seconds)),
-        AppError::Unavailable { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(crate::error::UNAVAILABLE_RETRY_SECONDS),
-        ),
-        _ => (StatusCode::OK, None),
-    };
+/// The answer to a request refused before execution, built by the same error
+/// boundary as every other error; `Media` gives it its status.
+fn refusal(error: AppError) -> async_graphql::Response {
     let mut server_error = async_graphql::Error::from(error).into_server_error(Default::default());
     // Refused before the query was read: there is no position to point at.
     server_error.locations.clear();
-    let body = serde_json::json!({ "data": null, "errors": [server_error] });
-    let mut response = (status, Json(body)).into_response();
-    if let Some(seconds) = retry_after
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    async_graphql::Response::from_errors(vec![server_error])
 }
 
-async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -> Response {
+async fn execute(
+    state: &ServerState,
+    request: GraphQLRequest,
+    caller: Caller,
+    media: Media,
+) -> Response {
     let mut request = request.into_inner().data(caller.client);
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
@@ -210,49 +224,10 @@ async fn execute(state: &ServerState, request: GraphQLRequest, caller: Caller) -
     if let Some(token) = caller.token {
         request = request.data(token);
     }
-    let response = match state.engine.answer(request).await {
-        Answer::Response(response) => response,
-        Answer::Encoded(body) => return encoded(body),
-    };
-    let unavailable = only_unavailable(&response);
-    let mut http = GraphQLResponse::from(response).into_response();
-    if let Some(retry_after) = unavailable {
-        *http.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        http.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    match state.engine.answer(request).await {
+        Answer::Response(response) => media.respond(response),
+        Answer::Encoded(body) => media.encoded(body),
     }
-    http
-}
-
-/// An answer encoded already (`engine::seat_maps`), sent as `GraphQLResponse` sends
-/// one: a success without errors, cache headers or headers of its own.
-fn encoded(body: bytes::Bytes) -> Response {
-    let mut response = Response::new(axum::body::Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/graphql-response+json"),
-    );
-    response
-}
-
-/// An answer that is nothing but `UNAVAILABLE` (a service it needed is away, and no
-/// field has a value to show) is HTTP 503 with `Retry-After`, so that a load
-/// balancer, a proxy or a client's retry logic sees it as the retryable failure it is,
-/// as 429 is for rate limits. The GraphQL over HTTP specification allows a non-200
-/// status for `application/graphql-response+json`, which is what these answers are
-/// sent as. An answer with data beside the error is a partial success: it stays 200.
-fn only_unavailable(response: &async_graphql::Response) -> Option<u64> {
-    use crate::graphql::error::code_of;
-    use async_graphql::Value;
-    if response.errors.is_empty() || response.errors.iter().any(|e| code_of(e) != "UNAVAILABLE") {
-        return None;
-    }
-    let no_data = match &response.data {
-        Value::Null => true,
-        Value::Object(fields) => fields.values().all(|v| *v == Value::Null),
-        _ => false,
-    };
-    no_data.then_some(crate::error::UNAVAILABLE_RETRY_SECONDS)
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).
@@ -323,53 +298,4 @@ fn negotiated(headers: &axum::http::HeaderMap) -> Option<WebSocketProtocols> {
             list.split(',')
                 .find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use async_graphql::{Name, ServerError, Value};
-
-    fn answer(data: Value, codes: &[&str]) -> async_graphql::Response {
-        let mut response = async_graphql::Response::new(data);
-        for code in codes {
-            let mut error = ServerError::new("x", None);
-            let mut extensions = async_graphql::ErrorExtensionValues::default();
-            extensions.set("code", *code);
-            error.extensions = Some(extensions);
-            response.errors.push(error);
-        }
-        response
-    }
-
-    fn object(value: Value) -> Value {
-        Value::Object([(Name::new("field"), value)].into_iter().collect())
-    }
-
-    #[test]
-    fn only_an_answer_with_nothing_but_unavailable_is_503() {
-        let retry = Some(crate::error::UNAVAILABLE_RETRY_SECONDS);
-        assert_eq!(
-            only_unavailable(&answer(Value::Null, &["UNAVAILABLE"])),
-            retry
-        );
-        assert_eq!(
-            only_unavailable(&answer(
-                object(Value::Null),
-                &["UNAVAILABLE", "UNAVAILABLE"]
-            )),
-            retry
-        );
-        // A partial success keeps its 200, and so does any other error beside it.
-        assert_eq!(
-            only_unavailable(&answer(object(Value::from(1)), &["UNAVAILABLE"])),
-            None
-        );
-        assert_eq!(
-            only_unavailable(&answer(Value::Null, &["UNAVAILABLE", "NOT_FOUND"])),
-            None
-        );
-        assert_eq!(only_unavailable(&answer(Value::Null, &["INTERNAL"])), None);
-        assert_eq!(only_unavailable(&answer(object(Value::Null), &[])), None);
-    }
 }

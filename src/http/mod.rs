@@ -4,6 +4,7 @@ pub mod client;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod media;
 pub mod metrics;
 pub mod revoked_tickets;
 pub mod sales_report;

@@ -202,3 +202,101 @@ async fn schema_tools_read_the_schema_with_the_standard_introspection_query() {
     assert_eq!(seen["hasSeatMap"], true, "{seen}");
     assert!(seen["types"].as_u64().unwrap() > 30, "{seen}");
 }
+
+/// The GraphQL over HTTP specification's audit suite (npm `graphql-http`'s
+/// `auditServer`, pinned in `clients/package.json`): every audit passes, with no
+/// warning and not even a notice (its MAYs).
+#[tokio::test]
+async fn the_graphql_over_http_audit_passes_every_must_should_and_may() {
+    let app = TestApp::new().await;
+    let report = run_node("audit.mjs", &[("SCREEMA_URL", app.url(""))]).await;
+    assert_eq!(report["error"], 0, "{report:#}");
+    assert_eq!(report["warn"], 0, "{report:#}");
+    assert_eq!(report["problems"], json!([]), "{report:#}");
+    assert!(report["ok"].as_u64().unwrap() >= 61, "{report:#}");
+}
+
+/// What the audit cannot see: the same answer in both media types, and a request
+/// error told apart from one that ran.
+#[tokio::test]
+async fn answers_follow_the_media_type_the_client_accepts() {
+    let app = TestApp::new().await;
+    let post = |accept: Option<&'static str>, query: &'static str| {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(json!({ "query": query }).to_string());
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    let gr = "application/graphql-response+json";
+    for (accept, query, status, media, has_data) in [
+        (None, "{ __typename }", 200, "application/json", true),
+        (Some("*/*"), "{ __typename }", 200, "application/json", true),
+        (Some(gr), "{ __typename }", 200, gr, true),
+        // A document that does not parse: a request error.
+        (None, "{", 200, "application/json", true),
+        (Some(gr), "{", 400, gr, false),
+        (
+            Some("application/json;q=0.5, application/graphql-response+json"),
+            "{ nope }",
+            400,
+            gr,
+            false,
+        ),
+        // A field's error: the operation ran, so 200 in both.
+        (
+            Some(gr),
+            "{ showtime(id: \"not-an-id\") { id } }",
+            200,
+            gr,
+            true,
+        ),
+    ] {
+        let response = post(accept, query).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{accept:?} {query}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            media,
+            "{accept:?} {query}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body.get("data").is_some(),
+            has_data,
+            "{accept:?} {query}: {body}"
+        );
+        if query != "{ __typename }" {
+            assert!(
+                body["errors"][0]["extensions"]["code"].is_string(),
+                "{body}"
+            );
+        }
+    }
+    // A body that does not say what it is.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .body(json!({ "query": "{ __typename }" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["field"], "Content-Type");
+    // No query at all.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{\"variables\": {}}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["field"], "query");
+}

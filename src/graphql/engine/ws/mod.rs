@@ -347,7 +347,7 @@ fn results<E: Executor, H: PreRendered<E>>(
 /// Whether `response` answers a request that never ran: in the GraphQL spec's terms a
 /// request error, with no data, and errors that name no field's path (a field's error
 /// always has one).
-fn is_request_error(response: &Response) -> bool {
+pub fn is_request_error(response: &Response) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
