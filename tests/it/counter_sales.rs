@@ -11,13 +11,14 @@ use crate::ticket_types::room;
 use chrono::{Duration, Utc};
 use common::flow::{count, lock, seat_states};
 use common::{Gql, TestApp, TestUser};
+use screema::clock::Clock;
 use screema::db::enums::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const SELL: &str = "mutation($i: SellAtCounterInput!) { sellAtCounter(input: $i) { id status \
-    seatNumbers qrCode saleChannel soldBy finalAmount { amount } discountAmount { amount } \
-    tickets { seatNumber ticketType price { amount } finalPrice { amount } } } }";
+    seatNumbers qrCode ticketImageUrl saleChannel soldBy finalAmount { amount } discountAmount { amount } \
+    showtime { startTime } tickets { seatNumber ticketType price { amount } finalPrice { amount } } } }";
 
 async fn sell(app: &TestApp, seller: &TestUser, input: Value) -> Gql {
     app.gql_as(&seller.token, SELL, json!({ "i": input })).await
@@ -312,4 +313,131 @@ async fn the_manifest_lists_every_sold_seat_and_how_it_was_sold() {
         .gql_as(&online.token, MANIFEST, json!({"s": show.to_string()}))
         .await;
     assert_eq!(r.code(), "FORBIDDEN");
+}
+
+/// What `url` serves to `token`: its status, and the body when it is a PNG.
+async fn fetch_png(app: &TestApp, url: &str, token: &str) -> (u16, Option<Vec<u8>>) {
+    let response = app.client.get(url).bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    if status != 200 {
+        return (status, None);
+    }
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let bytes = response.bytes().await.unwrap().to_vec();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    (status, Some(bytes))
+}
+
+/// A counter sale's ticket is an image as an online one is: the `ticketImageUrl` of
+/// the answer serves the PNG of the sale's own code, captioned with its seats and
+/// ticket types, to the booking's owner: the seller for a walk-in, the customer when
+/// the sale is theirs. As for every ticket image (security.rs), nobody else gets it,
+/// the seller included; the counter prints a customer's ticket from `qrCode`.
+#[tokio::test]
+async fn a_counter_sales_ticket_image_is_served_as_a_png_to_its_owner() {
+    let app = TestApp::new().await;
+    let room = room(&app, None).await;
+    let show = child_priced_showtime(&app, &room).await;
+    let operator = app.with_user(Role::Operator).await;
+    let customer = app.with_user(Role::Customer).await;
+    let email: String = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        screema::db::schema::users::table
+            .find(customer.id)
+            .select(screema::db::schema::users::email)
+            .first(&mut app.conn().await)
+            .await
+            .unwrap()
+    };
+
+    // A walk-in's sale, kept under the seller.
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("A2", "CHILD"), ("A1", "ADULT")]),
+               "payment": "CASH"}),
+    )
+    .await;
+    let b = r.data()["sellAtCounter"].clone();
+    let id = b["id"].as_str().unwrap();
+    let url = b["ticketImageUrl"].as_str().unwrap();
+    assert_eq!(url, app.url(&format!("/api/tickets/{id}.png")));
+    let (status, png) = fetch_png(&app, url, &operator.token).await;
+    assert_eq!(status, 200);
+    let starts: chrono::DateTime<Utc> = b["showtime"]["startTime"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = screema::tickets::image::ticket_png(
+        b["qrCode"].as_str().unwrap(),
+        &[
+            "Nosferatu".to_owned(),
+            "Rex, screen 1".to_owned(),
+            starts.format("%a %d %b %Y %H:%M").to_string(),
+            "Seats A1, A2 CHILD".to_owned(),
+        ],
+    )
+    .unwrap();
+    assert!(
+        png.as_deref() == Some(expected.as_slice()),
+        "the served image is not the sale's captioned code"
+    );
+    assert_eq!(fetch_png(&app, url, &customer.token).await.0, 404);
+
+    // A customer's sale: their ticket, fetched with their own token.
+    let r = sell(
+        &app,
+        &operator,
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[("B1", "ADULT")]),
+               "payment": "CARD_PRESENT", "customerEmail": email}),
+    )
+    .await;
+    let url = r.data()["sellAtCounter"]["ticketImageUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(fetch_png(&app, &url, &customer.token).await.0, 200);
+    assert_eq!(fetch_png(&app, &url, &operator.token).await.0, 404);
+}
+
+/// The counter sells until the showtime starts and not after, as the README's "When a
+/// showtime starts and ends" says of every sale (`check_on_sale`, shared with
+/// `lockSeats` and `createBooking`): a late-comer's ticket a few minutes into the
+/// trailers is refused too. The refused sale writes nothing and holds no seat.
+#[tokio::test]
+async fn the_counter_sells_until_the_start_and_nothing_after() {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder.build().await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, clock.now() + Duration::minutes(30), "10.00").await;
+    let operator = app.with_user(Role::Operator).await;
+    let sale = |seat: &'static str| {
+        json!({"showtimeId": show.to_string(), "tickets": tickets(&[(seat, "ADULT")]),
+               "payment": "CASH"})
+    };
+
+    clock.advance(Duration::minutes(29));
+    let r = sell(&app, &operator, sale("A1")).await;
+    assert_eq!(r.data()["sellAtCounter"]["status"], "CONFIRMED");
+
+    clock.advance(Duration::minutes(2));
+    let r = sell(&app, &operator, sale("A2")).await;
+    assert_eq!(
+        (r.code(), r.field()),
+        ("BAD_USER_INPUT", Some("showtimeId")),
+        "{r:?}"
+    );
+    assert!(
+        r.error()["message"]
+            .as_str()
+            .unwrap()
+            .contains("already started")
+    );
+    assert_eq!(count(&app, "bookings").await, 1);
+    assert_eq!(count(&app, "payments").await, 1);
+    let states = seat_states(&app, show).await;
+    assert_eq!(state(&states, "A1"), "BOOKED");
+    assert_eq!(state(&states, "A2"), "AVAILABLE");
 }

@@ -331,3 +331,233 @@ async fn a_booking_keeps_a_seat_and_moves_the_other() {
     let other = app.with_user(Role::Customer).await;
     lock(&app, &other, show, &["A1"]).await;
 }
+
+/// An exchange given `tickets` (a type per seat) rather than seat numbers alone.
+async fn exchange_tickets(
+    app: &TestApp,
+    user: &TestUser,
+    booking: &str,
+    showtime: Uuid,
+    tickets: serde_json::Value,
+    token: &str,
+) -> Gql {
+    app.gql_as(
+        &user.token,
+        EXCHANGE,
+        json!({"i": {"bookingId": booking, "showtimeId": showtime.to_string(),
+                     "tickets": tickets, "lockToken": token}}),
+    )
+    .await
+}
+
+/// A showtime of the room's film in two days at 10.00 that sells ADULT, CHILD (6.50),
+/// SENIOR (70 %) and MEMBER tickets.
+async fn family_showtime(app: &TestApp, room: &Room) -> Uuid {
+    let r =
+        crate::ticket_types::showtime(app, room, Some(crate::ticket_types::family_prices())).await;
+    r.data()["createShowtime"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The age rule of `createBooking` holds for an exchange's tickets too: a film rated
+/// above the child age sells no CHILD ticket, whether the exchange only changes a
+/// ticket's type (cheaper: a refund would follow), moves to a held seat, or would cost
+/// more (it would wait for its difference). Each is refused naming the seat, and the
+/// booking, its seats and the hold on the new seats stay as they were.
+#[tokio::test]
+async fn an_exchange_to_child_tickets_of_a_film_rated_above_the_child_age_is_refused() {
+    let app = app_builder().build().await;
+    let room = room(
+        &app,
+        Some(json!({"system": "BBFC", "code": "15", "minAge": 15})),
+    )
+    .await;
+    let show = family_showtime(&app, &room).await;
+    let buyer = app.with_user(Role::Customer).await;
+    let (id, code) = paid(&app, &buyer, show, &["A1", "A2"]).await;
+    // A hold has exactly the new seats: one for each exchange that moves.
+    let a3 = lock(&app, &buyer, show, &["A3"]).await;
+    let b1 = lock(&app, &buyer, show, &["B1"]).await;
+
+    for (tickets, token, seat) in [
+        // A2 made a CHILD ticket, no new seat: 16.50 against 20.00 paid.
+        (
+            json!([{"seatNumber": "A1", "ticketType": "ADULT"},
+                   {"seatNumber": "A2", "ticketType": "CHILD"}]),
+            "",
+            "A2",
+        ),
+        // A2 given up for the held A3, as a CHILD ticket.
+        (
+            json!([{"seatNumber": "A1", "ticketType": "ADULT"},
+                   {"seatNumber": "A3", "ticketType": "CHILD"}]),
+            a3.as_str(),
+            "A3",
+        ),
+        // A1 for the premium B1, A2 a CHILD ticket: 15.00 + 6.50 against 20.00 paid.
+        (
+            json!([{"seatNumber": "B1", "ticketType": "ADULT"},
+                   {"seatNumber": "A2", "ticketType": "CHILD"}]),
+            b1.as_str(),
+            "A2",
+        ),
+    ] {
+        let r = exchange_tickets(&app, &buyer, &id, show, tickets.clone(), token).await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("BAD_USER_INPUT", Some("tickets")),
+            "{tickets}: {r:?}"
+        );
+        let message = r.error()["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("seat {seat}")) && message.contains("BBFC 15"),
+            "{message}"
+        );
+    }
+
+    let unchanged = app
+        .gql_as(
+            &buyer.token,
+            "query($id: ID!) { booking(id: $id) { status seatNumbers qrCode finalAmount { amount } \
+             tickets { seatNumber ticketType } refunds { amount { amount } } pendingExchange { seatNumbers } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        unchanged.data()["booking"],
+        json!({"status": "CONFIRMED", "seatNumbers": ["A1", "A2"], "qrCode": code,
+               "finalAmount": {"amount": "20.00"},
+               "tickets": [{"seatNumber": "A1", "ticketType": "ADULT"},
+                           {"seatNumber": "A2", "ticketType": "ADULT"}],
+               "refunds": [], "pendingExchange": null})
+    );
+    let states = seat_states(&app, show).await;
+    for (seat, expected) in [
+        ("A1", "BOOKED"),
+        ("A2", "BOOKED"),
+        ("A3", "HELD"),
+        ("B1", "HELD"),
+    ] {
+        assert_eq!(state(&states, seat), expected, "{seat}");
+    }
+    assert_eq!(count(&app, "booking_exchanges").await, 0);
+    assert_eq!(count(&app, "refunds").await, 0);
+
+    // The holds survived the refusals: A3's moves A2 there, for an adult.
+    let r = exchange_tickets(
+        &app,
+        &buyer,
+        &id,
+        show,
+        json!([{"seatNumber": "A1", "ticketType": "ADULT"},
+               {"seatNumber": "A3", "ticketType": "ADULT"}]),
+        &a3,
+    )
+    .await;
+    assert_eq!(
+        r.data()["exchangeBooking"]["seatNumbers"],
+        json!(["A1", "A3"])
+    );
+}
+
+/// Tickets of another type in an exchange are priced one by one as a new booking's
+/// would be, and the difference is settled to the cent: given back when cheaper,
+/// charged (and the exchange carried out once paid) when dearer.
+#[tokio::test]
+async fn an_exchange_to_senior_tickets_prices_each_ticket_and_settles_the_difference_exactly() {
+    let app = app_builder().build().await;
+    let room = room(&app, None).await;
+    let show = family_showtime(&app, &room).await;
+    let buyer = app.with_user(Role::Customer).await;
+    let (id, _) = paid(&app, &buyer, show, &["A1", "A2"]).await;
+
+    // A2 becomes a SENIOR ticket (70 % of 10.00): 17.00 against 20.00 paid, no new
+    // seat and so no hold; 3.00 goes back.
+    let r = exchange_tickets(
+        &app,
+        &buyer,
+        &id,
+        show,
+        json!([{"seatNumber": "A1", "ticketType": "ADULT"},
+               {"seatNumber": "A2", "ticketType": "SENIOR"}]),
+        "",
+    )
+    .await;
+    let b = &r.data()["exchangeBooking"];
+    assert_eq!(b["finalAmount"]["amount"], "17.00");
+    assert_eq!(
+        b["tickets"],
+        json!([{"seatNumber": "A1", "ticketType": "ADULT", "price": {"amount": "10.00"}},
+               {"seatNumber": "A2", "ticketType": "SENIOR", "price": {"amount": "7.00"}}])
+    );
+    let refunds = app
+        .gql_as(
+            &buyer.token,
+            "query($id: ID!) { booking(id: $id) { refunds { amount { amount } status reason } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        refunds.data()["booking"]["refunds"],
+        json!([{"amount": {"amount": "3.00"}, "status": "succeeded",
+                "reason": "exchanged for cheaper seats"}])
+    );
+
+    // Both SENIOR, A2 moved to the premium B1 (70 % of 15.00): 7.00 + 10.50 = 17.50
+    // against 17.00: 0.50 is charged before anything moves.
+    let token = lock(&app, &buyer, show, &["B1"]).await;
+    let r = exchange_tickets(
+        &app,
+        &buyer,
+        &id,
+        show,
+        json!([{"seatNumber": "A1", "ticketType": "SENIOR"},
+               {"seatNumber": "B1", "ticketType": "SENIOR"}]),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        r.data()["exchangeBooking"]["seatNumbers"],
+        json!(["A1", "A2"])
+    );
+    const PENDING: &str = "query($id: ID!) { booking(id: $id) { seatNumbers finalAmount { amount } \
+        tickets { seatNumber ticketType price { amount } } \
+        pendingExchange { amountDue { amount } finalAmount { amount } } } }";
+    let waiting = app.gql_as(&buyer.token, PENDING, json!({"id": id})).await;
+    assert_eq!(
+        waiting.data()["booking"]["pendingExchange"],
+        json!({"amountDue": {"amount": "0.50"}, "finalAmount": {"amount": "17.50"}})
+    );
+    let intent = app
+        .gql_as(
+            &buyer.token,
+            "mutation($b: ID!) { createPaymentIntent(bookingId: $b) { paymentIntentId } }",
+            json!({"b": id}),
+        )
+        .await;
+    let intent = intent.data()["createPaymentIntent"]["paymentIntentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = common::flow::event(
+        &format!("evt_{}", Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        common::flow::intent_object(&app, &intent, &id).await,
+    );
+    assert_eq!(common::flow::send_event(&app, &body).await, 200);
+    let after = app.gql_as(&buyer.token, PENDING, json!({"id": id})).await;
+    assert_eq!(
+        after.data()["booking"],
+        json!({"seatNumbers": ["A1", "B1"], "finalAmount": {"amount": "17.50"},
+               "tickets": [{"seatNumber": "A1", "ticketType": "SENIOR", "price": {"amount": "7.00"}},
+                           {"seatNumber": "B1", "ticketType": "SENIOR", "price": {"amount": "10.50"}}],
+               "pendingExchange": null})
+    );
+    let states = seat_states(&app, show).await;
+    for (seat, expected) in [("A1", "BOOKED"), ("A2", "AVAILABLE"), ("B1", "BOOKED")] {
+        assert_eq!(state(&states, seat), expected, "{seat}");
+    }
+}

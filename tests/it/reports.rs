@@ -231,9 +231,15 @@ async fn admins_export_sales_as_csv_that_a_spreadsheet_opens_safely() {
     );
     assert_eq!(rows[0]["voucher"], "SPRING");
 
-    // Admins only; dates named when wrong.
+    // Admins only (staff or not, anyone else signed in is 403); dates named when wrong.
     assert_eq!(export(&app, None, "").await.status(), 401);
     assert_eq!(export(&app, Some(&operator.token), "").await.status(), 403);
+    let customer = app.with_user(Role::Customer).await;
+    let refused = export(&app, Some(&customer.token), "").await;
+    assert_eq!(refused.status(), 403);
+    // Refused before any sale is read: the body says why and holds no CSV.
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body, json!({"error": "only admins may export sales"}));
     for (query, field) in [
         ("?from=yesterday", "from"),
         ("?from=2026-12-10&to=2026-12-01", "from"),

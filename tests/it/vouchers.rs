@@ -385,3 +385,56 @@ async fn a_booking_that_ends_gives_its_use_back_and_per_customer_limits_hold() {
     assert!(bobs.body["errors"].is_null(), "{bobs:?}");
     assert_eq!(uses(&app, &admin, "EACH1").await, 2);
 }
+
+/// A booking left unpaid until it expires gives its use back as a cancelled one does:
+/// the sweeper moves it to EXPIRED and the `screema_voucher_use` trigger returns the
+/// use, so the last use of a voucher is not lost to a buyer who walked away.
+#[tokio::test]
+async fn a_booking_that_expires_unpaid_gives_its_use_back() {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
+        .env("HOLD_TTL_SECONDS", "60")
+        .env("SWEEP_INTERVAL_MS", "20")
+        .env("SIMULATED_PAYMENT_DELAY_MS", "600000")
+        .build()
+        .await;
+    let admin = app.with_user(Role::Admin).await;
+    voucher(
+        &app,
+        &admin,
+        json!({"code": "ONCE", "kind": "AMOUNT_OFF", "value": "2.00", "totalUses": 1}),
+    )
+    .await
+    .data();
+    let showtime = plain_showtime(&app, 10).await;
+    let alice = app.with_user(Role::Customer).await;
+    let bob = app.with_user(Role::Customer).await;
+
+    let a = book(&app, &alice, showtime, &["A1"], Some("ONCE")).await;
+    let a = a.data()["createBooking"]["booking"].clone();
+    assert_eq!(
+        (&a["status"], &a["voucherCode"]),
+        (&json!("PENDING"), &json!("ONCE"))
+    );
+    let a = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(uses(&app, &admin, "ONCE").await, 1);
+    let refused = book(&app, &bob, showtime, &["A2"], Some("ONCE")).await;
+    assert_eq!(
+        (refused.code(), refused.field()),
+        ("BAD_USER_INPUT", Some("voucherCode"))
+    );
+
+    // Alice never pays: past the hold's minute her booking expires.
+    clock.advance(Duration::seconds(61));
+    common::flow::eventually("expiry", || async {
+        common::flow::status_of(&app, &alice, &a).await == "EXPIRED"
+    })
+    .await;
+    assert_eq!(uses(&app, &admin, "ONCE").await, 0);
+    let b = book(&app, &bob, showtime, &["A3"], Some("ONCE")).await;
+    assert_eq!(
+        b.data()["createBooking"]["booking"]["finalAmount"]["amount"],
+        "8.00"
+    );
+    assert_eq!(uses(&app, &admin, "ONCE").await, 1);
+}

@@ -12,7 +12,8 @@
 //!   purchase. The cut-off is the refund rule (customers until `REFUND_CUTOFF_MINUTES`
 //!   before the booked showtime; admins any time).
 //! - The new tickets are priced as a new booking would be (the showtime's ticket
-//!   prices, the customer's tier); the booking's voucher applies again where it fits
+//!   prices, the customer's tier) and sold by its rules (no CHILD ticket for a film
+//!   rated above the child age); the booking's voucher applies again where it fits
 //!   the new tickets; snacks stay as they were. A cheaper result gives the difference
 //!   back through the gateway (the outbox sends it until it is answered).
 //! - A dearer result is charged (`awaiting`): the exchange waits for the difference,
@@ -204,6 +205,10 @@ async fn plan(
     let admin = viewer.role == Role::Admin;
     authorise(&booking, viewer, booking.user_id == viewer.user_id || admin)?;
     check_exchangeable(&mut conn, app, &booking, room.showtime.movie_id, admin, now).await?;
+    // The new tickets are sold as a booking's are, so the age rule holds for them too;
+    // checked before any hold is claimed or any difference priced, so a refusal leaves
+    // the booking and the hold as they were.
+    super::check_child_tickets(&mut conn, app, room.showtime.movie_id, &requested).await?;
 
     let currency = booking.money_currency();
     let priced = price_tickets(
