@@ -334,7 +334,7 @@ async fn fetch_png(app: &TestApp, url: &str, token: &str) -> (u16, Option<Vec<u8
 /// the sale is theirs. As for every ticket image (security.rs), nobody else gets it,
 /// the seller included; the counter prints a customer's ticket from `qrCode`.
 #[tokio::test]
-async fn a_counter_sales_ticket_image_is_served_as_a_png_to_its_owner() {
+async fn a_counter_sales_ticket_image_is_served_to_its_owner_and_its_seller() {
     let app = TestApp::new().await;
     let room = room(&app, None).await;
     let show = child_priced_showtime(&app, &room).await;
@@ -399,7 +399,10 @@ async fn a_counter_sales_ticket_image_is_served_as_a_png_to_its_owner() {
         .unwrap()
         .to_owned();
     assert_eq!(fetch_png(&app, &url, &customer.token).await.0, 200);
-    assert_eq!(fetch_png(&app, &url, &operator.token).await.0, 404);
+    // The seller prints it at the counter; another operator has no business with it.
+    assert_eq!(fetch_png(&app, &url, &operator.token).await.0, 200);
+    let colleague = app.with_user(Role::Operator).await;
+    assert_eq!(fetch_png(&app, &url, &colleague.token).await.0, 404);
 }
 
 /// The counter sells until the showtime starts and not after, as the README's "When a
