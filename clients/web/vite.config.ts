@@ -28,14 +28,19 @@ function serviceWorker(): Plugin {
     generateBundle(_options, bundle) {
       const built = Object.keys(bundle).filter((f) => !f.endsWith(".map"));
       const publicFiles = filesUnder("public").map((f) => relative("public", f).split("\\").join("/"));
-      const shell = [...built, ...publicFiles].sort().map((f) => BASE + f);
+      // index.html is emitted by Vite's own HTML plugin, after this hook may run.
+      const shell = [...new Set(["index.html", ...built, ...publicFiles])].sort().map((f) => BASE + f);
       const version = createHash("sha256").update(shell.join("\n")).update(
         built.map((f) => {
           const item = bundle[f]!;
           return item.type === "chunk" ? item.code : String(item.source);
         }).join("\n"),
       ).digest("hex").slice(0, 12);
-      const source = readFileSync("sw/sw.js", "utf8")
+      const template = readFileSync("sw/sw.js", "utf8");
+      for (const placeholder of ["__SHELL__", "__VERSION__", "__BASE__"]) {
+        if (template.split(placeholder).length !== 2) throw new Error(`sw/sw.js: ${placeholder} must appear once`);
+      }
+      const source = template
         .replace("__SHELL__", JSON.stringify(shell))
         .replace("__VERSION__", version)
         .replace("__BASE__", BASE);

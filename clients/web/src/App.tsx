@@ -113,7 +113,7 @@ function Shell({ signedIn }: { signedIn: boolean }) {
           {signedIn ? (
             <>
               <span id="who" className="muted">
-                {user ? `${user.fullName} · ${user.tier}` : "signed in"}
+                {user ? `${user.fullName} · ${staff ? user.role.toLowerCase() : user.tier}` : "signed in"}
               </span>
               <button type="button" className="link" onClick={signOut}>
                 Sign out

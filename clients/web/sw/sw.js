@@ -1,5 +1,5 @@
 // SCREEMA's service worker, emitted by the build as /app/sw.js with the shell's file
-// list (vite.config.ts fills in __SHELL__ and __VERSION__).
+// list and version filled in by vite.config.ts (the serviceWorker plugin).
 //
 // Written by hand rather than with vite-plugin-pwa (Workbox): the rules here are few
 // and must be exact, and they are easier to read and to check in one page than as

@@ -364,7 +364,11 @@ export function Showtime({ id, signedIn }: { id: string; signedIn: boolean }) {
             </p>
             <div className="actions">
               <button type="button" id="hold" onClick={holdChosen} disabled={selected.size === 0 || locking.loading}>
-                {locking.loading ? "Holding…" : `Hold ${selected.size || ""} seat${selected.size === 1 ? "" : "s"}`}
+                {locking.loading
+                  ? "Holding…"
+                  : selected.size === 0
+                    ? "Hold seats"
+                    : `Hold ${selected.size} seat${selected.size === 1 ? "" : "s"}`}
               </button>
               {selected.size > 0 && (
                 <button type="button" className="secondary" onClick={() => setSelected(new Set())}>
