@@ -8,7 +8,9 @@
 //     HELD, live (how long it took is measured);
 //  3. the first adds a snack, books and pays (the simulated gateway), and sees the
 //     ticket with its QR code; the second's map shows the seats BOOKED;
-//  4. an operator pastes the ticket's code on the check-in page and checks it in.
+//  4. an operator pastes the ticket's code on the check-in page and checks it in;
+//  5. offline, the first customer's app still lists the films (the service worker's
+//     caches), and those caches hold nothing personal.
 //
 // Prints one JSON line of what it saw (last line of stdout) and exits non-zero on any
 // failure. Screenshots: home.png, seatmap-held.png (the second customer's map with
@@ -44,6 +46,7 @@ const seatsWanted = Number(process.env.SEATS || 2);
 const shots = resolve(process.env.SCREENSHOT_DIR || "artifacts");
 mkdirSync(shots, { recursive: true });
 const shot = (name) => join(shots, name);
+let offline = false;
 const unique = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 const seen = {
@@ -71,9 +74,19 @@ function watch(page, who) {
     }
   });
   page.on("console", (message) => {
-    if (message.type() === "error") seen.consoleErrors.push(`${who}: ${message.text()}`);
+    // Offline (step 5) the page's failed requests are expected.
+    if (message.type() === "error" && !offline) seen.consoleErrors.push(`${who}: ${message.text()}`);
   });
   page.on("pageerror", (error) => seen.consoleErrors.push(`${who}: ${error.message}`));
+}
+
+/** Waits to leave a form's page; if the form says why not, fails with its words. */
+async function leave(page, route) {
+  const alert = page.locator("form [role=alert]");
+  const left = page.waitForURL((url) => !url.hash.startsWith(route), { timeout: 15_000 }).then(() => null);
+  const refused = alert.waitFor({ timeout: 15_000 }).then(() => alert.innerText(), () => new Promise(() => {}));
+  const why = await Promise.race([left, refused]);
+  if (why) throw new Error(`${route}: ${why}`);
 }
 
 async function register(page, who, next) {
@@ -83,7 +96,7 @@ async function register(page, who, next) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel(/^Password/).fill(`correct-horse-${unique}`);
   await page.getByRole("button", { name: "Register" }).click();
-  await page.waitForURL((url) => !url.hash.startsWith("#/register"), { timeout: 15_000 });
+  await leave(page, "#/register");
   return email;
 }
 
@@ -92,7 +105,7 @@ async function signIn(page, email, password, next) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((url) => !url.hash.startsWith("#/signin"), { timeout: 15_000 });
+  await leave(page, "#/signin");
   return email;
 }
 
@@ -126,7 +139,12 @@ try {
 
   // 1. Home: films and showtimes.
   await first.goto(app);
-  await first.locator("#films > li").first().waitFor({ timeout: 15_000 });
+  await Promise.race([
+    first.locator("#films > li").first().waitFor({ timeout: 15_000 }),
+    first.locator("main [role=alert]").waitFor({ timeout: 15_000 }).then(async () => {
+      throw new Error(`home: ${await first.locator("main [role=alert]").innerText()}`);
+    }, () => new Promise(() => {})),
+  ]);
   await first.locator("a.showtime").first().waitFor({ timeout: 15_000 });
   seen.home = {
     title: await first.title(),
@@ -283,6 +301,38 @@ try {
     await first.locator("#booking-status").waitFor({ timeout: 10_000 });
     seen.checkIn.bookingStatusAfter = await first.locator("#booking-status").getAttribute("data-status");
   }
+
+  // 5. The PWA offline: the first customer's home page from the service worker's
+  // caches, and nothing personal in them (no email, booking reference or ticket code).
+  const caches = await first.evaluate(async () => {
+    const out = [];
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      for (const request of await cache.keys()) {
+        const path = new URL(request.url).pathname;
+        const body = name.includes("catalog") ? await (await cache.match(request)).text() : "";
+        out.push({ cache: name, path, body });
+      }
+    }
+    return out;
+  });
+  const personal = [seen.customers.first, seen.booking.reference, code];
+  offline = true;
+  await first.context().setOffline(true);
+  await first.goto(app);
+  const offlineFilms = await first
+    .locator("#films > li")
+    .first()
+    .waitFor({ timeout: 10_000 })
+    .then(() => first.locator("#films > li").count(), () => 0);
+  await first.context().setOffline(false);
+  offline = false;
+  seen.pwa.cached = {
+    shell: caches.filter((c) => c.cache.startsWith("screema-shell-")).length,
+    catalog: caches.filter((c) => c.cache.startsWith("screema-catalog")).length,
+    personal: caches.some((c) => personal.some((p) => p && (c.body.includes(p) || c.path.includes(p)))),
+  };
+  seen.pwa.offlineFilms = offlineFilms;
 
   console.log(JSON.stringify(seen));
 } finally {

@@ -1,11 +1,11 @@
 import { ApolloProvider, useMutation, useQuery } from "@apollo/client/react";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { createApi } from "./apollo";
+import { createApi, PUBLIC_OPERATIONS } from "./apollo";
 import { onSessionChange, session, sessionUser, setSession } from "./auth";
 import { graphql } from "./gql";
 import { Booking } from "./pages/Booking";
 import { Door } from "./pages/Door";
-import { Films } from "./pages/Films";
+import { Films, FILMS } from "./pages/Films";
 import { MyBookings } from "./pages/MyBookings";
 import { Register, SignIn } from "./pages/SignIn";
 import { Showtime } from "./pages/Showtime";
@@ -37,6 +37,28 @@ export function App() {
     },
     [api],
   );
+  // The first visit's catalog answers came before the service worker was there to
+  // keep them: once it takes charge of the page, ask again for the films and for the
+  // catalog on screen, through it, so they are there offline from the first visit on.
+  useEffect(() => {
+    if (!("serviceWorker" in navigator)) return;
+    const container = navigator.serviceWorker;
+    const onControl = () => {
+      // Not folded into a request already on its way: that one left before the worker.
+      api.client
+        .query({ query: FILMS, fetchPolicy: "network-only", context: { queryDeduplication: false } })
+        .catch(() => {});
+      void api.client.refetchQueries({
+        include: "active",
+        onQueryUpdated: (query) =>
+          query.queryName && query.queryName !== "Films" && PUBLIC_OPERATIONS.has(query.queryName)
+            ? query.refetch()
+            : false,
+      });
+    };
+    container.addEventListener("controllerchange", onControl);
+    return () => container.removeEventListener("controllerchange", onControl);
+  }, [api]);
   return (
     <ApolloProvider client={api.client}>
       <Shell signedIn={current !== null} />

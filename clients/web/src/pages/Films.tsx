@@ -6,7 +6,7 @@ import { graphql } from "../gql";
 import { href } from "../router";
 
 // Public (see PUBLIC_OPERATIONS): sent without a token, kept by the service worker.
-const FILMS = graphql(`
+export const FILMS = graphql(`
   query Films {
     movies(limit: 12) {
       movies {
