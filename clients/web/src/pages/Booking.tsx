@@ -115,9 +115,16 @@ export function Booking({ id }: { id: string }) {
     timer = setTimeout(tick, wait);
     return () => clearTimeout(timer);
   }, [following, refetch]);
+  // A refund asked for: the booking is cancelled once the gateway confirms it.
   useEffect(() => {
-    if (refunding && booking && (booking.status === "CANCELLED" || !refundPending)) setRefunding(false);
-  }, [refunding, booking, refundPending]);
+    if (!refunding) return;
+    if (booking && booking.status !== "CONFIRMED") {
+      setRefunding(false);
+      return;
+    }
+    const giveUp = setTimeout(() => setRefunding(false), 120_000);
+    return () => clearTimeout(giveUp);
+  }, [refunding, booking]);
   useEffect(() => {
     if (booking) document.title = `SCREEMA · booking ${booking.bookingReference}`;
   }, [booking]);
@@ -225,7 +232,7 @@ export function Booking({ id }: { id: string }) {
           <h2 id="pay-heading">Pay</h2>
           {booking.expiresAt && (
             <p>
-              Pay by {time(booking.expiresAt, timeZone)}, or the seats go back on sale.
+              Pay by {time(booking.expiresAt)}, or the seats go back on sale.
             </p>
           )}
           {payment.step === "idle" || payment.step === "asking" ? (
@@ -266,7 +273,14 @@ export function Booking({ id }: { id: string }) {
       </p>
 
       {booking.status === "CONFIRMED" && (
-        <Refund bookingId={booking.id} amount={money(booking.finalAmount)} onAsked={() => setRefunding(true)} />
+        <Refund
+          bookingId={booking.id}
+          amount={money(booking.finalAmount)}
+          onAsked={() => {
+            setRefunding(true);
+            void refetch();
+          }}
+        />
       )}
 
       {booking.refunds.length > 0 && (

@@ -406,7 +406,7 @@ export function Showtime({ id, signedIn }: { id: string; signedIn: boolean }) {
             <h2 id="hold-heading">Your seats</h2>
             <p>
               <strong id="held-seats">{hold.lockedSeats.join(", ")}</strong> held for you until{" "}
-              {time(hold.expiresAt, timeZone)} (
+              {time(hold.expiresAt)} (
               <span id="hold-left" role="timer" aria-live="off">
                 {left(Date.parse(hold.expiresAt) - now)}
               </span>{" "}
