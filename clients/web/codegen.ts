@@ -5,7 +5,8 @@
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
 const config: CodegenConfig = {
-  schema: "../../schema.graphql",
+  // SCREEMA_SCHEMA: another schema to check the app against (what a server change would do).
+  schema: process.env.SCREEMA_SCHEMA ?? "../../schema.graphql",
   documents: ["src/**/*.{ts,tsx}", "!src/gql/**/*"],
   ignoreNoDocuments: false,
   errorsOnly: false,
