@@ -51,6 +51,7 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "TRUSTED_PROXIES",
             "SHUTDOWN_GRACE_SECONDS",
             "LOG_FORMAT",
+            "WEB_APP_DIR",
         ],
     ),
     (
@@ -136,6 +137,7 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
         "payments",
         &[
             "STRIPE_SECRET_KEY",
+            "STRIPE_PUBLISHABLE_KEY",
             "STRIPE_WEBHOOK_SECRET",
             "STRIPE_API_BASE",
             "WEBHOOK_TOLERANCE_SECONDS",
@@ -391,6 +393,7 @@ mod tests {
             ("DATABASE_POOL_SIZE", "0"),
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_READ_URL", "mysql://replica"),
+            ("STRIPE_PUBLISHABLE_KEY", "sk_live_oops"),
             ("DATABASE_READ_RETRY_MS", "0"),
             ("REDIS_URL", "http://x"),
             ("APP_ENV", "staging"),

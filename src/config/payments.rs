@@ -14,6 +14,9 @@ const DEFAULT_WEBHOOK_SECRET: &str = "whsec_screema_development_only";
 pub struct PaymentSettings {
     /// Stripe's API key; `None` runs the simulated gateway.
     pub stripe_secret_key: Option<SecretString>,
+    /// The key browsers load Stripe's Payment Element with (`pk_…`): public by
+    /// design, served at `GET /api/payments/config`.
+    pub stripe_publishable_key: Option<String>,
     /// Verifies `Stripe-Signature` (and signs the simulated gateway's events).
     pub webhook_secret: SecretString,
     /// Where Stripe's API is (tests point it at localstripe); `None`: Stripe's own.
@@ -39,6 +42,15 @@ impl PaymentSettings {
         }
         Ok(Self {
             stripe_secret_key: vars.optional_secret("STRIPE_SECRET_KEY"),
+            stripe_publishable_key: match vars.get("STRIPE_PUBLISHABLE_KEY") {
+                Some(key) if !key.starts_with("pk_") => {
+                    return Err(ConfigError::new(
+                        "STRIPE_PUBLISHABLE_KEY",
+                        "a publishable key starts with pk_ (never put the secret key here)",
+                    ));
+                }
+                key => key,
+            },
             webhook_secret,
             stripe_api_base: vars.get("STRIPE_API_BASE"),
             refund_cutoff: vars.duration(

@@ -25,6 +25,9 @@ pub struct ServerSettings {
     /// in hand before it exits anyway.
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
+    /// The reference web app's built files (`clients/web`, `npm run build`), served at
+    /// `/app/`.
+    pub web_app_dir: std::path::PathBuf,
 }
 
 impl ServerSettings {
@@ -74,6 +77,7 @@ impl ServerSettings {
                 LogFormat::Pretty,
                 &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)],
             )?,
+            web_app_dir: vars.string("WEB_APP_DIR", "clients/web/dist").into(),
         })
     }
 

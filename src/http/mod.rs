@@ -11,6 +11,7 @@ pub mod sales_report;
 pub mod seatmap;
 pub mod stripe_webhook;
 pub mod tickets;
+pub mod web_app;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub fn router(app: AppState) -> Router {
             "/api/payments/webhook",
             axum::routing::post(stripe_webhook::receive),
         )
+        .merge(web_app::routes(&app.config.server.web_app_dir))
         .layer(RequestBodyLimitLayer::new(
             app.config.graphql.max_body_bytes,
         ))
