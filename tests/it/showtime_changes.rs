@@ -359,3 +359,134 @@ async fn a_moved_then_cancelled_showtime_tells_its_customer_by_email_and_text() 
         "{body}"
     );
 }
+
+/// The fields of a showtime a listing shows.
+const LISTED: &str = "id startTime basePrice { amount }";
+
+/// A film's showtimes as `node` lists them on the home screen (`movies { showtimes }`)
+/// and on the film's page (`showtimes(movieId:)`): `[id, startTime, basePrice]` each.
+/// `live` adds seats left, which neither the engine's whole answers nor the fast path
+/// keep, so the list comes from the catalog cache alone.
+async fn listings(node: &TestApp, movie: &str, live: bool) -> [Vec<[Value; 3]>; 2] {
+    let fields = if live {
+        format!("{LISTED} availableSeats")
+    } else {
+        LISTED.to_owned()
+    };
+    let home = node
+        .gql(
+            &format!("{{ movies(limit: 20) {{ movies {{ id showtimes {{ {fields} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let page = node
+        .gql(
+            &format!("query($m: ID!) {{ showtimes(movieId: $m) {{ {fields} }} }}"),
+            json!({"m": movie}),
+        )
+        .await;
+    let of_film = home.data()["movies"]["movies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == movie)
+        .unwrap()["showtimes"]
+        .clone();
+    let rows = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                [
+                    s["id"].clone(),
+                    s["startTime"].clone(),
+                    s["basePrice"]["amount"].clone(),
+                ]
+            })
+            .collect()
+    };
+    [rows(&of_film), rows(&page.data()["showtimes"])]
+}
+
+/// Polls `node`'s listings read past the engine's answers until `done` holds of both,
+/// well within the catalog cache's time to live (ten seconds): the word of the change
+/// reached it. Then the listings as a home screen reads them, which the engine may
+/// answer whole, must show the same at once.
+async fn until_listed(
+    node: &TestApp,
+    movie: &str,
+    what: &str,
+    done: impl Fn(&[Vec<[Value; 3]>; 2]) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        if done(&listings(node, movie, true).await) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other node still lists the showtime as it was: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let kept = listings(node, movie, false).await;
+    assert!(done(&kept), "{what}: {kept:?}");
+}
+
+#[tokio::test]
+async fn another_nodes_cached_listings_show_a_move_and_drop_a_cancelled_showtime() {
+    let app = TestApp::new().await;
+    let node = app.another_node().build().await;
+    let room = room(&app, None).await;
+    let start = Utc::now() + Duration::days(2);
+    let moving = showtime_at(&app, &room, start, "10.00").await;
+    let cancelled = showtime_at(&app, &room, start + Duration::hours(4), "10.00").await;
+    let id = |showtime: Uuid| json!(showtime.to_string());
+
+    // The other node has read both listings, and serves them again from memory.
+    let before = listings(&node, &room.movie, false).await;
+    for list in &before {
+        let ids: Vec<&Value> = list.iter().map(|row| &row[0]).collect();
+        assert_eq!(ids, [&id(moving), &id(cancelled)], "{before:?}");
+    }
+    let statements = node.statements().await;
+    assert_eq!(listings(&node, &room.movie, false).await, before);
+    assert_eq!(
+        node.statements().await,
+        statements,
+        "served from its caches"
+    );
+
+    // Moved and repriced on this node: the other lists the new time and price.
+    let later = (start + Duration::days(1)).to_rfc3339();
+    let r = update(
+        &app,
+        &room.admin,
+        moving,
+        json!({"startTime": later, "basePrice": "12.00"}),
+    )
+    .await;
+    let now_at = r.data()["updateShowtime"]["startTime"].clone();
+    let moved = [id(moving), now_at, json!("12.00")];
+    until_listed(&node, &room.movie, "moved", |lists| {
+        lists.iter().all(|list| list.contains(&moved))
+    })
+    .await;
+
+    // Cancelled on this node: the other lists it no more.
+    let r = cancel(&app, &room.admin, cancelled, "Projector fault").await;
+    assert_eq!(r.data()["cancelShowtime"]["status"], "CANCELLED", "{r:?}");
+    until_listed(&node, &room.movie, "cancelled", |lists| {
+        lists
+            .iter()
+            .all(|list| list.iter().all(|row| row[0] != id(cancelled)) && list.contains(&moved))
+    })
+    .await;
+    let r = node
+        .gql(
+            "query($s: ID!) { showtime(id: $s) { status } }",
+            json!({"s": cancelled.to_string()}),
+        )
+        .await;
+    assert_eq!(r.data()["showtime"]["status"], "CANCELLED");
+}
