@@ -76,6 +76,12 @@ async fn lock_showtime(
     let showtime = crate::catalog::queries::lock_showtime(conn, id)
         .await?
         .ok_or_else(|| AppError::bad_input("showtimeId", "no such showtime"))?;
+    check_open(&showtime, now)?;
+    Ok(showtime)
+}
+
+/// Seats may be kept back until the showtime ends, unless it is cancelled.
+fn check_open(showtime: &Showtime, now: DateTime<Utc>) -> AppResult<()> {
     if showtime.is_cancelled() {
         return Err(AppError::bad_input(
             "showtimeId",
@@ -85,7 +91,7 @@ async fn lock_showtime(
     if showtime.end_time <= now {
         return Err(AppError::bad_input("showtimeId", "this showtime has ended"));
     }
-    Ok(showtime)
+    Ok(())
 }
 
 fn listed(showtime: &Showtime) -> Vec<String> {
@@ -133,10 +139,13 @@ pub async fn block(
 ) -> AppResult<Showtime> {
     let reason = checked_reason(reason)?;
     let (room, seats) = seats_of_room(app, showtime_id, raw_seats).await?;
+    let now = app.now();
+    // Refused before the copy below, which would write the seating keys of a showtime
+    // whose keys are gone for good (`ended`); the row lock below decides all the same.
+    check_open(&room.showtime, now)?;
     // Redis must know the booked and blocked seats before the script can decide; the
     // copy is made here, outside the transaction below (it share-locks the row).
     ensure_booked(app, showtime_id).await?;
-    let now = app.now();
     let expire_at = keys_expire_at(&room.showtime, now).to_string();
     let mut redis_blocked = false;
     let mut conn = app.db().await?;

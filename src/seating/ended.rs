@@ -8,20 +8,24 @@
 //! - it is marked closed (`showtimes.live_closed_at`), so this is done once.
 //!
 //! Postgres keeps all that is worth keeping (bookings, check-ins, blocks). A map read
-//! of an ended showtime afterwards still answers, from Postgres; the keys such a read
-//! writes again expire a day later on their own (`holds::keys_expire_at`). Several
-//! nodes closing the same showtime at once do no harm: each step is idempotent.
+//! of an ended showtime afterwards still answers, from Postgres, and nothing writes its
+//! keys again: holds and blocks are refused before any script runs, a live room reads
+//! Postgres instead of copying the seats back (`live`), and a seat sync the outbox
+//! still had finds the showtime over (`sync`). The close takes the seat syncs' turn,
+//! so a sync under way writes before the keys go, not after. Several nodes closing the
+//! same showtime at once do no harm: each step is idempotent.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use fred::prelude::*;
 use uuid::Uuid;
 
 use super::holds::script_keys;
 use super::keys;
+use super::sync::take_turn;
 use crate::app::App;
 use crate::db::schema::showtimes;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// What the showtime's channel carries to end its open maps (`live::Published`).
 pub(super) const ENDED: &str = r#"{"v":0,"c":[],"ended":true}"#;
@@ -41,15 +45,20 @@ pub async fn close_ended(app: &App, batch: i64) -> AppResult<usize> {
             .await?
     };
     for &showtime in &due {
-        close(app, showtime).await?;
         let mut conn = app.db().await?;
-        diesel::update(
-            showtimes::table
-                .find(showtime)
-                .filter(showtimes::live_closed_at.is_null()),
-        )
-        .set(showtimes::live_closed_at.eq(Some(now)))
-        .execute(&mut conn)
+        conn.transaction::<_, AppError, _>(async |conn| {
+            take_turn(conn, showtime).await?;
+            close(app, showtime).await?;
+            diesel::update(
+                showtimes::table
+                    .find(showtime)
+                    .filter(showtimes::live_closed_at.is_null()),
+            )
+            .set(showtimes::live_closed_at.eq(Some(now)))
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
         .await?;
         tracing::info!(%showtime, "ended showtime's live state closed");
     }

@@ -7,12 +7,15 @@
 //! buffered meanwhile are applied only above the snapshot's version, so nothing is
 //! missed and nothing doubled. A gap in the versions, a version going backwards (Redis
 //! lost its data), a reconnection or a channel subscribed late makes the room reload
-//! and tell its subscribers to start again from a snapshot.
+//! and tell its subscribers to start again from a snapshot. Once the showtime has ended
+//! a room never writes its seats back into Redis: it ends instead of reloading, and
+//! reads Postgres when it must read.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use fred::prelude::*;
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -82,6 +85,9 @@ impl std::fmt::Debug for Rendered {
 pub struct RoomState {
     pub version: i64,
     epoch: Arc<str>,
+    /// When the showtime ends, as the room was last read: from then on its seats no
+    /// longer change, and the room ends rather than reload (`refresh`).
+    ends_at: DateTime<Utc>,
     layout: Arc<SeatLayout>,
     base_price: Money,
     blocked: HashSet<String>,
@@ -336,7 +342,7 @@ impl Listener for SeatChanges {
         };
         let mut guard = room.state.lock().await;
         if let Some(state) = guard.0.as_mut() {
-            reload(app, showtime, &room, state).await;
+            refresh(app, showtime, &room, state).await;
         }
     }
 }
@@ -472,9 +478,23 @@ async fn reload(app: &App, showtime: Uuid, room: &Room, state: &mut RoomState) {
     }
 }
 
+/// When a room cannot prove it missed nothing (its epoch gone, the channel's
+/// connection lost): it reloads, and its subscribers start again; but a room whose
+/// showtime has ended ends instead. Its seats no longer change, its keys are gone or
+/// about to go (`ended`), and reloading would copy them back into Redis: the word
+/// `ended` may be what it missed.
+async fn refresh(app: &App, showtime: Uuid, room: &Room, state: &mut RoomState) {
+    if state.ends_at <= app.now() {
+        let _ = room.events.send(Arc::new(LiveEvent::Ended));
+        return;
+    }
+    reload(app, showtime, room, state).await;
+}
+
 /// Redis can lose a showtime's data with nothing published after it (no one holds a
 /// seat there again): each open room checks its epoch every `period`, and one that
-/// is gone or changed makes the room reload and its subscribers start again.
+/// is gone or changed makes the room reload and its subscribers start again (or end,
+/// once the showtime has: `refresh`).
 async fn audit_epochs(app: std::sync::Weak<App>, hub: Arc<Hub>, period: std::time::Duration) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -500,7 +520,7 @@ async fn audit_epochs(app: std::sync::Weak<App>, hub: Arc<Hub>, period: std::tim
                 && epoch.as_deref() != Some(&*state.epoch)
             {
                 tracing::info!(%showtime, "a showtime's seats were lost from Redis; resynchronising");
-                reload(&app, showtime, &room, state).await;
+                refresh(&app, showtime, &room, state).await;
             }
         }
     }
@@ -514,7 +534,7 @@ async fn resync_all(app: &App, hub: &Hub) {
     for (showtime, room) in rooms {
         let mut guard = room.state.lock().await;
         if let Some(state) = guard.0.as_mut() {
-            reload(app, showtime, &room, state).await;
+            refresh(app, showtime, &room, state).await;
         }
     }
 }
@@ -524,11 +544,14 @@ async fn resync_all(app: &App, hub: &Hub) {
 /// sale is published after its commit, so anything up to the version read is already
 /// in Postgres).
 async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
+    let room = super::rooms::room(app, showtime).await?;
     let mut holds = read_holds(&app.redis, &[showtime], app.now())
         .await?
         .remove(&showtime)
         .unwrap_or_default();
-    if holds.epoch.is_empty() {
+    // An ended showtime's keys were taken out of Redis (`ended`) and must stay out: its
+    // seats come from Postgres, as below when Redis does not know them.
+    if holds.epoch.is_empty() && room.showtime.end_time > app.now() {
         // Never used since Redis started: begin its epoch now, so that the first hold
         // does not look like lost data to this room.
         super::sync::ensure_booked(app, showtime).await?;
@@ -537,7 +560,6 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
             .remove(&showtime)
             .unwrap_or_default();
     }
-    let room = super::rooms::room(app, showtime).await?;
     let booked: HashSet<String> = match holds.booked.take() {
         Some(booked) => booked.iter().cloned().collect(),
         None => {
@@ -553,6 +575,7 @@ async fn load(app: &App, showtime: Uuid) -> AppResult<RoomState> {
     Ok(RoomState {
         version: holds.version,
         epoch: holds.epoch.into(),
+        ends_at: room.showtime.end_time,
         layout: room.layout.clone(),
         base_price: Money::new(room.showtime.base_price, app.config.currency),
         // Redis's, read at the version; the showtime's own list only when Redis does

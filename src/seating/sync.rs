@@ -8,9 +8,12 @@
 //! The blocked seats are read under a share lock of the showtime's row, held until
 //! Redis is written: a block (which locks the row for update and writes Redis before it
 //! commits, `blocks`) cannot land between the read and the write and be undone by it.
+//! A showtime that has ended is left alone: its keys left Redis for good (`ended`, which
+//! takes the same turn to remove them), and a sync would write them again.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -56,7 +59,10 @@ fn lock_key(showtime: Uuid) -> i64 {
     (high ^ low ^ 0x5ca7_5eed) as i64
 }
 
-async fn take_turn(conn: &mut AsyncPgConnection, showtime: Uuid) -> AppResult<()> {
+/// Takes the showtime's turn among the writers of its seating keys in Redis, until the
+/// transaction ends: seat syncs, copies of its booked seats and the close of an ended
+/// showtime (`ended`).
+pub(super) async fn take_turn(conn: &mut AsyncPgConnection, showtime: Uuid) -> AppResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<BigInt, _>(lock_key(showtime))
         .execute(conn)
@@ -80,16 +86,46 @@ async fn live_seats(
     Ok(query.load(conn).await?)
 }
 
-/// The showtime's blocked seats, its row share-locked until the transaction ends.
-async fn blocked_seats(conn: &mut AsyncPgConnection, showtime: Uuid) -> AppResult<Vec<String>> {
-    let blocked: Option<Vec<Option<String>>> = showtimes::table
+/// What seat syncs read of the showtime's row, under a share lock held until the
+/// transaction ends.
+#[derive(Default)]
+struct Row {
+    blocked: Vec<String>,
+    /// It has ended, or its live state was closed (`ended`): its keys are out of Redis
+    /// for good, and nothing may write them again.
+    over: bool,
+}
+
+/// The columns of the showtime's row that `Row` is made from.
+#[derive(Queryable)]
+struct Columns {
+    blocked: Vec<Option<String>>,
+    end_time: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+async fn locked_row(
+    conn: &mut AsyncPgConnection,
+    showtime: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Row> {
+    let read: Option<Columns> = showtimes::table
         .find(showtime)
-        .select(showtimes::blocked_seats)
+        .select((
+            showtimes::blocked_seats,
+            showtimes::end_time,
+            showtimes::live_closed_at,
+        ))
         .for_share()
         .first(conn)
         .await
         .optional()?;
-    Ok(blocked.into_iter().flatten().flatten().collect())
+    Ok(read
+        .map(|read| Row {
+            blocked: read.blocked.into_iter().flatten().collect(),
+            over: read.closed_at.is_some() || read.end_time <= now,
+        })
+        .unwrap_or_default())
 }
 
 /// Sets Redis's view of `seats` to Postgres's, removing `used_lock` (the hold a new
@@ -104,8 +140,14 @@ pub async fn sync_seats(
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
+        let row = locked_row(conn, showtime, app.now()).await?;
+        if row.over {
+            // Nobody reads Redis for it any more: its maps ended, its sales stopped, and
+            // a read finds Postgres's seats. A sync would only write its keys again.
+            return Ok(());
+        }
         let booked = live_seats(conn, showtime, Some(seats)).await?;
-        let blocked = blocked_seats(conn, showtime).await?;
+        let blocked = row.blocked;
         let mut args = vec![
             used_lock.unwrap_or_default().to_owned(),
             keys_expire_at(&room.showtime, app.now()).to_string(),
@@ -125,8 +167,8 @@ pub async fn sync_seats(
 /// Makes sure Redis knows the showtime's booked and blocked seats (after a flush it
 /// does not): Postgres's seats are copied in once, marked complete. Takes the same turn as
 /// `sync_seats`, so a booking committed meanwhile is either in the copy or synced after.
-/// A showtime that does not exist is `BAD_USER_INPUT` naming `showtimeId`, and writes
-/// nothing: no keys for made-up ids.
+/// A showtime that does not exist or has ended is `BAD_USER_INPUT` naming `showtimeId`,
+/// and writes nothing: no keys for made-up ids, nor again for a closed showtime.
 pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
     let turn = app.booked_loads.turn(showtime);
     let _turn = turn.lock().await;
@@ -147,8 +189,17 @@ pub async fn ensure_booked(app: &App, showtime: Uuid) -> AppResult<()> {
     let mut conn = app.db().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         take_turn(conn, showtime).await?;
+        let row = locked_row(conn, showtime, app.now()).await?;
+        if row.over {
+            // Its callers look first (a hold or a block of it is refused, a live map
+            // reads Postgres); this is the last word, under the turn the close takes.
+            return Err(AppError::bad_input(
+                "showtimeId",
+                "this showtime has ended: its seats no longer change",
+            ));
+        }
         let booked = live_seats(conn, showtime, None).await?;
-        let blocked = blocked_seats(conn, showtime).await?;
+        let blocked = row.blocked;
         let keys = vec![
             keys::seat_key(&app.redis, showtime, "booked"),
             keys::seat_key(&app.redis, showtime, "epoch"),

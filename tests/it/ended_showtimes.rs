@@ -9,15 +9,18 @@ use crate::exchanges::{paid, showtime_at, state};
 use crate::ticket_types::room;
 
 use chrono::{DateTime, Duration, Utc};
-use common::flow::{book, eventually, lock, seat_states};
+use common::flow::{book, eventually, lock, outbox_row, seat_states};
 use common::ws::WsClient;
 use common::{TestApp, TestUser};
 use fred::prelude::*;
 use screema::clock::Clock;
 use screema::db::enums::Role;
+use screema::outbox::{Deliverer, Effect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+const BLOCK: &str = "mutation($s: ID!, $seats: [String!]!, $r: String!) { \
+    blockSeats(input: {showtimeId: $s, seatNumbers: $seats, reason: $r}) { version } }";
 const FOLLOW: &str = "subscription($s: ID!) { seatMap(showtimeId: $s) { version availableSeats } }";
 
 async fn ends_at(app: &TestApp, showtime: Uuid) -> DateTime<Utc> {
@@ -159,6 +162,100 @@ async fn an_ended_showtime_ends_its_maps_on_every_node_and_leaves_redis() {
     let states = seat_states(&app, show).await;
     assert_eq!(state(&states, "A1"), "BOOKED");
     assert_eq!(state(&states, "A2"), "AVAILABLE");
+
+    // Nor does anything later put the showtime back into Redis: the best seats read,
+    // a block refused, a seat sync the outbox still had for it.
+    let best = other
+        .gql(
+            "query($s: ID!) { bestAvailableSeats(showtimeId: $s, count: 2) { number } }",
+            json!({"s": show.to_string()}),
+        )
+        .await;
+    assert_eq!(
+        best.data()["bestAvailableSeats"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        best.body
+    );
+    let operator = app.with_user(Role::Operator).await;
+    let r = app
+        .gql_as(
+            &operator.token,
+            BLOCK,
+            json!({"s": show.to_string(), "seats": ["B3"], "r": "Broken"}),
+        )
+        .await;
+    assert_eq!(
+        (r.code(), r.field()),
+        ("BAD_USER_INPUT", Some("showtimeId"))
+    );
+    let key = format!("late-seat-sync-{show}");
+    let mut conn = app.conn().await;
+    screema::outbox::enqueue_for(
+        &mut conn,
+        clock.now(),
+        key.clone(),
+        &Effect::Seats {
+            showtime: show,
+            seats: vec!["A1".to_owned()],
+            used_lock: None,
+        },
+        Deliverer::Workers,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    eventually("the late seat sync is delivered", || async {
+        outbox_row(&app, &key).await.1.is_some()
+    })
+    .await;
+    assert_eq!(seating_keys(&app, show).await, Vec::<String>::new());
+}
+
+/// A node whose open map missed the word `ended` (its connection to Redis away when it
+/// was sent) finds the showtime's seats gone from Redis at its next check: it ends the
+/// map rather than copy the seats back into Redis.
+#[tokio::test]
+async fn a_map_that_missed_the_end_ends_without_writing_redis_again() {
+    let (builder, clock) = TestApp::clocked();
+    let app = builder
+        .env("SWEEP_INTERVAL_MS", "100")
+        .env("ACCESS_TOKEN_TTL_SECONDS", "86400")
+        .build()
+        .await;
+    let room = room(&app, None).await;
+    let show = showtime_at(&app, &room, clock.now() + Duration::hours(3), "10.00").await;
+    let end = ends_at(&app, show).await;
+    let buyer = app.with_user(Role::Customer).await;
+    paid(&app, &buyer, show, &["A1"]).await;
+    let holder = app.with_user(Role::Customer).await;
+    lock(&app, &holder, show, &["A2"]).await;
+    let mut ws = watch(&app, &buyer, show).await;
+
+    // Another node closed it, and its word did not come here: Redis has forgotten the
+    // showtime, and this node's room is still open.
+    {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use screema::db::schema::showtimes;
+        diesel::update(showtimes::table.find(show))
+            .set(showtimes::live_closed_at.eq(Some(end)))
+            .execute(&mut app.conn().await)
+            .await
+            .unwrap();
+    }
+    clock.set(end + Duration::minutes(1));
+    let keys = seating_keys(&app, show).await;
+    let _: i64 = app.redis().await.del(keys).await.unwrap();
+
+    // It ends as the word would have ended it: no new snapshot, no error.
+    for message in until_complete(&mut ws, "m").await {
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"]["errors"].is_null(), "{message}");
+    }
+    // A few more checks of the open rooms' epochs: none writes the keys back.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(seating_keys(&app, show).await, Vec::<String>::new());
 }
 
 #[tokio::test]

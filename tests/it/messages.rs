@@ -95,7 +95,7 @@ async fn showtime(app: &TestApp) -> Uuid {
     fx::one_row_showtime(&mut conn, 10, &[], app.app.now() + Duration::days(1)).await
 }
 
-async fn email_of(app: &TestApp, user: &TestUser) -> String {
+pub(crate) async fn email_of(app: &TestApp, user: &TestUser) -> String {
     users::table
         .find(user.id)
         .select(users::email)
