@@ -18,7 +18,10 @@ pub fn routes(dir: &std::path::Path) -> Router<ServerState> {
         .append_index_html_on_directories(true)
         .fallback(axum::routing::any(not_built));
     Router::new()
-        .route("/app", axum::routing::get(|| async { Redirect::permanent("/app/") }))
+        .route(
+            "/app",
+            axum::routing::get(|| async { Redirect::permanent("/app/") }),
+        )
         .nest_service("/app/", files)
         .layer(axum::middleware::map_response(cache_headers))
         .route("/api/payments/config", axum::routing::get(payments_config))
@@ -32,10 +35,7 @@ async fn not_built() -> Response {
         .into_response()
 }
 
-async fn cache_headers(
-    uri: axum::http::Uri,
-    mut response: Response,
-) -> Response {
+async fn cache_headers(uri: axum::http::Uri, mut response: Response) -> Response {
     if response.status().is_success() {
         let value = if uri.path().starts_with("/app/assets/") {
             "public, max-age=31536000, immutable"

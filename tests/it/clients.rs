@@ -300,3 +300,112 @@ async fn answers_follow_the_media_type_the_client_accepts() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["field"], "query");
 }
+
+/// The reference web app (`clients/web`, built by `scripts/test-tools.sh`), served at
+/// `/app/`, end to end in headless Chromium (`clients/web/e2e.mjs`): two customers
+/// register through the app; the second sees the first's hold appear live on the seat
+/// map; the first adds a snack, books, pays (the simulated gateway) and gets a ticket
+/// with its QR code; an operator checks it in by pasting the code; offline, the app
+/// still lists the films from its service worker, whose caches hold nothing personal.
+/// Screenshots go to tests/artifacts/web/.
+#[tokio::test]
+async fn the_web_app_takes_two_customers_from_the_films_to_a_checked_in_ticket() {
+    let app = TestApp::builder()
+        .env("SIMULATED_PAYMENT_DELAY_MS", "200")
+        .env(
+            "WEB_APP_DIR",
+            &format!("{}/clients/web/dist", env!("CARGO_MANIFEST_DIR")),
+        )
+        .build()
+        .await;
+    let showtime = {
+        let mut conn = app.conn().await;
+        let theater = fx::theater(&mut conn, "Odeon Leicester Square", "Europe/London").await;
+        let screen = fx::screen(&mut conn, theater, 1, fx::small_layout()).await;
+        let movie = fx::movie(
+            &mut conn,
+            fx::MovieSpec {
+                title: "The Last Reel",
+                ..Default::default()
+            },
+        )
+        .await;
+        fx::snack(&mut conn, "Popcorn", "FOOD", "4.95", true).await;
+        // Check-in is open from an hour before the start.
+        let start = app.app.now() + Duration::minutes(30);
+        fx::showtime(&mut conn, movie, screen, start, "10.00").await
+    };
+    let operator = app.with_user(Role::Operator).await;
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts/web");
+    let seen = run_node(
+        "web/e2e.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SHOWTIME_ID", showtime.to_string()),
+            ("OPERATOR_TOKEN", operator.token.clone()),
+            ("SCREENSHOT_DIR", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(seen["external"], json!([]), "{seen:#}");
+    assert_eq!(seen["consoleErrors"], json!([]), "{seen:#}");
+    assert!(seen["home"]["films"].as_u64().unwrap() >= 1, "{seen:#}");
+    assert_eq!(seen["pwa"]["manifest"]["start_url"], "/app/", "{seen:#}");
+    assert_eq!(seen["pwa"]["serviceWorker"], "activated", "{seen:#}");
+    let held = seen["hold"]["seats"].as_array().unwrap();
+    assert_eq!(held.len(), 2, "{seen:#}");
+    for seat in held {
+        assert_eq!(
+            seen["hold"]["secondSaw"][seat.as_str().unwrap()],
+            "HELD",
+            "{seen:#}"
+        );
+    }
+    assert_eq!(seen["hold"]["secondMarksThemMine"], false, "{seen:#}");
+    assert_eq!(seen["booking"]["status"], "CONFIRMED", "{seen:#}");
+    assert_eq!(seen["booking"]["snack"], "Popcorn", "{seen:#}");
+    assert!(seen["secondSawBooked"].is_object(), "{seen:#}");
+    assert_eq!(seen["ticket"]["codePrefix"], "T1.", "{seen:#}");
+    assert!(
+        seen["ticket"]["qrModules"].as_u64().unwrap() >= 21,
+        "{seen:#}"
+    );
+    assert_eq!(seen["checkIn"]["result"], "checked-in", "{seen:#}");
+    assert_eq!(seen["checkIn"]["bookingStatusAfter"], "USED", "{seen:#}");
+    assert_eq!(seen["pwa"]["cached"]["personal"], false, "{seen:#}");
+    assert!(
+        seen["pwa"]["offlineFilms"].as_u64().unwrap() >= 1,
+        "{seen:#}"
+    );
+    // What the database says of it.
+    let booking: uuid::Uuid = seen["booking"]["id"].as_str().unwrap().parse().unwrap();
+    let status = app
+        .gql_as(
+            &operator.token,
+            "query($s: ID!) { showtimeManifest(showtimeId: $s) { seats { seatNumber checkedInAt } } }",
+            json!({ "s": showtime.to_string() }),
+        )
+        .await;
+    let seats = status.data()["showtimeManifest"]["seats"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(seats.len(), 2, "{booking}: {seats:?}");
+    assert!(
+        seats.iter().all(|s| s["checkedInAt"].is_string()),
+        "{seats:?}"
+    );
+    for name in ["home.png", "seatmap-held.png", "ticket.png", "checkin.png"] {
+        assert!(
+            std::fs::metadata(shots.join(name)).unwrap().len() > 1000,
+            "{name}"
+        );
+    }
+    // The app's files: the shell checked again on every visit, bundles kept.
+    let shell = app.get("/app/").await;
+    assert_eq!(shell.headers()["cache-control"], "no-cache");
+    let redirect = app.client.get(app.url("/app")).send().await.unwrap();
+    assert!(redirect.url().path() == "/app/", "{}", redirect.url());
+    let config: Value = app.get("/api/payments/config").await.json().await.unwrap();
+    assert_eq!(config, json!({ "stripePublishableKey": null }));
+}
