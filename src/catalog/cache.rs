@@ -30,6 +30,9 @@ pub type MoviePage = Arc<(Vec<Arc<Movie>>, i64)>;
 
 pub struct CatalogCache {
     enabled: bool,
+    /// Tells this node's words of a change from other nodes' (several nodes may share
+    /// a process, as in the tests).
+    origin: u64,
     /// Bumped by every clear; a read whose ticket is older is not kept.
     generation: AtomicU64,
     pages: Cache<(MovieFilter, PageRequest), MoviePage>,
@@ -66,6 +69,7 @@ impl CatalogCache {
         let ttl = ttl.max(Duration::from_millis(1));
         Self {
             enabled,
+            origin: rand::random(),
             generation: AtomicU64::new(0),
             pages: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
@@ -177,7 +181,13 @@ struct Changes;
 #[async_trait::async_trait]
 impl crate::pubsub::Listener for Changes {
     async fn message(&self, app: &crate::app::App, _channel: &str, payload: String) {
-        if let (_, Some(lsn)) = parse_word(&payload) {
+        let word = Word::parse(&payload);
+        // This node's own word: it cleared before sending it, and clearing again on its
+        // echo would throw away what was read since, correctly, after the change.
+        if word.origin == Some(app.catalog.origin) {
+            return;
+        }
+        if let Some(lsn) = word.lsn {
             app.reads.raise_floor(lsn);
         }
         app.catalog.clear();
@@ -203,25 +213,44 @@ pub async fn showtime_changed(app: &crate::app::App, showtime: uuid::Uuid) {
 /// How the word names a showtime.
 pub const SHOWTIME: &str = "showtime:";
 
-/// A word as it is sent: the change, then (with a read replica) where the primary's
-/// WAL stood once it was committed: `showtime:<id> @<lsn>`.
-pub fn parse_word(payload: &str) -> (&str, Option<u64>) {
-    match payload.split_once(" @") {
-        Some((word, lsn)) => (word, lsn.parse().ok()),
-        None => (payload, None),
+/// A word as it is sent: the change, where the primary's WAL stood once it was
+/// committed (with a read replica), and the node that sent it:
+/// `showtime:<id> @<lsn> #<node>`.
+pub struct Word<'a> {
+    pub change: &'a str,
+    pub lsn: Option<u64>,
+    pub origin: Option<u64>,
+}
+
+impl<'a> Word<'a> {
+    pub fn parse(payload: &'a str) -> Self {
+        let mut parts = payload.split(' ');
+        let change = parts.next().unwrap_or_default();
+        let (mut lsn, mut origin) = (None, None);
+        for part in parts {
+            if let Some(n) = part.strip_prefix('@') {
+                lsn = n.parse().ok();
+            } else if let Some(n) = part.strip_prefix('#') {
+                origin = n.parse().ok();
+            }
+        }
+        Self {
+            change,
+            lsn,
+            origin,
+        }
     }
 }
 
-async fn publish(app: &crate::app::App, word: String) {
+async fn publish(app: &crate::app::App, change: String) {
     // Before the cache is cleared: a read that refills it must not come from a
-    // replica that has not replayed this change (`db::reads`).
-    let word = match committed_position(app).await {
-        Some(lsn) => {
-            app.reads.raise_floor(lsn);
-            format!("{word} @{lsn}")
-        }
-        None => word,
-    };
+    // replica that has not replayed this change (`reads`).
+    let mut word = change;
+    if let Some(lsn) = committed_position(app).await {
+        app.reads.raise_floor(lsn);
+        word.push_str(&format!(" @{lsn}"));
+    }
+    word.push_str(&format!(" #{}", app.catalog.origin));
     app.catalog.clear();
     use fred::prelude::PubsubInterface;
     let published: Result<i64, _> = app.redis.client().await.publish(channel(app), word).await;

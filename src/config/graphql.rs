@@ -28,6 +28,11 @@ pub struct GraphqlLimits {
     pub batch_delay: Duration,
     /// How long a health probe waits for Postgres or Redis before calling it down.
     pub probe_timeout: Duration,
+    /// Automatic persisted queries kept (shared by every node, least recently used go
+    /// first); 0 turns them off.
+    pub persisted_queries: usize,
+    /// `Cache-Control: public, max-age=` on a public catalog read sent as GET, for a CDN.
+    pub public_max_age: Duration,
 }
 
 impl GraphqlLimits {
@@ -60,6 +65,13 @@ impl GraphqlLimits {
                 Duration::from_secs(2),
                 Unit::Millis,
                 Duration::from_millis(10),
+            )?,
+            persisted_queries: vars.number("PERSISTED_QUERIES_MAX", 10_000, 0)?,
+            public_max_age: vars.duration(
+                "PUBLIC_CACHE_MAX_AGE_SECONDS",
+                Duration::from_secs(5),
+                Unit::Seconds,
+                Duration::ZERO,
             )?,
         })
     }

@@ -93,6 +93,8 @@ pub const VARIABLES: &[(&str, &[&str])] = &[
             "GRAPHQL_BATCH_DELAY_MS",
             "MAX_BODY_BYTES",
             "HEALTH_PROBE_TIMEOUT_MS",
+            "PERSISTED_QUERIES_MAX",
+            "PUBLIC_CACHE_MAX_AGE_SECONDS",
         ],
     ),
     (
@@ -394,6 +396,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_READ_URL", "mysql://replica"),
             ("STRIPE_PUBLISHABLE_KEY", "sk_live_oops"),
+            ("PERSISTED_QUERIES_MAX", "lots"),
+            ("PUBLIC_CACHE_MAX_AGE_SECONDS", "soon"),
             ("DATABASE_READ_RETRY_MS", "0"),
             ("REDIS_URL", "http://x"),
             ("APP_ENV", "staging"),

@@ -113,6 +113,8 @@ pub fn sdl() -> String {
         introspection: crate::config::Introspection::Open,
         batch_delay: std::time::Duration::ZERO,
         probe_timeout: std::time::Duration::from_secs(1),
+        persisted_queries: 0,
+        public_max_age: std::time::Duration::ZERO,
     };
     builder(&limits).finish().sdl_with_options(
         async_graphql::SDLExportOptions::new()

@@ -26,7 +26,7 @@ use crate::graphql::engine::admission::admit_operation;
 use crate::graphql::engine::ws::protocol::Protocol;
 use crate::graphql::engine::ws::sessions::ClientSlot;
 use crate::graphql::engine::ws::{self, Serving};
-use crate::graphql::engine::{Answer, operation_types};
+use crate::graphql::engine::{Answer, answers, operation_types};
 use secrecy::ExposeSecret;
 
 pub async fn post(State(state): State<ServerState>, request: Request) -> Response {
@@ -60,6 +60,14 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
     {
         // A link or an image can make a browser send a GET: it never changes anything.
         Ok(mut request) => {
+            if let Err(error) = state
+                .engine
+                .persisted()
+                .resolve(&state.app, &mut request.0)
+                .await
+            {
+                return media.respond(async_graphql::Response::from_errors(vec![error]));
+            }
             // Not a GraphQL-over-HTTP request at all (a persisted query's hash stands
             // in for its text: `persisted`).
             if request.0.query.trim().is_empty()
@@ -78,7 +86,7 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
                     AppError::bad_input("query", "mutations must be sent with POST"),
                 );
             }
-            execute(state, request, caller, media).await
+            execute(state, request, caller, media, is_get).await
         }
         Err(rejection) => unreadable(media, rejection.0),
     }
@@ -164,7 +172,14 @@ pub async fn get(State(state): State<ServerState>, request: Request) -> Response
     if wants_html && !has_query {
         return graphiql::page();
     }
-    run(&state, parts, body).await
+    let mut response = run(&state, parts, body).await;
+    // Only a public catalog answer says otherwise (`execute`): a GET refused or
+    // answered with an error is kept by no cache.
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Who is calling, once they are let in.
@@ -216,18 +231,40 @@ async fn execute(
     request: GraphQLRequest,
     caller: Caller,
     media: Media,
+    is_get: bool,
 ) -> Response {
-    let mut request = request.into_inner().data(caller.client);
+    let mut request = request.into_inner();
+    // A GET of the public catalog by nobody in particular may be kept by a CDN; any
+    // other GET (someone's, or live) must not be kept by anyone.
+    let public = is_get && caller.token.is_none() && answers::Answers::is_public(&mut request);
+    let mut request = request.data(caller.client);
     if let Some(viewer) = caller.viewer {
         request = request.data(viewer);
     }
     if let Some(token) = caller.token {
         request = request.data(token);
     }
-    match state.engine.answer(request).await {
-        Answer::Response(response) => media.respond(response),
-        Answer::Encoded(body) => media.encoded(body),
+    let (mut http, clean) = match state.engine.answer(request).await {
+        Answer::Response(response) => {
+            let clean = response.errors.is_empty();
+            (media.respond(response), clean)
+        }
+        Answer::Encoded(body) => (media.encoded(body), true),
+    };
+    if is_get {
+        let headers = http.headers_mut();
+        let max_age = state.app.config.graphql.public_max_age.as_secs();
+        let cache = if public && clean && max_age > 0 {
+            // The same answer comes in either media type: a cache keys on `Accept`.
+            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+            HeaderValue::from_str(&format!("public, max-age={max_age}"))
+                .unwrap_or(HeaderValue::from_static("no-store"))
+        } else {
+            HeaderValue::from_static("no-store")
+        };
+        headers.insert(header::CACHE_CONTROL, cache);
     }
+    http
 }
 
 /// `connection_init` may carry `{"authorization": "Bearer <token>"}` (or `Authorization`).

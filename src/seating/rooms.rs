@@ -87,8 +87,9 @@ impl crate::pubsub::Listener for Changes {
     async fn message(&self, app: &App, _channel: &str, payload: String) {
         app.rooms.entries.invalidate_all();
         // A showtime that changed: its open seat maps here are drawn again from it.
-        let (word, _) = crate::catalog::cache::parse_word(&payload);
+        let word = crate::catalog::cache::Word::parse(&payload);
         if let Some(showtime) = word
+            .change
             .strip_prefix(crate::catalog::cache::SHOWTIME)
             .and_then(|id| Uuid::parse_str(id).ok())
         {

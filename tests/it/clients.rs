@@ -409,3 +409,186 @@ async fn the_web_app_takes_two_customers_from_the_films_to_a_checked_in_ticket()
     let config: Value = app.get("/api/payments/config").await.json().await.unwrap();
     assert_eq!(config, json!({ "stripePublishableKey": null }));
 }
+
+/// Automatic persisted queries with Apollo Client's own `PersistedQueryLink` (hashed
+/// queries as GET, `clients/apq.mjs`), over two nodes that share only Postgres and
+/// Redis: a hash one node learnt is known to the other, a public catalog GET may be
+/// kept by a CDN and a personal one may not.
+#[tokio::test]
+async fn persisted_queries_follow_apollos_protocol_across_nodes() {
+    let app = TestApp::new().await;
+    let other = app.another_node().build().await;
+    {
+        let mut conn = app.conn().await;
+        fx::movie(
+            &mut conn,
+            fx::MovieSpec {
+                title: "Persisted",
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let customer = app.with_user(Role::Customer).await;
+    let seen = run_node(
+        "apq.mjs",
+        &[
+            ("SCREEMA_URL", app.url("")),
+            ("SCREEMA_URL_2", other.url("")),
+            ("TOKEN", customer.token.clone()),
+        ],
+    )
+    .await;
+    // Unknown by hash on the first node, then sent with its text and kept.
+    let first = seen["first"]["requests"].as_array().unwrap();
+    assert_eq!(first.len(), 2, "{seen:#}");
+    assert_eq!(first[0]["method"], "GET");
+    assert_eq!(first[0]["hasQueryText"], false);
+    assert_eq!(first[0]["code"], "PERSISTED_QUERY_NOT_FOUND", "{seen:#}");
+    assert_eq!(first[0]["cacheControl"], "no-store", "{seen:#}");
+    assert_eq!(first[1]["hasQueryText"], true);
+    assert_eq!(first[1]["code"], Value::Null, "{seen:#}");
+    assert_eq!(seen["first"]["titles"], json!(["Persisted"]));
+    // Known on the other node by its hash alone: one GET, public for five seconds.
+    let second = seen["second"]["requests"].as_array().unwrap();
+    assert_eq!(second.len(), 1, "{seen:#}");
+    assert_eq!(second[0]["method"], "GET");
+    assert_eq!(second[0]["hasQueryText"], false);
+    assert_eq!(second[0]["status"], 200);
+    assert_eq!(second[0]["cacheControl"], "public, max-age=5", "{seen:#}");
+    assert!(
+        second[0]["vary"].as_str().unwrap().starts_with("Accept"),
+        "{seen:#}"
+    );
+    assert_eq!(seen["second"]["titles"], json!(["Persisted"]));
+    // Someone's own bookings: never kept by anyone.
+    let personal = seen["personal"]["requests"].as_array().unwrap();
+    assert_eq!(personal.len(), 1, "{seen:#}");
+    assert_eq!(personal[0]["method"], "GET");
+    assert_eq!(personal[0]["cacheControl"], "no-store", "{seen:#}");
+}
+
+/// What the protocol refuses, each naming its field, and a hash that lies about its
+/// query is never kept.
+#[tokio::test]
+async fn persisted_queries_refuse_bad_hashes_and_versions() {
+    use sha2::Digest;
+    let app = TestApp::new().await;
+    let post = |body: Value| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let query = "{ __typename }";
+    let hash = hex::encode(sha2::Sha256::digest(query.as_bytes()));
+    let other = hex::encode(sha2::Sha256::digest(b"{ movies { total } }"));
+    for (body, field) in [
+        (
+            json!({"query": query, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": other}}}),
+            "extensions.persistedQuery.sha256Hash",
+        ),
+        (
+            json!({"extensions": {"persistedQuery": {"version": 2, "sha256Hash": hash}}}),
+            "extensions.persistedQuery.version",
+        ),
+        (
+            json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}),
+            "extensions.persistedQuery.sha256Hash",
+        ),
+        (
+            json!({"extensions": {"persistedQuery": "yes"}}),
+            "extensions.persistedQuery",
+        ),
+    ] {
+        let body: Value = post(body).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    // The lying pair was not kept under the other query's hash.
+    let body: Value =
+        post(json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": other}}}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+    // A mutation is never run from a GET, by text or by hash.
+    let mutation = "mutation { logout(refreshToken: \"x\") }";
+    let hash = hex::encode(sha2::Sha256::digest(mutation.as_bytes()));
+    post(json!({"query": mutation, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}))
+        .await
+        .unwrap();
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}}).to_string();
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+}
+
+/// `PERSISTED_QUERIES_MAX` bounds what every node keeps together: past it, the least
+/// recently used go first (asked through a node that has none in memory).
+#[tokio::test]
+async fn persisted_queries_are_bounded_least_recently_used_first() {
+    use sha2::Digest;
+    let app = TestApp::builder()
+        .env("PERSISTED_QUERIES_MAX", "3")
+        .build()
+        .await;
+    let other = app
+        .another_node()
+        .env("PERSISTED_QUERIES_MAX", "3")
+        .build()
+        .await;
+    let send = |node: &TestApp, body: Value| {
+        node.client
+            .post(node.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let queries: Vec<String> = (0..5)
+        .map(|i| format!("query Q{i} {{ __typename }}"))
+        .collect();
+    let hash = |q: &str| hex::encode(sha2::Sha256::digest(q.as_bytes()));
+    let persisted = |q: &str| json!({"persistedQuery": {"version": 1, "sha256Hash": hash(q)}});
+    for (i, query) in queries.iter().enumerate() {
+        send(
+            &app,
+            json!({"query": query, "extensions": persisted(query)}),
+        )
+        .await
+        .unwrap();
+        if i == 2 {
+            // Q0 used again: Q1 is now the least recently used.
+            send(&other, json!({"extensions": persisted(&queries[0])}))
+                .await
+                .unwrap();
+        }
+    }
+    let mut known = Vec::new();
+    for query in &queries {
+        let body: Value = send(&other, json!({"extensions": persisted(query)}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        known.push(body["errors"].is_null());
+    }
+    // Q1 went first (Q0 was used again after it), then Q2.
+    assert_eq!(known, [true, false, false, true, true]);
+}

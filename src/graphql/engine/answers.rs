@@ -153,6 +153,13 @@ impl Answers {
         ))
     }
 
+    /// Whether the request's operation reads nothing but the public catalog: its answer
+    /// is the same for everyone, so a shared cache (a CDN) may keep it.
+    pub fn is_public(request: &mut Request) -> bool {
+        let operation = request.operation_name.clone();
+        super::document(request).is_some_and(|d| keepable(d, operation.as_deref()))
+    }
+
     /// The answer kept under `key`, if the catalog has not changed since it was read
     /// and it is younger than `KEPT_FOR` on the application's clock.
     pub fn get(&self, app: &App, key: &Key) -> Option<Response> {

@@ -19,6 +19,7 @@ pub mod arguments;
 pub mod documents;
 pub mod nul;
 pub mod observe;
+pub mod persisted;
 pub mod reticence;
 pub mod seat_maps;
 pub mod shape;
@@ -48,6 +49,7 @@ pub struct Engine {
     app: AppState,
     answers: Arc<answers::Answers>,
     seat_maps: Arc<seat_maps::SeatMaps>,
+    persisted: Arc<persisted::PersistedQueries>,
 }
 
 /// What HTTP sends for an operation: a response to encode, or the bytes of one
@@ -64,7 +66,13 @@ impl Engine {
             app,
             answers: Arc::default(),
             seat_maps: Arc::default(),
+            persisted: Arc::default(),
         }
+    }
+
+    /// The automatic persisted queries this node knows (`persisted`).
+    pub fn persisted(&self) -> &persisted::PersistedQueries {
+        &self.persisted
     }
 
     /// A query or mutation over HTTP: as `execute`, except that a seat map read whose
