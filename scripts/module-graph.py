@@ -22,7 +22,7 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 INFRASTRUCTURE = {
-    "clock", "config", "db", "error", "ids", "metrics", "money", "outbox", "pubsub",
+    "clock", "config", "db", "error", "ids", "metrics", "money", "outbox", "paging", "pubsub",
     "ratelimit", "reads", "redis", "shutdown", "telemetry", "text",
 }
 DOMAINS = {

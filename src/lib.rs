@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod money;
 pub mod notifications;
 pub mod outbox;
+pub mod paging;
 pub mod payments;
 pub mod pubsub;
 pub mod ratelimit;

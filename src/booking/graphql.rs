@@ -15,6 +15,7 @@ use crate::graphql::guards::{SignedIn, viewer};
 use crate::graphql::loaders::{
     AwaitingExchangeOf, RefundsOfBooking, ShowtimeKey, SnacksOfBooking, TicketsOfBooking,
 };
+use crate::graphql::paging::PageInfo;
 use crate::graphql::scalars::{DateTime, MoneyObject};
 use crate::graphql::{app, loaders};
 use crate::ids::parse_uuid;
@@ -374,22 +375,95 @@ pub struct CreateBookingPayload {
     payment_client_secret: String,
 }
 
+/// A page of the caller's bookings.
+pub struct BookingConnection {
+    nodes: Vec<BookingNode>,
+    page_info: PageInfo,
+}
+
+/// A booking and its cursor.
+pub struct BookingEdge<'a>(&'a BookingNode);
+
+#[Object]
+impl BookingEdge<'_> {
+    async fn cursor(&self) -> String {
+        self.0.0.id.to_string()
+    }
+
+    async fn node(&self) -> &BookingNode {
+        self.0
+    }
+}
+
+#[Object]
+impl BookingConnection {
+    async fn nodes(&self) -> &[BookingNode] {
+        &self.nodes
+    }
+
+    /// The same bookings with their cursors, as Relay's connections have them.
+    async fn edges(&self) -> Vec<BookingEdge<'_>> {
+        self.nodes.iter().map(BookingEdge).collect()
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// All the caller's bookings (counted only when asked).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(records::count_mine(app(ctx)?, viewer(ctx)?).await?)
+    }
+}
+
 #[derive(Default)]
 pub struct BookingQuery;
 
 #[Object]
 impl BookingQuery {
-    /// The caller's bookings, newest first.
+    /// The caller's bookings, newest first: `first` (1 to 100, default 50) after the
+    /// booking whose id is `after`. `myBookingsConnection` says whether more follow
+    /// and how many there are.
     #[graphql(
         guard = "SignedIn",
         complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
     )]
-    async fn my_bookings(&self, ctx: &Context<'_>) -> Result<Vec<BookingNode>> {
-        let bookings = records::mine(app(ctx)?, viewer(ctx)?).await?;
+    async fn my_bookings(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Vec<BookingNode>> {
+        let page = crate::paging::Page::new(first, after.as_deref())?;
+        let (bookings, _) = records::mine(app(ctx)?, viewer(ctx)?, page).await?;
         Ok(bookings
             .into_iter()
             .map(|b| BookingNode(Arc::new(b)))
             .collect())
+    }
+
+    /// The caller's bookings a page at a time, newest first, with the cursor of the
+    /// next page and how many there are in all.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
+    async fn my_bookings_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<BookingConnection> {
+        let page = crate::paging::Page::new(first, after.as_deref())?;
+        let (bookings, more) = records::mine(app(ctx)?, viewer(ctx)?, page).await?;
+        let page_info = PageInfo::new(more, bookings.last().map(|b| b.id));
+        Ok(BookingConnection {
+            nodes: bookings
+                .into_iter()
+                .map(|b| BookingNode(Arc::new(b)))
+                .collect(),
+            page_info,
+        })
     }
 
     /// A booking, for its owner, an operator or an admin. Anyone else gets `null`,

@@ -98,13 +98,43 @@ pub async fn find_visible(app: &App, viewer: Viewer, id: Uuid) -> AppResult<Opti
     Ok(booking.filter(|b| is_visible_to(b, viewer)))
 }
 
-pub async fn mine(app: &App, viewer: Viewer) -> AppResult<Vec<Booking>> {
+pub async fn mine(
+    app: &App,
+    viewer: Viewer,
+    page: crate::paging::Page,
+) -> AppResult<(Vec<Booking>, bool)> {
     let mut conn = app.db().await?;
-    Ok(bookings::table
+    let mut query = bookings::table
         .filter(bookings::user_id.eq(viewer.user_id))
         .order((bookings::created_at.desc(), bookings::id.desc()))
         .select(Booking::as_select())
-        .load(&mut conn)
+        .limit(page.first + 1)
+        .into_boxed();
+    if let Some(after) = page.after {
+        let at: chrono::DateTime<chrono::Utc> = bookings::table
+            .find(after)
+            .filter(bookings::user_id.eq(viewer.user_id))
+            .select(bookings::created_at)
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(crate::paging::unknown_cursor)?;
+        query = query.filter(
+            bookings::created_at
+                .lt(at)
+                .or(bookings::created_at.eq(at).and(bookings::id.lt(after))),
+        );
+    }
+    Ok(page.split(query.load(&mut conn).await?))
+}
+
+/// How many bookings the caller has.
+pub async fn count_mine(app: &App, viewer: Viewer) -> AppResult<i64> {
+    let mut conn = app.db().await?;
+    Ok(bookings::table
+        .filter(bookings::user_id.eq(viewer.user_id))
+        .count()
+        .get_result(&mut conn)
         .await?)
 }
 

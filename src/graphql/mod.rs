@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod guards;
 pub mod loaders;
+pub mod paging;
 pub mod scalars;
 pub mod schema;
 pub mod seat_map;

@@ -10,6 +10,7 @@ use super::{Notification, list, live, mark_read};
 use crate::db::enums::Role;
 use crate::graphql::app;
 use crate::graphql::guards::{RoleGuard, SignedIn, viewer};
+use crate::graphql::paging::PageInfo;
 use crate::graphql::scalars::DateTime;
 use crate::ids::parse_uuid;
 
@@ -56,12 +57,56 @@ impl NotificationObject {
     }
 }
 
+/// A page of the caller's notifications.
+pub struct NotificationConnection {
+    nodes: Vec<NotificationObject>,
+    page_info: PageInfo,
+    unread_only: bool,
+}
+
+/// A notification and its cursor.
+pub struct NotificationEdge<'a>(&'a NotificationObject);
+
+#[Object]
+impl NotificationEdge<'_> {
+    async fn cursor(&self) -> String {
+        self.0.0.id.to_string()
+    }
+
+    async fn node(&self) -> &NotificationObject {
+        self.0
+    }
+}
+
+#[Object]
+impl NotificationConnection {
+    async fn nodes(&self) -> &[NotificationObject] {
+        &self.nodes
+    }
+
+    /// The same notifications with their cursors, as Relay's connections have them.
+    async fn edges(&self) -> Vec<NotificationEdge<'_>> {
+        self.nodes.iter().map(NotificationEdge).collect()
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// All of them (unread ones only, if asked), counted only when asked.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        Ok(super::count(app(ctx)?, viewer(ctx)?.user_id, self.unread_only).await?)
+    }
+}
+
 #[derive(Default)]
 pub struct NotificationsQuery;
 
 #[Object]
 impl NotificationsQuery {
-    /// The caller's notifications, newest first (the latest 200).
+    /// The caller's notifications, newest first: `first` (1 to 100, default 50) after
+    /// the one whose id is `after`. `notificationsConnection` says whether more follow
+    /// and how many there are.
     #[graphql(
         guard = "SignedIn",
         complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
@@ -70,13 +115,43 @@ impl NotificationsQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
     ) -> Result<Vec<NotificationObject>> {
+        let page = crate::paging::Page::new(first, after.as_deref())?;
         let unread_only = unread_only.unwrap_or(false);
-        let rows = list(app(ctx)?, viewer(ctx)?.user_id, unread_only).await?;
+        let (rows, _) = list(app(ctx)?, viewer(ctx)?.user_id, unread_only, page).await?;
         Ok(rows
             .into_iter()
             .map(|n| NotificationObject(Arc::new(n)))
             .collect())
+    }
+
+    /// The caller's notifications a page at a time, newest first, with the cursor of
+    /// the next page and how many there are in all.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "crate::graphql::PER_CALL_QUERY_COST + child_complexity"
+    )]
+    async fn notifications_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] unread_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<NotificationConnection> {
+        let page = crate::paging::Page::new(first, after.as_deref())?;
+        let unread_only = unread_only.unwrap_or(false);
+        let (rows, more) = list(app(ctx)?, viewer(ctx)?.user_id, unread_only, page).await?;
+        let page_info = PageInfo::new(more, rows.last().map(|n| n.id));
+        Ok(NotificationConnection {
+            nodes: rows
+                .into_iter()
+                .map(|n| NotificationObject(Arc::new(n)))
+                .collect(),
+            page_info,
+            unread_only,
+        })
     }
 
     /// Promotions sent, newest first, with how many customers each has reached.

@@ -103,18 +103,53 @@ pub async fn write(
 }
 
 /// The caller's notifications, newest first.
-pub async fn list(app: &App, user: Uuid, unread_only: bool) -> AppResult<Vec<Notification>> {
+pub async fn list(
+    app: &App,
+    user: Uuid,
+    unread_only: bool,
+    page: crate::paging::Page,
+) -> AppResult<(Vec<Notification>, bool)> {
     let mut conn = app.db().await?;
     let mut query = notifications::table
         .filter(notifications::user_id.eq(user))
         .order((notifications::created_at.desc(), notifications::id.desc()))
         .select(Notification::as_select())
-        .limit(200)
+        .limit(page.first + 1)
         .into_boxed();
     if unread_only {
         query = query.filter(notifications::is_read.eq(false));
     }
-    Ok(query.load(&mut conn).await?)
+    if let Some(after) = page.after {
+        let at: chrono::DateTime<chrono::Utc> = notifications::table
+            .find(after)
+            .filter(notifications::user_id.eq(user))
+            .select(notifications::created_at)
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(crate::paging::unknown_cursor)?;
+        query = query.filter(
+            notifications::created_at
+                .lt(at)
+                .or(notifications::created_at
+                    .eq(at)
+                    .and(notifications::id.lt(after))),
+        );
+    }
+    Ok(page.split(query.load(&mut conn).await?))
+}
+
+/// How many notifications the caller has (unread ones only, if asked).
+pub async fn count(app: &App, user: Uuid, unread_only: bool) -> AppResult<i64> {
+    let mut conn = app.db().await?;
+    let mut query = notifications::table
+        .filter(notifications::user_id.eq(user))
+        .count()
+        .into_boxed();
+    if unread_only {
+        query = query.filter(notifications::is_read.eq(false));
+    }
+    Ok(query.get_result(&mut conn).await?)
 }
 
 /// Marks one of the caller's notifications read. Another's is NOT_FOUND, exactly as

@@ -38,6 +38,7 @@ mod login_floods;
 mod loyalty;
 mod messages;
 mod notifications;
+mod paging;
 mod partial_refunds;
 mod payments;
 mod profile;

@@ -438,6 +438,18 @@ fn access_matrix(customer: &TestUser) -> Vec<(&'static str, Access, &'static str
         ),
         ("me", SignedIn, "{ me { id } }", json!({})),
         ("myBookings", SignedIn, "{ myBookings { id } }", json!({})),
+        (
+            "myBookingsConnection",
+            SignedIn,
+            "{ myBookingsConnection { totalCount nodes { id } } }",
+            json!({}),
+        ),
+        (
+            "notificationsConnection",
+            SignedIn,
+            "{ notificationsConnection { totalCount nodes { id } } }",
+            json!({}),
+        ),
         ("myWaitlist", SignedIn, "{ myWaitlist { id } }", json!({})),
         (
             "joinWaitlist",
