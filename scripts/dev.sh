@@ -18,5 +18,7 @@ echo "[dev] building (the first build takes several minutes; cargo shows its pro
 cargo build --bin screema
 ./target/debug/screema migrate
 ./target/debug/screema seed
+# The reference web app at /app/ (a newcomer without Node still gets the API).
+bash scripts/web-app.sh || echo "[dev] the web app was not built; the API runs without /app/"
 echo "[dev] demo users (password screema-demo-2026): admin@screema.local, operator@screema.local, customer@screema.local"
 exec ./target/debug/screema serve

@@ -83,23 +83,8 @@ if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.screema-install
   (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >&2)
   cp "$clients/package-lock.json" "$clients/node_modules/.screema-installed-lock.json"
 fi
-# The reference web app (clients/web): its locked packages and its build, which the
-# server serves at /app/ and tests/it/clients.rs drives in Chromium. The build
-# generates the app's types from schema.graphql, so a schema change that breaks a
-# query fails here. Rebuilt when its sources or the schema are newer than the build.
-web="$clients/web"
-if ! cmp -s "$web/package-lock.json" "$web/node_modules/.screema-installed-lock.json"; then
-  say "installing the web app's packages (npm ci)"
-  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  cp "$web/package-lock.json" "$web/node_modules/.screema-installed-lock.json"
-fi
-if [ ! -f "$web/dist/index.html" ] ||
-  [ -n "$(find "$web/src" "$web/sw" "$web/public" "$web/index.html" "$web/package-lock.json" \
-    "$web/vite.config.ts" "$web/codegen.ts" "$clients/../schema.graphql" \
-    -newer "$web/dist/index.html" -print -quit)" ]; then
-  say "building the web app (codegen, tsc, vite)"
-  (cd "$web" && npm run build --silent >&2)
-fi
+# The reference web app (clients/web), built as the server serves it at /app/.
+bash "$(dirname "$0")/web-app.sh" >&2
 [ "${1:-}" = "--python" ] && echo "$VENV/bin/python"
 
 if answers; then

@@ -146,6 +146,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!(
         "SCREEMA is up. GraphiQL: {base}/graphql  (health: {base}/health/ready, metrics: {base}/metrics)"
     );
+    if app.config.server.web_app_dir.join("index.html").is_file() {
+        println!("The web app: {base}/app/");
+    }
     http::serve(app.clone(), listener, shutdown_signal()).await?;
     app.redis.quit().await;
     tracing::info!("stopped");

@@ -416,6 +416,23 @@ impl BookingConnection {
     }
 }
 
+/// The caller's page of bookings, as both `myBookings` and its connection answer it.
+async fn my_page(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<BookingConnection> {
+    let page = crate::paging::Page::new(first, after.as_deref())?;
+    let (bookings, more) = records::mine(app(ctx)?, viewer(ctx)?, page).await?;
+    Ok(BookingConnection {
+        page_info: PageInfo::new(more, bookings.last().map(|b| b.id)),
+        nodes: bookings
+            .into_iter()
+            .map(|b| BookingNode(Arc::new(b)))
+            .collect(),
+    })
+}
+
 #[derive(Default)]
 pub struct BookingQuery;
 
@@ -434,12 +451,7 @@ impl BookingQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Vec<BookingNode>> {
-        let page = crate::paging::Page::new(first, after.as_deref())?;
-        let (bookings, _) = records::mine(app(ctx)?, viewer(ctx)?, page).await?;
-        Ok(bookings
-            .into_iter()
-            .map(|b| BookingNode(Arc::new(b)))
-            .collect())
+        Ok(my_page(ctx, first, after).await?.nodes)
     }
 
     /// The caller's bookings a page at a time, newest first, with the cursor of the
@@ -454,16 +466,7 @@ impl BookingQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<BookingConnection> {
-        let page = crate::paging::Page::new(first, after.as_deref())?;
-        let (bookings, more) = records::mine(app(ctx)?, viewer(ctx)?, page).await?;
-        let page_info = PageInfo::new(more, bookings.last().map(|b| b.id));
-        Ok(BookingConnection {
-            nodes: bookings
-                .into_iter()
-                .map(|b| BookingNode(Arc::new(b)))
-                .collect(),
-            page_info,
-        })
+        my_page(ctx, first, after).await
     }
 
     /// A booking, for its owner, an operator or an admin. Anyone else gets `null`,

@@ -99,6 +99,27 @@ impl NotificationConnection {
     }
 }
 
+/// The caller's page of notifications, as both `notifications` and its connection
+/// answer it.
+async fn my_page(
+    ctx: &Context<'_>,
+    unread_only: Option<bool>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<NotificationConnection> {
+    let page = crate::paging::Page::new(first, after.as_deref())?;
+    let unread_only = unread_only.unwrap_or(false);
+    let (rows, more) = list(app(ctx)?, viewer(ctx)?.user_id, unread_only, page).await?;
+    Ok(NotificationConnection {
+        page_info: PageInfo::new(more, rows.last().map(|n| n.id)),
+        nodes: rows
+            .into_iter()
+            .map(|n| NotificationObject(Arc::new(n)))
+            .collect(),
+        unread_only,
+    })
+}
+
 #[derive(Default)]
 pub struct NotificationsQuery;
 
@@ -118,13 +139,7 @@ impl NotificationsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Vec<NotificationObject>> {
-        let page = crate::paging::Page::new(first, after.as_deref())?;
-        let unread_only = unread_only.unwrap_or(false);
-        let (rows, _) = list(app(ctx)?, viewer(ctx)?.user_id, unread_only, page).await?;
-        Ok(rows
-            .into_iter()
-            .map(|n| NotificationObject(Arc::new(n)))
-            .collect())
+        Ok(my_page(ctx, unread_only, first, after).await?.nodes)
     }
 
     /// The caller's notifications a page at a time, newest first, with the cursor of
@@ -140,18 +155,7 @@ impl NotificationsQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<NotificationConnection> {
-        let page = crate::paging::Page::new(first, after.as_deref())?;
-        let unread_only = unread_only.unwrap_or(false);
-        let (rows, more) = list(app(ctx)?, viewer(ctx)?.user_id, unread_only, page).await?;
-        let page_info = PageInfo::new(more, rows.last().map(|n| n.id));
-        Ok(NotificationConnection {
-            nodes: rows
-                .into_iter()
-                .map(|n| NotificationObject(Arc::new(n)))
-                .collect(),
-            page_info,
-            unread_only,
-        })
+        my_page(ctx, unread_only, first, after).await
     }
 
     /// Promotions sent, newest first, with how many customers each has reached.
