@@ -58,8 +58,8 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
     )
     .await
     {
-        // A link or an image can make a browser send a GET: it never changes anything.
         Ok(mut request) => {
+            // A hash alone becomes the query it names (`persisted`).
             if let Err(error) = state
                 .engine
                 .persisted()
@@ -68,17 +68,15 @@ async fn run(state: &ServerState, parts: Parts, body: axum::body::Body) -> Respo
             {
                 return media.respond(async_graphql::Response::from_errors(vec![error]));
             }
-            // Not a GraphQL-over-HTTP request at all (a persisted query's hash stands
-            // in for its text: `persisted`).
-            if request.0.query.trim().is_empty()
-                && !request.0.extensions.contains_key("persistedQuery")
-            {
+            // Not a GraphQL-over-HTTP request at all.
+            if request.0.query.trim().is_empty() {
                 return refused_with(
                     media,
                     StatusCode::BAD_REQUEST,
                     AppError::bad_input("query", "the request has no query"),
                 );
             }
+            // A link or an image can make a browser send a GET: it never changes anything.
             if is_get && is_mutation(&mut request.0) {
                 return refused_with(
                     media,
